@@ -1,0 +1,40 @@
+//! The scalar kernels: one element at a time in f32, the oracle every SIMD path is tested against.
+
+use super::Space;
+
+/// Distances from `query` to each row of `rows` (rows back to back, `query.len()` floats each).
+pub(super) fn distances(space: Space, query: &[f32], rows: &[f32], out: &mut [f32]) {
+    let dim = query.len();
+    if dim == 0 {
+        // Zero-dimensional vectors: every sum is empty.
+        out.fill(match space {
+            Space::L2 => 0.0,
+            Space::Ip | Space::Cosine => 1.0,
+        });
+        return;
+    }
+    let query_norm = match space {
+        Space::Cosine => dot(query, query).sqrt(),
+        _ => 0.0,
+    };
+    for (row, d) in rows.chunks_exact(dim).zip(out.iter_mut()) {
+        *d = match space {
+            Space::L2 => l2(query, row),
+            Space::Ip => 1.0 - dot(query, row),
+            Space::Cosine => cosine_from_parts(dot(query, row), query_norm, dot(row, row).sqrt()),
+        };
+    }
+}
+
+/// Chroma's cosine distance from a dot product and the two norms.
+pub(super) fn cosine_from_parts(dot: f32, norm_a: f32, norm_b: f32) -> f32 {
+    1.0 - dot / (norm_a * norm_b + 1e-30)
+}
+
+fn l2(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}

@@ -1,0 +1,150 @@
+//! The engine's one error type: every failure a caller can see, with a message that names the fix.
+
+use std::path::PathBuf;
+
+/// `Result` with the engine's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the engine.
+///
+/// Messages follow chromadb's wording where chromadb has one, so a port keeps its
+/// error handling; [`Error::kind`] tells which chromadb exception class a variant maps to.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A collection with this name does not exist (or was deleted).
+    #[error("Collection [{0}] does not exist")]
+    CollectionNotFound(String),
+
+    /// `create_collection` with a name that is taken.
+    #[error("Collection [{0}] already exists")]
+    CollectionExists(String),
+
+    /// The collection name breaks Chroma's naming rule.
+    #[error("Validation error: name: {0}")]
+    InvalidCollectionName(String),
+
+    /// An embedding has the wrong number of dimensions for its collection.
+    #[error("Collection expecting embedding with dimension of {expected}, got {got}")]
+    DimensionMismatch {
+        /// The collection's dimension.
+        expected: usize,
+        /// The dimension that was passed.
+        got: usize,
+    },
+
+    /// An embedding holds NaN or an infinity.
+    #[error(
+        "Validation error: embeddings: Embeddings must not contain NaN or Infinity values \
+         (record {index})"
+    )]
+    NonFiniteEmbedding {
+        /// Position of the offending record in the call.
+        index: usize,
+    },
+
+    /// An id is the empty string.
+    #[error("Empty ID, ID must have at least one character")]
+    EmptyId,
+
+    /// The same id appears twice in one call.
+    #[error("Expected IDs to be unique, found duplicates of: {}", .0.join(", "))]
+    DuplicateIds(Vec<String>),
+
+    /// Any other argument a caller can fix; the message says what and how.
+    #[error("{0}")]
+    InvalidArgument(String),
+
+    /// A file of ours is damaged or was written by something else.
+    #[error("{path}: {detail}; the database may be damaged: restore it from a backup or export what still opens")]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// What was wrong with it.
+        detail: String,
+    },
+
+    /// A file was written by a newer (or unknown) format version.
+    #[error(
+        "{path}: format version {found} is not supported by this build (it reads version {supported}); \
+         upgrade mnemodb"
+    )]
+    UnsupportedFormat {
+        /// The file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+
+    /// `MNEMODB_SIMD` names a path this CPU (or build) does not have, or no path at all.
+    #[error("MNEMODB_SIMD={requested}: {reason}")]
+    SimdUnavailable {
+        /// What the variable said.
+        requested: String,
+        /// Why it cannot be used, and what can.
+        reason: String,
+    },
+
+    /// An operating-system I/O failure on one of our files.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What we were doing.
+        op: &'static str,
+        /// On which file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// SQLite failed (disk full, locked for longer than the busy timeout, ...).
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The chromadb exception class an [`Error`] corresponds to, for the Python and HTTP layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// `chromadb.errors.NotFoundError` (HTTP 404).
+    NotFound,
+    /// `chromadb.errors.InvalidArgumentError` (HTTP 400).
+    InvalidArgument,
+    /// `chromadb.errors.DuplicateIDError` (HTTP 400).
+    DuplicateId,
+    /// `chromadb.errors.UniqueConstraintError` (HTTP 409).
+    AlreadyExists,
+    /// `chromadb.errors.InternalError` (HTTP 500).
+    Internal,
+}
+
+impl Error {
+    /// Which chromadb exception class this error maps to.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::CollectionNotFound(_) => ErrorKind::NotFound,
+            Error::CollectionExists(_) => ErrorKind::AlreadyExists,
+            Error::DuplicateIds(_) => ErrorKind::DuplicateId,
+            Error::InvalidCollectionName(_)
+            | Error::DimensionMismatch { .. }
+            | Error::NonFiniteEmbedding { .. }
+            | Error::EmptyId
+            | Error::InvalidArgument(_)
+            | Error::SimdUnavailable { .. } => ErrorKind::InvalidArgument,
+            Error::Corrupt { .. }
+            | Error::UnsupportedFormat { .. }
+            | Error::Io { .. }
+            | Error::Sqlite(_) => ErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { op, path: path.into(), source }
+    }
+
+    pub(crate) fn invalid(msg: impl Into<String>) -> Self {
+        Error::InvalidArgument(msg.into())
+    }
+}
