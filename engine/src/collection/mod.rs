@@ -1,0 +1,120 @@
+//! A collection handle and the per-process state behind it: the vector segment and a cache of
+//! which slots are live, kept in step with the sidecar.
+
+mod read;
+mod write;
+
+use std::sync::{Arc, RwLock};
+
+use uuid::Uuid;
+
+use crate::db::DbInner;
+use crate::distance::{Kernel, Space};
+use crate::error::{Error, Result};
+use crate::meta::{self, CollectionRow};
+use crate::store::Segment;
+use crate::types::{CollectionInfo, CollectionStats, Metadata};
+
+/// `ords[slot]` of a slot no record points to.
+pub(crate) const DEAD: u64 = u64::MAX;
+
+/// A collection of records: the handle returned by [`Database`](crate::Database).
+///
+/// Cheap to clone; every clone (and every handle to the same collection in this process)
+/// shares one segment mapping and one liveness cache.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    db: Arc<DbInner>,
+    shared: Arc<CollectionShared>,
+}
+
+/// What every handle to one collection shares within a process.
+#[derive(Debug)]
+pub(crate) struct CollectionShared {
+    pub(crate) uuid: Uuid,
+    pub(crate) space: Space,
+    pub(crate) kernel: Kernel,
+    pub(crate) segment: Segment,
+    pub(crate) live: RwLock<LiveSlots>,
+}
+
+/// Which slots hold live records, as of one committed `seq`.
+#[derive(Debug, Default)]
+pub(crate) struct LiveSlots {
+    /// The collection's `seq` this table reflects; `None` until first loaded.
+    pub(crate) seq: Option<u64>,
+    /// Insertion order per slot, [`DEAD`] for dead slots; `len()` is the committed slot count.
+    pub(crate) ords: Vec<u64>,
+    /// Number of live slots.
+    pub(crate) live: u64,
+}
+
+impl LiveSlots {
+    /// Rebuilds the table from the sidecar as of `row` (read in the caller's transaction).
+    pub(crate) fn reload(&mut self, conn: &rusqlite::Connection, row: &CollectionRow) -> Result<()> {
+        let mut ords = vec![DEAD; row.slot_count as usize];
+        let pairs = meta::records::slots_and_ords(conn, row.key)?;
+        for &(slot, ord) in &pairs {
+            let cell = ords.get_mut(slot as usize).ok_or_else(|| Error::Corrupt {
+                path: meta::SQLITE_FILE.into(),
+                detail: format!("a record points at slot {slot} past the committed {}", row.slot_count),
+            })?;
+            *cell = ord;
+        }
+        self.ords = ords;
+        self.live = pairs.len() as u64;
+        self.seq = Some(row.seq);
+        Ok(())
+    }
+}
+
+impl Collection {
+    pub(crate) fn new(db: Arc<DbInner>, shared: Arc<CollectionShared>) -> Collection {
+        Collection { db, shared }
+    }
+
+    /// The collection's stable id.
+    pub fn id(&self) -> Uuid {
+        self.shared.uuid
+    }
+
+    /// The distance the collection ranks by.
+    pub fn space(&self) -> Space {
+        self.shared.space
+    }
+
+    /// The catalog's current view of the collection (name, dimension, metadata).
+    pub fn info(&self) -> Result<CollectionInfo> {
+        self.db.sidecar.read(|tx| Ok(self.row(tx)?.info()))
+    }
+
+    /// The current name.
+    pub fn name(&self) -> Result<String> {
+        Ok(self.info()?.name)
+    }
+
+    /// Renames the collection and/or replaces its metadata (as chromadb's `modify`).
+    pub fn modify(&self, new_name: Option<&str>, metadata: Option<Option<&Metadata>>) -> Result<()> {
+        crate::db::modify(&self.db, self.shared.uuid, new_name, metadata)
+    }
+
+    /// Storage figures: live records, slots, dead slots, writes so far.
+    pub fn stats(&self) -> Result<CollectionStats> {
+        self.db.sidecar.read(|tx| {
+            let row = self.row(tx)?;
+            let records = meta::records::count(tx, row.key)?;
+            Ok(CollectionStats {
+                records,
+                slots: row.slot_count,
+                dead_slots: row.slot_count - records,
+                seq: row.seq,
+            })
+        })
+    }
+
+    /// The collection's catalog row, or `CollectionNotFound` if it was deleted.
+    fn row(&self, conn: &rusqlite::Connection) -> Result<CollectionRow> {
+        meta::collection_by_id(conn, self.shared.uuid)?
+            .ok_or_else(|| Error::CollectionNotFound(self.shared.uuid.to_string()))
+    }
+}

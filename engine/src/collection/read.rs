@@ -1,0 +1,238 @@
+//! The read path: get, query, count, peek. Each call reads one SQLite snapshot and the vector
+//! rows that snapshot commits, so it sees every write committed before it started.
+
+use std::sync::RwLockWriteGuard;
+
+use rusqlite::Transaction;
+
+use super::{Collection, DEAD, LiveSlots};
+use crate::error::{Error, Result};
+use crate::meta::{self, CollectionRow, RecordRow};
+use crate::search::{Candidates, Hit, exact_search};
+use crate::types::{Embeddings, GetRequest, GetResult, Include, QueryHits, QueryRequest};
+use crate::validate;
+
+/// Attempts at a read that raced with a compaction removing the file it was about to map.
+const READ_ATTEMPTS: usize = 3;
+
+impl Collection {
+    /// Number of records.
+    pub fn count(&self) -> Result<u64> {
+        self.snapshot(|_, _, live| Ok(live.live))
+    }
+
+    /// The first `limit` records with embeddings, documents and metadata (chromadb's `peek`).
+    pub fn peek(&self, limit: usize) -> Result<GetResult> {
+        self.get(GetRequest {
+            limit: Some(limit),
+            include: Include { embeddings: true, ..Include::get_default() },
+            ..GetRequest::default()
+        })
+    }
+
+    /// Records by id or by page, in insertion order. Ids that do not exist are skipped.
+    pub fn get(&self, req: GetRequest<'_>) -> Result<GetResult> {
+        if req.include.distances {
+            return Err(Error::invalid("Include item cannot be one of distances, got distances"));
+        }
+        if let Some(ids) = req.ids {
+            validate::ids(ids)?;
+        }
+        self.snapshot(|tx, row, _| {
+            let records = match req.ids {
+                Some(ids) => {
+                    let all = meta::records::by_ids(tx, row.key, ids)?;
+                    let limit = req.limit.unwrap_or(usize::MAX);
+                    all.into_iter().skip(req.offset).take(limit).collect()
+                }
+                None => meta::records::page(tx, row.key, req.limit, req.offset)?,
+            };
+            let embeddings = if req.include.embeddings {
+                Some(self.gather(row, records.iter().map(|r| r.slot))?)
+            } else {
+                None
+            };
+            let mut out = fields(records, req.include);
+            out.embeddings = embeddings;
+            Ok(GetResult {
+                ids: out.ids,
+                embeddings: out.embeddings,
+                documents: out.documents,
+                uris: out.uris,
+                metadatas: out.metadatas,
+            })
+        })
+    }
+
+    /// The `n_results` nearest records to each query vector, nearest first, ties in insertion
+    /// order. An empty collection gives empty results, not an error.
+    pub fn query(&self, req: QueryRequest<'_>) -> Result<Vec<QueryHits>> {
+        if req.n_results == 0 {
+            return Err(Error::invalid(
+                "Number of requested results 0, cannot be negative, or zero.",
+            ));
+        }
+        let n_queries = req.embeddings.len().checked_div(req.dim).unwrap_or(0);
+        if n_queries == 0 {
+            return Err(Error::invalid("Expected at least one query embedding"));
+        }
+        validate::embeddings(req.embeddings, n_queries)?;
+        if let Some(ids) = req.ids {
+            if !ids.is_empty() {
+                validate::ids(ids)?;
+            }
+        }
+        self.snapshot(|tx, row, live| {
+            let Some(dim) = row.dimension else {
+                return Ok(vec![QueryHits::empty(req.include); n_queries]);
+            };
+            validate::dimension(Some(dim), req.dim)?;
+            let restricted: Option<Vec<u64>> = match req.ids {
+                Some(ids) if ids.is_empty() => Some(Vec::new()),
+                Some(ids) => {
+                    let mut slots: Vec<u64> =
+                        meta::records::by_ids(tx, row.key, ids)?.iter().map(|r| r.slot).collect();
+                    slots.sort_unstable();
+                    Some(slots)
+                }
+                None => None,
+            };
+            let candidates = match &restricted {
+                Some(slots) => Candidates::Slots(slots),
+                None => Candidates::All,
+            };
+            let (hits, embeddings) = self.shared.segment.with_rows(
+                row.generation,
+                dim,
+                row.slot_count,
+                |rows| {
+                    let hits = exact_search(
+                        self.shared.kernel,
+                        rows,
+                        dim,
+                        &live.ords,
+                        DEAD,
+                        req.embeddings,
+                        req.n_results,
+                        candidates,
+                    );
+                    let embeddings: Option<Vec<Embeddings>> = req.include.embeddings.then(|| {
+                        hits.iter().map(|h| copy_rows(rows, dim, h.iter().map(|h| h.slot))).collect()
+                    });
+                    (hits, embeddings)
+                },
+            )?;
+            let mut out = Vec::with_capacity(n_queries);
+            for (q, hits) in hits.into_iter().enumerate() {
+                out.push(self.materialize(tx, row, &hits, req.include, embeddings.as_ref().map(|e| e[q].clone()))?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn materialize(
+        &self,
+        tx: &Transaction<'_>,
+        row: &CollectionRow,
+        hits: &[Hit],
+        include: Include,
+        embeddings: Option<Embeddings>,
+    ) -> Result<QueryHits> {
+        let mut records = Vec::with_capacity(hits.len());
+        for h in hits {
+            let r = meta::records::by_slot(tx, row.key, h.slot)?.ok_or_else(|| Error::Corrupt {
+                path: meta::SQLITE_FILE.into(),
+                detail: format!("live slot {} has no record", h.slot),
+            })?;
+            records.push(r);
+        }
+        let mut out = fields(records, include);
+        out.distances = include.distances.then(|| hits.iter().map(|h| h.distance).collect());
+        out.embeddings = embeddings;
+        Ok(out)
+    }
+
+    /// Copies the vectors at `slots` out of the segment.
+    fn gather(&self, row: &CollectionRow, slots: impl Iterator<Item = u64>) -> Result<Embeddings> {
+        let Some(dim) = row.dimension else { return Ok(Embeddings::default()) };
+        self.shared
+            .segment
+            .with_rows(row.generation, dim, row.slot_count, |rows| copy_rows(rows, dim, slots))
+    }
+
+    /// Runs `f` on one snapshot: the collection's catalog row and its live slots as of that
+    /// snapshot (reloading this process's cache if another writer got ahead of it).
+    pub(super) fn snapshot<T>(
+        &self,
+        f: impl Fn(&Transaction<'_>, &CollectionRow, &LiveSlots) -> Result<T>,
+    ) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.db.sidecar.read(|tx| {
+                let row = self.row(tx)?;
+                {
+                    let live = self.shared.live.read().unwrap_or_else(|p| p.into_inner());
+                    if live.seq == Some(row.seq) {
+                        return f(tx, &row, &live);
+                    }
+                }
+                let mut live: RwLockWriteGuard<'_, LiveSlots> =
+                    self.shared.live.write().unwrap_or_else(|p| p.into_inner());
+                if live.seq != Some(row.seq) {
+                    live.reload(tx, &row)?;
+                }
+                let live = RwLockWriteGuard::downgrade(live);
+                f(tx, &row, &live)
+            });
+            match result {
+                Err(Error::Io { ref source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && attempt < READ_ATTEMPTS =>
+                {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl QueryHits {
+    fn empty(include: Include) -> QueryHits {
+        fields(Vec::new(), include)
+    }
+}
+
+fn copy_rows(rows: &[f32], dim: usize, slots: impl Iterator<Item = u64>) -> Embeddings {
+    let data = slots.flat_map(|s| &rows[s as usize * dim..(s as usize + 1) * dim]).copied().collect();
+    Embeddings { dim, data }
+}
+
+/// Splits records into the columns `include` asks for (no embeddings, no distances).
+fn fields(records: Vec<RecordRow>, include: Include) -> QueryHits {
+    let n = records.len();
+    let mut out = QueryHits {
+        ids: Vec::with_capacity(n),
+        distances: None,
+        embeddings: include.embeddings.then(Embeddings::default),
+        documents: include.documents.then(|| Vec::with_capacity(n)),
+        uris: include.uris.then(|| Vec::with_capacity(n)),
+        metadatas: include.metadatas.then(|| Vec::with_capacity(n)),
+    };
+    if include.distances {
+        out.distances = Some(Vec::new());
+    }
+    for r in records {
+        out.ids.push(r.id);
+        if let Some(d) = out.documents.as_mut() {
+            d.push(r.document);
+        }
+        if let Some(u) = out.uris.as_mut() {
+            u.push(r.uri);
+        }
+        if let Some(m) = out.metadatas.as_mut() {
+            m.push(r.metadata);
+        }
+    }
+    out
+}

@@ -1,0 +1,284 @@
+//! The write path: add, upsert, update, delete, compact. Each call is one SQLite transaction
+//! under the write lock; vectors are appended and synced before it commits.
+
+use std::collections::HashMap;
+
+use rusqlite::Transaction;
+
+use super::{Collection, DEAD};
+use crate::error::{Error, Result};
+use crate::meta::{self, CollectionRow, RecordRow};
+use crate::types::{AddBatch, Metadata, MetadataPatch, UpdateBatch};
+use crate::validate;
+
+/// How a committed write changed the live slots, applied to this process's cache.
+#[derive(Debug, Default)]
+struct Delta {
+    /// New live slots and their insertion order.
+    born: Vec<(u64, u64)>,
+    /// Slots no longer live.
+    died: Vec<u64>,
+    /// Slots were renumbered (compaction): reload instead of patching.
+    renumbered: bool,
+    /// Anything at all changed (bumps the collection's seq).
+    changed: bool,
+}
+
+impl Collection {
+    /// Adds records. Ids that already exist are skipped and keep their stored data (as
+    /// chromadb). The first add fixes the collection's dimension.
+    pub fn add(&self, batch: AddBatch<'_>) -> Result<()> {
+        let n = batch.ids.len();
+        validate::ids(batch.ids)?;
+        let dim = validate::embeddings(batch.embeddings, n)?;
+        validate::same_len("documents", batch.documents, n)?;
+        validate::same_len("uris", batch.uris, n)?;
+        validate::same_len("metadatas", batch.metadatas, n)?;
+        for m in batch.metadatas.into_iter().flatten().flatten() {
+            validate::metadata(m)?;
+        }
+        self.write(|tx, row, delta| {
+            validate::dimension(row.dimension, dim)?;
+            let existing = meta::records::by_ids(tx, row.key, batch.ids)?;
+            let fresh: Vec<usize> = if existing.is_empty() {
+                (0..n).collect()
+            } else {
+                let taken: std::collections::HashSet<&str> =
+                    existing.iter().map(|r| r.id.as_str()).collect();
+                (0..n).filter(|&i| !taken.contains(batch.ids[i].as_str())).collect()
+            };
+            if fresh.is_empty() {
+                return Ok(());
+            }
+            row.dimension = Some(dim);
+            let first_slot = row.slot_count;
+            if fresh.len() == n {
+                self.append(row, dim, batch.embeddings)?;
+            } else {
+                let rows: Vec<f32> =
+                    fresh.iter().flat_map(|&i| &batch.embeddings[i * dim..(i + 1) * dim]).copied().collect();
+                self.append(row, dim, &rows)?;
+            }
+            for (j, &i) in fresh.iter().enumerate() {
+                let record = RecordRow {
+                    id: batch.ids[i].clone(),
+                    slot: first_slot + j as u64,
+                    ord: row.next_ord,
+                    document: batch.documents.and_then(|d| d[i].clone()),
+                    uri: batch.uris.and_then(|u| u[i].clone()),
+                    metadata: batch.metadatas.and_then(|m| m[i].clone()),
+                };
+                row.next_ord += 1;
+                meta::records::insert(tx, row.key, row.seq + 1, &record)?;
+                delta.born.push((record.slot, record.ord));
+            }
+            delta.changed = true;
+            Ok(())
+        })
+    }
+
+    /// Changes existing records; ids that do not exist are skipped (as chromadb).
+    ///
+    /// Only the fields given change: a `None` document or uri keeps the old one, metadata is
+    /// merged key by key (`None` removes a key), a new embedding moves the record to a new slot.
+    pub fn update(&self, batch: UpdateBatch<'_>) -> Result<()> {
+        self.update_or_upsert(batch, false)
+    }
+
+    /// Inserts records that do not exist and updates those that do (as [`update`](Self::update)).
+    /// Embeddings are required.
+    pub fn upsert(&self, batch: UpdateBatch<'_>) -> Result<()> {
+        if batch.embeddings.is_none() {
+            return Err(Error::invalid("upsert needs embeddings for every record"));
+        }
+        self.update_or_upsert(batch, true)
+    }
+
+    fn update_or_upsert(&self, batch: UpdateBatch<'_>, insert_missing: bool) -> Result<()> {
+        let n = batch.ids.len();
+        validate::ids(batch.ids)?;
+        let dim = batch.embeddings.map(|e| validate::embeddings(e, n)).transpose()?;
+        validate::same_len("documents", batch.documents, n)?;
+        validate::same_len("uris", batch.uris, n)?;
+        validate::same_len("metadatas", batch.metadatas, n)?;
+        for m in batch.metadatas.into_iter().flatten().flatten() {
+            validate::metadata_patch(m)?;
+        }
+        self.write(|tx, row, delta| {
+            if let Some(dim) = dim {
+                validate::dimension(row.dimension, dim)?;
+            }
+            let mut existing: HashMap<String, RecordRow> = meta::records::by_ids(tx, row.key, batch.ids)?
+                .into_iter()
+                .map(|r| (r.id.clone(), r))
+                .collect();
+            // Records that get a new slot, in call order.
+            let moves: Vec<bool> = batch
+                .ids
+                .iter()
+                .map(|id| dim.is_some() && (insert_missing || existing.contains_key(id)))
+                .collect();
+            let moving: Vec<usize> = (0..n).filter(|&i| moves[i]).collect();
+            let mut next_slot = row.slot_count;
+            if let (Some(dim), Some(emb), false) = (dim, batch.embeddings, moving.is_empty()) {
+                row.dimension = Some(dim);
+                let rows: Vec<f32> =
+                    moving.iter().flat_map(|&i| &emb[i * dim..(i + 1) * dim]).copied().collect();
+                self.append(row, dim, &rows)?;
+            }
+            for i in 0..n {
+                let id = &batch.ids[i];
+                let document = batch.documents.and_then(|d| d[i].clone());
+                let uri = batch.uris.and_then(|u| u[i].clone());
+                let patch = batch.metadatas.and_then(|m| m[i].as_ref());
+                let new_slot = moves[i].then(|| {
+                    next_slot += 1;
+                    next_slot - 1
+                });
+                if let Some(old) = existing.remove(id) {
+                    let mut record = old.clone();
+                    if let Some(slot) = new_slot {
+                        record.slot = slot;
+                        delta.died.push(old.slot);
+                        delta.born.push((slot, old.ord));
+                    }
+                    record.document = document.or(old.document);
+                    record.uri = uri.or(old.uri);
+                    if let Some(patch) = patch {
+                        record.metadata = merge(old.metadata, patch);
+                    }
+                    meta::records::replace(tx, row.key, row.seq + 1, &record)?;
+                    delta.changed = true;
+                } else if insert_missing {
+                    let slot = new_slot.ok_or_else(|| Error::invalid("upsert needs embeddings"))?;
+                    let record = RecordRow {
+                        id: id.clone(),
+                        slot,
+                        ord: row.next_ord,
+                        document,
+                        uri,
+                        metadata: patch.and_then(|p| merge(None, p)),
+                    };
+                    row.next_ord += 1;
+                    meta::records::insert(tx, row.key, row.seq + 1, &record)?;
+                    delta.born.push((slot, record.ord));
+                    delta.changed = true;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Deletes records by id; ids that do not exist are skipped. Returns how many were
+    /// deleted. (chromadb's `delete` reports the number of ids *requested*; the Python layer
+    /// reproduces that quirk, the engine reports the truth.)
+    pub fn delete(&self, ids: &[String]) -> Result<u64> {
+        validate::ids(ids)?;
+        self.write(|tx, row, delta| {
+            for id in ids {
+                if let Some(slot) = meta::records::delete(tx, row.key, id)? {
+                    delta.died.push(slot);
+                }
+            }
+            delta.changed = !delta.died.is_empty();
+            Ok(delta.died.len() as u64)
+        })
+    }
+
+    /// Rewrites the vector file without dead slots (left by updates and deletes) and returns
+    /// how many slots were reclaimed. Readers keep working on the old file until they see the
+    /// commit.
+    pub fn compact(&self) -> Result<u64> {
+        let (reclaimed, generation) = self.write(|tx, row, delta| {
+            let Some(dim) = row.dimension else { return Ok((0, row.generation)) };
+            let mut live: Vec<RecordRow> = Vec::new();
+            meta::records::for_each(tx, row.key, |r| {
+                live.push(r);
+                Ok(())
+            })?;
+            let reclaimed = row.slot_count - live.len() as u64;
+            if reclaimed == 0 {
+                return Ok((0, row.generation));
+            }
+            let packed = self.shared.segment.with_rows(row.generation, dim, row.slot_count, |rows| {
+                live.iter()
+                    .flat_map(|r| &rows[r.slot as usize * dim..(r.slot as usize + 1) * dim])
+                    .copied()
+                    .collect::<Vec<f32>>()
+            })?;
+            let generation = row.generation + 1;
+            self.shared.segment.write_generation(generation, dim, &packed)?;
+            // Two steps so the unique (collection, slot) index never sees two records on a slot.
+            tx.execute("UPDATE records SET slot = -1 - slot WHERE collection_id = ?1", [row.key])?;
+            for (slot, r) in live.iter().enumerate() {
+                meta::records::set_slot(tx, row.key, &r.id, slot as u64)?;
+            }
+            row.generation = generation;
+            row.slot_count = live.len() as u64;
+            delta.renumbered = true;
+            delta.changed = true;
+            Ok((reclaimed, generation))
+        })?;
+        if reclaimed > 0 {
+            // Committed: the old generation is garbage. Mappings of it stay valid (unlink).
+            self.shared.segment.remove_other_generations(generation)?;
+        }
+        Ok(reclaimed)
+    }
+
+    /// Appends rows at the end of the segment and counts them into `row`.
+    fn append(&self, row: &mut CollectionRow, dim: usize, rows: &[f32]) -> Result<()> {
+        self.shared.segment.append(row.generation, dim, row.slot_count, rows)?;
+        row.slot_count += (rows.len() / dim) as u64;
+        Ok(())
+    }
+
+    /// Runs one write transaction on this collection and then brings this process's cache of
+    /// live slots up to date (when nothing else wrote in between).
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>, &mut CollectionRow, &mut Delta) -> Result<T>,
+    ) -> Result<T> {
+        let (out, before, after, delta) = self.db.sidecar.write(|tx| {
+            let mut row = self.row(tx)?;
+            let before = row.seq;
+            let mut delta = Delta::default();
+            let out = f(tx, &mut row, &mut delta)?;
+            if delta.changed {
+                row.seq += 1;
+                meta::catalog::set_counters(tx, &row)?;
+            }
+            Ok((out, before, row, delta))
+        })?;
+        if delta.changed {
+            let mut live = self.shared.live.write().unwrap_or_else(|p| p.into_inner());
+            if live.seq == Some(before) && !delta.renumbered {
+                live.ords.resize(after.slot_count as usize, DEAD);
+                for &slot in &delta.died {
+                    live.ords[slot as usize] = DEAD;
+                }
+                for &(slot, ord) in &delta.born {
+                    live.ords[slot as usize] = ord;
+                }
+                live.live = live.live + delta.born.len() as u64 - delta.died.len() as u64;
+                live.seq = Some(after.seq);
+            } else {
+                live.seq = None;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Chroma's metadata update: set the keys given, remove those set to `None`; no keys left
+/// means no metadata.
+fn merge(old: Option<Metadata>, patch: &MetadataPatch) -> Option<Metadata> {
+    let mut m = old.unwrap_or_default();
+    for (k, v) in patch {
+        match v {
+            Some(v) => m.insert(k.clone(), v.clone()),
+            None => m.remove(k),
+        };
+    }
+    (!m.is_empty()).then_some(m)
+}

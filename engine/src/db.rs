@@ -1,0 +1,260 @@
+//! The database: one directory (or memory), its catalog of collections, recovery on open.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use uuid::Uuid;
+
+use crate::collection::{Collection, CollectionShared, LiveSlots};
+use crate::distance::{Kernel, Space};
+use crate::error::{Error, Result};
+use crate::meta::{self, CollectionRow, Sidecar};
+use crate::store::Segment;
+use crate::types::{CollectionInfo, Metadata};
+use crate::validate;
+
+/// Directory (inside the database directory) holding one directory per collection.
+pub(crate) const COLLECTIONS_DIR: &str = "collections";
+
+/// A mnemodb database: a directory on disk, or memory only.
+///
+/// Cheap to clone and safe to share between threads. Several processes may open the same
+/// directory: writes are serialized by a lock held for one transaction, and each read sees
+/// every write committed before it started.
+#[derive(Debug, Clone)]
+pub struct Database {
+    inner: Arc<DbInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct DbInner {
+    /// `None` for an in-memory database.
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) sidecar: Sidecar,
+    /// Per-process state of every collection opened so far (segment mapping, live slots).
+    /// In memory the segment *is* the data, so entries live until the collection is deleted.
+    collections: Mutex<HashMap<Uuid, Arc<CollectionShared>>>,
+}
+
+impl Database {
+    /// Opens the database in `path`, creating the directory and an empty database if needed,
+    /// and recovers from a crash of the last writer (rows appended but never committed are
+    /// dropped; files of deleted collections are removed).
+    pub fn open(path: impl AsRef<Path>) -> Result<Database> {
+        let dir = path.as_ref().to_path_buf();
+        std::fs::create_dir_all(dir.join(COLLECTIONS_DIR))
+            .map_err(|e| Error::io("create", &dir, e))?;
+        let sidecar = Sidecar::open(&dir)?;
+        let inner = Arc::new(DbInner { dir: Some(dir), sidecar, collections: Mutex::default() });
+        inner.recover()?;
+        Ok(Database { inner })
+    }
+
+    /// A database that lives in memory only and is gone when the last handle is dropped.
+    pub fn in_memory() -> Result<Database> {
+        let sidecar = Sidecar::in_memory()?;
+        Ok(Database { inner: Arc::new(DbInner { dir: None, sidecar, collections: Mutex::default() }) })
+    }
+
+    pub(crate) fn inner(&self) -> &DbInner {
+        &self.inner
+    }
+
+    /// The database directory (`None` in memory).
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.dir.as_deref()
+    }
+
+    /// Creates a collection. The name follows Chroma's rule (3-512 characters of
+    /// `[a-zA-Z0-9._-]`, starting and ending with a letter or digit).
+    pub fn create_collection(
+        &self,
+        name: &str,
+        space: Space,
+        metadata: Option<&Metadata>,
+    ) -> Result<Collection> {
+        self.create(name, space, metadata, false)
+    }
+
+    /// The existing collection called `name`, or a new one (the arguments are then ignored
+    /// for an existing collection, as in chromadb).
+    pub fn get_or_create_collection(
+        &self,
+        name: &str,
+        space: Space,
+        metadata: Option<&Metadata>,
+    ) -> Result<Collection> {
+        self.create(name, space, metadata, true)
+    }
+
+    /// The collection called `name`.
+    pub fn get_collection(&self, name: &str) -> Result<Collection> {
+        let row = self
+            .inner
+            .sidecar
+            .read(|tx| meta::collection_by_name(tx, name))?
+            .ok_or_else(|| Error::CollectionNotFound(name.to_owned()))?;
+        self.inner.handle(&row)
+    }
+
+    /// The collection with this id.
+    pub fn get_collection_by_id(&self, id: Uuid) -> Result<Collection> {
+        let row = self
+            .inner
+            .sidecar
+            .read(|tx| meta::collection_by_id(tx, id))?
+            .ok_or_else(|| Error::CollectionNotFound(id.to_string()))?;
+        self.inner.handle(&row)
+    }
+
+    /// Every collection, oldest first.
+    pub fn list_collections(&self) -> Result<Vec<CollectionInfo>> {
+        let rows = self.inner.sidecar.read(|tx| meta::catalog_rows(tx))?;
+        Ok(rows.iter().map(CollectionRow::info).collect())
+    }
+
+    /// Deletes a collection, its records and its files. Handles to it fail from now on.
+    pub fn delete_collection(&self, name: &str) -> Result<()> {
+        let row = self.inner.sidecar.write(|tx| {
+            let row = meta::collection_by_name(tx, name)?
+                .ok_or_else(|| Error::CollectionNotFound(name.to_owned()))?;
+            meta::catalog::delete_collection(tx, row.key)?;
+            Ok(row)
+        })?;
+        self.inner.collections.lock().unwrap_or_else(|p| p.into_inner()).remove(&row.uuid);
+        if let Some(dir) = &self.inner.dir {
+            // Committed: the files are garbage now. If we die before removing them, the next
+            // open removes them (`recover`). Mappings elsewhere stay valid (unlink semantics).
+            let cdir = dir.join(COLLECTIONS_DIR).join(row.uuid.to_string());
+            remove_dir_if_present(&cdir)?;
+        }
+        Ok(())
+    }
+
+    /// Renames the collection called `name` and/or replaces its metadata (`Some(None)`
+    /// clears it).
+    pub fn modify_collection(
+        &self,
+        name: &str,
+        new_name: Option<&str>,
+        metadata: Option<Option<&Metadata>>,
+    ) -> Result<()> {
+        let collection = self.get_collection(name)?;
+        modify(&self.inner, collection.id(), new_name, metadata)
+    }
+
+    fn create(
+        &self,
+        name: &str,
+        space: Space,
+        metadata: Option<&Metadata>,
+        get_or_create: bool,
+    ) -> Result<Collection> {
+        validate::collection_name(name)?;
+        if let Some(m) = metadata {
+            validate::metadata(m)?;
+        }
+        let row = self.inner.sidecar.write(|tx| {
+            if let Some(row) = meta::collection_by_name(tx, name)? {
+                return if get_or_create { Ok(row) } else { Err(Error::CollectionExists(name.to_owned())) };
+            }
+            let uuid = Uuid::new_v4();
+            meta::catalog::insert_collection(tx, uuid, name, space, meta::metadata_to_json(metadata).as_deref())?;
+            meta::collection_by_id(tx, uuid)?
+                .ok_or_else(|| Error::CollectionNotFound(name.to_owned()))
+        })?;
+        self.inner.handle(&row)
+    }
+}
+
+/// Shared by [`Database::modify_collection`] and [`Collection::modify`].
+pub(crate) fn modify(
+    db: &DbInner,
+    uuid: Uuid,
+    new_name: Option<&str>,
+    metadata: Option<Option<&Metadata>>,
+) -> Result<()> {
+    if let Some(n) = new_name {
+        validate::collection_name(n)?;
+    }
+    if let Some(Some(m)) = metadata {
+        validate::metadata(m)?;
+    }
+    db.sidecar.write(|tx| {
+        let row = meta::collection_by_id(tx, uuid)?
+            .ok_or_else(|| Error::CollectionNotFound(uuid.to_string()))?;
+        if let Some(n) = new_name {
+            if n != row.name && meta::collection_by_name(tx, n)?.is_some() {
+                return Err(Error::CollectionExists(n.to_owned()));
+            }
+        }
+        let json = metadata.map(|m| meta::metadata_to_json(m));
+        meta::catalog::modify_collection(tx, row.key, new_name, json.as_ref().map(|j| j.as_deref()))
+    })
+}
+
+impl DbInner {
+    /// This process's shared state for a collection, created on first use.
+    pub(crate) fn handle(self: &Arc<Self>, row: &CollectionRow) -> Result<Collection> {
+        let mut map = self.collections.lock().unwrap_or_else(|p| p.into_inner());
+        let shared = match map.get(&row.uuid) {
+            Some(s) => Arc::clone(s),
+            None => {
+                let segment = match &self.dir {
+                    Some(dir) => Segment::in_dir(dir.join(COLLECTIONS_DIR).join(row.uuid.to_string())),
+                    None => Segment::in_memory(),
+                };
+                let s = Arc::new(CollectionShared {
+                    uuid: row.uuid,
+                    space: row.space,
+                    kernel: Kernel::new(row.space)?,
+                    segment,
+                    live: RwLock::new(LiveSlots::default()),
+                });
+                map.insert(row.uuid, Arc::clone(&s));
+                s
+            }
+        };
+        Ok(Collection::new(Arc::clone(self), shared))
+    }
+
+    /// Crash recovery, under the write lock: drop vector rows past each collection's committed
+    /// slots, files of older generations, and directories of collections no longer in the
+    /// catalog. Every file change happens under the write lock, so none of this can race
+    /// with a writer in another process.
+    fn recover(self: &Arc<Self>) -> Result<()> {
+        let Some(dir) = &self.dir else { return Ok(()) };
+        let collections_dir = dir.join(COLLECTIONS_DIR);
+        self.sidecar.write(|tx| {
+            let rows = meta::catalog_rows(tx)?;
+            for row in &rows {
+                let cdir = collections_dir.join(row.uuid.to_string());
+                let segment = Segment::in_dir(cdir);
+                if let Some(dim) = row.dimension {
+                    segment.truncate_uncommitted(row.generation, dim, row.slot_count)?;
+                }
+                segment.remove_other_generations(row.generation)?;
+            }
+            let known: std::collections::HashSet<String> =
+                rows.iter().map(|r| r.uuid.to_string()).collect();
+            let entries = std::fs::read_dir(&collections_dir)
+                .map_err(|e| Error::io("list", &collections_dir, e))?;
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.parse::<Uuid>().is_ok() && !known.contains(&name) {
+                    remove_dir_if_present(&entry.path())?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+fn remove_dir_if_present(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", dir, e)),
+    }
+}

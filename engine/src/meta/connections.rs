@@ -1,0 +1,121 @@
+//! Connections to the sidecar: one writer, a pool of readers, and the transactions that give
+//! writes their lock and reads their snapshot.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use super::schema;
+use crate::error::{Error, Result};
+
+/// How long a writer waits for another writer (in this or another process) before giving up.
+/// Writes hold the lock for one transaction only, so a long wait means something is wrong.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Idle reader connections kept for reuse.
+const MAX_IDLE_READERS: usize = 8;
+
+/// The sidecar database and its connections.
+#[derive(Debug)]
+pub(crate) struct Sidecar {
+    /// `None` for an in-memory database, which has a single connection.
+    path: Option<PathBuf>,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Sidecar {
+    /// Opens (creating if needed) the sidecar file in `dir`.
+    pub(crate) fn open(dir: &Path) -> Result<Sidecar> {
+        let path = dir.join(schema::SQLITE_FILE);
+        let conn = open_connection(&path)?;
+        let mut sidecar =
+            Sidecar { path: Some(path), writer: Mutex::new(conn), readers: Mutex::new(Vec::new()) };
+        schema::create_or_check(sidecar.writer.get_mut().unwrap_or_else(|p| p.into_inner()))?;
+        Ok(sidecar)
+    }
+
+    /// A sidecar that lives in memory only.
+    pub(crate) fn in_memory() -> Result<Sidecar> {
+        let mut conn = Connection::open_in_memory()?;
+        configure(&conn)?;
+        schema::create_or_check(&mut conn)?;
+        Ok(Sidecar { path: None, writer: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
+    }
+
+    /// Runs `f` in a write transaction: it holds the database's write lock (SQLite's, shared
+    /// by every process) from start to commit. `f` returning an error rolls everything back.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(busy)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(busy)?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a read transaction: every statement in it sees one snapshot, which holds
+    /// every write committed before the transaction's first read.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let Some(path) = &self.path else {
+            let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            return f(&tx);
+        };
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => open_connection(path)?,
+        };
+        let out = {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            f(&tx)
+        };
+        let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL: readers never block the writer and see a snapshot; FULL: a commit is on disk when
+    // acknowledged (NORMAL could lose the last commits on power loss).
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if mode != "wal" && mode != "memory" {
+        return Err(Error::invalid(format!(
+            "the database directory does not support SQLite's WAL mode (got {mode}); \
+             network file systems are not supported"
+        )));
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Gives a lock time-out an actionable message.
+fn busy(e: rusqlite::Error) -> Error {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) => Error::invalid(format!(
+            "the database is locked by another writer for more than {} s; \
+             is a process stuck in a write?",
+            BUSY_TIMEOUT.as_secs()
+        )),
+        _ => Error::Sqlite(e),
+    }
+}

@@ -1,0 +1,74 @@
+//! The sidecar's tables (format version 1) and the check that a file is one we can read.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// The sidecar's file name inside the database directory.
+pub(crate) const SQLITE_FILE: &str = "mnemo.sqlite3";
+
+/// Bumped when the tables change; older versions are migrated, newer ones refused.
+const FORMAT_VERSION: u32 = 1;
+/// Written into the file so `file(1)`-style checks and other tools can tell what it is.
+const APPLICATION_ID: i32 = 0x4d4e_4d4f; // "MNMO"
+
+const SCHEMA_V1: &str = "
+CREATE TABLE collections (
+    id            INTEGER PRIMARY KEY,
+    uuid          TEXT    NOT NULL UNIQUE,
+    name          TEXT    NOT NULL UNIQUE,
+    dimension     INTEGER,                      -- NULL until the first add
+    space         TEXT    NOT NULL,
+    metadata      TEXT,                         -- JSON object or NULL
+    configuration TEXT    NOT NULL DEFAULT '{}',
+    seq           INTEGER NOT NULL DEFAULT 0,   -- writes committed to this collection
+    slot_count    INTEGER NOT NULL DEFAULT 0,   -- committed rows in the vector file
+    next_ord      INTEGER NOT NULL DEFAULT 0,   -- insertion counter: result order, tie-break
+    generation    INTEGER NOT NULL DEFAULT 0    -- which vectors.<generation>.f32 is current
+);
+CREATE TABLE records (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    id            TEXT    NOT NULL,
+    slot          INTEGER NOT NULL,
+    ord           INTEGER NOT NULL,
+    seq           INTEGER NOT NULL,             -- the write that last changed the record
+    document      TEXT,
+    uri           TEXT,
+    metadata      TEXT,                         -- JSON object or NULL
+    PRIMARY KEY (collection_id, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX records_by_slot ON records(collection_id, slot);
+CREATE UNIQUE INDEX records_by_ord ON records(collection_id, ord);
+";
+
+/// Creates the tables in a new file, or checks that an existing file is ours and current.
+pub(super) fn create_or_check(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let app_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let version: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let has_tables = tx
+        .query_row("SELECT 1 FROM sqlite_master LIMIT 1", [], |r| r.get::<_, i64>(0))
+        .optional()?
+        .is_some();
+    let path = tx.path().map(std::path::PathBuf::from).unwrap_or_default();
+    match (app_id, version, has_tables) {
+        (0, 0, false) => {
+            tx.execute_batch(SCHEMA_V1)?;
+            tx.execute_batch(&format!(
+                "PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={FORMAT_VERSION};"
+            ))?;
+        }
+        (APPLICATION_ID, FORMAT_VERSION, _) => {}
+        (APPLICATION_ID, found, _) => {
+            return Err(Error::UnsupportedFormat { path, found, supported: FORMAT_VERSION });
+        }
+        _ => {
+            return Err(Error::Corrupt {
+                path,
+                detail: "not a mnemodb database (unknown SQLite application id)".to_owned(),
+            });
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}

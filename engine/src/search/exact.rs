@@ -1,0 +1,121 @@
+//! Exact search: a rayon-parallel scan over the rows, per-thread top-k, merged.
+//!
+//! A batch of queries is scanned block by block: each block of rows (small enough to stay in
+//! cache) is compared with every query of the batch before the scan moves on, so the data is
+//! read from memory once per batch rather than once per query.
+
+use rayon::prelude::*;
+
+use super::topk::{Hit, TopK};
+use crate::distance::Kernel;
+
+/// Rows compared per kernel call: 64 KiB-ish at 384 dimensions, so a block stays in L2.
+const ROW_BLOCK_BYTES: usize = 96 * 1024;
+/// Rows handed to one rayon task.
+const TASK_ROWS: usize = 4096;
+
+/// Which slots a search may return.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Candidates<'a> {
+    /// Every live slot.
+    All,
+    /// Only these slots (sorted, live).
+    Slots(&'a [u64]),
+}
+
+/// The `k` nearest live rows to each query.
+///
+/// * `rows`: the collection's rows, `dim` floats each, slot `s` at `s * dim`;
+/// * `ords`: insertion order per slot, [`DEAD`](crate::collection::DEAD) for dead slots;
+/// * `queries`: query vectors back to back.
+pub(crate) fn exact_search(
+    kernel: Kernel,
+    rows: &[f32],
+    dim: usize,
+    ords: &[u64],
+    dead: u64,
+    queries: &[f32],
+    k: usize,
+    candidates: Candidates<'_>,
+) -> Vec<Vec<Hit>> {
+    let n_queries = queries.len() / dim;
+    let block_rows = (ROW_BLOCK_BYTES / (dim * 4)).clamp(1, TASK_ROWS);
+    let heaps = match candidates {
+        Candidates::All => {
+            let n_rows = rows.len() / dim;
+            (0..n_rows.div_ceil(TASK_ROWS))
+                .into_par_iter()
+                .fold(
+                    || vec![TopK::new(k); n_queries],
+                    |mut heaps, task| {
+                        let start = task * TASK_ROWS;
+                        let end = (start + TASK_ROWS).min(n_rows);
+                        let mut dist = vec![0.0f32; block_rows];
+                        let mut first = start;
+                        while first < end {
+                            let last = (first + block_rows).min(end);
+                            let block = &rows[first * dim..last * dim];
+                            let out = &mut dist[..last - first];
+                            for (q, heap) in queries.chunks_exact(dim).zip(heaps.iter_mut()) {
+                                kernel.distances(q, block, out);
+                                offer(heap, out, first, ords, dead);
+                            }
+                            first = last;
+                        }
+                        heaps
+                    },
+                )
+                .reduce(|| vec![TopK::new(k); n_queries], merge_all)
+        }
+        Candidates::Slots(slots) => slots
+            .par_chunks(TASK_ROWS)
+            .fold(
+                || vec![TopK::new(k); n_queries],
+                |mut heaps, task| {
+                    // Gather the candidates into a contiguous block so the kernel still runs
+                    // once per block, then map positions back to slots.
+                    let mut block = Vec::with_capacity(block_rows * dim);
+                    let mut dist = vec![0.0f32; block_rows];
+                    for group in task.chunks(block_rows) {
+                        block.clear();
+                        for &s in group {
+                            block.extend_from_slice(&rows[s as usize * dim..(s as usize + 1) * dim]);
+                        }
+                        let out = &mut dist[..group.len()];
+                        for (q, heap) in queries.chunks_exact(dim).zip(heaps.iter_mut()) {
+                            kernel.distances(q, &block, out);
+                            for (&d, &slot) in out.iter().zip(group) {
+                                let ord = ords[slot as usize];
+                                if ord != dead && d <= heap.threshold() {
+                                    heap.push(Hit { distance: d, ord, slot });
+                                }
+                            }
+                        }
+                    }
+                    heaps
+                },
+            )
+            .reduce(|| vec![TopK::new(k); n_queries], merge_all),
+    };
+    heaps.into_iter().map(TopK::into_sorted).collect()
+}
+
+#[inline]
+fn offer(heap: &mut TopK, dist: &[f32], first_slot: usize, ords: &[u64], dead: u64) {
+    let mut threshold = heap.threshold();
+    for (i, &d) in dist.iter().enumerate() {
+        // `<=`: an equal distance may still win on insertion order.
+        if d <= threshold {
+            let slot = first_slot + i;
+            let ord = ords[slot];
+            if ord != dead {
+                heap.push(Hit { distance: d, ord, slot: slot as u64 });
+                threshold = heap.threshold();
+            }
+        }
+    }
+}
+
+fn merge_all(a: Vec<TopK>, b: Vec<TopK>) -> Vec<TopK> {
+    a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect()
+}

@@ -1,0 +1,7 @@
+//! Nearest-neighbour search over a collection's rows.
+
+mod exact;
+mod topk;
+
+pub(crate) use exact::{Candidates, exact_search};
+pub(crate) use topk::Hit;

@@ -1,0 +1,249 @@
+//! The values that cross the engine's API: metadata, record batches, requests and results.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::distance::Space;
+
+/// A metadata value, as Chroma allows them: scalars and non-empty homogeneous lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MetadataValue {
+    /// `true` / `false` (distinct from integers, as in Chroma).
+    Bool(bool),
+    /// A 64-bit integer.
+    Int(i64),
+    /// A finite 64-bit float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A non-empty list of booleans.
+    BoolList(Vec<bool>),
+    /// A non-empty list of integers.
+    IntList(Vec<i64>),
+    /// A non-empty list of finite floats.
+    FloatList(Vec<f64>),
+    /// A non-empty list of strings.
+    StrList(Vec<String>),
+}
+
+impl From<&str> for MetadataValue {
+    fn from(v: &str) -> Self {
+        MetadataValue::Str(v.to_owned())
+    }
+}
+impl From<String> for MetadataValue {
+    fn from(v: String) -> Self {
+        MetadataValue::Str(v)
+    }
+}
+impl From<i64> for MetadataValue {
+    fn from(v: i64) -> Self {
+        MetadataValue::Int(v)
+    }
+}
+impl From<f64> for MetadataValue {
+    fn from(v: f64) -> Self {
+        MetadataValue::Float(v)
+    }
+}
+impl From<bool> for MetadataValue {
+    fn from(v: bool) -> Self {
+        MetadataValue::Bool(v)
+    }
+}
+
+/// A record's (or a collection's) metadata: keys in sorted order.
+pub type Metadata = BTreeMap<String, MetadataValue>;
+
+/// A change to a record's metadata: `Some(v)` sets a key, `None` removes it (Chroma's update).
+pub type MetadataPatch = BTreeMap<String, Option<MetadataValue>>;
+
+/// Records to `add`: every record has an embedding; documents, uris and metadata are optional.
+///
+/// `embeddings` holds `ids.len()` vectors back to back (row-major), so a numpy array or a
+/// flat buffer passes in without a copy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AddBatch<'a> {
+    /// One id per record, unique within the call.
+    pub ids: &'a [String],
+    /// `ids.len() * dim` floats.
+    pub embeddings: &'a [f32],
+    /// One optional document per record, or `None` for no documents at all.
+    pub documents: Option<&'a [Option<String>]>,
+    /// One optional uri per record.
+    pub uris: Option<&'a [Option<String>]>,
+    /// One optional metadata map per record.
+    pub metadatas: Option<&'a [Option<Metadata>]>,
+}
+
+/// Records to `update` or `upsert`: only the fields given change.
+///
+/// For an existing record a `None` document or uri keeps the old one, and metadata is merged
+/// key by key (a `None` value removes the key). `upsert` requires embeddings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpdateBatch<'a> {
+    /// One id per record, unique within the call.
+    pub ids: &'a [String],
+    /// `ids.len() * dim` floats, or `None` to keep the stored vectors.
+    pub embeddings: Option<&'a [f32]>,
+    /// Per record: `Some(doc)` replaces the document, `None` keeps it.
+    pub documents: Option<&'a [Option<String>]>,
+    /// Per record: `Some(uri)` replaces the uri, `None` keeps it.
+    pub uris: Option<&'a [Option<String>]>,
+    /// Per record: a patch merged into the stored metadata.
+    pub metadatas: Option<&'a [Option<MetadataPatch>]>,
+}
+
+/// Which fields a `get` or `query` returns (ids always come back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Include {
+    /// The stored vectors.
+    pub embeddings: bool,
+    /// The documents.
+    pub documents: bool,
+    /// The metadata maps.
+    pub metadatas: bool,
+    /// The uris.
+    pub uris: bool,
+    /// The distances (query only).
+    pub distances: bool,
+}
+
+impl Include {
+    /// Chroma's default for `get`: metadatas and documents.
+    pub fn get_default() -> Include {
+        Include { documents: true, metadatas: true, ..Include::default() }
+    }
+
+    /// Chroma's default for `query`: metadatas, documents and distances.
+    pub fn query_default() -> Include {
+        Include { distances: true, ..Include::get_default() }
+    }
+
+    /// Everything a record has.
+    pub fn all() -> Include {
+        Include { embeddings: true, documents: true, metadatas: true, uris: true, distances: true }
+    }
+}
+
+/// Vectors returned by `get` / `query`: `len()` rows of `dim` floats, back to back.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Embeddings {
+    /// Floats per vector.
+    pub dim: usize,
+    /// Row-major data, `len() * dim` floats.
+    pub data: Vec<f32>,
+}
+
+impl Embeddings {
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        self.data.len().checked_div(self.dim).unwrap_or(0)
+    }
+
+    /// Whether there are no vectors.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The `i`-th vector.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// The vectors in order.
+    pub fn rows(&self) -> impl Iterator<Item = &[f32]> {
+        self.data.chunks_exact(self.dim.max(1))
+    }
+}
+
+/// Which records a `get` reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GetRequest<'a> {
+    /// Only these ids (missing ones are skipped); `None` for all records.
+    pub ids: Option<&'a [String]>,
+    /// At most this many records.
+    pub limit: Option<usize>,
+    /// Skip this many records first.
+    pub offset: usize,
+    /// Fields to return; `distances` is not allowed.
+    pub include: Include,
+}
+
+/// Records in insertion order, with the fields asked for.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GetResult {
+    /// The records' ids.
+    pub ids: Vec<String>,
+    /// Their vectors, if included.
+    pub embeddings: Option<Embeddings>,
+    /// Their documents, if included.
+    pub documents: Option<Vec<Option<String>>>,
+    /// Their uris, if included.
+    pub uris: Option<Vec<Option<String>>>,
+    /// Their metadata, if included.
+    pub metadatas: Option<Vec<Option<Metadata>>>,
+}
+
+/// A nearest-neighbour query: one or more query vectors.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryRequest<'a> {
+    /// Query vectors back to back, `dim` floats each.
+    pub embeddings: &'a [f32],
+    /// Floats per query vector (must be the collection's dimension).
+    pub dim: usize,
+    /// Results per query (at least 1).
+    pub n_results: usize,
+    /// Restrict the search to these ids; `None` searches everything.
+    pub ids: Option<&'a [String]>,
+    /// Fields to return.
+    pub include: Include,
+}
+
+/// The hits of one query vector, nearest first (ties in insertion order).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueryHits {
+    /// The records' ids.
+    pub ids: Vec<String>,
+    /// Distances in the collection's space, if included.
+    pub distances: Option<Vec<f32>>,
+    /// Their vectors, if included.
+    pub embeddings: Option<Embeddings>,
+    /// Their documents, if included.
+    pub documents: Option<Vec<Option<String>>>,
+    /// Their uris, if included.
+    pub uris: Option<Vec<Option<String>>>,
+    /// Their metadata, if included.
+    pub metadatas: Option<Vec<Option<Metadata>>>,
+}
+
+/// What the catalog knows about a collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionInfo {
+    /// Stable identifier, also the name of the collection's directory.
+    pub id: Uuid,
+    /// The current name.
+    pub name: String,
+    /// Vector dimension, fixed by the first add (or at creation).
+    pub dimension: Option<usize>,
+    /// The distance the collection ranks by.
+    pub space: Space,
+    /// The collection's own metadata.
+    pub metadata: Option<Metadata>,
+}
+
+/// Storage figures of a collection, for `inspect` and compaction decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CollectionStats {
+    /// Live records.
+    pub records: u64,
+    /// Slots in the vector file (live and dead).
+    pub slots: u64,
+    /// Slots no record points to any more (reclaimed by `compact`).
+    pub dead_slots: u64,
+    /// Writes committed to this collection so far.
+    pub seq: u64,
+}
