@@ -123,7 +123,12 @@ impl Include {
         Include { distances: true, ..Include::get_default() }
     }
 
-    /// Everything a record has.
+    /// Everything `get` can return: embeddings, documents, metadatas and uris.
+    pub fn all_get() -> Include {
+        Include { distances: false, ..Include::all() }
+    }
+
+    /// Everything a record has, and distances.
     pub fn all() -> Include {
         Include { embeddings: true, documents: true, metadatas: true, uris: true, distances: true }
     }

@@ -1,1 +1,4 @@
 //! Integration tests of the engine: one binary, topic modules.
+
+mod api;
+mod support;

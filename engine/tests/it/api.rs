@@ -1,0 +1,205 @@
+//! The collection API's semantics, case by case (as chromadb 1.5.9 behaves).
+
+use mnemodb::{
+    AddBatch, Database, Error, ErrorKind, GetRequest, Include, Metadata, MetadataPatch,
+    MetadataValue, QueryRequest, Space, UpdateBatch,
+};
+
+use crate::support::{add, all_ids, ids, nearest};
+
+fn both() -> Vec<(Database, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    vec![(Database::open(dir.path()).unwrap(), Some(dir)), (Database::in_memory().unwrap(), None)]
+}
+
+#[test]
+fn chroma_distance_examples() {
+    for (db, _dir) in both() {
+        for (space, expect) in [
+            (Space::L2, [("b", 2.0), ("c", 5.0)]),
+            (Space::Ip, [("c", -4.0), ("b", -3.0)]),
+            (Space::Cosine, [("b", 0.2), ("c", 0.29289323)]),
+        ] {
+            let c = db.create_collection(&format!("c-{space}"), space, None).unwrap();
+            add(&c, &["b", "c"], &[1.0, 2.0, 3.0, -1.0]).unwrap();
+            let got = nearest(&c, &[2.0, 1.0], 10);
+            assert_eq!(got.len(), 2);
+            for ((id, d), (eid, ed)) in got.iter().zip(expect) {
+                assert_eq!(id, eid, "{space}");
+                assert!((d - ed).abs() < 1e-6, "{space}: {d} vs {ed}");
+            }
+        }
+    }
+}
+
+#[test]
+fn add_existing_is_a_silent_no_op_and_get_is_in_insertion_order() {
+    for (db, _dir) in both() {
+        let c = db.create_collection("abc", Space::L2, None).unwrap();
+        add(&c, &["b", "a"], &[1.0, 1.0, 2.0, 2.0]).unwrap();
+        add(&c, &["a", "c"], &[9.0, 9.0, 3.0, 3.0]).unwrap();
+        assert_eq!(all_ids(&c), ids(&["b", "a", "c"]));
+        let got = c
+            .get(GetRequest {
+                ids: Some(&ids(&["c", "a", "zzz"])),
+                include: Include { embeddings: true, ..Include::default() },
+                ..GetRequest::default()
+            })
+            .unwrap();
+        assert_eq!(got.ids, ids(&["a", "c"]));
+        assert_eq!(got.embeddings.unwrap().data, vec![2.0, 2.0, 3.0, 3.0]);
+        assert_eq!(c.count().unwrap(), 3);
+    }
+}
+
+#[test]
+fn failed_calls_change_nothing() {
+    for (db, _dir) in both() {
+        let c = db.create_collection("abc", Space::L2, None).unwrap();
+        add(&c, &["a"], &[1.0, 2.0]).unwrap();
+        let e = add(&c, &["x", "y"], &[1.0, 2.0, 3.0]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        let e = add(&c, &["x"], &[1.0, 2.0, 3.0]).unwrap_err();
+        assert!(matches!(e, Error::DimensionMismatch { expected: 2, got: 3 }), "{e}");
+        assert_eq!(e.to_string(), "Collection expecting embedding with dimension of 2, got 3");
+        let e = add(&c, &["x", "x"], &[1.0, 2.0, 3.0, 4.0]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DuplicateId);
+        assert!(matches!(add(&c, &[""], &[1.0, 2.0]), Err(Error::EmptyId)));
+        assert!(matches!(
+            add(&c, &["x", "y"], &[1.0, 2.0, f32::NAN, 0.0]),
+            Err(Error::NonFiniteEmbedding { index: 1 })
+        ));
+        assert_eq!(all_ids(&c), ids(&["a"]));
+        assert_eq!(c.stats().unwrap().slots, 1);
+    }
+}
+
+#[test]
+fn update_merges_and_upsert_inserts() {
+    for (db, _dir) in both() {
+        let c = db.create_collection("abc", Space::L2, None).unwrap();
+        let meta: Metadata = [("k".to_string(), MetadataValue::Int(1)), ("s".into(), "x".into())].into();
+        let i = ids(&["a", "b"]);
+        c.add(AddBatch {
+            ids: &i,
+            embeddings: &[0.0, 0.0, 5.0, 5.0],
+            documents: Some(&[Some("doc a".into()), None]),
+            metadatas: Some(&[Some(meta.clone()), None]),
+            ..AddBatch::default()
+        })
+        .unwrap();
+        // Update: missing id skipped, doc None keeps, metadata merged, None removes a key.
+        let patch: MetadataPatch = [("k".to_string(), None), ("n".into(), Some(2.5.into()))].into();
+        let u = ids(&["a", "nope"]);
+        c.update(UpdateBatch {
+            ids: &u,
+            embeddings: Some(&[10.0, 10.0, 7.0, 7.0]),
+            documents: Some(&[None, Some("never".into())]),
+            metadatas: Some(&[Some(patch), None]),
+            ..UpdateBatch::default()
+        })
+        .unwrap();
+        let got = c
+            .get(GetRequest { include: Include::all_get(), ..GetRequest::default() })
+            .unwrap();
+        assert_eq!(got.ids, ids(&["a", "b"]));
+        assert_eq!(got.documents.unwrap(), vec![Some("doc a".to_string()), None]);
+        let expect: Metadata = [("n".to_string(), 2.5.into()), ("s".into(), "x".into())].into();
+        assert_eq!(got.metadatas.unwrap(), vec![Some(expect), None]);
+        assert_eq!(got.embeddings.unwrap().data, vec![10.0, 10.0, 5.0, 5.0]);
+        assert_eq!(nearest(&c, &[10.0, 10.0], 1)[0].0, "a");
+        let st = c.stats().unwrap();
+        assert_eq!((st.records, st.slots, st.dead_slots), (2, 3, 1));
+        // Upsert: c is new, b is updated in place.
+        let u = ids(&["c", "b"]);
+        c.upsert(UpdateBatch {
+            ids: &u,
+            embeddings: Some(&[1.0, 1.0, 2.0, 2.0]),
+            documents: Some(&[Some("doc c".into()), Some("doc b".into())]),
+            ..UpdateBatch::default()
+        })
+        .unwrap();
+        assert_eq!(all_ids(&c), ids(&["a", "b", "c"]));
+        assert_eq!(nearest(&c, &[2.0, 2.0], 1)[0].0, "b");
+        assert_eq!(c.delete(&ids(&["b", "zz"])).unwrap(), 1);
+        assert_eq!(c.compact().unwrap(), 3);
+        assert_eq!(c.stats().unwrap().dead_slots, 0);
+        assert_eq!(all_ids(&c), ids(&["a", "c"]));
+        assert_eq!(nearest(&c, &[1.0, 1.0], 2)[0], ("c".to_string(), 0.0));
+    }
+}
+
+#[test]
+fn query_shapes() {
+    for (db, _dir) in both() {
+        let c = db.create_collection("abc", Space::L2, None).unwrap();
+        let empty = c
+            .query(QueryRequest {
+                embeddings: &[1.0, 2.0, 3.0, 4.0],
+                dim: 2,
+                n_results: 3,
+                ids: None,
+                include: Include::query_default(),
+            })
+            .unwrap();
+        assert_eq!(empty.len(), 2);
+        assert!(empty.iter().all(|h| h.ids.is_empty()));
+        add(&c, &["a", "b", "c"], &[0.0, 0.0, 1.0, 0.0, 0.0, 1.0]).unwrap();
+        let restricted = c
+            .query(QueryRequest {
+                embeddings: &[0.0, 0.0],
+                dim: 2,
+                n_results: 10,
+                ids: Some(&ids(&["c", "b"])),
+                include: Include::query_default(),
+            })
+            .unwrap();
+        // b and c tie at distance 1: insertion order decides.
+        assert_eq!(restricted[0].ids, ids(&["b", "c"]));
+        let e = c
+            .query(QueryRequest {
+                embeddings: &[0.0, 0.0],
+                dim: 2,
+                n_results: 0,
+                ids: None,
+                include: Include::query_default(),
+            })
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    }
+}
+
+#[test]
+fn collections_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    assert!(matches!(db.create_collection("a", Space::L2, None), Err(Error::InvalidCollectionName(_))));
+    let c = db.create_collection("notes", Space::Cosine, None).unwrap();
+    assert_eq!(db.create_collection("notes", Space::L2, None).unwrap_err().to_string(), "Collection [notes] already exists");
+    assert_eq!(db.get_or_create_collection("notes", Space::L2, None).unwrap().space(), Space::Cosine);
+    add(&c, &["x"], &[1.0, 0.0]).unwrap();
+    db.modify_collection("notes", Some("notes2"), None).unwrap();
+    assert_eq!(c.name().unwrap(), "notes2");
+    assert!(matches!(db.get_collection("notes"), Err(Error::CollectionNotFound(_))));
+    assert_eq!(db.list_collections().unwrap().len(), 1);
+    db.delete_collection("notes2").unwrap();
+    assert_eq!(c.count().unwrap_err().kind(), ErrorKind::NotFound);
+    assert!(db.list_collections().unwrap().is_empty());
+    assert_eq!(std::fs::read_dir(dir.path().join("collections")).unwrap().count(), 0);
+}
+
+#[test]
+fn reopen_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        let c = db.create_collection("notes", Space::L2, None).unwrap();
+        add(&c, &["a", "b"], &[1.0, 2.0, 3.0, 4.0]).unwrap();
+        c.delete(&ids(&["a"])).unwrap();
+    }
+    let db = Database::open(dir.path()).unwrap();
+    let c = db.get_collection("notes").unwrap();
+    assert_eq!(all_ids(&c), ids(&["b"]));
+    assert_eq!(nearest(&c, &[3.0, 4.0], 5), vec![("b".to_string(), 0.0)]);
+    assert!(db.check().unwrap().is_ok());
+}
