@@ -9,7 +9,10 @@ use crate::support::{add, all_ids, ids, nearest};
 
 fn both() -> Vec<(Database, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
-    vec![(Database::open(dir.path()).unwrap(), Some(dir)), (Database::in_memory().unwrap(), None)]
+    vec![
+        (Database::open(dir.path()).unwrap(), Some(dir)),
+        (Database::in_memory().unwrap(), None),
+    ]
 }
 
 #[test]
@@ -20,7 +23,9 @@ fn chroma_distance_examples() {
             (Space::Ip, [("c", -4.0), ("b", -3.0)]),
             (Space::Cosine, [("b", 0.2), ("c", 0.29289323)]),
         ] {
-            let c = db.create_collection(&format!("c-{space}"), space, None).unwrap();
+            let c = db
+                .create_collection(&format!("c-{space}"), space, None)
+                .unwrap();
             add(&c, &["b", "c"], &[1.0, 2.0, 3.0, -1.0]).unwrap();
             let got = nearest(&c, &[2.0, 1.0], 10);
             assert_eq!(got.len(), 2);
@@ -42,7 +47,10 @@ fn add_existing_is_a_silent_no_op_and_get_is_in_insertion_order() {
         let got = c
             .get(GetRequest {
                 ids: Some(&ids(&["c", "a", "zzz"])),
-                include: Include { embeddings: true, ..Include::default() },
+                include: Include {
+                    embeddings: true,
+                    ..Include::default()
+                },
                 ..GetRequest::default()
             })
             .unwrap();
@@ -60,8 +68,20 @@ fn failed_calls_change_nothing() {
         let e = add(&c, &["x", "y"], &[1.0, 2.0, 3.0]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         let e = add(&c, &["x"], &[1.0, 2.0, 3.0]).unwrap_err();
-        assert!(matches!(e, Error::DimensionMismatch { expected: 2, got: 3 }), "{e}");
-        assert_eq!(e.to_string(), "Collection expecting embedding with dimension of 2, got 3");
+        assert!(
+            matches!(
+                e,
+                Error::DimensionMismatch {
+                    expected: 2,
+                    got: 3
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "Collection expecting embedding with dimension of 2, got 3"
+        );
         let e = add(&c, &["x", "x"], &[1.0, 2.0, 3.0, 4.0]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::DuplicateId);
         assert!(matches!(add(&c, &[""], &[1.0, 2.0]), Err(Error::EmptyId)));
@@ -78,7 +98,11 @@ fn failed_calls_change_nothing() {
 fn update_merges_and_upsert_inserts() {
     for (db, _dir) in both() {
         let c = db.create_collection("abc", Space::L2, None).unwrap();
-        let meta: Metadata = [("k".to_string(), MetadataValue::Int(1)), ("s".into(), "x".into())].into();
+        let meta: Metadata = [
+            ("k".to_string(), MetadataValue::Int(1)),
+            ("s".into(), "x".into()),
+        ]
+        .into();
         let i = ids(&["a", "b"]);
         c.add(AddBatch {
             ids: &i,
@@ -100,10 +124,16 @@ fn update_merges_and_upsert_inserts() {
         })
         .unwrap();
         let got = c
-            .get(GetRequest { include: Include::all_get(), ..GetRequest::default() })
+            .get(GetRequest {
+                include: Include::all_get(),
+                ..GetRequest::default()
+            })
             .unwrap();
         assert_eq!(got.ids, ids(&["a", "b"]));
-        assert_eq!(got.documents.unwrap(), vec![Some("doc a".to_string()), None]);
+        assert_eq!(
+            got.documents.unwrap(),
+            vec![Some("doc a".to_string()), None]
+        );
         let expect: Metadata = [("n".to_string(), 2.5.into()), ("s".into(), "x".into())].into();
         assert_eq!(got.metadatas.unwrap(), vec![Some(expect), None]);
         assert_eq!(got.embeddings.unwrap().data, vec![10.0, 10.0, 5.0, 5.0]);
@@ -173,19 +203,40 @@ fn query_shapes() {
 fn collections_lifecycle() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path()).unwrap();
-    assert!(matches!(db.create_collection("a", Space::L2, None), Err(Error::InvalidCollectionName(_))));
+    assert!(matches!(
+        db.create_collection("a", Space::L2, None),
+        Err(Error::InvalidCollectionName(_))
+    ));
     let c = db.create_collection("notes", Space::Cosine, None).unwrap();
-    assert_eq!(db.create_collection("notes", Space::L2, None).unwrap_err().to_string(), "Collection [notes] already exists");
-    assert_eq!(db.get_or_create_collection("notes", Space::L2, None).unwrap().space(), Space::Cosine);
+    assert_eq!(
+        db.create_collection("notes", Space::L2, None)
+            .unwrap_err()
+            .to_string(),
+        "Collection [notes] already exists"
+    );
+    assert_eq!(
+        db.get_or_create_collection("notes", Space::L2, None)
+            .unwrap()
+            .space(),
+        Space::Cosine
+    );
     add(&c, &["x"], &[1.0, 0.0]).unwrap();
     db.modify_collection("notes", Some("notes2"), None).unwrap();
     assert_eq!(c.name().unwrap(), "notes2");
-    assert!(matches!(db.get_collection("notes"), Err(Error::CollectionNotFound(_))));
+    assert!(matches!(
+        db.get_collection("notes"),
+        Err(Error::CollectionNotFound(_))
+    ));
     assert_eq!(db.list_collections().unwrap().len(), 1);
     db.delete_collection("notes2").unwrap();
     assert_eq!(c.count().unwrap_err().kind(), ErrorKind::NotFound);
     assert!(db.list_collections().unwrap().is_empty());
-    assert_eq!(std::fs::read_dir(dir.path().join("collections")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("collections"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[test]

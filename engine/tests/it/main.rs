@@ -1,4 +1,5 @@
 //! Integration tests of the engine: one binary, topic modules.
 
 mod api;
+mod model;
 mod support;

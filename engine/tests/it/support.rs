@@ -9,12 +9,21 @@ pub(crate) fn ids(xs: &[&str]) -> Vec<String> {
 /// Adds `ids` with the given flat embeddings and nothing else.
 pub(crate) fn add(c: &Collection, ids_: &[&str], embeddings: &[f32]) -> mnemodb::Result<()> {
     let ids = ids(ids_);
-    c.add(AddBatch { ids: &ids, embeddings, ..AddBatch::default() })
+    c.add(AddBatch {
+        ids: &ids,
+        embeddings,
+        ..AddBatch::default()
+    })
 }
 
 /// All ids in insertion order.
 pub(crate) fn all_ids(c: &Collection) -> Vec<String> {
-    c.get(GetRequest { include: Include::default(), ..GetRequest::default() }).unwrap().ids
+    c.get(GetRequest {
+        include: Include::default(),
+        ..GetRequest::default()
+    })
+    .unwrap()
+    .ids
 }
 
 /// Ids and distances of the `k` nearest to one query.
@@ -29,5 +38,9 @@ pub(crate) fn nearest(c: &Collection, q: &[f32], k: usize) -> Vec<(String, f32)>
         })
         .unwrap();
     let h = &hits[0];
-    h.ids.iter().cloned().zip(h.distances.clone().unwrap()).collect()
+    h.ids
+        .iter()
+        .cloned()
+        .zip(h.distances.clone().unwrap())
+        .collect()
 }
