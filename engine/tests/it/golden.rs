@@ -1,0 +1,168 @@
+//! Golden database: a tiny database written by format version 1, kept under
+//! `engine/tests/data/golden-v1/`, must keep opening with the same contents.
+//!
+//! Regenerate only when a new format version is introduced (and then keep the old directory):
+//! `MNEMODB_WRITE_GOLDEN=1 cargo test -p mnemodb --test it golden::write_golden_v1 -- --ignored`
+
+use std::path::{Path, PathBuf};
+
+use mnemodb::{
+    AddBatch, Database, GetRequest, Include, Metadata, MetadataPatch, MetadataValue, QueryRequest,
+    Space, UpdateBatch,
+};
+
+use crate::support::ids;
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden-v1")
+}
+
+fn record_meta(i: i64) -> Metadata {
+    Metadata::from([
+        ("int".to_string(), MetadataValue::Int(i)),
+        ("float".to_string(), MetadataValue::Float(i as f64 + 0.5)),
+        ("bool".to_string(), MetadataValue::Bool(i % 2 == 0)),
+        ("str".to_string(), MetadataValue::Str(format!("s{i}"))),
+        (
+            "tags".to_string(),
+            MetadataValue::StrList(vec!["x".into(), format!("t{i}")]),
+        ),
+    ])
+}
+
+fn write(dir: &Path) {
+    let db = Database::open(dir).unwrap();
+    let l2 = db.create_collection("golden-l2", Space::L2, None).unwrap();
+    let i = ids(&["r0", "r1", "r2", "r3"]);
+    let docs: Vec<Option<String>> = vec![
+        Some("zero".into()),
+        None,
+        Some("two".into()),
+        Some("three".into()),
+    ];
+    let metas: Vec<Option<Metadata>> = (0..4).map(|n| (n != 1).then(|| record_meta(n))).collect();
+    l2.add(AddBatch {
+        ids: &i,
+        embeddings: &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0],
+        documents: Some(&docs),
+        metadatas: Some(&metas),
+        uris: Some(&[None, Some("file:///r1".into()), None, None]),
+    })
+    .unwrap();
+    // r2 moves to a new slot (a dead slot stays behind), r3 is deleted.
+    l2.update(UpdateBatch {
+        ids: &ids(&["r2"]),
+        embeddings: Some(&[5.0, 5.0, 5.0]),
+        metadatas: Some(&[Some(MetadataPatch::from([("int".to_string(), None)]))]),
+        ..UpdateBatch::default()
+    })
+    .unwrap();
+    l2.delete(&ids(&["r3"])).unwrap();
+    let coll_meta = Metadata::from([("owner".to_string(), MetadataValue::Str("tests".into()))]);
+    let cos = db
+        .create_collection("golden-cosine", Space::Cosine, Some(&coll_meta))
+        .unwrap();
+    cos.add(AddBatch {
+        ids: &ids(&["c0", "c1"]),
+        embeddings: &[1.0, 0.0, 0.0, 1.0],
+        ..AddBatch::default()
+    })
+    .unwrap();
+    db.create_collection("golden-empty", Space::Ip, None)
+        .unwrap();
+}
+
+#[test]
+#[ignore = "writes the golden database; run only when introducing a new format version"]
+fn write_golden_v1() {
+    assert!(
+        std::env::var_os("MNEMODB_WRITE_GOLDEN").is_some(),
+        "set MNEMODB_WRITE_GOLDEN=1"
+    );
+    let dir = golden_dir();
+    assert!(
+        !dir.exists(),
+        "{} exists: formats are never rewritten",
+        dir.display()
+    );
+    write(&dir);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn golden_v1_opens_with_its_contents() {
+    // Work on a copy: opening recovers and may write (WAL files), never in the source tree.
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&golden_dir(), tmp.path());
+    let db = Database::open(tmp.path()).unwrap();
+    assert!(db.check().unwrap().is_ok());
+    let names: Vec<String> = db
+        .list_collections()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["golden-l2", "golden-cosine", "golden-empty"]);
+
+    let l2 = db.get_collection("golden-l2").unwrap();
+    let got = l2
+        .get(GetRequest {
+            include: Include::all_get(),
+            ..GetRequest::default()
+        })
+        .unwrap();
+    assert_eq!(got.ids, ids(&["r0", "r1", "r2"]));
+    assert_eq!(
+        got.embeddings.unwrap().data,
+        vec![0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 5.0, 5.0, 5.0]
+    );
+    assert_eq!(
+        got.documents.unwrap(),
+        vec![Some("zero".into()), None, Some("two".into())]
+    );
+    assert_eq!(
+        got.uris.unwrap(),
+        vec![None, Some("file:///r1".into()), None]
+    );
+    let mut r2 = record_meta(2);
+    r2.remove("int");
+    assert_eq!(
+        got.metadatas.unwrap(),
+        vec![Some(record_meta(0)), None, Some(r2)]
+    );
+    let stats = l2.stats().unwrap();
+    assert_eq!((stats.records, stats.slots, stats.dead_slots), (3, 5, 2));
+    let hits = l2
+        .query(QueryRequest {
+            embeddings: &[1.0, 0.0, 0.0],
+            dim: 3,
+            n_results: 2,
+            ids: None,
+            include: Include::query_default(),
+        })
+        .unwrap();
+    assert_eq!(hits[0].ids, ids(&["r1", "r0"]));
+    assert_eq!(hits[0].distances.as_deref(), Some(&[0.0, 1.0][..]));
+
+    let cos = db.get_collection("golden-cosine").unwrap();
+    let info = cos.info().unwrap();
+    assert_eq!((info.space, info.dimension), (Space::Cosine, Some(2)));
+    assert_eq!(
+        info.metadata.unwrap()["owner"],
+        MetadataValue::Str("tests".into())
+    );
+    let empty = db.get_collection("golden-empty").unwrap().info().unwrap();
+    assert_eq!((empty.space, empty.dimension), (Space::Ip, None));
+}
