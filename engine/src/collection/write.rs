@@ -208,8 +208,6 @@ impl Collection {
             })?;
             let generation = row.generation + 1;
             self.shared.segment.write_generation(generation, dim, &packed)?;
-            // Two steps so the unique (collection, slot) index never sees two records on a slot.
-            tx.execute("UPDATE records SET slot = -1 - slot WHERE collection_id = ?1", [row.key])?;
             for (slot, r) in live.iter().enumerate() {
                 meta::records::set_slot(tx, row.key, &r.id, slot as u64)?;
             }

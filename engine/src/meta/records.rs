@@ -89,7 +89,9 @@ pub(crate) fn by_slot(conn: &Connection, key: i64, slot: u64) -> Result<Option<R
 
 /// `(slot, ord)` of every record of a collection, for the in-memory liveness table.
 pub(crate) fn slots_and_ords(conn: &Connection, key: i64) -> Result<Vec<(u64, u64)>> {
-    let mut stmt = conn.prepare_cached("SELECT slot, ord FROM records WHERE collection_id = ?1")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT slot, ord FROM records INDEXED BY records_by_slot WHERE collection_id = ?1",
+    )?;
     let rows = stmt
         .query_map([key], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -37,7 +37,9 @@ CREATE TABLE records (
     metadata      TEXT,                         -- JSON object or NULL
     PRIMARY KEY (collection_id, id)
 ) WITHOUT ROWID;
-CREATE UNIQUE INDEX records_by_slot ON records(collection_id, slot);
+-- Covers the per-process liveness table (slot -> ord) and lookups by slot. One record per
+-- slot is kept by the write path and verified by `Database::check`.
+CREATE INDEX records_by_slot ON records(collection_id, slot, ord);
 CREATE UNIQUE INDEX records_by_ord ON records(collection_id, ord);
 ";
 

@@ -254,3 +254,10 @@ fn reopen_keeps_everything() {
     assert_eq!(nearest(&c, &[3.0, 4.0], 5), vec![("b".to_string(), 0.0)]);
     assert!(db.check().unwrap().is_ok());
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Database>();
+    assert_send_sync::<mnemodb::Collection>();
+}
