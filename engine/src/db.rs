@@ -184,10 +184,11 @@ pub(crate) fn modify(
     db.sidecar.write(|tx| {
         let row = meta::collection_by_id(tx, uuid)?
             .ok_or_else(|| Error::CollectionNotFound(uuid.to_string()))?;
-        if let Some(n) = new_name {
-            if n != row.name && meta::collection_by_name(tx, n)?.is_some() {
-                return Err(Error::CollectionExists(n.to_owned()));
-            }
+        if let Some(n) = new_name
+            && n != row.name
+            && meta::collection_by_name(tx, n)?.is_some()
+        {
+            return Err(Error::CollectionExists(n.to_owned()));
         }
         let json = metadata.map(|m| meta::metadata_to_json(m));
         meta::catalog::modify_collection(tx, row.key, new_name, json.as_ref().map(|j| j.as_deref()))

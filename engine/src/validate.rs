@@ -65,7 +65,7 @@ pub(crate) fn same_len<T>(field: &str, values: Option<&[T]>, n_ids: usize) -> Re
 
 /// `n` vectors packed in `flat`: returns their dimension after checking shape and values.
 pub(crate) fn embeddings(flat: &[f32], n: usize) -> Result<usize> {
-    if n == 0 || flat.len() % n != 0 {
+    if n == 0 || !flat.len().is_multiple_of(n) {
         return Err(Error::invalid(format!(
             "Unequal lengths for fields: expected {n} embeddings of equal dimension, got {} floats",
             flat.len()

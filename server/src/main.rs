@@ -15,6 +15,7 @@ USAGE:
     mnemodb --help     this text
 ";
 
+#[allow(clippy::print_stdout)] // a command's help goes to stdout
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let records = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {

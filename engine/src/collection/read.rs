@@ -8,7 +8,7 @@ use rusqlite::Transaction;
 use super::{Collection, DEAD, LiveSlots};
 use crate::error::{Error, Result};
 use crate::meta::{self, CollectionRow, RecordRow};
-use crate::search::{Candidates, Hit, exact_search};
+use crate::search::{Candidates, Hit, Scan, exact_search};
 use crate::types::{Embeddings, GetRequest, GetResult, Include, QueryHits, QueryRequest};
 use crate::validate;
 
@@ -77,10 +77,8 @@ impl Collection {
             return Err(Error::invalid("Expected at least one query embedding"));
         }
         validate::embeddings(req.embeddings, n_queries)?;
-        if let Some(ids) = req.ids {
-            if !ids.is_empty() {
-                validate::ids(ids)?;
-            }
+        if let Some(ids) = req.ids.filter(|ids| !ids.is_empty()) {
+            validate::ids(ids)?;
         }
         self.snapshot(|tx, row, live| {
             let Some(dim) = row.dimension else {
@@ -88,7 +86,7 @@ impl Collection {
             };
             validate::dimension(Some(dim), req.dim)?;
             let restricted: Option<Vec<u64>> = match req.ids {
-                Some(ids) if ids.is_empty() => Some(Vec::new()),
+                Some([]) => Some(Vec::new()),
                 Some(ids) => {
                     let mut slots: Vec<u64> =
                         meta::records::by_ids(tx, row.key, ids)?.iter().map(|r| r.slot).collect();
@@ -106,16 +104,8 @@ impl Collection {
                 dim,
                 row.slot_count,
                 |rows| {
-                    let hits = exact_search(
-                        self.shared.kernel,
-                        rows,
-                        dim,
-                        &live.ords,
-                        DEAD,
-                        req.embeddings,
-                        req.n_results,
-                        candidates,
-                    );
+                    let scan = Scan { kernel: self.shared.kernel, rows, dim, ords: &live.ords, dead: DEAD };
+                    let hits = exact_search(&scan, req.embeddings, req.n_results, candidates);
                     let embeddings: Option<Vec<Embeddings>> = req.include.embeddings.then(|| {
                         hits.iter().map(|h| copy_rows(rows, dim, h.iter().map(|h| h.slot))).collect()
                     });

@@ -1,10 +1,23 @@
 //! Distance functions as Chroma defines them, and the choice of SIMD path that computes them.
 //!
-//! `scalar` is the oracle and the fallback; other files hold one instruction set each.
+//! `scalar` is the oracle and the fallback; other files hold one instruction set each
+//! (`portable` with `wide`, `x86` with AVX2+FMA and AVX-512F intrinsics, `neon` on aarch64).
 //! The path is chosen once per process ([`Isa::selected`]) and a [`Kernel`] dispatches once per
 //! call over a block of rows, never per vector pair.
+//!
+//! Unsafe contract: the AVX2 and AVX-512 kernels are `#[target_feature]` functions, sound to
+//! call only on a CPU that has those features. A [`Kernel`] can only be made by
+//! [`Kernel::new`] or [`Kernel::with_isa`], which admit available paths only, so holding a
+//! `Kernel` proves its path runs here; [`Kernel::distances`] relies on that.
 
+#[cfg(target_arch = "aarch64")]
+mod neon;
+mod portable;
 mod scalar;
+#[cfg(test)]
+mod tests;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 use std::sync::OnceLock;
 
@@ -59,33 +72,72 @@ impl std::fmt::Display for Space {
 }
 
 /// An instruction-set path for the distance kernels.
+///
+/// Every variant exists on every build so `MNEMODB_SIMD` names mean the same everywhere; a
+/// path for another architecture is simply never [available](Isa::available).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Isa {
     /// Plain Rust, one element at a time: the oracle and the fallback.
     Scalar,
+    /// `wide::f32x8`, compiled for the build's baseline (SSE2 on x86_64, NEON on aarch64).
+    Portable,
+    /// x86_64 AVX2 with FMA, 256-bit registers.
+    Avx2,
+    /// x86_64 AVX-512F, 512-bit registers and masked tails.
+    Avx512,
+    /// aarch64 NEON, 128-bit registers.
+    Neon,
 }
 
 impl Isa {
     /// Every path this build knows, available on this CPU or not.
-    pub const ALL: &'static [Isa] = &[Isa::Scalar];
+    pub const ALL: &'static [Isa] = &[Isa::Scalar, Isa::Portable, Isa::Avx2, Isa::Avx512, Isa::Neon];
 
     /// The name used by `MNEMODB_SIMD`.
     pub fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+            Isa::Neon => "neon",
         }
     }
 
     /// Whether this CPU (and this build) can run the path.
     pub fn available(self) -> bool {
+        // `is_*_feature_detected!` caches its answer in the standard library, so this is a
+        // load and a test: cheap enough for every `Kernel::with_isa`.
         match self {
-            Isa::Scalar => true,
+            Isa::Scalar | Isa::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx2 | Isa::Avx512 => false,
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[cfg(not(target_arch = "aarch64"))]
+            Isa::Neon => false,
         }
     }
 
-    /// The best available path.
+    /// The paths this CPU can run, in [`Isa::ALL`] order (tests and benchmarks walk them all).
+    pub fn available_paths() -> impl Iterator<Item = Isa> {
+        Isa::ALL.iter().copied().filter(|isa| isa.available())
+    }
+
+    /// The best available path: avx512 > avx2 > neon > portable. Detected once, then cached.
     pub fn detect() -> Isa {
-        Isa::Scalar
+        static BEST: OnceLock<Isa> = OnceLock::new();
+        *BEST.get_or_init(|| {
+            [Isa::Avx512, Isa::Avx2, Isa::Neon]
+                .into_iter()
+                .find(|isa| isa.available())
+                // `wide` compiles for the build's baseline, so it runs wherever the crate does.
+                .unwrap_or(Isa::Portable)
+        })
     }
 
     /// The path this process uses: `MNEMODB_SIMD` if set, else [`Isa::detect`]; decided once.
@@ -132,6 +184,7 @@ impl Kernel {
 
     /// The kernel for `space` on a given path; an error if this CPU cannot run it.
     pub fn with_isa(space: Space, isa: Isa) -> Result<Kernel> {
+        // This check is what makes `distances` sound: it calls `#[target_feature]` code.
         if !isa.available() {
             return Err(Error::SimdUnavailable {
                 requested: isa.name().to_owned(),
@@ -165,8 +218,28 @@ impl Kernel {
     /// If `rows.len() != out.len() * query.len()`.
     pub fn distances(&self, query: &[f32], rows: &[f32], out: &mut [f32]) {
         assert_eq!(rows.len(), out.len() * query.len(), "rows must hold out.len() rows");
+        if query.is_empty() {
+            // Zero-dimensional vectors: the oracle defines the answer, and the SIMD loops can
+            // then assume rows of at least one float.
+            scalar::distances(self.space, query, rows, out);
+            return;
+        }
         match self.isa {
             Isa::Scalar => scalar::distances(self.space, query, rows, out),
+            Isa::Portable => portable::distances(self.space, query, rows, out),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `self` was made by `Kernel::new` or `Kernel::with_isa`, which admit only
+            // available paths, so this CPU has AVX2 and FMA (`Isa::available`).
+            Isa::Avx2 => unsafe { x86::avx2::distances(self.space, query, rows, out) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above: holding a Kernel on `Isa::Avx512` proves this CPU has AVX-512F.
+            Isa::Avx512 => unsafe { x86::avx512::distances(self.space, query, rows, out) },
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => neon::distances(self.space, query, rows, out),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx2 | Isa::Avx512 => unreachable!("a Kernel holds only an available path"),
+            #[cfg(not(target_arch = "aarch64"))]
+            Isa::Neon => unreachable!("a Kernel holds only an available path"),
         }
     }
 }

@@ -39,13 +39,14 @@ impl CollectionRow {
 const COLUMNS: &str =
     "id, uuid, name, dimension, space, metadata, seq, slot_count, next_ord, generation";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, String, Option<i64>, String, Option<String>, i64, i64, i64, i64)> {
+/// The columns of [`COLUMNS`] as SQLite gives them, before checking.
+type RawRow = (i64, String, String, Option<i64>, String, Option<String>, i64, i64, i64, i64);
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
 }
 
-fn decode(
-    raw: (i64, String, String, Option<i64>, String, Option<String>, i64, i64, i64, i64),
-) -> Result<CollectionRow> {
+fn decode(raw: RawRow) -> Result<CollectionRow> {
     let (key, uuid, name, dimension, space, metadata, seq, slot_count, next_ord, generation) = raw;
     let corrupt = |detail: String| Error::Corrupt { path: "mnemo.sqlite3".into(), detail };
     Ok(CollectionRow {

@@ -23,21 +23,29 @@ pub(crate) enum Candidates<'a> {
     Slots(&'a [u64]),
 }
 
-/// The `k` nearest live rows to each query.
-///
-/// * `rows`: the collection's rows, `dim` floats each, slot `s` at `s * dim`;
-/// * `ords`: insertion order per slot, [`DEAD`](crate::collection::DEAD) for dead slots;
-/// * `queries`: query vectors back to back.
+/// What a scan reads: the rows and which of them are live.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scan<'a> {
+    /// The distance to rank by.
+    pub(crate) kernel: Kernel,
+    /// The collection's rows, `dim` floats each, slot `s` at `s * dim`.
+    pub(crate) rows: &'a [f32],
+    /// Floats per row.
+    pub(crate) dim: usize,
+    /// Insertion order per slot; `dead` marks slots no record points to.
+    pub(crate) ords: &'a [u64],
+    /// The `ords` value of a dead slot.
+    pub(crate) dead: u64,
+}
+
+/// The `k` nearest live rows to each of the `queries` (back to back), nearest first.
 pub(crate) fn exact_search(
-    kernel: Kernel,
-    rows: &[f32],
-    dim: usize,
-    ords: &[u64],
-    dead: u64,
+    scan: &Scan<'_>,
     queries: &[f32],
     k: usize,
     candidates: Candidates<'_>,
 ) -> Vec<Vec<Hit>> {
+    let Scan { kernel, rows, dim, ords, dead } = *scan;
     let n_queries = queries.len() / dim;
     let block_rows = (ROW_BLOCK_BYTES / (dim * 4)).clamp(1, TASK_ROWS);
     let heaps = match candidates {

@@ -3,5 +3,5 @@
 mod exact;
 mod topk;
 
-pub(crate) use exact::{Candidates, exact_search};
+pub(crate) use exact::{Candidates, Scan, exact_search};
 pub(crate) use topk::Hit;

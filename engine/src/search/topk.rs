@@ -58,10 +58,8 @@ impl TopK {
         }
         if self.heap.len() < self.k {
             self.heap.push(hit);
-        } else if let Some(mut worst) = self.heap.peek_mut() {
-            if hit < *worst {
-                *worst = hit;
-            }
+        } else if let Some(mut worst) = self.heap.peek_mut().filter(|w| hit < **w) {
+            *worst = hit;
         }
     }
 

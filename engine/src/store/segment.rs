@@ -231,10 +231,11 @@ impl FileSegment {
 
     fn mapping(&self, generation: u64, dim: usize, slots: u64) -> Result<Arc<Mapping>> {
         let mut current = self.mapping.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(m) = current.as_ref() {
-            if m.generation == generation && m.slots >= slots && m.dim == dim {
-                return Ok(Arc::clone(m));
-            }
+        if let Some(m) = current
+            .as_ref()
+            .filter(|m| m.generation == generation && m.slots >= slots && m.dim == dim)
+        {
+            return Ok(Arc::clone(m));
         }
         let path = Segment::file_path(&self.dir, generation);
         let file = File::open(&path).map_err(|e| Error::io("open", &path, e))?;

@@ -14,11 +14,18 @@ use proptest::prelude::*;
 const DIM: usize = 3;
 const IDS: &[&str] = &["a", "b", "c", "d", "e", "f", "g", "h"];
 
+/// A record to add: id index, vector, document number, metadata number.
+type AddItem = (usize, [i8; DIM], Option<u8>, Option<u8>);
+/// A record to upsert or update: id index, vector (optional for update), document number, and
+/// a metadata patch (`Some(None)` removes the key "n").
+type UpsertItem = (usize, [i8; DIM], Option<u8>, Option<Option<u8>>);
+type UpdateOp = (usize, Option<[i8; DIM]>, Option<u8>, Option<Option<u8>>);
+
 #[derive(Debug, Clone)]
 enum Op {
-    Add(Vec<(usize, [i8; DIM], Option<u8>, Option<u8>)>),
-    Upsert(Vec<(usize, [i8; DIM], Option<u8>, Option<Option<u8>>)>),
-    Update(Vec<(usize, Option<[i8; DIM]>, Option<u8>, Option<Option<u8>>)>),
+    Add(Vec<AddItem>),
+    Upsert(Vec<UpsertItem>),
+    Update(Vec<UpdateOp>),
     Delete(Vec<usize>),
     Get(Option<Vec<usize>>, Option<usize>, usize),
     Query([i8; DIM], usize, Option<Vec<usize>>),
