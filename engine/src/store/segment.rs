@@ -10,6 +10,7 @@
 //! 64..    rows: slot s at 64 + s * dim * 4
 //! ```
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind as IoKind;
 use std::os::unix::fs::FileExt;
@@ -31,8 +32,8 @@ const FORMAT_VERSION: u32 = 1;
 pub(crate) enum Segment {
     /// Rows in files under the collection's directory, one file per generation.
     File(FileSegment),
-    /// Rows in memory (ephemeral databases).
-    Memory(RwLock<Vec<f32>>),
+    /// Rows in memory (ephemeral databases), by generation like the files.
+    Memory(RwLock<BTreeMap<u64, Vec<f32>>>),
 }
 
 /// A segment stored in `dir/vectors.<generation>.f32`.
@@ -67,7 +68,7 @@ impl Segment {
 
     /// An empty in-memory segment.
     pub(crate) fn in_memory() -> Segment {
-        Segment::Memory(RwLock::new(Vec::new()))
+        Segment::Memory(RwLock::default())
     }
 
     /// The file that holds a generation.
@@ -87,8 +88,9 @@ impl Segment {
         rows: &[f32],
     ) -> Result<()> {
         match self {
-            Segment::Memory(v) => {
-                let mut v = v.write().unwrap_or_else(|p| p.into_inner());
+            Segment::Memory(m) => {
+                let mut m = m.write().unwrap_or_else(|p| p.into_inner());
+                let v = m.entry(generation).or_default();
                 v.truncate(committed as usize * dim);
                 v.extend_from_slice(rows);
                 Ok(())
@@ -109,8 +111,9 @@ impl Segment {
             return Ok(f(&[]));
         }
         match self {
-            Segment::Memory(v) => {
-                let v = v.read().unwrap_or_else(|p| p.into_inner());
+            Segment::Memory(m) => {
+                let m = m.read().unwrap_or_else(|p| p.into_inner());
+                let v = m.get(&generation).map_or(&[][..], Vec::as_slice);
                 let end = slots as usize * dim;
                 if v.len() < end {
                     return Err(Error::Corrupt {
@@ -130,8 +133,8 @@ impl Segment {
     /// Writes a whole new generation holding `rows` (compaction); synced when this returns.
     pub(crate) fn write_generation(&self, generation: u64, dim: usize, rows: &[f32]) -> Result<()> {
         match self {
-            Segment::Memory(v) => {
-                *v.write().unwrap_or_else(|p| p.into_inner()) = rows.to_vec();
+            Segment::Memory(m) => {
+                m.write().unwrap_or_else(|p| p.into_inner()).insert(generation, rows.to_vec());
                 Ok(())
             }
             Segment::File(f) => {
@@ -147,7 +150,13 @@ impl Segment {
 
     /// Removes the files of generations other than `keep` (after a compaction committed).
     pub(crate) fn remove_other_generations(&self, keep: u64) -> Result<()> {
-        let Segment::File(f) = self else { return Ok(()) };
+        let f = match self {
+            Segment::File(f) => f,
+            Segment::Memory(m) => {
+                m.write().unwrap_or_else(|p| p.into_inner()).retain(|&g, _| g == keep);
+                return Ok(());
+            }
+        };
         let entries = match std::fs::read_dir(&f.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == IoKind::NotFound => return Ok(()),
@@ -168,8 +177,10 @@ impl Segment {
     /// Drops bytes past the committed slots (recovery after a crash). Under the write lock.
     pub(crate) fn truncate_uncommitted(&self, generation: u64, dim: usize, committed: u64) -> Result<()> {
         match self {
-            Segment::Memory(v) => {
-                v.write().unwrap_or_else(|p| p.into_inner()).truncate(committed as usize * dim);
+            Segment::Memory(m) => {
+                if let Some(v) = m.write().unwrap_or_else(|p| p.into_inner()).get_mut(&generation) {
+                    v.truncate(committed as usize * dim);
+                }
                 Ok(())
             }
             Segment::File(f) => {
