@@ -153,7 +153,7 @@ impl Database {
     ) -> Result<Collection> {
         validate::collection_name(name)?;
         if let Some(m) = metadata {
-            validate::metadata(m)?;
+            validate::collection_metadata(m)?;
         }
         let row = self.inner.sidecar.write(|tx| {
             if let Some(row) = meta::collection_by_name(tx, name)? {
@@ -179,7 +179,7 @@ pub(crate) fn modify(
         validate::collection_name(n)?;
     }
     if let Some(Some(m)) = metadata {
-        validate::metadata(m)?;
+        validate::collection_metadata(m)?;
     }
     db.sidecar.write(|tx| {
         let row = meta::collection_by_id(tx, uuid)?

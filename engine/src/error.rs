@@ -51,12 +51,19 @@ pub enum Error {
     #[error("Expected IDs to be unique, found duplicates of: {}", .0.join(", "))]
     DuplicateIds(Vec<String>),
 
+    /// `query(ids=...)` named ids the collection does not have. chromadb raises this as an
+    /// internal error with the same text; the ids are appended so the caller can fix the call.
+    #[error("Error executing plan: Internal error: Error finding id: {}", .0.join(", "))]
+    QueryIdsNotFound(Vec<String>),
+
     /// Any other argument a caller can fix; the message says what and how.
     #[error("{0}")]
     InvalidArgument(String),
 
     /// A file of ours is damaged or was written by something else.
-    #[error("{path}: {detail}; the database may be damaged: restore it from a backup or export what still opens")]
+    #[error(
+        "{path}: {detail}; the database may be damaged: restore it from a backup or export what still opens"
+    )]
     Corrupt {
         /// The damaged file.
         path: PathBuf,
@@ -116,7 +123,8 @@ pub enum ErrorKind {
     DuplicateId,
     /// `chromadb.errors.UniqueConstraintError` (HTTP 409).
     AlreadyExists,
-    /// `chromadb.errors.InternalError` (HTTP 500).
+    /// `chromadb.errors.InternalError` (HTTP 500). chromadb also uses it for one user error,
+    /// query ids that do not exist ([`Error::QueryIdsNotFound`]).
     Internal,
 }
 
@@ -133,7 +141,8 @@ impl Error {
             | Error::EmptyId
             | Error::InvalidArgument(_)
             | Error::SimdUnavailable { .. } => ErrorKind::InvalidArgument,
-            Error::Corrupt { .. }
+            Error::QueryIdsNotFound(_)
+            | Error::Corrupt { .. }
             | Error::UnsupportedFormat { .. }
             | Error::Io { .. }
             | Error::Sqlite(_) => ErrorKind::Internal,
@@ -141,7 +150,11 @@ impl Error {
     }
 
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { op, path: path.into(), source }
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {

@@ -12,9 +12,17 @@ pub(crate) const MAX_DIMENSION: usize = 65_536;
 /// Chroma's collection-name rule: 3-512 chars of `[a-zA-Z0-9._-]`, starting and ending with
 /// a letter or digit, no `..`, not an IPv4 address.
 pub(crate) fn collection_name(name: &str) -> Result<()> {
-    let ok_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    let ends_ok = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && name.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let ends_ok = name
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
     if !(3..=512).contains(&name.len()) || !ok_chars || !ends_ok {
         return Err(Error::InvalidCollectionName(format!(
             "Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and \
@@ -36,20 +44,33 @@ pub(crate) fn collection_name(name: &str) -> Result<()> {
 
 /// Ids: at least one, none empty, no duplicates within the call.
 pub(crate) fn ids(ids: &[String]) -> Result<()> {
+    lookup_ids(ids)?;
+    if ids.iter().any(String::is_empty) {
+        return Err(Error::EmptyId);
+    }
+    Ok(())
+}
+
+/// Ids naming records to read or delete: at least one, no duplicates. The empty string is a
+/// valid (never stored) id here, as in chromadb.
+pub(crate) fn lookup_ids(ids: &[String]) -> Result<()> {
     if ids.is_empty() {
-        return Err(Error::invalid("Expected IDs to be a non-empty list, got 0 IDs"));
+        return Err(Error::invalid(
+            "Expected IDs to be a non-empty list, got 0 IDs",
+        ));
     }
     let mut seen = HashSet::with_capacity(ids.len());
     let mut dups: Vec<String> = Vec::new();
     for id in ids {
-        if id.is_empty() {
-            return Err(Error::EmptyId);
-        }
         if !seen.insert(id.as_str()) && !dups.contains(id) {
             dups.push(id.clone());
         }
     }
-    if dups.is_empty() { Ok(()) } else { Err(Error::DuplicateIds(dups)) }
+    if dups.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::DuplicateIds(dups))
+    }
 }
 
 /// An optional per-record field must have one entry per id.
@@ -91,20 +112,44 @@ pub(crate) fn dimension(expected: Option<usize>, got: usize) -> Result<()> {
     }
 }
 
-/// A record's metadata: keys usable, values of Chroma's types.
-pub(crate) fn metadata(m: &Metadata) -> Result<()> {
-    m.iter().try_for_each(|(k, v)| key(k).and_then(|()| value(k, v)))
+/// A collection's metadata: keys usable, values of Chroma's types.
+pub(crate) fn collection_metadata(m: &Metadata) -> Result<()> {
+    m.iter()
+        .try_for_each(|(k, v)| key(k, 0).and_then(|()| value(k, v)))
 }
 
-/// A metadata patch: as [`metadata`], where `None` (remove the key) is also allowed.
-pub(crate) fn metadata_patch(m: &MetadataPatch) -> Result<()> {
-    m.iter().try_for_each(|(k, v)| key(k).and_then(|()| v.as_ref().map_or(Ok(()), |v| value(k, v))))
+/// Record `index`'s metadata: not empty (chromadb refuses `{}`), keys usable, values of
+/// Chroma's types.
+pub(crate) fn metadata(index: usize, m: &Metadata) -> Result<()> {
+    non_empty(m.len())?;
+    m.iter()
+        .try_for_each(|(k, v)| key(k, index).and_then(|()| value(k, v)))
 }
 
-fn key(k: &str) -> Result<()> {
+/// A metadata patch for record `index`: as [`metadata`], where `None` (remove the key) is
+/// also allowed.
+pub(crate) fn metadata_patch(index: usize, m: &MetadataPatch) -> Result<()> {
+    non_empty(m.len())?;
+    m.iter().try_for_each(|(k, v)| {
+        key(k, index).and_then(|()| v.as_ref().map_or(Ok(()), |v| value(k, v)))
+    })
+}
+
+fn non_empty(len: usize) -> Result<()> {
+    if len == 0 {
+        return Err(Error::invalid(
+            "Expected metadata to be a non-empty dict, got 0 metadata attributes; pass None for \
+             no metadata",
+        ));
+    }
+    Ok(())
+}
+
+fn key(k: &str, index: usize) -> Result<()> {
     if k.is_empty() || k.starts_with('#') || k.starts_with('$') {
         return Err(Error::invalid(format!(
-            "Invalid metadata key {k:?}: keys must be non-empty and not start with '#' or '$'"
+            "Validation error: metadatas: Invalid metadata at index {index}: key {k:?} must be \
+             non-empty and not start with '#' or '$'"
         )));
     }
     if k == "chroma:document" {
@@ -150,9 +195,20 @@ mod tests {
         for ok in ["abc", "a.b-c_d", "A1b", &"x".repeat(512)] {
             assert!(collection_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["ab", "-abc", "abc-", "a..b", "192.168.1.1", "ab c", "é12", &"x".repeat(513)]
-        {
-            assert!(matches!(collection_name(bad), Err(Error::InvalidCollectionName(_))), "{bad}");
+        for bad in [
+            "ab",
+            "-abc",
+            "abc-",
+            "a..b",
+            "192.168.1.1",
+            "ab c",
+            "é12",
+            &"x".repeat(513),
+        ] {
+            assert!(
+                matches!(collection_name(bad), Err(Error::InvalidCollectionName(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -162,6 +218,11 @@ mod tests {
         assert!(ids(&v(&["a", "b"])).is_ok());
         assert!(matches!(ids(&[]), Err(Error::InvalidArgument(_))));
         assert!(matches!(ids(&v(&["a", ""])), Err(Error::EmptyId)));
+        assert!(lookup_ids(&v(&["a", ""])).is_ok());
+        assert!(matches!(
+            lookup_ids(&v(&["a", "a"])),
+            Err(Error::DuplicateIds(_))
+        ));
         match ids(&v(&["a", "b", "a", "a", "b"])) {
             Err(Error::DuplicateIds(d)) => assert_eq!(d, v(&["a", "b"])),
             other => panic!("{other:?}"),
@@ -183,14 +244,17 @@ mod tests {
     #[test]
     fn metadata_keys_and_values() {
         let m = |k: &str, v: MetadataValue| Metadata::from([(k.to_owned(), v)]);
-        assert!(metadata(&m("a", 1i64.into())).is_ok());
-        assert!(metadata(&m("", 1i64.into())).is_err());
-        assert!(metadata(&m("#a", 1i64.into())).is_err());
-        assert!(metadata(&m("$a", 1i64.into())).is_err());
-        assert!(metadata(&m("chroma:document", "x".into())).is_err());
-        assert!(metadata(&m("a", MetadataValue::IntList(vec![]))).is_err());
-        assert!(metadata(&m("a", f64::NAN.into())).is_err());
+        assert!(metadata(0, &m("a", 1i64.into())).is_ok());
+        assert!(metadata(0, &Metadata::new()).is_err());
+        assert!(collection_metadata(&Metadata::new()).is_ok());
+        assert!(metadata(0, &m("", 1i64.into())).is_err());
+        assert!(metadata(0, &m("#a", 1i64.into())).is_err());
+        assert!(metadata(0, &m("$a", 1i64.into())).is_err());
+        assert!(metadata(0, &m("chroma:document", "x".into())).is_err());
+        assert!(metadata(0, &m("a", MetadataValue::IntList(vec![]))).is_err());
+        assert!(metadata(0, &m("a", f64::NAN.into())).is_err());
         let p = MetadataPatch::from([("a".to_owned(), None)]);
-        assert!(metadata_patch(&p).is_ok());
+        assert!(metadata_patch(0, &p).is_ok());
+        assert!(metadata_patch(0, &MetadataPatch::new()).is_err());
     }
 }

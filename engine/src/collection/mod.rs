@@ -51,13 +51,20 @@ pub(crate) struct LiveSlots {
 
 impl LiveSlots {
     /// Rebuilds the table from the sidecar as of `row` (read in the caller's transaction).
-    pub(crate) fn reload(&mut self, conn: &rusqlite::Connection, row: &CollectionRow) -> Result<()> {
+    pub(crate) fn reload(
+        &mut self,
+        conn: &rusqlite::Connection,
+        row: &CollectionRow,
+    ) -> Result<()> {
         let mut ords = vec![DEAD; row.slot_count as usize];
         let pairs = meta::records::slots_and_ords(conn, row.key)?;
         for &(slot, ord) in &pairs {
             let cell = ords.get_mut(slot as usize).ok_or_else(|| Error::Corrupt {
                 path: meta::SQLITE_FILE.into(),
-                detail: format!("a record points at slot {slot} past the committed {}", row.slot_count),
+                detail: format!(
+                    "a record points at slot {slot} past the committed {}",
+                    row.slot_count
+                ),
             })?;
             *cell = ord;
         }
@@ -94,7 +101,11 @@ impl Collection {
     }
 
     /// Renames the collection and/or replaces its metadata (as chromadb's `modify`).
-    pub fn modify(&self, new_name: Option<&str>, metadata: Option<Option<&Metadata>>) -> Result<()> {
+    pub fn modify(
+        &self,
+        new_name: Option<&str>,
+        metadata: Option<Option<&Metadata>>,
+    ) -> Result<()> {
         crate::db::modify(&self.db, self.shared.uuid, new_name, metadata)
     }
 

@@ -9,7 +9,7 @@ use super::{Collection, DEAD, LiveSlots};
 use crate::error::{Error, Result};
 use crate::meta::{self, CollectionRow, RecordRow};
 use crate::search::{Candidates, Hit, Scan, exact_search};
-use crate::types::{Embeddings, GetRequest, GetResult, Include, QueryHits, QueryRequest};
+use crate::types::{Embeddings, GetRequest, GetResult, Include, Metadata, QueryHits, QueryRequest};
 use crate::validate;
 
 /// Attempts at a read that raced with a compaction removing the file it was about to map.
@@ -25,7 +25,10 @@ impl Collection {
     pub fn peek(&self, limit: usize) -> Result<GetResult> {
         self.get(GetRequest {
             limit: Some(limit),
-            include: Include { embeddings: true, ..Include::get_default() },
+            include: Include {
+                embeddings: true,
+                ..Include::get_default()
+            },
             ..GetRequest::default()
         })
     }
@@ -33,10 +36,12 @@ impl Collection {
     /// Records by id or by page, in insertion order. Ids that do not exist are skipped.
     pub fn get(&self, req: GetRequest<'_>) -> Result<GetResult> {
         if req.include.distances {
-            return Err(Error::invalid("Include item cannot be one of distances, got distances"));
+            return Err(Error::invalid(
+                "Include item cannot be one of distances, got distances",
+            ));
         }
         if let Some(ids) = req.ids {
-            validate::ids(ids)?;
+            validate::lookup_ids(ids)?;
         }
         self.snapshot(|tx, row, _| {
             let records = match req.ids {
@@ -76,10 +81,15 @@ impl Collection {
         if n_queries == 0 {
             return Err(Error::invalid("Expected at least one query embedding"));
         }
-        validate::embeddings(req.embeddings, n_queries)?;
-        if let Some(ids) = req.ids.filter(|ids| !ids.is_empty()) {
-            validate::ids(ids)?;
+        if req.embeddings.len() != n_queries * req.dim {
+            return Err(Error::invalid(format!(
+                "query embeddings hold {} floats, not a multiple of the dimension {}",
+                req.embeddings.len(),
+                req.dim
+            )));
         }
+        // Query vectors are not checked for NaN or infinity: chromadb accepts them and returns
+        // NaN / infinite distances, and nothing is stored.
         self.snapshot(|tx, row, live| {
             let Some(dim) = row.dimension else {
                 return Ok(vec![QueryHits::empty(req.include); n_queries]);
@@ -88,8 +98,20 @@ impl Collection {
             let restricted: Option<Vec<u64>> = match req.ids {
                 Some([]) => Some(Vec::new()),
                 Some(ids) => {
-                    let mut slots: Vec<u64> =
-                        meta::records::by_ids(tx, row.key, ids)?.iter().map(|r| r.slot).collect();
+                    // Duplicates are fine (chromadb de-duplicates); missing ids are an error.
+                    let found = meta::records::by_ids(tx, row.key, ids)?;
+                    let known: std::collections::HashSet<&str> =
+                        found.iter().map(|r| r.id.as_str()).collect();
+                    let mut missing: Vec<String> = Vec::new();
+                    for id in ids.iter().filter(|id| !known.contains(id.as_str())) {
+                        if !missing.contains(id) {
+                            missing.push(id.clone());
+                        }
+                    }
+                    if !missing.is_empty() {
+                        return Err(Error::QueryIdsNotFound(missing));
+                    }
+                    let mut slots: Vec<u64> = found.iter().map(|r| r.slot).collect();
                     slots.sort_unstable();
                     Some(slots)
                 }
@@ -99,22 +121,35 @@ impl Collection {
                 Some(slots) => Candidates::Slots(slots),
                 None => Candidates::All,
             };
-            let (hits, embeddings) = self.shared.segment.with_rows(
-                row.generation,
-                dim,
-                row.slot_count,
-                |rows| {
-                    let scan = Scan { kernel: self.shared.kernel, rows, dim, ords: &live.ords, dead: DEAD };
-                    let hits = exact_search(&scan, req.embeddings, req.n_results, candidates);
-                    let embeddings: Option<Vec<Embeddings>> = req.include.embeddings.then(|| {
-                        hits.iter().map(|h| copy_rows(rows, dim, h.iter().map(|h| h.slot))).collect()
-                    });
-                    (hits, embeddings)
-                },
-            )?;
+            let (hits, embeddings) =
+                self.shared
+                    .segment
+                    .with_rows(row.generation, dim, row.slot_count, |rows| {
+                        let scan = Scan {
+                            kernel: self.shared.kernel,
+                            rows,
+                            dim,
+                            ords: &live.ords,
+                            dead: DEAD,
+                        };
+                        let hits = exact_search(&scan, req.embeddings, req.n_results, candidates);
+                        let embeddings: Option<Vec<Embeddings>> =
+                            req.include.embeddings.then(|| {
+                                hits.iter()
+                                    .map(|h| copy_rows(rows, dim, h.iter().map(|h| h.slot)))
+                                    .collect()
+                            });
+                        (hits, embeddings)
+                    })?;
             let mut out = Vec::with_capacity(n_queries);
             for (q, hits) in hits.into_iter().enumerate() {
-                out.push(self.materialize(tx, row, &hits, req.include, embeddings.as_ref().map(|e| e[q].clone()))?);
+                out.push(self.materialize(
+                    tx,
+                    row,
+                    &hits,
+                    req.include,
+                    embeddings.as_ref().map(|e| e[q].clone()),
+                )?);
             }
             Ok(out)
         })
@@ -137,17 +172,23 @@ impl Collection {
             records.push(r);
         }
         let mut out = fields(records, include);
-        out.distances = include.distances.then(|| hits.iter().map(|h| h.distance).collect());
+        out.distances = include
+            .distances
+            .then(|| hits.iter().map(|h| h.distance).collect());
         out.embeddings = embeddings;
         Ok(out)
     }
 
     /// Copies the vectors at `slots` out of the segment.
     fn gather(&self, row: &CollectionRow, slots: impl Iterator<Item = u64>) -> Result<Embeddings> {
-        let Some(dim) = row.dimension else { return Ok(Embeddings::default()) };
+        let Some(dim) = row.dimension else {
+            return Ok(Embeddings::default());
+        };
         self.shared
             .segment
-            .with_rows(row.generation, dim, row.slot_count, |rows| copy_rows(rows, dim, slots))
+            .with_rows(row.generation, dim, row.slot_count, |rows| {
+                copy_rows(rows, dim, slots)
+            })
     }
 
     /// Runs `f` on one snapshot: the collection's catalog row and its live slots as of that
@@ -194,7 +235,10 @@ impl QueryHits {
 }
 
 fn copy_rows(rows: &[f32], dim: usize, slots: impl Iterator<Item = u64>) -> Embeddings {
-    let data = slots.flat_map(|s| &rows[s as usize * dim..(s as usize + 1) * dim]).copied().collect();
+    let data = slots
+        .flat_map(|s| &rows[s as usize * dim..(s as usize + 1) * dim])
+        .copied()
+        .collect();
     Embeddings { dim, data }
 }
 
@@ -217,11 +261,14 @@ fn fields(records: Vec<RecordRow>, include: Include) -> QueryHits {
         if let Some(d) = out.documents.as_mut() {
             d.push(r.document);
         }
+        // chromadb keeps a record's uri inside its metadata, so a record with a uri and no
+        // metadata reads back with `{}`; reproduced for drop-in parity.
+        let empty_for_uri = r.uri.is_some().then(Metadata::new);
         if let Some(u) = out.uris.as_mut() {
             u.push(r.uri);
         }
         if let Some(m) = out.metadatas.as_mut() {
-            m.push(r.metadata);
+            m.push(r.metadata.or(empty_for_uri));
         }
     }
     out

@@ -34,8 +34,8 @@ impl Collection {
         validate::same_len("documents", batch.documents, n)?;
         validate::same_len("uris", batch.uris, n)?;
         validate::same_len("metadatas", batch.metadatas, n)?;
-        for m in batch.metadatas.into_iter().flatten().flatten() {
-            validate::metadata(m)?;
+        for (i, m) in batch.metadatas.into_iter().flatten().enumerate() {
+            m.as_ref().map_or(Ok(()), |m| validate::metadata(i, m))?;
         }
         self.write(|tx, row, delta| {
             validate::dimension(row.dimension, dim)?;
@@ -45,7 +45,9 @@ impl Collection {
             } else {
                 let taken: std::collections::HashSet<&str> =
                     existing.iter().map(|r| r.id.as_str()).collect();
-                (0..n).filter(|&i| !taken.contains(batch.ids[i].as_str())).collect()
+                (0..n)
+                    .filter(|&i| !taken.contains(batch.ids[i].as_str()))
+                    .collect()
             };
             if fresh.is_empty() {
                 return Ok(());
@@ -55,8 +57,11 @@ impl Collection {
             if fresh.len() == n {
                 self.append(row, dim, batch.embeddings)?;
             } else {
-                let rows: Vec<f32> =
-                    fresh.iter().flat_map(|&i| &batch.embeddings[i * dim..(i + 1) * dim]).copied().collect();
+                let rows: Vec<f32> = fresh
+                    .iter()
+                    .flat_map(|&i| &batch.embeddings[i * dim..(i + 1) * dim])
+                    .copied()
+                    .collect();
                 self.append(row, dim, &rows)?;
             }
             for (j, &i) in fresh.iter().enumerate() {
@@ -97,21 +102,32 @@ impl Collection {
     fn update_or_upsert(&self, batch: UpdateBatch<'_>, insert_missing: bool) -> Result<()> {
         let n = batch.ids.len();
         validate::ids(batch.ids)?;
-        let dim = batch.embeddings.map(|e| validate::embeddings(e, n)).transpose()?;
+        let dim = batch
+            .embeddings
+            .map(|e| validate::embeddings(e, n))
+            .transpose()?;
         validate::same_len("documents", batch.documents, n)?;
         validate::same_len("uris", batch.uris, n)?;
         validate::same_len("metadatas", batch.metadatas, n)?;
-        for m in batch.metadatas.into_iter().flatten().flatten() {
-            validate::metadata_patch(m)?;
+        for (i, m) in batch.metadatas.into_iter().flatten().enumerate() {
+            m.as_ref()
+                .map_or(Ok(()), |m| validate::metadata_patch(i, m))?;
         }
         self.write(|tx, row, delta| {
             if let Some(dim) = dim {
                 validate::dimension(row.dimension, dim)?;
+                // As chromadb: the first write with vectors fixes the dimension, even an
+                // update that matches no record.
+                if row.dimension.is_none() {
+                    row.dimension = Some(dim);
+                    delta.changed = true;
+                }
             }
-            let mut existing: HashMap<String, RecordRow> = meta::records::by_ids(tx, row.key, batch.ids)?
-                .into_iter()
-                .map(|r| (r.id.clone(), r))
-                .collect();
+            let mut existing: HashMap<String, RecordRow> =
+                meta::records::by_ids(tx, row.key, batch.ids)?
+                    .into_iter()
+                    .map(|r| (r.id.clone(), r))
+                    .collect();
             // Records that get a new slot, in call order.
             let moves: Vec<bool> = batch
                 .ids
@@ -122,8 +138,11 @@ impl Collection {
             let mut next_slot = row.slot_count;
             if let (Some(dim), Some(emb), false) = (dim, batch.embeddings, moving.is_empty()) {
                 row.dimension = Some(dim);
-                let rows: Vec<f32> =
-                    moving.iter().flat_map(|&i| &emb[i * dim..(i + 1) * dim]).copied().collect();
+                let rows: Vec<f32> = moving
+                    .iter()
+                    .flat_map(|&i| &emb[i * dim..(i + 1) * dim])
+                    .copied()
+                    .collect();
                 self.append(row, dim, &rows)?;
             }
             for i in 0..n {
@@ -173,7 +192,7 @@ impl Collection {
     /// deleted. (chromadb's `delete` reports the number of ids *requested*; the Python layer
     /// reproduces that quirk, the engine reports the truth.)
     pub fn delete(&self, ids: &[String]) -> Result<u64> {
-        validate::ids(ids)?;
+        validate::lookup_ids(ids)?;
         self.write(|tx, row, delta| {
             for id in ids {
                 if let Some(slot) = meta::records::delete(tx, row.key, id)? {
@@ -190,7 +209,9 @@ impl Collection {
     /// commit.
     pub fn compact(&self) -> Result<u64> {
         let (reclaimed, generation) = self.write(|tx, row, delta| {
-            let Some(dim) = row.dimension else { return Ok((0, row.generation)) };
+            let Some(dim) = row.dimension else {
+                return Ok((0, row.generation));
+            };
             let mut live: Vec<RecordRow> = Vec::new();
             meta::records::for_each(tx, row.key, |r| {
                 live.push(r);
@@ -200,14 +221,19 @@ impl Collection {
             if reclaimed == 0 {
                 return Ok((0, row.generation));
             }
-            let packed = self.shared.segment.with_rows(row.generation, dim, row.slot_count, |rows| {
-                live.iter()
-                    .flat_map(|r| &rows[r.slot as usize * dim..(r.slot as usize + 1) * dim])
-                    .copied()
-                    .collect::<Vec<f32>>()
-            })?;
+            let packed =
+                self.shared
+                    .segment
+                    .with_rows(row.generation, dim, row.slot_count, |rows| {
+                        live.iter()
+                            .flat_map(|r| &rows[r.slot as usize * dim..(r.slot as usize + 1) * dim])
+                            .copied()
+                            .collect::<Vec<f32>>()
+                    })?;
             let generation = row.generation + 1;
-            self.shared.segment.write_generation(generation, dim, &packed)?;
+            self.shared
+                .segment
+                .write_generation(generation, dim, &packed)?;
             for (slot, r) in live.iter().enumerate() {
                 meta::records::set_slot(tx, row.key, &r.id, slot as u64)?;
             }
@@ -226,7 +252,9 @@ impl Collection {
 
     /// Appends rows at the end of the segment and counts them into `row`.
     fn append(&self, row: &mut CollectionRow, dim: usize, rows: &[f32]) -> Result<()> {
-        self.shared.segment.append(row.generation, dim, row.slot_count, rows)?;
+        self.shared
+            .segment
+            .append(row.generation, dim, row.slot_count, rows)?;
         row.slot_count += (rows.len() / dim) as u64;
         Ok(())
     }

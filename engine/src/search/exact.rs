@@ -45,7 +45,13 @@ pub(crate) fn exact_search(
     k: usize,
     candidates: Candidates<'_>,
 ) -> Vec<Vec<Hit>> {
-    let Scan { kernel, rows, dim, ords, dead } = *scan;
+    let Scan {
+        kernel,
+        rows,
+        dim,
+        ords,
+        dead,
+    } = *scan;
     let n_queries = queries.len() / dim;
     let block_rows = (ROW_BLOCK_BYTES / (dim * 4)).clamp(1, TASK_ROWS);
     let heaps = match candidates {
@@ -87,15 +93,20 @@ pub(crate) fn exact_search(
                     for group in task.chunks(block_rows) {
                         block.clear();
                         for &s in group {
-                            block.extend_from_slice(&rows[s as usize * dim..(s as usize + 1) * dim]);
+                            block
+                                .extend_from_slice(&rows[s as usize * dim..(s as usize + 1) * dim]);
                         }
                         let out = &mut dist[..group.len()];
                         for (q, heap) in queries.chunks_exact(dim).zip(heaps.iter_mut()) {
                             kernel.distances(q, &block, out);
                             for (&d, &slot) in out.iter().zip(group) {
                                 let ord = ords[slot as usize];
-                                if ord != dead && d <= heap.threshold() {
-                                    heap.push(Hit { distance: d, ord, slot });
+                                if ord != dead && heap.admits(d) {
+                                    heap.push(Hit {
+                                        distance: d,
+                                        ord,
+                                        slot,
+                                    });
                                 }
                             }
                         }
@@ -112,12 +123,17 @@ pub(crate) fn exact_search(
 fn offer(heap: &mut TopK, dist: &[f32], first_slot: usize, ords: &[u64], dead: u64) {
     let mut threshold = heap.threshold();
     for (i, &d) in dist.iter().enumerate() {
-        // `<=`: an equal distance may still win on insertion order.
-        if d <= threshold {
+        // Not `d > threshold`: an equal distance may still win on insertion order, and a NaN
+        // is ranked by the heap (last).
+        if !(d > threshold) {
             let slot = first_slot + i;
             let ord = ords[slot];
             if ord != dead {
-                heap.push(Hit { distance: d, ord, slot: slot as u64 });
+                heap.push(Hit {
+                    distance: d,
+                    ord,
+                    slot: slot as u64,
+                });
                 threshold = heap.threshold();
             }
         }

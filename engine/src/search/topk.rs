@@ -12,8 +12,14 @@ pub(crate) struct Hit {
 }
 
 impl Hit {
+    /// Nearest first; a NaN distance (from a NaN query, which chromadb accepts) ranks after
+    /// every number; ties by insertion order.
     fn key_cmp(&self, other: &Hit) -> Ordering {
-        self.distance.total_cmp(&other.distance).then(self.ord.cmp(&other.ord))
+        let by_distance = match (self.distance.is_nan(), other.distance.is_nan()) {
+            (false, false) => self.distance.total_cmp(&other.distance),
+            (a, b) => a.cmp(&b),
+        };
+        by_distance.then(self.ord.cmp(&other.ord))
     }
 }
 
@@ -38,7 +44,17 @@ pub(crate) struct TopK {
 
 impl TopK {
     pub(crate) fn new(k: usize) -> TopK {
-        TopK { k, heap: BinaryHeap::with_capacity(k.min(4096) + 1) }
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(4096) + 1),
+        }
+    }
+
+    /// Whether a hit at distance `d` may enter: at most the worst kept distance (a tie may win
+    /// on insertion order), or NaN (which [`TopK::push`] ranks properly).
+    #[inline]
+    pub(crate) fn admits(&self, d: f32) -> bool {
+        !(d > self.threshold())
     }
 
     /// The distance a new hit must beat (or tie with a smaller ord) to enter.
@@ -84,16 +100,57 @@ mod tests {
     fn keeps_k_smallest_with_ord_tie_break() {
         let mut t = TopK::new(3);
         for (i, d) in [5.0, 1.0, 3.0, 1.0, 4.0, 0.5, 3.0].into_iter().enumerate() {
-            t.push(Hit { distance: d, ord: i as u64, slot: i as u64 });
+            t.push(Hit {
+                distance: d,
+                ord: i as u64,
+                slot: i as u64,
+            });
         }
-        let got: Vec<(f32, u64)> = t.into_sorted().iter().map(|h| (h.distance, h.ord)).collect();
+        let got: Vec<(f32, u64)> = t
+            .into_sorted()
+            .iter()
+            .map(|h| (h.distance, h.ord))
+            .collect();
         assert_eq!(got, vec![(0.5, 5), (1.0, 1), (1.0, 3)]);
+    }
+
+    #[test]
+    fn nan_ranks_last() {
+        let mut t = TopK::new(2);
+        for (i, d) in [f32::NAN, 3.0, -f32::NAN, 1.0].into_iter().enumerate() {
+            if t.admits(d) {
+                t.push(Hit {
+                    distance: d,
+                    ord: i as u64,
+                    slot: i as u64,
+                });
+            }
+        }
+        let got: Vec<u64> = t.into_sorted().iter().map(|h| h.ord).collect();
+        assert_eq!(got, vec![3, 1]);
+        let mut t = TopK::new(3);
+        t.push(Hit {
+            distance: f32::NAN,
+            ord: 0,
+            slot: 0,
+        });
+        t.push(Hit {
+            distance: 2.0,
+            ord: 1,
+            slot: 1,
+        });
+        let got: Vec<u64> = t.into_sorted().iter().map(|h| h.ord).collect();
+        assert_eq!(got, vec![1, 0]);
     }
 
     #[test]
     fn zero_k_keeps_nothing() {
         let mut t = TopK::new(0);
-        t.push(Hit { distance: 1.0, ord: 0, slot: 0 });
+        t.push(Hit {
+            distance: 1.0,
+            ord: 0,
+            slot: 0,
+        });
         assert!(t.into_sorted().is_empty());
     }
 }

@@ -45,6 +45,9 @@ struct Rec {
 #[derive(Debug, Default)]
 struct Model {
     records: Vec<Rec>,
+    /// Whether a write with vectors has fixed the collection's dimension (even an update that
+    /// matched nothing): from then on chromadb checks query ids, before it returns nothing.
+    dimension_fixed: bool,
 }
 
 fn vector(v: [i8; DIM]) -> Vec<f32> {
@@ -163,6 +166,7 @@ fn run(space: Space, ops: &[Op], on_disk: bool) -> Result<(), TestCaseError> {
                     items.iter().map(|(_, (_, d, _))| d.map(doc)).collect();
                 let metas: Vec<Option<Metadata>> =
                     items.iter().map(|(_, (_, _, m))| m.map(meta)).collect();
+                model.dimension_fixed = true;
                 col.add(AddBatch {
                     ids: &ids,
                     embeddings: &emb,
@@ -254,15 +258,32 @@ fn run(space: Space, ops: &[Op], on_disk: bool) -> Result<(), TestCaseError> {
             Op::Query(q, k, ix) => {
                 let ids = ix.as_ref().map(|ix| names(ix));
                 let qv = vector(*q);
-                let hits = col
-                    .query(QueryRequest {
-                        embeddings: &qv,
-                        dim: DIM,
-                        n_results: *k,
-                        ids: ids.as_deref(),
-                        include: Include::all(),
-                    })
-                    .unwrap();
+                let result = col.query(QueryRequest {
+                    embeddings: &qv,
+                    dim: DIM,
+                    n_results: *k,
+                    ids: ids.as_deref(),
+                    include: Include::all(),
+                });
+                // As chromadb: restricting a query to an id the collection lacks is an error.
+                let missing: Vec<String> = ids
+                    .iter()
+                    .flatten()
+                    .filter(|id| model.find(id).is_none())
+                    .cloned()
+                    .collect();
+                if !missing.is_empty() && model.dimension_fixed {
+                    match result {
+                        Err(mnemodb::Error::QueryIdsNotFound(got)) => prop_assert_eq!(got, missing),
+                        other => prop_assert!(false, "expected QueryIdsNotFound, got {other:?}"),
+                    }
+                    continue;
+                }
+                let hits = result.unwrap();
+                if !model.dimension_fixed {
+                    prop_assert!(hits[0].ids.is_empty());
+                    continue;
+                }
                 let mut expect: Vec<(f32, usize, &Rec)> = model
                     .records
                     .iter()
@@ -336,6 +357,7 @@ fn apply_update(col: &mnemodb::Collection, model: &mut Model, items: &[UpdateIte
     } else {
         col.update(batch).unwrap()
     }
+    model.dimension_fixed |= with_emb;
     for (k, id) in ids.iter().enumerate() {
         let new_emb = with_emb.then(|| emb[k * DIM..(k + 1) * DIM].to_vec());
         match model.find(id) {
