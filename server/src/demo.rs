@@ -27,23 +27,41 @@ impl Rng {
     fn unit_vector(&mut self, out: &mut Vec<f32>) {
         let start = out.len();
         out.extend((0..DIM).map(|_| self.next_f32()));
-        let norm = out[start..].iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+        let norm = out[start..]
+            .iter()
+            .map(|x| x * x)
+            .sum::<f32>()
+            .sqrt()
+            .max(f32::MIN_POSITIVE);
         out[start..].iter_mut().for_each(|x| *x /= norm);
     }
 }
 
 fn request(q: &[f32]) -> QueryRequest<'_> {
-    QueryRequest { embeddings: q, dim: DIM, n_results: 5, ids: None, include: Include::query_default() }
+    QueryRequest {
+        embeddings: q,
+        dim: DIM,
+        n_results: 5,
+        ids: None,
+        include: Include::query_default(),
+    }
 }
 
 #[allow(clippy::print_stdout)] // the demo's whole point is to print
 pub(crate) fn run(records: usize) -> mnemodb::Result<()> {
-    let tmp = tempfile::tempdir().map_err(|e| mnemodb::Error::Io {
-        op: "create",
-        path: std::env::temp_dir(),
-        source: e,
-    })?;
-    println!("mnemodb demo: {records} records x {DIM} dims (cosine), SIMD path {:?}", Isa::selected()?);
+    let tmp = tempfile::Builder::new()
+        // MNEMODB_DEMO_KEEP=1 leaves the database behind for inspection.
+        .disable_cleanup(std::env::var_os("MNEMODB_DEMO_KEEP").is_some())
+        .tempdir()
+        .map_err(|e| mnemodb::Error::Io {
+            op: "create",
+            path: std::env::temp_dir(),
+            source: e,
+        })?;
+    println!(
+        "mnemodb demo: {records} records x {DIM} dims (cosine), SIMD path {:?}",
+        Isa::selected()?
+    );
     println!("database: {}", tmp.path().display());
 
     let mut rng = Rng(0x5eed_1234_abcd_0001);
@@ -56,12 +74,16 @@ pub(crate) fn run(records: usize) -> mnemodb::Result<()> {
         let ids: Vec<String> = (start..end).map(|i| format!("note-{i}")).collect();
         let mut embeddings = Vec::with_capacity((end - start) * DIM);
         (start..end).for_each(|_| rng.unit_vector(&mut embeddings));
-        let documents: Vec<Option<String>> =
-            (start..end).map(|i| Some(format!("note number {i} about topic {}", i % 10))).collect();
+        let documents: Vec<Option<String>> = (start..end)
+            .map(|i| Some(format!("note number {i} about topic {}", i % 10)))
+            .collect();
         let metadatas: Vec<Option<Metadata>> = (start..end)
             .map(|i| {
                 Some(Metadata::from([
-                    ("source".to_string(), MetadataValue::Str(format!("s{}", i % 10))),
+                    (
+                        "source".to_string(),
+                        MetadataValue::Str(format!("s{}", i % 10)),
+                    ),
                     ("n".to_string(), MetadataValue::Int(i as i64)),
                 ]))
             })
@@ -89,7 +111,11 @@ pub(crate) fn run(records: usize) -> mnemodb::Result<()> {
     let hits = &first[0];
     for (i, id) in hits.ids.iter().enumerate() {
         let distance = hits.distances.as_ref().map_or(f32::NAN, |d| d[i]);
-        let doc = hits.documents.as_ref().and_then(|d| d[i].clone()).unwrap_or_default();
+        let doc = hits
+            .documents
+            .as_ref()
+            .and_then(|d| d[i].clone())
+            .unwrap_or_default();
         println!("          {id:<12} distance {distance:.4}  {doc:?}");
     }
 
@@ -97,7 +123,9 @@ pub(crate) fn run(records: usize) -> mnemodb::Result<()> {
         .chunks_exact(DIM)
         .map(|q| {
             let t = Instant::now();
-            notes.query(request(q)).map(|_| t.elapsed().as_secs_f64() * 1e3)
+            notes
+                .query(request(q))
+                .map(|_| t.elapsed().as_secs_f64() * 1e3)
         })
         .collect::<mnemodb::Result<_>>()?;
     latencies.sort_by(f64::total_cmp);
@@ -135,7 +163,11 @@ pub(crate) fn run(records: usize) -> mnemodb::Result<()> {
         "check:  {} collection(s), {} records, {}",
         report.collections,
         report.records,
-        if report.is_ok() { "consistent".to_string() } else { format!("PROBLEMS: {:?}", report.problems) }
+        if report.is_ok() {
+            "consistent".to_string()
+        } else {
+            format!("PROBLEMS: {:?}", report.problems)
+        }
     );
     Ok(())
 }

@@ -18,17 +18,30 @@ USAGE:
 #[allow(clippy::print_stdout)] // a command's help goes to stdout
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let records = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let records = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [] | ["demo"] => demo::DEFAULT_RECORDS,
         ["demo", n] => match n.parse::<usize>() {
             Ok(n) if n > 0 => n,
-            _ => return fail(&format!("demo: expected a positive number of records, got {n:?}")),
+            _ => {
+                return fail(&format!(
+                    "demo: expected a positive number of records, got {n:?}"
+                ));
+            }
         },
         ["--help" | "-h" | "help"] => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        other => return fail(&format!("unknown arguments {other:?}; see `mnemodb --help`")),
+        other => {
+            return fail(&format!(
+                "unknown arguments {other:?}; see `mnemodb --help`"
+            ));
+        }
     };
     match demo::run(records) {
         Ok(()) => ExitCode::SUCCESS,
