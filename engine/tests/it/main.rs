@@ -1,6 +1,12 @@
 //! Integration tests of the engine: one binary, topic modules.
 
+// Tests fail by panicking: unwrapping a result is how a test says "this must succeed".
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod api;
+mod chroma_parity;
+mod crash;
 mod golden;
 mod model;
+mod multiprocess;
 mod support;
