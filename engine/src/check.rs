@@ -37,7 +37,9 @@ impl Database {
             let mut report = ConsistencyReport::default();
             let integrity: String = tx.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
             if integrity != "ok" {
-                report.problems.push(format!("sqlite integrity_check: {integrity}"));
+                report
+                    .problems
+                    .push(format!("sqlite integrity_check: {integrity}"));
             }
             for row in meta::catalog_rows(tx)? {
                 report.collections += 1;
@@ -63,7 +65,9 @@ impl Database {
                     }
                     Ok(())
                 })?;
-                let (Some(dir), Some(dim)) = (&dir, row.dimension) else { continue };
+                let (Some(dir), Some(dim)) = (&dir, row.dimension) else {
+                    continue;
+                };
                 let path = Segment::file_path(&dir.join(row.uuid.to_string()), row.generation);
                 if row.slot_count == 0 && !path.exists() {
                     continue;
@@ -73,7 +77,9 @@ impl Database {
                     let len = f.metadata().map_err(|e| e.to_string())?.len();
                     Ok((found, len))
                 }) {
-                    Err(e) => report.problems.push(format!("{name}: {}: {e}", path.display())),
+                    Err(e) => report
+                        .problems
+                        .push(format!("{name}: {}: {e}", path.display())),
                     Ok((found, len)) => {
                         if found != dim {
                             report.problems.push(format!(

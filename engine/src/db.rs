@@ -46,7 +46,11 @@ impl Database {
         std::fs::create_dir_all(dir.join(COLLECTIONS_DIR))
             .map_err(|e| Error::io("create", &dir, e))?;
         let sidecar = Sidecar::open(&dir)?;
-        let inner = Arc::new(DbInner { dir: Some(dir), sidecar, collections: Mutex::default() });
+        let inner = Arc::new(DbInner {
+            dir: Some(dir),
+            sidecar,
+            collections: Mutex::default(),
+        });
         inner.recover()?;
         Ok(Database { inner })
     }
@@ -54,7 +58,13 @@ impl Database {
     /// A database that lives in memory only and is gone when the last handle is dropped.
     pub fn in_memory() -> Result<Database> {
         let sidecar = Sidecar::in_memory()?;
-        Ok(Database { inner: Arc::new(DbInner { dir: None, sidecar, collections: Mutex::default() }) })
+        Ok(Database {
+            inner: Arc::new(DbInner {
+                dir: None,
+                sidecar,
+                collections: Mutex::default(),
+            }),
+        })
     }
 
     pub(crate) fn inner(&self) -> &DbInner {
@@ -122,7 +132,11 @@ impl Database {
             meta::catalog::delete_collection(tx, row.key)?;
             Ok(row)
         })?;
-        self.inner.collections.lock().unwrap_or_else(|p| p.into_inner()).remove(&row.uuid);
+        self.inner
+            .collections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&row.uuid);
         if let Some(dir) = &self.inner.dir {
             // Committed: the files are garbage now. If we die before removing them, the next
             // open removes them (`recover`). Mappings elsewhere stay valid (unlink semantics).
@@ -157,10 +171,20 @@ impl Database {
         }
         let row = self.inner.sidecar.write(|tx| {
             if let Some(row) = meta::collection_by_name(tx, name)? {
-                return if get_or_create { Ok(row) } else { Err(Error::CollectionExists(name.to_owned())) };
+                return if get_or_create {
+                    Ok(row)
+                } else {
+                    Err(Error::CollectionExists(name.to_owned()))
+                };
             }
             let uuid = Uuid::new_v4();
-            meta::catalog::insert_collection(tx, uuid, name, space, meta::metadata_to_json(metadata).as_deref())?;
+            meta::catalog::insert_collection(
+                tx,
+                uuid,
+                name,
+                space,
+                meta::metadata_to_json(metadata).as_deref(),
+            )?;
             meta::collection_by_id(tx, uuid)?
                 .ok_or_else(|| Error::CollectionNotFound(name.to_owned()))
         })?;
@@ -203,7 +227,9 @@ impl DbInner {
             Some(s) => Arc::clone(s),
             None => {
                 let segment = match &self.dir {
-                    Some(dir) => Segment::in_dir(dir.join(COLLECTIONS_DIR).join(row.uuid.to_string())),
+                    Some(dir) => {
+                        Segment::in_dir(dir.join(COLLECTIONS_DIR).join(row.uuid.to_string()))
+                    }
                     None => Segment::in_memory(),
                 };
                 let s = Arc::new(CollectionShared {

@@ -37,6 +37,7 @@ mod collection;
 mod db;
 mod distance;
 mod error;
+mod filter;
 mod meta;
 mod search;
 mod store;

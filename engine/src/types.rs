@@ -115,22 +115,38 @@ pub struct Include {
 impl Include {
     /// Chroma's default for `get`: metadatas and documents.
     pub fn get_default() -> Include {
-        Include { documents: true, metadatas: true, ..Include::default() }
+        Include {
+            documents: true,
+            metadatas: true,
+            ..Include::default()
+        }
     }
 
     /// Chroma's default for `query`: metadatas, documents and distances.
     pub fn query_default() -> Include {
-        Include { distances: true, ..Include::get_default() }
+        Include {
+            distances: true,
+            ..Include::get_default()
+        }
     }
 
     /// Everything `get` can return: embeddings, documents, metadatas and uris.
     pub fn all_get() -> Include {
-        Include { distances: false, ..Include::all() }
+        Include {
+            distances: false,
+            ..Include::all()
+        }
     }
 
     /// Everything a record has, and distances.
     pub fn all() -> Include {
-        Include { embeddings: true, documents: true, metadatas: true, uris: true, distances: true }
+        Include {
+            embeddings: true,
+            documents: true,
+            metadatas: true,
+            uris: true,
+            distances: true,
+        }
     }
 }
 

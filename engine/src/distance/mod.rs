@@ -91,7 +91,13 @@ pub enum Isa {
 
 impl Isa {
     /// Every path this build knows, available on this CPU or not.
-    pub const ALL: &'static [Isa] = &[Isa::Scalar, Isa::Portable, Isa::Avx2, Isa::Avx512, Isa::Neon];
+    pub const ALL: &'static [Isa] = &[
+        Isa::Scalar,
+        Isa::Portable,
+        Isa::Avx2,
+        Isa::Avx512,
+        Isa::Neon,
+    ];
 
     /// The name used by `MNEMODB_SIMD`.
     pub fn name(self) -> &'static str {
@@ -153,13 +159,19 @@ impl Isa {
     }
 
     fn from_name(name: &str) -> std::result::Result<Isa, (String, String)> {
-        let available: Vec<&str> =
-            Isa::ALL.iter().filter(|i| i.available()).map(|i| i.name()).collect();
+        let available: Vec<&str> = Isa::ALL
+            .iter()
+            .filter(|i| i.available())
+            .map(|i| i.name())
+            .collect();
         match Isa::ALL.iter().find(|i| i.name() == name) {
             Some(isa) if isa.available() => Ok(*isa),
             Some(_) => Err((
                 name.to_owned(),
-                format!("this CPU cannot run it; available here: {}", available.join(", ")),
+                format!(
+                    "this CPU cannot run it; available here: {}",
+                    available.join(", ")
+                ),
             )),
             None => Err((
                 name.to_owned(),
@@ -179,7 +191,11 @@ pub struct Kernel {
 impl Kernel {
     /// The kernel for `space` on the process-wide path ([`Isa::selected`]).
     pub fn new(space: Space) -> Result<Kernel> {
-        Ok(Kernel { space, isa: Isa::selected()? })
+        // `selected` yields only available paths (`from_name` and `detect` both check).
+        Ok(Kernel {
+            space,
+            isa: Isa::selected()?,
+        })
     }
 
     /// The kernel for `space` on a given path; an error if this CPU cannot run it.
@@ -217,7 +233,11 @@ impl Kernel {
     /// # Panics
     /// If `rows.len() != out.len() * query.len()`.
     pub fn distances(&self, query: &[f32], rows: &[f32], out: &mut [f32]) {
-        assert_eq!(rows.len(), out.len() * query.len(), "rows must hold out.len() rows");
+        assert_eq!(
+            rows.len(),
+            out.len() * query.len(),
+            "rows must hold out.len() rows"
+        );
         if query.is_empty() {
             // Zero-dimensional vectors: the oracle defines the answer, and the SIMD loops can
             // then assume rows of at least one float.

@@ -40,21 +40,50 @@ const COLUMNS: &str =
     "id, uuid, name, dimension, space, metadata, seq, slot_count, next_ord, generation";
 
 /// The columns of [`COLUMNS`] as SQLite gives them, before checking.
-type RawRow = (i64, String, String, Option<i64>, String, Option<String>, i64, i64, i64, i64);
+type RawRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    i64,
+);
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+    ))
 }
 
 fn decode(raw: RawRow) -> Result<CollectionRow> {
     let (key, uuid, name, dimension, space, metadata, seq, slot_count, next_ord, generation) = raw;
-    let corrupt = |detail: String| Error::Corrupt { path: "mnemo.sqlite3".into(), detail };
+    let corrupt = |detail: String| Error::Corrupt {
+        path: "mnemo.sqlite3".into(),
+        detail,
+    };
     Ok(CollectionRow {
         key,
-        uuid: uuid.parse().map_err(|e| corrupt(format!("collection uuid {uuid:?}: {e}")))?,
+        uuid: uuid
+            .parse()
+            .map_err(|e| corrupt(format!("collection uuid {uuid:?}: {e}")))?,
         name,
         dimension: dimension.map(|d| d as usize),
-        space: space.parse().map_err(|_| corrupt(format!("collection space {space:?}")))?,
+        space: space
+            .parse()
+            .map_err(|_| corrupt(format!("collection space {space:?}")))?,
         metadata: metadata.as_deref().map(metadata_from_json).transpose()?,
         seq: seq as u64,
         slot_count: slot_count as u64,
@@ -66,7 +95,11 @@ fn decode(raw: RawRow) -> Result<CollectionRow> {
 /// The collection called `name`, if any.
 pub(crate) fn collection_by_name(conn: &Connection, name: &str) -> Result<Option<CollectionRow>> {
     let sql = format!("SELECT {COLUMNS} FROM collections WHERE name = ?1");
-    conn.prepare_cached(&sql)?.query_row([name], from_row).optional()?.map(decode).transpose()
+    conn.prepare_cached(&sql)?
+        .query_row([name], from_row)
+        .optional()?
+        .map(decode)
+        .transpose()
 }
 
 /// The collection with catalog key `key`, if it still exists.
@@ -83,7 +116,9 @@ pub(crate) fn collection_by_id(conn: &Connection, uuid: Uuid) -> Result<Option<C
 pub(crate) fn catalog_rows(conn: &Connection) -> Result<Vec<CollectionRow>> {
     let sql = format!("SELECT {COLUMNS} FROM collections ORDER BY id");
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = stmt
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(decode).collect()
 }
 
@@ -127,10 +162,16 @@ pub(crate) fn modify_collection(
     metadata: Option<Option<&str>>,
 ) -> Result<()> {
     if let Some(name) = name {
-        conn.execute("UPDATE collections SET name = ?2 WHERE id = ?1", params![key, name])?;
+        conn.execute(
+            "UPDATE collections SET name = ?2 WHERE id = ?1",
+            params![key, name],
+        )?;
     }
     if let Some(metadata) = metadata {
-        conn.execute("UPDATE collections SET metadata = ?2 WHERE id = ?1", params![key, metadata])?;
+        conn.execute(
+            "UPDATE collections SET metadata = ?2 WHERE id = ?1",
+            params![key, metadata],
+        )?;
     }
     Ok(())
 }

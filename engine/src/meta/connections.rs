@@ -31,8 +31,11 @@ impl Sidecar {
     pub(crate) fn open(dir: &Path) -> Result<Sidecar> {
         let path = dir.join(schema::SQLITE_FILE);
         let conn = open_connection(&path)?;
-        let mut sidecar =
-            Sidecar { path: Some(path), writer: Mutex::new(conn), readers: Mutex::new(Vec::new()) };
+        let mut sidecar = Sidecar {
+            path: Some(path),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+        };
         schema::create_or_check(sidecar.writer.get_mut().unwrap_or_else(|p| p.into_inner()))?;
         Ok(sidecar)
     }
@@ -42,14 +45,23 @@ impl Sidecar {
         let mut conn = Connection::open_in_memory()?;
         configure(&conn)?;
         schema::create_or_check(&mut conn)?;
-        Ok(Sidecar { path: None, writer: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
+        Ok(Sidecar {
+            path: None,
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+        })
     }
 
     /// Runs `f` in a write transaction: it holds the database's write lock (SQLite's, shared
     /// by every process) from start to commit. `f` returning an error rolls everything back.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(busy)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(busy)?;
         let out = f(&tx)?;
         tx.commit().map_err(busy)?;
         Ok(out)
@@ -57,7 +69,10 @@ impl Sidecar {
 
     /// Runs `f` in a read transaction: every statement in it sees one snapshot, which holds
     /// every write committed before the transaction's first read.
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let Some(path) = &self.path else {
             let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;

@@ -34,10 +34,24 @@ pub(crate) fn metadata_from_json(s: &str) -> Result<Metadata> {
 
 const COLUMNS: &str = "id, slot, ord, document, uri, metadata";
 
-type RawRow = (String, i64, i64, Option<String>, Option<String>, Option<String>);
+type RawRow = (
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
 fn decode((id, slot, ord, document, uri, metadata): RawRow) -> Result<RecordRow> {
@@ -60,19 +74,29 @@ pub(crate) fn by_ids(conn: &Connection, key: i64, ids: &[String]) -> Result<Vec<
          AND id IN (SELECT value FROM json_each(?2)) ORDER BY ord"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![key, ids_json], raw)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = stmt
+        .query_map(params![key, ids_json], raw)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(decode).collect()
 }
 
 /// A page of records in insertion order.
-pub(crate) fn page(conn: &Connection, key: i64, limit: Option<usize>, offset: usize) -> Result<Vec<RecordRow>> {
+pub(crate) fn page(
+    conn: &Connection,
+    key: i64,
+    limit: Option<usize>,
+    offset: usize,
+) -> Result<Vec<RecordRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM records WHERE collection_id = ?1 ORDER BY ord LIMIT ?2 OFFSET ?3"
     );
     let limit = limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
-        .query_map(params![key, limit, offset.min(i64::MAX as usize) as i64], raw)?
+        .query_map(
+            params![key, limit, offset.min(i64::MAX as usize) as i64],
+            raw,
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(decode).collect()
 }
@@ -93,7 +117,9 @@ pub(crate) fn slots_and_ords(conn: &Connection, key: i64) -> Result<Vec<(u64, u6
         "SELECT slot, ord FROM records INDEXED BY records_by_slot WHERE collection_id = ?1",
     )?;
     let rows = stmt
-        .query_map([key], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))?
+        .query_map([key], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -160,7 +186,11 @@ pub(crate) fn set_slot(conn: &Connection, key: i64, id: &str, slot: u64) -> Resu
 }
 
 /// Every record of a collection in insertion order, streamed to `f` (compaction, checks).
-pub(crate) fn for_each(conn: &Connection, key: i64, mut f: impl FnMut(RecordRow) -> Result<()>) -> Result<()> {
+pub(crate) fn for_each(
+    conn: &Connection,
+    key: i64,
+    mut f: impl FnMut(RecordRow) -> Result<()>,
+) -> Result<()> {
     let sql = format!("SELECT {COLUMNS} FROM records WHERE collection_id = ?1 ORDER BY ord");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([key])?;

@@ -49,7 +49,9 @@ pub(super) fn create_or_check(conn: &mut Connection) -> Result<()> {
     let app_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     let version: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let has_tables = tx
-        .query_row("SELECT 1 FROM sqlite_master LIMIT 1", [], |r| r.get::<_, i64>(0))
+        .query_row("SELECT 1 FROM sqlite_master LIMIT 1", [], |r| {
+            r.get::<_, i64>(0)
+        })
         .optional()?
         .is_some();
     let path = tx.path().map(std::path::PathBuf::from).unwrap_or_default();
@@ -62,7 +64,11 @@ pub(super) fn create_or_check(conn: &mut Connection) -> Result<()> {
         }
         (APPLICATION_ID, FORMAT_VERSION, _) => {}
         (APPLICATION_ID, found, _) => {
-            return Err(Error::UnsupportedFormat { path, found, supported: FORMAT_VERSION });
+            return Err(Error::UnsupportedFormat {
+                path,
+                found,
+                supported: FORMAT_VERSION,
+            });
         }
         _ => {
             return Err(Error::Corrupt {

@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use super::topk::{Hit, TopK};
+use super::topk::{Hit, TopK, admits};
 use crate::distance::Kernel;
 
 /// Rows compared per kernel call: 64 KiB-ish at 384 dimensions, so a block stays in L2.
@@ -123,9 +123,7 @@ pub(crate) fn exact_search(
 fn offer(heap: &mut TopK, dist: &[f32], first_slot: usize, ords: &[u64], dead: u64) {
     let mut threshold = heap.threshold();
     for (i, &d) in dist.iter().enumerate() {
-        // Not `d > threshold`: an equal distance may still win on insertion order, and a NaN
-        // is ranked by the heap (last).
-        if !(d > threshold) {
+        if admits(d, threshold) {
             let slot = first_slot + i;
             let ord = ords[slot];
             if ord != dead {

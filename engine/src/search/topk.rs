@@ -35,6 +35,14 @@ impl Ord for Hit {
     }
 }
 
+/// Whether distance `d` may enter a heap whose worst kept distance is `threshold`: when it is
+/// not larger (a tie may still win on insertion order), or when either is NaN (the heap's own
+/// order ranks NaN last).
+#[inline]
+pub(crate) fn admits(d: f32, threshold: f32) -> bool {
+    d.partial_cmp(&threshold) != Some(Ordering::Greater)
+}
+
 /// The `k` smallest hits seen so far.
 #[derive(Debug, Clone)]
 pub(crate) struct TopK {
@@ -54,7 +62,7 @@ impl TopK {
     /// on insertion order), or NaN (which [`TopK::push`] ranks properly).
     #[inline]
     pub(crate) fn admits(&self, d: f32) -> bool {
-        !(d > self.threshold())
+        admits(d, self.threshold())
     }
 
     /// The distance a new hit must beat (or tie with a smaller ord) to enter.

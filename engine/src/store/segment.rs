@@ -63,7 +63,10 @@ impl Mapping {
 impl Segment {
     /// A file segment in `dir` (created on the first append).
     pub(crate) fn in_dir(dir: PathBuf) -> Segment {
-        Segment::File(FileSegment { dir, mapping: Mutex::new(None) })
+        Segment::File(FileSegment {
+            dir,
+            mapping: Mutex::new(None),
+        })
     }
 
     /// An empty in-memory segment.
@@ -134,7 +137,9 @@ impl Segment {
     pub(crate) fn write_generation(&self, generation: u64, dim: usize, rows: &[f32]) -> Result<()> {
         match self {
             Segment::Memory(m) => {
-                m.write().unwrap_or_else(|p| p.into_inner()).insert(generation, rows.to_vec());
+                m.write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(generation, rows.to_vec());
                 Ok(())
             }
             Segment::File(f) => {
@@ -153,7 +158,9 @@ impl Segment {
         let f = match self {
             Segment::File(f) => f,
             Segment::Memory(m) => {
-                m.write().unwrap_or_else(|p| p.into_inner()).retain(|&g, _| g == keep);
+                m.write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|&g, _| g == keep);
                 return Ok(());
             }
         };
@@ -175,10 +182,19 @@ impl Segment {
     }
 
     /// Drops bytes past the committed slots (recovery after a crash). Under the write lock.
-    pub(crate) fn truncate_uncommitted(&self, generation: u64, dim: usize, committed: u64) -> Result<()> {
+    pub(crate) fn truncate_uncommitted(
+        &self,
+        generation: u64,
+        dim: usize,
+        committed: u64,
+    ) -> Result<()> {
         match self {
             Segment::Memory(m) => {
-                if let Some(v) = m.write().unwrap_or_else(|p| p.into_inner()).get_mut(&generation) {
+                if let Some(v) = m
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_mut(&generation)
+                {
                     v.truncate(committed as usize * dim);
                 }
                 Ok(())
@@ -223,7 +239,10 @@ impl FileSegment {
 
     fn truncate_to(&self, file: &File, path: &Path, dim: usize, committed: u64) -> Result<()> {
         let want = (HEADER_LEN + committed as usize * dim * 4) as u64;
-        let have = file.metadata().map_err(|e| Error::io("stat", path, e))?.len();
+        let have = file
+            .metadata()
+            .map_err(|e| Error::io("stat", path, e))?
+            .len();
         if have < want {
             return Err(Error::Corrupt {
                 path: path.to_owned(),
@@ -235,7 +254,9 @@ impl FileSegment {
         }
         if have > want {
             // Never shrinks a mapped region: mappings cover at most the committed prefix.
-            file.set_len(want).and_then(|()| file.sync_data()).map_err(|e| Error::io("truncate", path, e))?;
+            file.set_len(want)
+                .and_then(|()| file.sync_data())
+                .map_err(|e| Error::io("truncate", path, e))?;
         }
         Ok(())
     }
@@ -252,7 +273,10 @@ impl FileSegment {
         let file = File::open(&path).map_err(|e| Error::io("open", &path, e))?;
         check_header(&file, &path, dim)?;
         let len = HEADER_LEN + slots as usize * dim * 4;
-        let file_len = file.metadata().map_err(|e| Error::io("stat", &path, e))?.len();
+        let file_len = file
+            .metadata()
+            .map_err(|e| Error::io("stat", &path, e))?
+            .len();
         if file_len < len as u64 {
             return Err(Error::Corrupt {
                 path,
@@ -260,7 +284,12 @@ impl FileSegment {
             });
         }
         let map = map_committed(&file, len, &path)?;
-        let m = Arc::new(Mapping { generation, slots, dim, map });
+        let m = Arc::new(Mapping {
+            generation,
+            slots,
+            dim,
+            map,
+        });
         *current = Some(Arc::clone(&m));
         Ok(m)
     }
@@ -278,20 +307,22 @@ fn create_file(path: &Path, dim: usize) -> Result<File> {
     header[..8].copy_from_slice(MAGIC);
     header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     header[12..16].copy_from_slice(&(dim as u32).to_le_bytes());
-    file.write_all_at(&header, 0).map_err(|e| Error::io("write", path, e))?;
+    file.write_all_at(&header, 0)
+        .map_err(|e| Error::io("write", path, e))?;
     Ok(file)
 }
 
 /// Reads and checks a segment header; returns the dimension it records.
 pub(crate) fn read_header(file: &File, path: &Path) -> Result<usize> {
     let mut header = [0u8; HEADER_LEN];
-    file.read_exact_at(&mut header, 0).map_err(|e| match e.kind() {
-        IoKind::UnexpectedEof => Error::Corrupt {
-            path: path.to_owned(),
-            detail: "shorter than a segment header".to_owned(),
-        },
-        _ => Error::io("read", path, e),
-    })?;
+    file.read_exact_at(&mut header, 0)
+        .map_err(|e| match e.kind() {
+            IoKind::UnexpectedEof => Error::Corrupt {
+                path: path.to_owned(),
+                detail: "shorter than a segment header".to_owned(),
+            },
+            _ => Error::io("read", path, e),
+        })?;
     if &header[..8] != MAGIC {
         return Err(Error::Corrupt {
             path: path.to_owned(),
@@ -322,5 +353,7 @@ fn check_header(file: &File, path: &Path, dim: usize) -> Result<()> {
 
 /// Makes a file creation or removal in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("sync", dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("sync", dir, e))
 }

@@ -59,7 +59,7 @@ fn doc(n: u8) -> String {
 fn meta(n: u8) -> Metadata {
     [
         ("n".to_string(), MetadataValue::Int(i64::from(n))),
-        ("even".into(), (n % 2 == 0).into()),
+        ("even".into(), n.is_multiple_of(2).into()),
     ]
     .into()
 }
