@@ -1,0 +1,257 @@
+//! Exact search over 100k x 384 f32 (L2 and cosine): single-query latency, batch-of-100
+//! throughput, and the memory bandwidth that bounds one scan.
+//!
+//! Run: `cargo bench -p mnemodb-bench --bench search`. After criterion's report the bench
+//! prints a summary with its own timer: read bandwidth, the bandwidth-bound time of one scan
+//! (`bytes / bandwidth`) and each single-query latency as a multiple of that bound.
+
+use std::f64::consts::TAU;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use mnemodb::{AddBatch, Collection, Database, Include, Isa, QueryRequest, Space};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
+
+/// Rows in the collection.
+const ROWS: usize = 100_000;
+/// Floats per row (all-MiniLM-L6-v2's dimension).
+const DIM: usize = 384;
+/// Queries in a batch.
+const BATCH_QUERIES: usize = 100;
+/// Records per `add` call (below chroma's maximum batch of 5,461).
+const ADD_BATCH: usize = 5_000;
+/// Results per query.
+const K: usize = 10;
+/// Bytes one exact scan must read: every row once.
+const SCAN_BYTES: usize = ROWS * DIM * size_of::<f32>();
+/// Floats per rayon task in the parallel bandwidth read (256 KiB).
+const READ_TASK_FLOATS: usize = 1 << 16;
+/// Read/query pairs in the summary (medians are reported).
+const SUMMARY_RUNS: usize = 21;
+
+/// `n` rows of `dim` Gaussian floats scaled to unit length, from a fixed seed.
+fn unit_gaussian_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut data = vec![0.0f32; n * dim];
+    for row in data.chunks_exact_mut(dim) {
+        // Box-Muller: two independent normals per pair of uniforms.
+        for pair in row.chunks_mut(2) {
+            let u1 = 1.0 - rng.random::<f64>(); // in (0, 1], so ln is finite
+            let u2 = rng.random::<f64>();
+            let r = (-2.0 * u1.ln()).sqrt();
+            pair[0] = (r * (TAU * u2).cos()) as f32;
+            if let Some(second) = pair.get_mut(1) {
+                *second = (r * (TAU * u2).sin()) as f32;
+            }
+        }
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        row.iter_mut().for_each(|x| *x /= norm);
+    }
+    data
+}
+
+/// The data, the queries and one collection per space, built once in a temporary directory.
+struct Fixture {
+    /// Keeps the database directory alive while the collections are in use.
+    _dir: tempfile::TempDir,
+    data: Vec<f32>,
+    queries: Vec<f32>,
+    collections: Vec<(Space, Collection)>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let started = Instant::now();
+        let data = unit_gaussian_rows(ROWS, DIM, 42);
+        let queries = unit_gaussian_rows(BATCH_QUERIES, DIM, 43);
+        let ids: Vec<String> = (0..ROWS).map(|i| format!("id{i}")).collect();
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let db = Database::open(dir.path()).expect("open the database");
+        let collections = [Space::L2, Space::Cosine]
+            .into_iter()
+            .map(|space| {
+                let collection = db
+                    .create_collection(&format!("bench-{space}"), space, None)
+                    .expect("create the collection");
+                for (ids, rows) in ids.chunks(ADD_BATCH).zip(data.chunks(ADD_BATCH * DIM)) {
+                    collection
+                        .add(AddBatch {
+                            ids,
+                            embeddings: rows,
+                            ..AddBatch::default()
+                        })
+                        .expect("add a batch");
+                }
+                // A row is its own nearest neighbour: the scan being measured works.
+                let hits = query(&collection, &data[7 * DIM..8 * DIM]);
+                assert_eq!(hits, "id7", "{space}: row 7 should find itself first");
+                (space, collection)
+            })
+            .collect();
+        let isa = Isa::selected().map_or_else(|e| e.to_string(), |i| i.name().to_owned());
+        eprintln!(
+            "search fixture: {ROWS} x {DIM} f32 ({:.1} MB) per space, built in {:.1?}; \
+             SIMD path {isa}; rayon threads {}",
+            SCAN_BYTES as f64 / 1e6,
+            started.elapsed(),
+            rayon::current_num_threads()
+        );
+        Fixture {
+            _dir: dir,
+            data,
+            queries,
+            collections,
+        }
+    }
+}
+
+/// Ids and distances only: what the scan costs, with the least record lookup on top.
+fn ids_and_distances() -> Include {
+    Include {
+        distances: true,
+        ..Include::default()
+    }
+}
+
+/// Runs `queries` (back to back) through `collection`; returns the first hit's id.
+fn query(collection: &Collection, queries: &[f32]) -> String {
+    let hits = collection
+        .query(QueryRequest {
+            embeddings: queries,
+            dim: DIM,
+            n_results: K,
+            ids: None,
+            include: ids_and_distances(),
+        })
+        .expect("query");
+    hits.into_iter()
+        .next()
+        .and_then(|h| h.ids.into_iter().next())
+        .unwrap_or_default()
+}
+
+/// A sum with 16 independent lanes, so it vectorizes and is limited by loads, not adds.
+fn sum_lanes(xs: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let chunks = xs.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (a, x) in acc.iter_mut().zip(chunk) {
+            *a += x;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Reads the whole buffer on rayon's pool (as the scan does).
+fn sum_parallel(xs: &[f32]) -> f32 {
+    xs.par_chunks(READ_TASK_FLOATS).map(sum_lanes).sum()
+}
+
+fn bandwidth(c: &mut Criterion, buffer: &[f32]) {
+    let mut group = c.benchmark_group("bandwidth");
+    group
+        .throughput(Throughput::Bytes(SCAN_BYTES as u64))
+        .sample_size(50);
+    group.bench_function("read/1-thread", |b| b.iter(|| sum_lanes(black_box(buffer))));
+    group.bench_function("read", |b| b.iter(|| sum_parallel(black_box(buffer))));
+    group.finish();
+}
+
+fn single_query(c: &mut Criterion, fx: &Fixture) {
+    let mut group = c.benchmark_group("exact/single");
+    // Bytes scanned per query: criterion's GB/s is the scan's effective bandwidth.
+    group
+        .throughput(Throughput::Bytes(SCAN_BYTES as u64))
+        .sample_size(20);
+    let q = &fx.queries[..DIM];
+    for (space, collection) in &fx.collections {
+        group.bench_function(space.as_str(), |b| {
+            b.iter(|| query(collection, black_box(q)))
+        });
+    }
+    group.finish();
+}
+
+fn batch_queries(c: &mut Criterion, fx: &Fixture) {
+    let mut group = c.benchmark_group("exact/batch100");
+    group
+        .throughput(Throughput::Elements(BATCH_QUERIES as u64))
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat);
+    for (space, collection) in &fx.collections {
+        group.bench_function(space.as_str(), |b| {
+            b.iter(|| query(collection, black_box(&fx.queries)))
+        });
+    }
+    group.finish();
+}
+
+/// Wall time of one call.
+fn time(f: impl FnOnce()) -> Duration {
+    let started = Instant::now();
+    f();
+    started.elapsed()
+}
+
+fn median<T: Copy + PartialOrd>(mut xs: Vec<T>) -> T {
+    xs.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    xs[xs.len() / 2]
+}
+
+/// The bandwidth bound and how far each single-query scan is from it. Reads and queries
+/// alternate, so both see the same background load; each ratio is of one adjacent pair.
+fn summary(fx: &Fixture, buffer: &[f32]) {
+    let read = || {
+        black_box(sum_parallel(black_box(buffer)));
+    };
+    eprintln!("\nsummary (own timer, median of {SUMMARY_RUNS} alternating read/query pairs):");
+    for (space, collection) in &fx.collections {
+        let single = || {
+            black_box(query(collection, &fx.queries[..DIM]));
+        };
+        read();
+        single();
+        let pairs: Vec<(Duration, Duration)> = (0..SUMMARY_RUNS)
+            .map(|_| (time(read), time(single)))
+            .collect();
+        let bound = median(pairs.iter().map(|p| p.0).collect());
+        let scan = median(pairs.iter().map(|p| p.1).collect());
+        let ratio = median(
+            pairs
+                .iter()
+                .map(|p| p.1.as_secs_f64() / p.0.as_secs_f64())
+                .collect(),
+        );
+        eprintln!(
+            "  {space}: read {:.1} GB/s ({} threads) -> bandwidth-bound scan {:.3} ms; \
+             exact single query {:.3} ms = {ratio:.2}x the bound (target <= 1.3x)",
+            SCAN_BYTES as f64 / bound.as_secs_f64() / 1e9,
+            rayon::current_num_threads(),
+            bound.as_secs_f64() * 1e3,
+            scan.as_secs_f64() * 1e3,
+        );
+    }
+}
+
+fn search_benches(c: &mut Criterion) {
+    let fx = Fixture::new();
+    // The bandwidth read uses the generated data: a heap buffer of exactly the scan's size.
+    bandwidth(c, &fx.data);
+    single_query(c, &fx);
+    batch_queries(c, &fx);
+    // Only when measuring: `cargo test --benches` (no `--bench`) and `-- --test` are smoke
+    // runs, `-- --list` lists.
+    let args: Vec<String> = std::env::args().collect();
+    let measuring =
+        args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test" || a == "--list");
+    if measuring {
+        summary(&fx, &fx.data);
+    }
+}
+
+criterion_group!(benches, search_benches);
+criterion_main!(benches);
