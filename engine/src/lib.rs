@@ -30,6 +30,11 @@
 //! assert_eq!(hits[0].ids, ["a"]);
 //! # Ok(()) }
 //! ```
+//!
+//! Reads and deletes take chromadb's filters as the JSON a Python or HTTP caller passes:
+//! `where` on metadata and `where_document` on documents ([`GetRequest::where_`],
+//! [`Collection::query_where`], [`Collection::delete_where`]), with chromadb 1.5.9's type
+//! semantics and error messages.
 #![deny(missing_docs)]
 
 mod check;
@@ -49,6 +54,31 @@ pub use collection::Collection;
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
 pub use error::{Error, ErrorKind, Result};
+/// Hooks for the engine's own integration tests; not part of the API (no stability promise).
+#[doc(hidden)]
+pub mod testing {
+    use crate::filter::{Validation, parse_filter};
+    use crate::types::Metadata;
+
+    /// The naive filter evaluator (plain Rust over one record, the oracle of the SQL
+    /// execution), for `where` / `where_document` parsed as the Python client does
+    /// (`backend: false`) or as chroma's server does (`backend: true`).
+    #[allow(clippy::type_complexity)]
+    pub fn oracle(
+        where_: Option<&serde_json::Value>,
+        where_document: Option<&serde_json::Value>,
+        backend: bool,
+    ) -> crate::Result<Box<dyn Fn(Option<&Metadata>, Option<&str>) -> bool>> {
+        let validation = if backend {
+            Validation::Backend
+        } else {
+            Validation::Client
+        };
+        let filter = parse_filter(where_, where_document, validation)?;
+        Ok(Box::new(move |m, d| filter.matches(m, d)))
+    }
+}
+
 pub use types::{
     AddBatch, CollectionInfo, CollectionStats, Embeddings, GetRequest, GetResult, Include,
     Metadata, MetadataPatch, MetadataValue, QueryHits, QueryRequest, UpdateBatch,

@@ -181,17 +181,24 @@ impl Embeddings {
     }
 }
 
-/// Which records a `get` reads.
+/// Which records a `get` reads: by id, by filter, or both (a record must pass every part),
+/// then paged with `offset` and `limit`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GetRequest<'a> {
     /// Only these ids (missing ones are skipped); `None` for all records.
     pub ids: Option<&'a [String]>,
     /// At most this many records.
     pub limit: Option<usize>,
-    /// Skip this many records first.
+    /// Skip this many records first (counted after filtering).
     pub offset: usize,
     /// Fields to return; `distances` is not allowed.
     pub include: Include,
+    /// chromadb's `where` on metadata, as the JSON a Python or HTTP caller passes
+    /// (`{"source": "s3"}`, `{"$and": [...]}`); `None` or JSON `null` for no filter. Checked as
+    /// the `chromadb` Python client checks it, with its error messages.
+    pub where_: Option<&'a serde_json::Value>,
+    /// chromadb's `where_document` on documents (`{"$contains": "text"}`), as JSON.
+    pub where_document: Option<&'a serde_json::Value>,
 }
 
 /// Records in insertion order, with the fields asked for.
@@ -210,6 +217,8 @@ pub struct GetResult {
 }
 
 /// A nearest-neighbour query: one or more query vectors.
+///
+/// Filters are passed beside it, to [`Collection::query_where`](crate::Collection::query_where).
 #[derive(Debug, Clone, Copy)]
 pub struct QueryRequest<'a> {
     /// Query vectors back to back, `dim` floats each.

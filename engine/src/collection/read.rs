@@ -7,6 +7,7 @@ use rusqlite::Transaction;
 
 use super::{Collection, DEAD, LiveSlots};
 use crate::error::{Error, Result};
+use crate::filter::{Validation, parse_filter};
 use crate::meta::{self, CollectionRow, RecordRow};
 use crate::search::{Candidates, Hit, Scan, exact_search};
 use crate::types::{Embeddings, GetRequest, GetResult, Include, Metadata, QueryHits, QueryRequest};
@@ -43,8 +44,15 @@ impl Collection {
         if let Some(ids) = req.ids {
             validate::lookup_ids(ids)?;
         }
+        let filter = parse_filter(req.where_, req.where_document, Validation::Client)?;
         self.snapshot(|tx, row, _| {
             let records = match req.ids {
+                _ if !filter.is_empty() => {
+                    let ords = meta::sql::matching_ords(tx, row.key, &filter, req.ids)?;
+                    let limit = req.limit.unwrap_or(usize::MAX);
+                    let page: Vec<u64> = ords.into_iter().skip(req.offset).take(limit).collect();
+                    meta::sql::records_by_ords(tx, row.key, &page)?
+                }
                 Some(ids) => {
                     let all = meta::records::by_ids(tx, row.key, ids)?;
                     let limit = req.limit.unwrap_or(usize::MAX);
@@ -72,6 +80,21 @@ impl Collection {
     /// The `n_results` nearest records to each query vector, nearest first, ties in insertion
     /// order. An empty collection gives empty results, not an error.
     pub fn query(&self, req: QueryRequest<'_>) -> Result<Vec<QueryHits>> {
+        self.query_where(req, None, None)
+    }
+
+    /// [`query`](Self::query) among the records that pass chromadb's `where` (metadata) and
+    /// `where_document` filters, given as JSON (`None` or JSON `null`: no filter) and checked as
+    /// the `chromadb` Python client checks them. With `req.ids` too, a record must be among
+    /// them and pass the filters. Fewer than `n_results` records may pass: the hits are those.
+    ///
+    /// The search is exact over the records that pass (the ANN index comes with its issue).
+    pub fn query_where(
+        &self,
+        req: QueryRequest<'_>,
+        where_: Option<&serde_json::Value>,
+        where_document: Option<&serde_json::Value>,
+    ) -> Result<Vec<QueryHits>> {
         if req.n_results == 0 {
             return Err(Error::invalid(
                 "Number of requested results 0, cannot be negative, or zero.",
@@ -88,6 +111,7 @@ impl Collection {
                 req.dim
             )));
         }
+        let filter = parse_filter(where_, where_document, Validation::Client)?;
         // Query vectors are not checked for NaN or infinity: chromadb accepts them and returns
         // NaN / infinite distances, and nothing is stored.
         self.snapshot(|tx, row, live| {
@@ -116,6 +140,14 @@ impl Collection {
                     Some(slots)
                 }
                 None => None,
+            };
+            let restricted = if filter.is_empty() || restricted.as_ref().is_some_and(Vec::is_empty)
+            {
+                restricted
+            } else {
+                // The ids (checked above) are one more set to intersect with.
+                let ords = meta::sql::matching_ords(tx, row.key, &filter, req.ids)?;
+                Some(live.slots_of(&ords))
             };
             let candidates = match &restricted {
                 Some(slots) => Candidates::Slots(slots),

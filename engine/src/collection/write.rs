@@ -7,6 +7,7 @@ use rusqlite::Transaction;
 
 use super::{Collection, DEAD};
 use crate::error::{Error, Result};
+use crate::filter::{Validation, parse_filter};
 use crate::meta::{self, CollectionRow, RecordRow};
 use crate::types::{AddBatch, Metadata, MetadataPatch, UpdateBatch};
 use crate::validate;
@@ -161,12 +162,16 @@ impl Collection {
                         delta.died.push(old.slot);
                         delta.born.push((slot, old.ord));
                     }
-                    record.document = document.or(old.document);
-                    record.uri = uri.or(old.uri);
-                    if let Some(patch) = patch {
-                        record.metadata = merge(old.metadata, patch);
+                    if document.is_some() {
+                        record.document = document;
                     }
-                    meta::records::replace(tx, row.key, row.seq + 1, &record)?;
+                    if uri.is_some() {
+                        record.uri = uri;
+                    }
+                    if let Some(patch) = patch {
+                        record.metadata = merge(record.metadata.take(), patch);
+                    }
+                    meta::records::replace(tx, row.key, row.seq + 1, &old, &record)?;
                     delta.changed = true;
                 } else if insert_missing {
                     let slot = new_slot.ok_or_else(|| Error::invalid("upsert needs embeddings"))?;
@@ -195,6 +200,50 @@ impl Collection {
         validate::lookup_ids(ids)?;
         self.write(|tx, row, delta| {
             for id in ids {
+                if let Some(slot) = meta::records::delete(tx, row.key, id)? {
+                    delta.died.push(slot);
+                }
+            }
+            delta.changed = !delta.died.is_empty();
+            Ok(delta.died.len() as u64)
+        })
+    }
+
+    /// chromadb's `delete(ids=..., where=..., where_document=..., limit=...)`: deletes the
+    /// records that are among `ids` (if given) and pass both filters (given as JSON, checked
+    /// as the `chromadb` Python client checks them); with `limit`, only the first `limit` of
+    /// them in insertion order. At least one of `ids`, `where_`, `where_document` is needed,
+    /// and `limit` only with a filter (chromadb's rules and messages). Returns how many were
+    /// deleted.
+    pub fn delete_where(
+        &self,
+        ids: Option<&[String]>,
+        where_: Option<&serde_json::Value>,
+        where_document: Option<&serde_json::Value>,
+        limit: Option<usize>,
+    ) -> Result<u64> {
+        // Python's `None` arrives as JSON null from the bindings: the same "not given".
+        let where_ = where_.filter(|v| !v.is_null());
+        let where_document = where_document.filter(|v| !v.is_null());
+        if ids.is_none() && where_.is_none() && where_document.is_none() {
+            return Err(Error::invalid(
+                "At least one of ids, where, or where_document must be provided",
+            ));
+        }
+        if limit.is_some() && where_.is_none() && where_document.is_none() {
+            return Err(Error::invalid(
+                "limit can only be specified when a where or where_document clause is provided",
+            ));
+        }
+        if let Some(ids) = ids {
+            validate::lookup_ids(ids)?;
+        }
+        let filter = parse_filter(where_, where_document, Validation::Client)?;
+        self.write(|tx, row, delta| {
+            let mut ords = meta::sql::matching_ords(tx, row.key, &filter, ids)?;
+            ords.truncate(limit.unwrap_or(usize::MAX));
+            let doomed = meta::sql::ids_by_ords(tx, row.key, &ords)?;
+            for id in &doomed {
                 if let Some(slot) = meta::records::delete(tx, row.key, id)? {
                     delta.died.push(slot);
                 }

@@ -58,20 +58,6 @@ pub(crate) enum CmpOp {
     Lte,
 }
 
-impl CmpOp {
-    /// The operator as chromadb spells it.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "$eq",
-            CmpOp::Ne => "$ne",
-            CmpOp::Gt => "$gt",
-            CmpOp::Gte => "$gte",
-            CmpOp::Lt => "$lt",
-            CmpOp::Lte => "$lte",
-        }
-    }
-}
-
 /// A `where` filter on metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Where {

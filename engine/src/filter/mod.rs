@@ -49,9 +49,6 @@
 //! | How deep may a filter nest? | 127 nested JSON arrays/objects (63 `$and` levels around a shorthand); 128 give `Invalid where clause` / `Invalid where document clause`. From about 600 levels chromadb's Python fails first with `RecursionError`; the engine keeps answering `Invalid where clause`, at any depth and without recursion. | `and_depth_63_127_levels`, `and_depth_63_128_levels`, `and_depth_63_128_levels_in_sibling`, `and_depth_200`, `and_depth_600`, `doc_and_depth_63`, `doc_and_depth_64` |
 //! | A regex whose compiled program is too big (`\w{1000}{1000}`)? | chromadb accepts it and the query fails with `InternalError: ... (code: 1043) constraint failed`; the engine refuses it when parsing: `Unexpected regex error: Compiled regex exceeds size limit ...`. | `doc_regex_too_big_to_compile` |
 
-// Wired into get/query/delete by the Filters issue's execution half.
-#![allow(dead_code, unused_imports)]
-
 mod ast;
 mod eval;
 mod parse;
@@ -60,10 +57,10 @@ mod pyrepr;
 mod tests;
 
 pub(crate) use ast::{
-    CHROMA_DOCUMENT_KEY, CmpOp, DOCUMENT_KEY, DocRegex, Filter, Scalar, ScalarList, Where,
-    WhereDocument,
+    CHROMA_DOCUMENT_KEY, CmpOp, Filter, Scalar, ScalarList, Where, WhereDocument,
 };
+#[cfg(test)]
 pub(crate) use parse::{
-    INVALID_WHERE, INVALID_WHERE_DOCUMENT, MAX_JSON_DEPTH, Validation, parse_filter, parse_where,
-    parse_where_document,
+    INVALID_WHERE, INVALID_WHERE_DOCUMENT, MAX_JSON_DEPTH, parse_where, parse_where_document,
 };
+pub(crate) use parse::{Validation, parse_filter};

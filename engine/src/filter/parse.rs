@@ -90,6 +90,7 @@ pub(crate) fn parse_filter(
 }
 
 /// Parses a `where` alone (see [`parse_filter`]).
+#[cfg(test)]
 pub(crate) fn parse_where(value: &Value, validation: Validation) -> Result<Where> {
     parse_filter(Some(value), None, validation)?
         .r#where
@@ -97,6 +98,7 @@ pub(crate) fn parse_where(value: &Value, validation: Validation) -> Result<Where
 }
 
 /// Parses a `where_document` alone (see [`parse_filter`]).
+#[cfg(test)]
 pub(crate) fn parse_where_document(value: &Value, validation: Validation) -> Result<WhereDocument> {
     parse_filter(None, Some(value), validation)?
         .where_document

@@ -120,6 +120,8 @@ fn configure(conn: &Connection) -> Result<()> {
         "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
     )?;
     conn.set_prepared_statement_cache_capacity(64);
+    // Compiled filters call `mnemo_regex` and `rarray` on whichever connection runs them.
+    super::sql::register(conn)?;
     Ok(())
 }
 

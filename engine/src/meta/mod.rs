@@ -5,6 +5,7 @@ pub(crate) mod catalog;
 mod connections;
 pub(crate) mod records;
 mod schema;
+pub(crate) mod sql;
 
 pub(crate) use catalog::{CollectionRow, catalog_rows, collection_by_id, collection_by_name};
 pub(crate) use connections::Sidecar;

@@ -3,7 +3,23 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
-use crate::types::Metadata;
+use crate::types::{Metadata, MetadataValue};
+
+/// A document's rowid in the `record_documents` FTS table is `collection_id << 40 | ord`:
+/// FTS5 rowids are global, ords count per collection. 2^40 ords per collection is over a
+/// trillion inserts, checked by [`fts_rowid`].
+pub(crate) const FTS_COLLECTION_SHIFT: u32 = 40;
+
+/// The FTS rowid of record `ord` of collection `key`.
+pub(crate) fn fts_rowid(key: i64, ord: u64) -> Result<i64> {
+    if ord >= 1 << FTS_COLLECTION_SHIFT || key >= 1 << (63 - FTS_COLLECTION_SHIFT) {
+        return Err(Error::invalid(format!(
+            "the collection has had 2^{FTS_COLLECTION_SHIFT} inserts, the most a collection \
+             can hold; copy its records into a new collection"
+        )));
+    }
+    Ok(key << FTS_COLLECTION_SHIFT | ord as i64)
+}
 
 /// A stored record, without its vector.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,9 +48,9 @@ pub(crate) fn metadata_from_json(s: &str) -> Result<Metadata> {
     })
 }
 
-const COLUMNS: &str = "id, slot, ord, document, uri, metadata";
+pub(crate) const COLUMNS: &str = "id, slot, ord, document, uri, metadata";
 
-type RawRow = (
+pub(crate) type RawRow = (
     String,
     i64,
     i64,
@@ -43,7 +59,7 @@ type RawRow = (
     Option<String>,
 );
 
-fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+pub(crate) fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -54,7 +70,7 @@ fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     ))
 }
 
-fn decode((id, slot, ord, document, uri, metadata): RawRow) -> Result<RecordRow> {
+pub(crate) fn decode_row((id, slot, ord, document, uri, metadata): RawRow) -> Result<RecordRow> {
     Ok(RecordRow {
         id,
         slot: slot as u64,
@@ -75,9 +91,9 @@ pub(crate) fn by_ids(conn: &Connection, key: i64, ids: &[String]) -> Result<Vec<
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
-        .query_map(params![key, ids_json], raw)?
+        .query_map(params![key, ids_json], raw_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.into_iter().map(decode).collect()
+    rows.into_iter().map(decode_row).collect()
 }
 
 /// A page of records in insertion order.
@@ -95,19 +111,24 @@ pub(crate) fn page(
     let rows = stmt
         .query_map(
             params![key, limit, offset.min(i64::MAX as usize) as i64],
-            raw,
+            raw_row,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.into_iter().map(decode).collect()
+    rows.into_iter().map(decode_row).collect()
 }
 
 /// The record stored at `slot`, if a record points there.
 pub(crate) fn by_slot(conn: &Connection, key: i64, slot: u64) -> Result<Option<RecordRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM records WHERE collection_id = ?1 AND slot = ?2");
+    // Without the hint SQLite 3.54's planner walks the whole collection by primary key for
+    // every call (seen with EXPLAIN QUERY PLAN): a query materializing k hits paid k scans.
+    let sql = format!(
+        "SELECT {COLUMNS} FROM records INDEXED BY records_by_slot \
+         WHERE collection_id = ?1 AND slot = ?2"
+    );
     conn.prepare_cached(&sql)?
-        .query_row(params![key, slot as i64], raw)
+        .query_row(params![key, slot as i64], raw_row)
         .optional()?
-        .map(decode)
+        .map(decode_row)
         .transpose()
 }
 
@@ -148,11 +169,119 @@ pub(crate) fn insert(conn: &Connection, key: i64, seq: u64, r: &RecordRow) -> Re
         r.uri,
         metadata_to_json(r.metadata.as_ref())
     ])?;
+    index_metadata(conn, key, r.ord, r.metadata.as_ref())?;
+    index_document(conn, key, r.ord, r.document.as_deref())?;
     Ok(())
 }
 
-/// Rewrites a record's slot, document, uri and metadata (its id and ord stay).
-pub(crate) fn replace(conn: &Connection, key: i64, seq: u64, r: &RecordRow) -> Result<()> {
+/// Writes the typed key/value rows of one record's metadata (see the schema).
+fn index_metadata(conn: &Connection, key: i64, ord: u64, m: Option<&Metadata>) -> Result<()> {
+    let Some(m) = m else { return Ok(()) };
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO record_metadata \
+         (collection_id, ord, key, idx, in_list, str_value, int_value, float_value, bool_value) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let ord = ord as i64;
+    // `idx`: None for a scalar (stored as 0 with `in_list = 0`), the position in an array.
+    let mut row = |k: &str, idx: Option<usize>, v: Typed<'_>| -> Result<()> {
+        let (s, i, f, b) = match v {
+            Typed::Str(s) => (Some(s), None, None, None),
+            Typed::Int(i) => (None, Some(i), None, None),
+            Typed::Float(f) => (None, None, Some(f), None),
+            Typed::Bool(b) => (None, None, None, Some(b)),
+        };
+        let position = idx.unwrap_or(0) as i64;
+        stmt.execute(params![key, ord, k, position, idx.is_some(), s, i, f, b])?;
+        Ok(())
+    };
+    for (k, v) in m {
+        match v {
+            MetadataValue::Str(s) => row(k, None, Typed::Str(s))?,
+            MetadataValue::Int(i) => row(k, None, Typed::Int(*i))?,
+            MetadataValue::Float(f) => row(k, None, Typed::Float(*f))?,
+            MetadataValue::Bool(b) => row(k, None, Typed::Bool(*b))?,
+            MetadataValue::StrList(v) => {
+                for (n, s) in v.iter().enumerate() {
+                    row(k, Some(n), Typed::Str(s))?;
+                }
+            }
+            MetadataValue::IntList(v) => {
+                for (n, &i) in v.iter().enumerate() {
+                    row(k, Some(n), Typed::Int(i))?;
+                }
+            }
+            MetadataValue::FloatList(v) => {
+                for (n, &f) in v.iter().enumerate() {
+                    row(k, Some(n), Typed::Float(f))?;
+                }
+            }
+            MetadataValue::BoolList(v) => {
+                for (n, &b) in v.iter().enumerate() {
+                    row(k, Some(n), Typed::Bool(b))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One scalar, or one element of an array, as it goes into its typed column.
+#[derive(Clone, Copy)]
+enum Typed<'a> {
+    Str(&'a str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+/// Removes the key/value rows of one record.
+fn unindex_metadata(conn: &Connection, key: i64, ord: u64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM record_metadata WHERE collection_id = ?1 AND ord = ?2")?
+        .execute(params![key, ord as i64])?;
+    Ok(())
+}
+
+/// Adds a record's document to the trigram index.
+fn index_document(conn: &Connection, key: i64, ord: u64, document: Option<&str>) -> Result<()> {
+    let Some(document) = document else {
+        return Ok(());
+    };
+    conn.prepare_cached("INSERT INTO record_documents (rowid, document) VALUES (?1, ?2)")?
+        .execute(params![fts_rowid(key, ord)?, document])?;
+    Ok(())
+}
+
+/// Removes a record's document from the trigram index (nothing if it had none).
+fn unindex_document(conn: &Connection, key: i64, ord: u64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM record_documents WHERE rowid = ?1")?
+        .execute([fts_rowid(key, ord)?])?;
+    Ok(())
+}
+
+/// Removes every index row of a collection (the collection is being deleted).
+pub(crate) fn unindex_collection(conn: &Connection, key: i64) -> Result<()> {
+    conn.execute(
+        "DELETE FROM record_metadata WHERE collection_id = ?1",
+        [key],
+    )?;
+    let lo = fts_rowid(key, 0)?;
+    conn.execute(
+        "DELETE FROM record_documents WHERE rowid BETWEEN ?1 AND ?2",
+        params![lo, lo | ((1i64 << FTS_COLLECTION_SHIFT) - 1)],
+    )?;
+    Ok(())
+}
+
+/// Rewrites a record's slot, document, uri and metadata (its id and ord stay); `old` is the
+/// stored record, so the indexes are rewritten only for what changed.
+pub(crate) fn replace(
+    conn: &Connection,
+    key: i64,
+    seq: u64,
+    old: &RecordRow,
+    r: &RecordRow,
+) -> Result<()> {
     conn.prepare_cached(
         "UPDATE records SET slot = ?3, seq = ?4, document = ?5, uri = ?6, metadata = ?7 \
          WHERE collection_id = ?1 AND id = ?2",
@@ -166,16 +295,43 @@ pub(crate) fn replace(conn: &Connection, key: i64, seq: u64, r: &RecordRow) -> R
         r.uri,
         metadata_to_json(r.metadata.as_ref())
     ])?;
+    if old.metadata != r.metadata {
+        unindex_metadata(conn, key, old.ord)?;
+        index_metadata(conn, key, r.ord, r.metadata.as_ref())?;
+    }
+    if old.document != r.document {
+        unindex_document(conn, key, old.ord)?;
+        index_document(conn, key, r.ord, r.document.as_deref())?;
+    }
     Ok(())
 }
 
-/// Deletes a record; returns its slot if it existed.
+/// Deletes a record and its index rows; returns its slot if it existed.
 pub(crate) fn delete(conn: &Connection, key: i64, id: &str) -> Result<Option<u64>> {
-    let slot = conn
-        .prepare_cached("DELETE FROM records WHERE collection_id = ?1 AND id = ?2 RETURNING slot")?
-        .query_row(params![key, id], |r| r.get::<_, i64>(0))
+    let found = conn
+        .prepare_cached(
+            "DELETE FROM records WHERE collection_id = ?1 AND id = ?2 \
+             RETURNING slot, ord, metadata IS NOT NULL, document IS NOT NULL",
+        )?
+        .query_row(params![key, id], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, bool>(2)?,
+                r.get::<_, bool>(3)?,
+            ))
+        })
         .optional()?;
-    Ok(slot.map(|s| s as u64))
+    let Some((slot, ord, has_metadata, has_document)) = found else {
+        return Ok(None);
+    };
+    if has_metadata {
+        unindex_metadata(conn, key, ord)?;
+    }
+    if has_document {
+        unindex_document(conn, key, ord)?;
+    }
+    Ok(Some(slot))
 }
 
 /// Moves a record to another slot (compaction).
@@ -195,7 +351,7 @@ pub(crate) fn for_each(
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([key])?;
     while let Some(r) = rows.next()? {
-        f(decode(raw(r)?)?)?;
+        f(decode_row(raw_row(r)?)?)?;
     }
     Ok(())
 }

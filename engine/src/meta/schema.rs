@@ -41,6 +41,41 @@ CREATE TABLE records (
 -- slot is kept by the write path and verified by `Database::check`.
 CREATE INDEX records_by_slot ON records(collection_id, slot, ord);
 CREATE UNIQUE INDEX records_by_ord ON records(collection_id, ord);
+-- Metadata again, as typed key/value rows, so a `where` is answered by indexes (`meta/sql.rs`).
+-- A scalar is one row with `in_list = 0`, `idx = 0` and exactly one typed column set; an
+-- array is one row per element with `in_list = 1` and its position in `idx`. Rows are keyed by
+-- the record's `ord`, which updates and compaction keep (its slot changes). The `metadata`
+-- JSON of `records` stays the copy that is read back. WITHOUT ROWID: the primary key is the
+-- per-record lookup the write path needs, and every value index below ends with it, so a
+-- lookup by value yields the ords without touching the table. No foreign key: the write path
+-- removes the rows with their record or collection, and the check would cost a lookup per row.
+CREATE TABLE record_metadata (
+    collection_id INTEGER NOT NULL,
+    ord           INTEGER NOT NULL,
+    key           TEXT    NOT NULL,
+    idx           INTEGER NOT NULL,
+    in_list       INTEGER NOT NULL,
+    str_value     TEXT,
+    int_value     INTEGER,
+    float_value   REAL,
+    bool_value    INTEGER,
+    PRIMARY KEY (collection_id, ord, key, idx)
+) WITHOUT ROWID;
+-- Partial indexes: a row sets one typed column, so each index holds only its own type.
+CREATE INDEX record_metadata_str ON record_metadata(collection_id, key, in_list, str_value)
+    WHERE str_value IS NOT NULL;
+CREATE INDEX record_metadata_int ON record_metadata(collection_id, key, in_list, int_value)
+    WHERE int_value IS NOT NULL;
+CREATE INDEX record_metadata_float ON record_metadata(collection_id, key, in_list, float_value)
+    WHERE float_value IS NOT NULL;
+CREATE INDEX record_metadata_bool ON record_metadata(collection_id, key, in_list, bool_value)
+    WHERE bool_value IS NOT NULL;
+-- Documents, indexed by trigrams (case-sensitive), so `$contains` of 3 or more characters is
+-- answered by the index. Contentless (the text lives in `records`) with deletes allowed; the
+-- rowid is `collection_id << 40 | ord` (`records::fts_rowid`).
+CREATE VIRTUAL TABLE record_documents USING fts5(
+    document, content='', contentless_delete=1, tokenize='trigram case_sensitive 1'
+);
 ";
 
 /// Creates the tables in a new file, or checks that an existing file is ours and current.

@@ -236,6 +236,8 @@ fn run(c: &Collection, op: &Value) -> mnemodb::Result<Got> {
                 limit: a.get("limit").map(|l| l.as_u64().unwrap() as usize),
                 offset: a.get("offset").map_or(0, |o| o.as_u64().unwrap() as usize),
                 include: include(a.get("include"), Include::get_default()),
+                where_: a.get("where"),
+                where_document: a.get("where_document"),
             })
             .map(Got::Get)
         }

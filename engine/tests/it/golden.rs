@@ -1,6 +1,9 @@
 //! Golden database: a tiny database written by format version 1, kept under
 //! `engine/tests/data/golden-v1/`, must keep opening with the same contents.
 //!
+//! Besides records, it covers the filter indexes (metadata key/value rows, the documents' FTS
+//! table) through filtered reads.
+//!
 //! Regenerate only when a new format version is introduced (and then keep the old directory):
 //! `MNEMODB_WRITE_GOLDEN=1 cargo test -p mnemodb --test it golden::write_golden_v1 -- --ignored`
 
@@ -10,6 +13,8 @@ use mnemodb::{
     AddBatch, Database, GetRequest, Include, Metadata, MetadataPatch, MetadataValue, QueryRequest,
     Space, UpdateBatch,
 };
+
+use serde_json::json;
 
 use crate::support::ids;
 
@@ -58,6 +63,19 @@ fn write(dir: &Path) {
     })
     .unwrap();
     l2.delete(&ids(&["r3"])).unwrap();
+    // r4 is deleted by a filter: its metadata and document index rows go with it.
+    l2.add(AddBatch {
+        ids: &ids(&["r4"]),
+        embeddings: &[4.0, 0.0, 0.0],
+        documents: Some(&[Some("four".into())]),
+        metadatas: Some(&[Some(record_meta(4))]),
+        ..AddBatch::default()
+    })
+    .unwrap();
+    let deleted = l2
+        .delete_where(None, Some(&json!({"str": "s4"})), None, None)
+        .unwrap();
+    assert_eq!(deleted, 1);
     let coll_meta = Metadata::from([("owner".to_string(), MetadataValue::Str("tests".into()))]);
     let cos = db
         .create_collection("golden-cosine", Space::Cosine, Some(&coll_meta))
@@ -144,7 +162,54 @@ fn golden_v1_opens_with_its_contents() {
         vec![Some(record_meta(0)), Some(Metadata::new()), Some(r2)]
     );
     let stats = l2.stats().unwrap();
-    assert_eq!((stats.records, stats.slots, stats.dead_slots), (3, 5, 2));
+    assert_eq!((stats.records, stats.slots, stats.dead_slots), (3, 6, 3));
+    // The metadata key/value rows and the document index of version 1 answer filters.
+    let filtered = |w: Option<serde_json::Value>, d: Option<serde_json::Value>| {
+        l2.get(GetRequest {
+            where_: w.as_ref(),
+            where_document: d.as_ref(),
+            ..GetRequest::default()
+        })
+        .unwrap()
+        .ids
+    };
+    assert_eq!(filtered(Some(json!({"str": "s0"})), None), ids(&["r0"]));
+    assert_eq!(
+        filtered(Some(json!({"tags": {"$contains": "x"}})), None),
+        ids(&["r0", "r2"])
+    );
+    assert_eq!(
+        filtered(Some(json!({"int": {"$ne": 0}})), None),
+        ids(&["r1", "r2"])
+    );
+    assert_eq!(
+        filtered(Some(json!({"float": {"$gte": 2}})), None),
+        ids(&["r2"])
+    );
+    assert_eq!(
+        filtered(None, Some(json!({"$contains": "two"}))),
+        ids(&["r2"])
+    );
+    assert_eq!(
+        filtered(None, Some(json!({"$not_contains": "t"}))),
+        ids(&["r0", "r1"])
+    );
+    assert_eq!(filtered(None, Some(json!({"$contains": "four"}))), ids(&[]));
+    assert_eq!(filtered(Some(json!({"str": "s4"})), None), ids(&[]));
+    let hits = l2
+        .query_where(
+            QueryRequest {
+                embeddings: &[1.0, 0.0, 0.0],
+                dim: 3,
+                n_results: 5,
+                ids: None,
+                include: Include::query_default(),
+            },
+            Some(&json!({"bool": true})),
+            Some(&json!({"$regex": "^t|o$"})),
+        )
+        .unwrap();
+    assert_eq!(hits[0].ids, ids(&["r0", "r2"]));
     let hits = l2
         .query(QueryRequest {
             embeddings: &[1.0, 0.0, 0.0],

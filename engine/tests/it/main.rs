@@ -6,6 +6,7 @@
 mod api;
 mod chroma_parity;
 mod crash;
+mod filters;
 mod golden;
 mod model;
 mod multiprocess;

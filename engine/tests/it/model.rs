@@ -225,6 +225,7 @@ fn run(space: Space, ops: &[Op], on_disk: bool) -> Result<(), TestCaseError> {
                         limit: *limit,
                         offset: *offset,
                         include: Include::all_get(),
+                        ..GetRequest::default()
                     })
                     .unwrap();
                 let expect: Vec<&Rec> = model
