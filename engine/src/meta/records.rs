@@ -81,15 +81,24 @@ pub(crate) fn decode_row((id, slot, ord, document, uri, metadata): RawRow) -> Re
     })
 }
 
-/// The records with these ids (missing ones skipped), in insertion order. One bound
-/// parameter whatever the number of ids: no "too many SQL variables".
+/// `by_ids`: one primary-key probe per distinct id. The `CROSS JOIN` fixes the loop order;
+/// written as `id IN (SELECT value FROM json_each(?2))` the planner walked the whole collection
+/// (by `records_by_ord`) on every call, which made `add` quadratic in the collection size.
+const BY_IDS: &str = "SELECT r.id, r.slot, r.ord, r.document, r.uri, r.metadata \
+     FROM (SELECT DISTINCT value AS id FROM json_each(?2)) AS j \
+     CROSS JOIN records AS r \
+     WHERE r.collection_id = ?1 AND r.id = j.id ORDER BY r.ord";
+
+/// `by_slot`: without the hint SQLite 3.54's planner walks the whole collection by primary
+/// key for every call: a query materializing k hits paid k scans.
+const BY_SLOT: &str = "SELECT id, slot, ord, document, uri, metadata \
+     FROM records INDEXED BY records_by_slot WHERE collection_id = ?1 AND slot = ?2";
+
+/// The records with these ids (missing ones and repeats skipped), in insertion order. One
+/// bound parameter whatever the number of ids: no "too many SQL variables".
 pub(crate) fn by_ids(conn: &Connection, key: i64, ids: &[String]) -> Result<Vec<RecordRow>> {
     let ids_json = serde_json::to_string(ids).map_err(|e| Error::invalid(e.to_string()))?;
-    let sql = format!(
-        "SELECT {COLUMNS} FROM records WHERE collection_id = ?1 \
-         AND id IN (SELECT value FROM json_each(?2)) ORDER BY ord"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(BY_IDS)?;
     let rows = stmt
         .query_map(params![key, ids_json], raw_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -119,13 +128,7 @@ pub(crate) fn page(
 
 /// The record stored at `slot`, if a record points there.
 pub(crate) fn by_slot(conn: &Connection, key: i64, slot: u64) -> Result<Option<RecordRow>> {
-    // Without the hint SQLite 3.54's planner walks the whole collection by primary key for
-    // every call (seen with EXPLAIN QUERY PLAN): a query materializing k hits paid k scans.
-    let sql = format!(
-        "SELECT {COLUMNS} FROM records INDEXED BY records_by_slot \
-         WHERE collection_id = ?1 AND slot = ?2"
-    );
-    conn.prepare_cached(&sql)?
+    conn.prepare_cached(BY_SLOT)?
         .query_row(params![key, slot as i64], raw_row)
         .optional()?
         .map(decode_row)
@@ -354,4 +357,36 @@ pub(crate) fn for_each(
         f(decode_row(raw_row(r)?)?)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::{BY_IDS, BY_SLOT};
+
+    /// The plan of a statement, one detail line per step.
+    fn plan(sql: &str, params: &[&dyn rusqlite::ToSql]) -> String {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::meta::schema::create_or_check(&mut conn).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Hot lookups must probe an index per id or slot, never walk a collection: the planner
+    /// has no statistics and once chose a scan for both (see the constants' docs).
+    #[test]
+    fn hot_lookups_use_an_index_probe() {
+        let by_ids = plan(BY_IDS, &[&1i64, &r#"["a","b"]"#]);
+        assert!(
+            by_ids.contains("SEARCH r USING PRIMARY KEY (collection_id=? AND id=?)"),
+            "{by_ids}"
+        );
+        let by_slot = plan(BY_SLOT, &[&1i64, &0i64]);
+        assert!(
+            by_slot.contains("USING INDEX records_by_slot (collection_id=? AND slot=?)"),
+            "{by_slot}"
+        );
+    }
 }

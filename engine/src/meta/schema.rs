@@ -79,7 +79,7 @@ CREATE VIRTUAL TABLE record_documents USING fts5(
 ";
 
 /// Creates the tables in a new file, or checks that an existing file is ours and current.
-pub(super) fn create_or_check(conn: &mut Connection) -> Result<()> {
+pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let app_id: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     let version: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
