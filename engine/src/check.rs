@@ -29,8 +29,8 @@ impl ConsistencyReport {
 impl Database {
     /// Checks the whole database in one snapshot: SQLite's own integrity check, then for each
     /// collection that every record points at a distinct committed slot, insertion orders are
-    /// below the counter, and the vector file has a valid header, the catalog's dimension and
-    /// at least the committed rows.
+    /// below the counter, the filter index tables agree with the records, and the vector file
+    /// has a valid header, the catalog's dimension and at least the committed rows.
     pub fn check(&self) -> Result<ConsistencyReport> {
         let dir = self.path().map(|p| p.join(COLLECTIONS_DIR));
         self.inner().sidecar.read(|tx| {
@@ -65,6 +65,9 @@ impl Database {
                     }
                     Ok(())
                 })?;
+                for problem in index_tables_disagree(tx, row.key)? {
+                    report.problems.push(format!("{name}: {problem}"));
+                }
                 let (Some(dir), Some(dim)) = (&dir, row.dimension) else {
                     continue;
                 };
@@ -98,4 +101,51 @@ impl Database {
             Ok(report)
         })
     }
+}
+
+/// Whether the filter index tables (`record_metadata`, `record_documents`) agree with
+/// `records` for one collection: no rows for records that are gone, none missing for records
+/// that have metadata or a document. One line per disagreement.
+fn index_tables_disagree(conn: &rusqlite::Connection, key: i64) -> Result<Vec<String>> {
+    let count = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<i64> {
+        Ok(conn.prepare_cached(sql)?.query_row(params, |r| r.get(0))?)
+    };
+    let mut problems = Vec::new();
+    let orphans = count(
+        "SELECT COUNT(*) FROM record_metadata AS m WHERE m.collection_id = ?1 AND NOT EXISTS \
+         (SELECT 1 FROM records AS r INDEXED BY records_by_ord \
+          WHERE r.collection_id = ?1 AND r.ord = m.ord)",
+        &[&key],
+    )?;
+    if orphans > 0 {
+        problems.push(format!("{orphans} metadata index rows belong to no record"));
+    }
+    let unindexed = count(
+        "SELECT COUNT(*) FROM records AS r WHERE r.collection_id = ?1 \
+         AND r.metadata IS NOT NULL AND NOT EXISTS \
+         (SELECT 1 FROM record_metadata AS m WHERE m.collection_id = ?1 AND m.ord = r.ord)",
+        &[&key],
+    )?;
+    if unindexed > 0 {
+        problems.push(format!(
+            "{unindexed} records with metadata have no metadata index rows"
+        ));
+    }
+    // Document index rows of this collection: rowids `key << SHIFT | ord`.
+    let first = key << meta::records::FTS_COLLECTION_SHIFT;
+    let last = first | ((1i64 << meta::records::FTS_COLLECTION_SHIFT) - 1);
+    let indexed_docs = count(
+        "SELECT COUNT(*) FROM record_documents WHERE rowid BETWEEN ?1 AND ?2",
+        &[&first, &last],
+    )?;
+    let docs = count(
+        "SELECT COUNT(*) FROM records WHERE collection_id = ?1 AND document IS NOT NULL",
+        &[&key],
+    )?;
+    if indexed_docs != docs {
+        problems.push(format!(
+            "{docs} documents but {indexed_docs} rows in the document index"
+        ));
+    }
+    Ok(problems)
 }

@@ -261,3 +261,30 @@ fn handles_are_send_and_sync() {
     assert_send_sync::<Database>();
     assert_send_sync::<mnemodb::Collection>();
 }
+
+#[test]
+fn check_reports_filter_index_tables_out_of_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let c = db.create_collection("abc", Space::L2, None).unwrap();
+    let i = ids(&["a", "b"]);
+    let meta: Metadata = [("k".to_string(), MetadataValue::Int(1))].into();
+    c.add(AddBatch {
+        ids: &i,
+        embeddings: &[0.0, 0.0, 1.0, 1.0],
+        documents: Some(&[Some("hello world".into()), None]),
+        metadatas: Some(&[Some(meta), None]),
+        ..AddBatch::default()
+    })
+    .unwrap();
+    assert!(db.check().unwrap().is_ok());
+    // Damage the index tables behind the engine's back, as a bug in the write path would.
+    let raw = rusqlite::Connection::open(dir.path().join("mnemo.sqlite3")).unwrap();
+    raw.execute("DELETE FROM record_metadata", []).unwrap();
+    let problems = db.check().unwrap().problems;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("have no metadata index rows"),
+        "{problems:?}"
+    );
+}
