@@ -10,7 +10,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use mnemodb::{AddBatch, Collection, Database, Include, Isa, QueryRequest, Space};
+use mnemodb::{
+    AddBatch, Collection, Database, Include, Isa, Metadata, MetadataValue, QueryRequest, Space,
+};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
@@ -60,6 +62,8 @@ struct Fixture {
     data: Vec<f32>,
     queries: Vec<f32>,
     collections: Vec<(Space, Collection)>,
+    /// Cosine collection whose records carry `{"source": "s" + i % 10, "n": i}`.
+    filtered: Collection,
 }
 
 impl Fixture {
@@ -91,6 +95,33 @@ impl Fixture {
                 (space, collection)
             })
             .collect();
+        let filtered = db
+            .create_collection("bench-filtered", Space::Cosine, None)
+            .expect("create the collection");
+        for (start, (ids, rows)) in (0..)
+            .step_by(ADD_BATCH)
+            .zip(ids.chunks(ADD_BATCH).zip(data.chunks(ADD_BATCH * DIM)))
+        {
+            let metadatas: Vec<Option<Metadata>> = (start..start + ids.len())
+                .map(|i: usize| {
+                    Some(Metadata::from([
+                        (
+                            "source".to_string(),
+                            MetadataValue::Str(format!("s{}", i % 10)),
+                        ),
+                        ("n".to_string(), MetadataValue::Int(i as i64)),
+                    ]))
+                })
+                .collect();
+            filtered
+                .add(AddBatch {
+                    ids,
+                    embeddings: rows,
+                    metadatas: Some(&metadatas),
+                    ..AddBatch::default()
+                })
+                .expect("add a batch");
+        }
         let isa = Isa::selected().map_or_else(|e| e.to_string(), |i| i.name().to_owned());
         eprintln!(
             "search fixture: {ROWS} x {DIM} f32 ({:.1} MB) per space, built in {:.1?}; \
@@ -104,6 +135,7 @@ impl Fixture {
             data,
             queries,
             collections,
+            filtered,
         }
     }
 }
@@ -237,12 +269,48 @@ fn summary(fx: &Fixture, buffer: &[f32]) {
     }
 }
 
+/// Filtered exact search on the cosine collection with metadata: the filter's candidates come
+/// from the metadata index, then an exact scan over them.
+fn filtered_queries(c: &mut Criterion, fx: &Fixture) {
+    let mut group = c.benchmark_group("filtered");
+    group.sample_size(30);
+    let q = &fx.queries[..DIM];
+    for (name, filter) in [
+        ("10pct", serde_json::json!({"source": "s3"})),
+        ("1pct", serde_json::json!({"n": {"$lt": 1000}})),
+    ] {
+        let run = || {
+            fx.filtered
+                .query_where(
+                    QueryRequest {
+                        embeddings: q,
+                        dim: DIM,
+                        n_results: K,
+                        ids: None,
+                        include: ids_and_distances(),
+                    },
+                    Some(&filter),
+                    None,
+                )
+                .expect("filtered query")
+        };
+        assert_eq!(
+            run()[0].ids.len(),
+            K,
+            "{name}: the filter should leave k candidates"
+        );
+        group.bench_function(name, |b| b.iter(run));
+    }
+    group.finish();
+}
+
 fn search_benches(c: &mut Criterion) {
     let fx = Fixture::new();
     // The bandwidth read uses the generated data: a heap buffer of exactly the scan's size.
     bandwidth(c, &fx.data);
     single_query(c, &fx);
     batch_queries(c, &fx);
+    filtered_queries(c, &fx);
     // Only when measuring: `cargo test --benches` (no `--bench`) and `-- --test` are smoke
     // runs, `-- --list` lists.
     let args: Vec<String> = std::env::args().collect();
