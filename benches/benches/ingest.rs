@@ -5,13 +5,11 @@
 //! a temporary directory (`TMPDIR`, so put it on the disk you want measured) and times the
 //! `add` calls only; criterion reports elements/s, i.e. records per second.
 
-use std::f64::consts::TAU;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use mnemodb::{AddBatch, Database, Metadata, MetadataValue, Space};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use mnemodb_bench::unit_gaussian_rows;
 
 /// Records added per iteration.
 const RECORDS: usize = 100_000;
@@ -19,27 +17,6 @@ const RECORDS: usize = 100_000;
 const DIM: usize = 384;
 /// Records per `add` call (below chroma's maximum batch of 5,461).
 const ADD_BATCH: usize = 5_000;
-
-/// `n` rows of `dim` Gaussian floats scaled to unit length, from a fixed seed.
-fn unit_gaussian_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut data = vec![0.0f32; n * dim];
-    for row in data.chunks_exact_mut(dim) {
-        // Box-Muller: two independent normals per pair of uniforms.
-        for pair in row.chunks_mut(2) {
-            let u1 = 1.0 - rng.random::<f64>(); // in (0, 1], so ln is finite
-            let u2 = rng.random::<f64>();
-            let r = (-2.0 * u1.ln()).sqrt();
-            pair[0] = (r * (TAU * u2).cos()) as f32;
-            if let Some(second) = pair.get_mut(1) {
-                *second = (r * (TAU * u2).sin()) as f32;
-            }
-        }
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        row.iter_mut().for_each(|x| *x /= norm);
-    }
-    data
-}
 
 /// The records to add, built once; each iteration adds all of them to a new database.
 struct Records {

@@ -5,7 +5,6 @@
 //! prints a summary with its own timer: read bandwidth, the bandwidth-bound time of one scan
 //! (`bytes / bandwidth`) and each single-query latency as a multiple of that bound.
 
-use std::f64::consts::TAU;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -13,8 +12,7 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 use mnemodb::{
     AddBatch, Collection, Database, Include, Isa, Metadata, MetadataValue, QueryRequest, Space,
 };
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use mnemodb_bench::unit_gaussian_rows;
 use rayon::prelude::*;
 
 /// Rows in the collection.
@@ -33,27 +31,6 @@ const SCAN_BYTES: usize = ROWS * DIM * size_of::<f32>();
 const READ_TASK_FLOATS: usize = 1 << 16;
 /// Read/query pairs in the summary (medians are reported).
 const SUMMARY_RUNS: usize = 21;
-
-/// `n` rows of `dim` Gaussian floats scaled to unit length, from a fixed seed.
-fn unit_gaussian_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut data = vec![0.0f32; n * dim];
-    for row in data.chunks_exact_mut(dim) {
-        // Box-Muller: two independent normals per pair of uniforms.
-        for pair in row.chunks_mut(2) {
-            let u1 = 1.0 - rng.random::<f64>(); // in (0, 1], so ln is finite
-            let u2 = rng.random::<f64>();
-            let r = (-2.0 * u1.ln()).sqrt();
-            pair[0] = (r * (TAU * u2).cos()) as f32;
-            if let Some(second) = pair.get_mut(1) {
-                *second = (r * (TAU * u2).sin()) as f32;
-            }
-        }
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        row.iter_mut().for_each(|x| *x /= norm);
-    }
-    data
-}
 
 /// The data, the queries and one collection per space, built once in a temporary directory.
 struct Fixture {
