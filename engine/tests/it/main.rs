@@ -11,3 +11,4 @@ mod golden;
 mod model;
 mod multiprocess;
 mod support;
+mod tidy;
