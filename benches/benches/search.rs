@@ -39,7 +39,8 @@ struct Fixture {
     data: Vec<f32>,
     queries: Vec<f32>,
     collections: Vec<(Space, Collection)>,
-    /// Cosine collection whose records carry `{"source": "s" + i % 10, "n": i}`.
+    /// Cosine collection whose records carry `{"source": "s" + i % 10, "n": i}` and the
+    /// document `"note number {i} about topic {i % 10}"`.
     filtered: Collection,
 }
 
@@ -90,11 +91,15 @@ impl Fixture {
                     ]))
                 })
                 .collect();
+            let documents: Vec<Option<String>> = (start..start + ids.len())
+                .map(|i: usize| Some(format!("note number {i} about topic {}", i % 10)))
+                .collect();
             filtered
                 .add(AddBatch {
                     ids,
                     embeddings: rows,
                     metadatas: Some(&metadatas),
+                    documents: Some(&documents),
                     ..AddBatch::default()
                 })
                 .expect("add a batch");
@@ -252,9 +257,16 @@ fn filtered_queries(c: &mut Criterion, fx: &Fixture) {
     let mut group = c.benchmark_group("filtered");
     group.sample_size(30);
     let q = &fx.queries[..DIM];
-    for (name, filter) in [
-        ("10pct", serde_json::json!({"source": "s3"})),
-        ("1pct", serde_json::json!({"n": {"$lt": 1000}})),
+    let metadata = |f| (Some(f), None);
+    for (name, (where_, where_document)) in [
+        ("10pct", metadata(serde_json::json!({"source": "s3"}))),
+        ("1pct", metadata(serde_json::json!({"n": {"$lt": 1000}}))),
+        ("0.1pct", metadata(serde_json::json!({"n": {"$lt": 100}}))),
+        // 10 % of the documents contain "topic 3".
+        (
+            "document-contains-10pct",
+            (None, Some(serde_json::json!({"$contains": "topic 3"}))),
+        ),
     ] {
         let run = || {
             fx.filtered
@@ -266,8 +278,8 @@ fn filtered_queries(c: &mut Criterion, fx: &Fixture) {
                         ids: None,
                         include: ids_and_distances(),
                     },
-                    Some(&filter),
-                    None,
+                    where_.as_ref(),
+                    where_document.as_ref(),
                 )
                 .expect("filtered query")
         };

@@ -181,6 +181,35 @@ impl Isa {
     }
 }
 
+/// The rows a kernel call compares a query with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Rows<'a> {
+    /// Rows packed back to back.
+    Packed(&'a [f32]),
+    /// The rows at these slots of a larger packed table (a filter's candidates): read in place,
+    /// so a candidate scan copies nothing.
+    At {
+        /// Every row, slot `s` at `s * dim`.
+        table: &'a [f32],
+        /// Which rows, in the order of `out`.
+        slots: &'a [u64],
+    },
+}
+
+impl<'a> Rows<'a> {
+    /// The rows of `slots` in `table`, `dim` floats each.
+    #[inline]
+    pub(crate) fn at(
+        table: &'a [f32],
+        slots: &'a [u64],
+        dim: usize,
+    ) -> impl Iterator<Item = &'a [f32]> + 'a {
+        slots
+            .iter()
+            .map(move |&s| &table[s as usize * dim..(s as usize + 1) * dim])
+    }
+}
+
 /// A distance function bound to one SIMD path: copy it into a scan and call it per block.
 #[derive(Debug, Clone, Copy)]
 pub struct Kernel {
@@ -238,6 +267,33 @@ impl Kernel {
             out.len() * query.len(),
             "rows must hold out.len() rows"
         );
+        self.dispatch(query, Rows::Packed(rows), out);
+    }
+
+    /// Distances from `query` to the rows at `slots` of `table` (rows of `query.len()` floats
+    /// back to back), read in place: one dispatch per call, no copy of the rows.
+    ///
+    /// # Panics
+    /// If `slots.len() != out.len()` or a slot lies past the end of `table`.
+    pub(crate) fn distances_at(
+        &self,
+        query: &[f32],
+        table: &[f32],
+        slots: &[u64],
+        out: &mut [f32],
+    ) {
+        assert_eq!(slots.len(), out.len(), "one slot per output");
+        // Zero-dimensional rows are empty: any slot names one.
+        if let Some(rows) = table.len().checked_div(query.len()) {
+            assert!(
+                slots.iter().all(|&s| s < rows as u64),
+                "a slot lies past the end of the table"
+            );
+        }
+        self.dispatch(query, Rows::At { table, slots }, out);
+    }
+
+    fn dispatch(&self, query: &[f32], rows: Rows<'_>, out: &mut [f32]) {
         if query.is_empty() {
             // Zero-dimensional vectors: the oracle defines the answer, and the SIMD loops can
             // then assume rows of at least one float.

@@ -5,13 +5,25 @@
 
 use wide::f32x8;
 
-use super::Space;
 use super::scalar::cosine_from_parts;
+use super::{Rows, Space};
 
 /// Distances from `query` to each row of `rows` (rows back to back, `query.len() > 0` floats each).
-pub(super) fn distances(space: Space, query: &[f32], rows: &[f32], out: &mut [f32]) {
+pub(super) fn distances(space: Space, query: &[f32], rows: Rows<'_>, out: &mut [f32]) {
     let dim = query.len();
-    let rows = rows.chunks_exact(dim).zip(out.iter_mut());
+    match rows {
+        Rows::Packed(rows) => each_row(space, query, rows.chunks_exact(dim), out),
+        Rows::At { table, slots } => each_row(space, query, Rows::at(table, slots, dim), out),
+    }
+}
+
+fn each_row<'a>(
+    space: Space,
+    query: &[f32],
+    rows: impl Iterator<Item = &'a [f32]>,
+    out: &mut [f32],
+) {
+    let rows = rows.zip(out.iter_mut());
     match space {
         Space::L2 => rows.for_each(|(row, d)| *d = l2(query, row)),
         Space::Ip => rows.for_each(|(row, d)| *d = 1.0 - dot(query, row)),

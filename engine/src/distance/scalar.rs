@@ -1,9 +1,9 @@
 //! The scalar kernels: one element at a time in f32, the oracle every SIMD path is tested against.
 
-use super::Space;
+use super::{Rows, Space};
 
-/// Distances from `query` to each row of `rows` (rows back to back, `query.len()` floats each).
-pub(super) fn distances(space: Space, query: &[f32], rows: &[f32], out: &mut [f32]) {
+/// Distances from `query` to each of `rows` (`query.len()` floats each).
+pub(super) fn distances(space: Space, query: &[f32], rows: Rows<'_>, out: &mut [f32]) {
     let dim = query.len();
     if dim == 0 {
         // Zero-dimensional vectors: every sum is empty.
@@ -13,11 +13,23 @@ pub(super) fn distances(space: Space, query: &[f32], rows: &[f32], out: &mut [f3
         });
         return;
     }
+    match rows {
+        Rows::Packed(rows) => each_row(space, query, rows.chunks_exact(dim), out),
+        Rows::At { table, slots } => each_row(space, query, Rows::at(table, slots, dim), out),
+    }
+}
+
+fn each_row<'a>(
+    space: Space,
+    query: &[f32],
+    rows: impl Iterator<Item = &'a [f32]>,
+    out: &mut [f32],
+) {
     let query_norm = match space {
         Space::Cosine => dot(query, query).sqrt(),
         _ => 0.0,
     };
-    for (row, d) in rows.chunks_exact(dim).zip(out.iter_mut()) {
+    for (row, d) in rows.zip(out.iter_mut()) {
         *d = match space {
             Space::L2 => l2(query, row),
             Space::Ip => 1.0 - dot(query, row),

@@ -345,6 +345,39 @@ fn a_block_of_many_rows_equals_each_row_alone() {
 }
 
 #[test]
+fn rows_read_in_place_at_slots_equal_each_row_alone() {
+    let paths = report_paths("rows_read_in_place_at_slots_equal_each_row_alone");
+    run_blocks(128, block(DIMS, 40), |query, rows| {
+        let table = rows.concat();
+        // Every other row, backwards, and one row twice: any order and repeats are allowed.
+        let mut slots: Vec<u64> = (0..rows.len() as u64).rev().step_by(2).collect();
+        slots.push(0);
+        let mut out = vec![f32::NAN; slots.len()];
+        for &isa in &paths {
+            for space in SPACES {
+                let kernel = Kernel::with_isa(space, isa).unwrap();
+                kernel.distances_at(query, &table, &slots, &mut out);
+                for (&slot, &got) in slots.iter().zip(&out) {
+                    let alone = kernel.distance(query, &rows[slot as usize]);
+                    prop_assert_eq!(
+                        got.to_bits(),
+                        alone.to_bits(),
+                        "{} {} dim {} slot {}: in place {} alone {}",
+                        isa.name(),
+                        space,
+                        query.len(),
+                        slot,
+                        got,
+                        alone
+                    );
+                }
+            }
+        }
+        Ok(())
+    });
+}
+
+#[test]
 fn every_path_agrees_with_scalar_on_the_chroma_examples() {
     let paths = report_paths("every_path_agrees_with_scalar_on_the_chroma_examples");
     let query = [2.0f32, 1.0];

@@ -22,8 +22,8 @@ pub(super) mod avx2 {
         _mm256_setzero_ps, _mm256_sub_ps,
     };
 
-    use crate::distance::Space;
     use crate::distance::scalar::cosine_from_parts;
+    use crate::distance::{Rows, Space};
 
     /// Distances from `query` to each row of `rows` (rows back to back, `query.len() > 0`
     /// floats each). The caller must have checked that the CPU has AVX2 and FMA.
@@ -32,11 +32,26 @@ pub(super) mod avx2 {
     pub(in crate::distance) fn distances(
         space: Space,
         query: &[f32],
-        rows: &[f32],
+        rows: Rows<'_>,
         out: &mut [f32],
     ) {
         let dim = query.len();
-        let rows = rows.chunks_exact(dim).zip(out.iter_mut());
+        match rows {
+            Rows::Packed(rows) => each_row(space, query, rows.chunks_exact(dim), out),
+            Rows::At { table, slots } => each_row(space, query, Rows::at(table, slots, dim), out),
+        }
+    }
+
+    /// The loop over the rows, inlined into `distances` once per kind of [`Rows`].
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn each_row<'a>(
+        space: Space,
+        query: &[f32],
+        rows: impl Iterator<Item = &'a [f32]>,
+        out: &mut [f32],
+    ) {
+        let rows = rows.zip(out.iter_mut());
         match space {
             Space::L2 => {
                 for (row, d) in rows {
@@ -187,8 +202,8 @@ pub(super) mod avx512 {
         _mm512_reduce_add_ps, _mm512_setzero_ps, _mm512_sub_ps,
     };
 
-    use crate::distance::Space;
     use crate::distance::scalar::cosine_from_parts;
+    use crate::distance::{Rows, Space};
 
     /// Distances from `query` to each row of `rows` (rows back to back, `query.len() > 0`
     /// floats each). The caller must have checked that the CPU has AVX-512F.
@@ -197,11 +212,26 @@ pub(super) mod avx512 {
     pub(in crate::distance) fn distances(
         space: Space,
         query: &[f32],
-        rows: &[f32],
+        rows: Rows<'_>,
         out: &mut [f32],
     ) {
         let dim = query.len();
-        let rows = rows.chunks_exact(dim).zip(out.iter_mut());
+        match rows {
+            Rows::Packed(rows) => each_row(space, query, rows.chunks_exact(dim), out),
+            Rows::At { table, slots } => each_row(space, query, Rows::at(table, slots, dim), out),
+        }
+    }
+
+    /// The loop over the rows, inlined into `distances` once per kind of [`Rows`].
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn each_row<'a>(
+        space: Space,
+        query: &[f32],
+        rows: impl Iterator<Item = &'a [f32]>,
+        out: &mut [f32],
+    ) {
+        let rows = rows.zip(out.iter_mut());
         match space {
             Space::L2 => {
                 for (row, d) in rows {

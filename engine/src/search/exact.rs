@@ -86,19 +86,12 @@ pub(crate) fn exact_search(
             .fold(
                 || vec![TopK::new(k); n_queries],
                 |mut heaps, task| {
-                    // Gather the candidates into a contiguous block so the kernel still runs
-                    // once per block, then map positions back to slots.
-                    let mut block = Vec::with_capacity(block_rows * dim);
+                    // The kernel reads the candidates' rows in place, one dispatch per group.
                     let mut dist = vec![0.0f32; block_rows];
                     for group in task.chunks(block_rows) {
-                        block.clear();
-                        for &s in group {
-                            block
-                                .extend_from_slice(&rows[s as usize * dim..(s as usize + 1) * dim]);
-                        }
                         let out = &mut dist[..group.len()];
                         for (q, heap) in queries.chunks_exact(dim).zip(heaps.iter_mut()) {
-                            kernel.distances(q, &block, out);
+                            kernel.distances_at(q, rows, group, out);
                             for (&d, &slot) in out.iter().zip(group) {
                                 let ord = ords[slot as usize];
                                 if ord != dead && heap.admits(d) {
