@@ -72,7 +72,7 @@ pub(crate) fn exact_search(
                             let out = &mut dist[..last - first];
                             for (q, heap) in queries.chunks_exact(dim).zip(heaps.iter_mut()) {
                                 kernel.distances(q, block, out);
-                                offer(heap, out, first, ords, dead);
+                                offer(heap, out, (first as u64).., ords, dead);
                             }
                             first = last;
                         }
@@ -92,16 +92,7 @@ pub(crate) fn exact_search(
                         let out = &mut dist[..group.len()];
                         for (q, heap) in queries.chunks_exact(dim).zip(heaps.iter_mut()) {
                             kernel.distances_at(q, rows, group, out);
-                            for (&d, &slot) in out.iter().zip(group) {
-                                let ord = ords[slot as usize];
-                                if ord != dead && heap.admits(d) {
-                                    heap.push(Hit {
-                                        distance: d,
-                                        ord,
-                                        slot,
-                                    });
-                                }
-                            }
+                            offer(heap, out, group.iter().copied(), ords, dead);
                         }
                     }
                     heaps
@@ -112,18 +103,18 @@ pub(crate) fn exact_search(
     heaps.into_iter().map(TopK::into_sorted).collect()
 }
 
+/// Offers the live rows among `slots` (one per distance in `dist`) to `heap`.
 #[inline]
-fn offer(heap: &mut TopK, dist: &[f32], first_slot: usize, ords: &[u64], dead: u64) {
+fn offer(heap: &mut TopK, dist: &[f32], slots: impl Iterator<Item = u64>, ords: &[u64], dead: u64) {
     let mut threshold = heap.threshold();
-    for (i, &d) in dist.iter().enumerate() {
+    for (&d, slot) in dist.iter().zip(slots) {
         if admits(d, threshold) {
-            let slot = first_slot + i;
-            let ord = ords[slot];
+            let ord = ords[slot as usize];
             if ord != dead {
                 heap.push(Hit {
                     distance: d,
                     ord,
-                    slot: slot as u64,
+                    slot,
                 });
                 threshold = heap.threshold();
             }

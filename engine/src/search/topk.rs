@@ -58,13 +58,6 @@ impl TopK {
         }
     }
 
-    /// Whether a hit at distance `d` may enter: at most the worst kept distance (a tie may win
-    /// on insertion order), or NaN (which [`TopK::push`] ranks properly).
-    #[inline]
-    pub(crate) fn admits(&self, d: f32) -> bool {
-        admits(d, self.threshold())
-    }
-
     /// The distance a new hit must beat (or tie with a smaller ord) to enter.
     #[inline]
     pub(crate) fn threshold(&self) -> f32 {
@@ -126,7 +119,7 @@ mod tests {
     fn nan_ranks_last() {
         let mut t = TopK::new(2);
         for (i, d) in [f32::NAN, 3.0, -f32::NAN, 1.0].into_iter().enumerate() {
-            if t.admits(d) {
+            if admits(d, t.threshold()) {
                 t.push(Hit {
                     distance: d,
                     ord: i as u64,
