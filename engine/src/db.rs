@@ -234,7 +234,6 @@ impl DbInner {
                 };
                 let s = Arc::new(CollectionShared {
                     uuid: row.uuid,
-                    space: row.space,
                     kernel: Kernel::new(row.space)?,
                     segment,
                     live: RwLock::new(LiveSlots::default()),

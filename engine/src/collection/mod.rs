@@ -32,7 +32,6 @@ pub struct Collection {
 #[derive(Debug)]
 pub(crate) struct CollectionShared {
     pub(crate) uuid: Uuid,
-    pub(crate) space: Space,
     pub(crate) kernel: Kernel,
     pub(crate) segment: Segment,
     pub(crate) live: RwLock<LiveSlots>,
@@ -109,7 +108,7 @@ impl Collection {
 
     /// The distance the collection ranks by.
     pub fn space(&self) -> Space {
-        self.shared.space
+        self.shared.kernel.space()
     }
 
     /// The catalog's current view of the collection (name, dimension, metadata).
