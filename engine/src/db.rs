@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use uuid::Uuid;
 
 use crate::collection::{Collection, CollectionShared, LiveSlots};
-use crate::distance::{Kernel, Space};
+use crate::config::{CollectionConfig, HnswConfigUpdate};
+use crate::distance::Kernel;
 use crate::error::{Error, Result};
 use crate::meta::{self, CollectionRow, Sidecar};
 use crate::store::Segment;
@@ -77,14 +78,16 @@ impl Database {
     }
 
     /// Creates a collection. The name follows Chroma's rule (3-512 characters of
-    /// `[a-zA-Z0-9._-]`, starting and ending with a letter or digit).
+    /// `[a-zA-Z0-9._-]`, starting and ending with a letter or digit). Build `config` with
+    /// [`CollectionConfig::resolve`] to honour chromadb's `configuration` argument and the
+    /// legacy `hnsw:*` metadata keys; a bare [`Space`](crate::Space) gives the defaults with it.
     pub fn create_collection(
         &self,
         name: &str,
-        space: Space,
+        config: impl Into<CollectionConfig>,
         metadata: Option<&Metadata>,
     ) -> Result<Collection> {
-        self.create(name, space, metadata, false)
+        self.create(name, &config.into(), metadata, false)
     }
 
     /// The existing collection called `name`, or a new one (the arguments are then ignored
@@ -92,10 +95,10 @@ impl Database {
     pub fn get_or_create_collection(
         &self,
         name: &str,
-        space: Space,
+        config: impl Into<CollectionConfig>,
         metadata: Option<&Metadata>,
     ) -> Result<Collection> {
-        self.create(name, space, metadata, true)
+        self.create(name, &config.into(), metadata, true)
     }
 
     /// The collection called `name`.
@@ -161,7 +164,7 @@ impl Database {
     fn create(
         &self,
         name: &str,
-        space: Space,
+        config: &CollectionConfig,
         metadata: Option<&Metadata>,
         get_or_create: bool,
     ) -> Result<Collection> {
@@ -182,7 +185,7 @@ impl Database {
                 tx,
                 uuid,
                 name,
-                space,
+                config,
                 meta::metadata_to_json(metadata).as_deref(),
             )?;
             meta::collection_by_id(tx, uuid)?
@@ -190,6 +193,23 @@ impl Database {
         })?;
         self.inner.handle(&row)
     }
+}
+
+/// Applies a configuration update to the collection `uuid`.
+pub(crate) fn modify_configuration(
+    db: &DbInner,
+    uuid: Uuid,
+    update: &HnswConfigUpdate,
+) -> Result<CollectionConfig> {
+    db.sidecar.write(|tx| {
+        let row = meta::collection_by_id(tx, uuid)?
+            .ok_or_else(|| Error::CollectionNotFound(uuid.to_string()))?;
+        let next = CollectionConfig {
+            hnsw: row.config.hnsw.updated(update)?,
+        };
+        meta::catalog::set_configuration(tx, row.key, &next)?;
+        Ok(next)
+    })
 }
 
 /// Shared by [`Database::modify_collection`] and [`Collection::modify`].
@@ -204,6 +224,13 @@ pub(crate) fn modify(
     }
     if let Some(Some(m)) = metadata {
         validate::collection_metadata(m)?;
+        if m.contains_key("hnsw:space") {
+            // chromadb's own check and wording.
+            return Err(Error::invalid(
+                "Changing the distance function of a collection once it is created is not \
+                 supported currently.",
+            ));
+        }
     }
     db.sidecar.write(|tx| {
         let row = meta::collection_by_id(tx, uuid)?
@@ -234,7 +261,7 @@ impl DbInner {
                 };
                 let s = Arc::new(CollectionShared {
                     uuid: row.uuid,
-                    kernel: Kernel::new(row.space)?,
+                    kernel: Kernel::new(row.config.hnsw.space)?,
                     segment,
                     live: RwLock::new(LiveSlots::default()),
                 });

@@ -39,6 +39,7 @@
 
 mod check;
 mod collection;
+mod config;
 mod db;
 mod distance;
 mod error;
@@ -51,6 +52,7 @@ mod validate;
 
 pub use check::ConsistencyReport;
 pub use collection::Collection;
+pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
 pub use error::{Error, ErrorKind, Result};

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::config::CollectionConfig;
 use crate::distance::Space;
 
 /// A metadata value, as Chroma allows them: scalars and non-empty homogeneous lists.
@@ -259,8 +260,10 @@ pub struct CollectionInfo {
     pub name: String,
     /// Vector dimension, fixed by the first add (or at creation).
     pub dimension: Option<usize>,
-    /// The distance the collection ranks by.
+    /// The distance the collection ranks by (`configuration.hnsw.space`).
     pub space: Space,
+    /// The index configuration, as chromadb's `configuration_json` reports it.
+    pub configuration: CollectionConfig,
     /// The collection's own metadata.
     pub metadata: Option<Metadata>,
 }

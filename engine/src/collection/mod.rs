@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;
 
+use crate::config::{CollectionConfig, HnswConfigUpdate};
 use crate::db::DbInner;
 use crate::distance::{Kernel, Space};
 use crate::error::{Error, Result};
@@ -128,6 +129,12 @@ impl Collection {
         metadata: Option<Option<&Metadata>>,
     ) -> Result<()> {
         crate::db::modify(&self.db, self.shared.uuid, new_name, metadata)
+    }
+
+    /// Changes the settings chromadb lets a collection change after creation (`ef_search`
+    /// and the bookkeeping knobs) and returns the new configuration.
+    pub fn modify_configuration(&self, update: &HnswConfigUpdate) -> Result<CollectionConfig> {
+        crate::db::modify_configuration(&self.db, self.shared.uuid, update)
     }
 
     /// Storage figures: live records, slots, dead slots, writes so far.

@@ -1,10 +1,10 @@
-//! The `collections` table: names, ids, dimensions, spaces and each collection's counters.
+//! The `collections` table: names, ids, dimensions, configurations and each collection's counters.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 use super::records::metadata_from_json;
-use crate::distance::Space;
+use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::types::{CollectionInfo, Metadata};
 
@@ -16,7 +16,7 @@ pub(crate) struct CollectionRow {
     pub(crate) uuid: Uuid,
     pub(crate) name: String,
     pub(crate) dimension: Option<usize>,
-    pub(crate) space: Space,
+    pub(crate) config: CollectionConfig,
     pub(crate) metadata: Option<Metadata>,
     pub(crate) seq: u64,
     pub(crate) slot_count: u64,
@@ -30,14 +30,14 @@ impl CollectionRow {
             id: self.uuid,
             name: self.name.clone(),
             dimension: self.dimension,
-            space: self.space,
+            space: self.config.hnsw.space,
+            configuration: self.config.clone(),
             metadata: self.metadata.clone(),
         }
     }
 }
 
-const COLUMNS: &str =
-    "id, uuid, name, dimension, space, metadata, seq, slot_count, next_ord, generation";
+const COLUMNS: &str = "id, uuid, name, dimension, space, configuration, metadata, seq, slot_count, next_ord, generation";
 
 /// The columns of [`COLUMNS`] as SQLite gives them, before checking.
 type RawRow = (
@@ -45,6 +45,7 @@ type RawRow = (
     String,
     String,
     Option<i64>,
+    String,
     String,
     Option<String>,
     i64,
@@ -65,11 +66,24 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
         r.get(7)?,
         r.get(8)?,
         r.get(9)?,
+        r.get(10)?,
     ))
 }
 
 fn decode(raw: RawRow) -> Result<CollectionRow> {
-    let (key, uuid, name, dimension, space, metadata, seq, slot_count, next_ord, generation) = raw;
+    let (
+        key,
+        uuid,
+        name,
+        dimension,
+        space,
+        config,
+        metadata,
+        seq,
+        slot_count,
+        next_ord,
+        generation,
+    ) = raw;
     let corrupt = |detail: String| Error::Corrupt {
         path: "mnemo.sqlite3".into(),
         detail,
@@ -81,9 +95,15 @@ fn decode(raw: RawRow) -> Result<CollectionRow> {
             .map_err(|e| corrupt(format!("collection uuid {uuid:?}: {e}")))?,
         name,
         dimension: dimension.map(|d| d as usize),
-        space: space
-            .parse()
-            .map_err(|_| corrupt(format!("collection space {space:?}")))?,
+        // The `space` column is the authority for the space (it predates the configuration
+        // column, whose default `{}` resolves to chromadb's defaults).
+        config: {
+            let mut c = CollectionConfig::from_stored(&config)?;
+            c.hnsw.space = space
+                .parse()
+                .map_err(|_| corrupt(format!("collection space {space:?}")))?;
+            c
+        },
         metadata: metadata.as_deref().map(metadata_from_json).transpose()?,
         seq: seq as u64,
         slot_count: slot_count as u64,
@@ -127,12 +147,19 @@ pub(crate) fn insert_collection(
     conn: &Connection,
     uuid: Uuid,
     name: &str,
-    space: Space,
+    config: &CollectionConfig,
     metadata: Option<&str>,
 ) -> Result<()> {
     conn.execute(
-        "INSERT INTO collections (uuid, name, space, metadata) VALUES (?1, ?2, ?3, ?4)",
-        params![uuid.to_string(), name, space.as_str(), metadata],
+        "INSERT INTO collections (uuid, name, space, configuration, metadata) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            uuid.to_string(),
+            name,
+            config.hnsw.space.as_str(),
+            config.to_json().to_string(),
+            metadata
+        ],
     )?;
     Ok(())
 }
@@ -173,6 +200,19 @@ pub(crate) fn modify_collection(
             params![key, metadata],
         )?;
     }
+    Ok(())
+}
+
+/// Replaces a collection's stored configuration (its space never changes).
+pub(crate) fn set_configuration(
+    conn: &Connection,
+    key: i64,
+    config: &CollectionConfig,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE collections SET configuration = ?2 WHERE id = ?1",
+        params![key, config.to_json().to_string()],
+    )?;
     Ok(())
 }
 

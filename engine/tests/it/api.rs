@@ -1,8 +1,8 @@
 //! The collection API's semantics, case by case (as chromadb 1.5.9 behaves).
 
 use mnemodb::{
-    AddBatch, Database, Error, ErrorKind, GetRequest, Include, Metadata, MetadataPatch,
-    MetadataValue, QueryRequest, Space, UpdateBatch,
+    AddBatch, CollectionConfig, Database, Error, ErrorKind, GetRequest, HnswConfigUpdate, Include,
+    Metadata, MetadataPatch, MetadataValue, QueryRequest, Space, UpdateBatch,
 };
 
 use crate::support::{add, all_ids, ids, nearest};
@@ -286,5 +286,41 @@ fn check_reports_filter_index_tables_out_of_step() {
     assert!(
         problems[0].contains("have no metadata index rows"),
         "{problems:?}"
+    );
+}
+
+#[test]
+fn configuration_persists_and_only_mutable_settings_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = serde_json::json!({"hnsw": {"space": "cosine", "ef_search": 42}});
+    let mut legacy = Metadata::new();
+    legacy.insert("hnsw:M".into(), MetadataValue::Int(8));
+    legacy.insert("hnsw:space".into(), MetadataValue::Str("ip".into()));
+    {
+        let db = Database::open(dir.path()).unwrap();
+        let config = CollectionConfig::resolve(Some(&cfg), Some(&legacy)).unwrap();
+        let c = db.create_collection("cfg", config, Some(&legacy)).unwrap();
+        assert_eq!(c.space(), Space::Cosine);
+        let update =
+            HnswConfigUpdate::from_json(&serde_json::json!({"hnsw": {"ef_search": 7}})).unwrap();
+        assert_eq!(c.modify_configuration(&update).unwrap().hnsw.ef_search, 7);
+        // chromadb refuses a new distance through the legacy metadata key.
+        let err = c.modify(None, Some(Some(&legacy))).unwrap_err();
+        assert!(
+            err.to_string().contains("Changing the distance function"),
+            "{err}"
+        );
+    }
+    let db = Database::open(dir.path()).unwrap();
+    let info = db.get_collection("cfg").unwrap().info().unwrap();
+    let hnsw = &info.configuration.hnsw;
+    assert_eq!(
+        (hnsw.space, hnsw.ef_search, hnsw.max_neighbors),
+        (Space::Cosine, 7, 8)
+    );
+    assert_eq!(
+        info.metadata,
+        Some(legacy),
+        "the legacy keys stay in the metadata verbatim"
     );
 }

@@ -89,7 +89,13 @@ fn captured_records() -> (Sidecar, i64, Vec<RecordRow>) {
             // Another collection first, so the collection key is not 1 and the FTS rowid
             // ranges of two collections are both in play.
             for name in ["other", "captured"] {
-                catalog::insert_collection(tx, uuid::Uuid::new_v4(), name, Space::L2, None)?;
+                catalog::insert_collection(
+                    tx,
+                    uuid::Uuid::new_v4(),
+                    name,
+                    &Space::L2.into(),
+                    None,
+                )?;
                 let row = catalog::collection_by_name(tx, name)?
                     .unwrap_or_else(|| panic!("no collection"));
                 for r in &records {
