@@ -51,7 +51,7 @@ mod types;
 mod validate;
 
 pub use check::ConsistencyReport;
-pub use collection::Collection;
+pub use collection::{Collection, SearchOptions};
 pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
@@ -61,6 +61,14 @@ pub use error::{Error, ErrorKind, Result};
 pub mod testing {
     use crate::filter::{Validation, parse_filter};
     use crate::types::Metadata;
+
+    /// Gives collections of `db` an HNSW graph from `slots` slots on (4,096 by default), so
+    /// tests can exercise the index on small data.
+    pub fn set_index_min_slots(db: &crate::Database, slots: u64) {
+        db.inner()
+            .index_min_slots
+            .store(slots.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
 
     /// The naive filter evaluator (plain Rust over one record, the oracle of the SQL
     /// execution), for `where` / `where_document` parsed as the Python client does

@@ -23,8 +23,6 @@ mod search;
 #[cfg(test)]
 mod tests;
 
-// Used by the tests now and by `Collection` once the index is wired in.
-#[allow(unused_imports)]
 pub(crate) use graph::{Hnsw, HnswParams};
 
 use crate::distance::Kernel;
