@@ -25,8 +25,11 @@ use super::{Collection, CollectionShared, DEAD, LiveSlots};
 use crate::config::HnswConfig;
 use crate::error::Result;
 use crate::meta::CollectionRow;
+use rayon::prelude::*;
+
+use crate::distance::Space;
+use crate::search::{Candidates, Hit, Hnsw, HnswParams, HnswRows, Scan, exact_search, inv_norm};
 use crate::types::QueryRequest;
-use crate::search::{Candidates, Hit, Hnsw, HnswParams, HnswRows, Scan, exact_search};
 
 /// Below this many slots a collection is searched exactly and has no graph: a scan of 4,096
 /// rows of 384 floats costs about what a graph search does (see `benches/README.md`).
@@ -70,6 +73,32 @@ struct State {
     linked: u64,
     /// Slots the file on disk covers.
     saved: u64,
+    /// Cosine only: `1 / |row|` of every slot the graph holds (see `HnswRows::inv_norms`).
+    inv_norms: Vec<f32>,
+}
+
+impl State {
+    /// Extends `inv_norms` to the first `slots` rows (cosine collections only).
+    fn add_norms(
+        &mut self,
+        shared: &CollectionShared,
+        row: &CollectionRow,
+        slots: u64,
+    ) -> Result<()> {
+        let Some(dim) = row.dimension else {
+            return Ok(());
+        };
+        if shared.kernel.space() != Space::Cosine || slots <= self.inv_norms.len() as u64 {
+            return Ok(());
+        }
+        let from = self.inv_norms.len();
+        shared
+            .segment
+            .with_rows(row.generation, dim, slots, |rows| {
+                self.inv_norms
+                    .par_extend(rows[from * dim..].par_chunks_exact(dim).map(inv_norm));
+            })
+    }
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -144,6 +173,7 @@ impl CollectionShared {
                 graph => graph.insert(Hnsw::new(row.config.hnsw.space, params(&row.config.hnsw))?),
             };
             graph.grow(row.slot_count as u32)?;
+            st.add_norms(self, row, row.slot_count)?;
             (from, row.slot_count)
         };
         {
@@ -154,6 +184,7 @@ impl CollectionShared {
                         kernel: self.kernel,
                         data: rows,
                         dim,
+                        inv_norms: norms(&st),
                     };
                     graph.link(rows, from as u32..to as u32);
                 })?;
@@ -180,9 +211,14 @@ impl CollectionShared {
                 ..State::default()
             };
             if let Some(g) = self.load_index(row) {
-                st.linked = g.len() as u64;
-                st.saved = st.linked;
-                st.graph = Some(g);
+                let n = g.len() as u64;
+                if st.add_norms(self, row, n).is_ok() {
+                    st.linked = n;
+                    st.saved = n;
+                    st.graph = Some(g);
+                } else {
+                    st.inv_norms.clear();
+                }
             }
         }
     }
@@ -312,7 +348,19 @@ impl CollectionShared {
                     allow_fn.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
                 let mut per_query: Vec<Vec<Hit>> = queries
                     .chunks_exact(dim)
-                    .map(|q| graph.search(&scan, q, k, Some(ef), allow))
+                    .map(|q| {
+                        let mut hits = graph.search(&scan, q, k, Some(ef), allow, norms(&st));
+                        if self.kernel.space() == Space::Cosine {
+                            // The graph's cosine comes from cached norms; report the exact
+                            // kernel's distances, as an exact scan would.
+                            for h in &mut hits {
+                                let s = h.slot as usize;
+                                h.distance = self.kernel.distance(q, &rows[s * dim..(s + 1) * dim]);
+                            }
+                            hits.sort_unstable();
+                        }
+                        hits
+                    })
                     .collect();
                 if linked < row.slot_count {
                     let tail_scan = Scan {
@@ -332,6 +380,11 @@ impl CollectionShared {
             })?;
         Ok((Some(hits), link_after))
     }
+}
+
+/// The cached inverse norms, for cosine graphs.
+fn norms(st: &State) -> Option<&[f32]> {
+    (!st.inv_norms.is_empty()).then_some(st.inv_norms.as_slice())
 }
 
 /// Adds `more` to `hits` (both nearest first), keeping the `k` nearest distinct slots.

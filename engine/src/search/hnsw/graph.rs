@@ -41,8 +41,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rayon::prelude::*;
 
-use super::Rows;
 use super::search::{Cand, Visited};
+use super::{Point, Rows};
 use crate::distance::Space;
 use crate::error::{Error, Result};
 
@@ -298,7 +298,7 @@ impl Hnsw {
     /// Algorithm 1 of the paper, with the locking described in the module docs.
     fn insert_with(&self, rows: Rows<'_>, s: u32, visited: &mut Visited) {
         let level = self.levels[s as usize];
-        let q = rows.row(s);
+        let q = rows.point(s);
         let mut guard = lock(&self.entry);
         let Some(entry) = *guard else {
             *guard = Some(Entry { node: s, level });
@@ -313,7 +313,7 @@ impl Hnsw {
         };
         let mut buf = Vec::new();
         let mut cur = Cand {
-            d: rows.distance(q, rows.row(entry.node)),
+            d: rows.distance(q, rows.point(entry.node)),
             id: entry.node,
         };
         for layer in (level as usize + 1..=entry.level as usize).rev() {
@@ -362,13 +362,13 @@ impl Hnsw {
             self.write_list(s, layer, &ids);
             return;
         }
-        let q = rows.row(s);
+        let q = rows.point(s);
         let mut all: Vec<Cand> = chosen.to_vec();
         for w in &list[1..=existing.min(list.len() - 1)] {
             let id = w.load(Relaxed);
             if all.iter().all(|c| c.id != id) {
                 all.push(Cand {
-                    d: rows.distance(q, rows.row(id)),
+                    d: rows.distance(q, rows.point(id)),
                     id,
                 });
             }
@@ -393,11 +393,11 @@ impl Hnsw {
             self.write_list(node, layer, buf);
             return;
         }
-        let base = rows.row(node);
+        let base = rows.point(node);
         let mut all: Vec<Cand> = buf
             .iter()
             .map(|&id| Cand {
-                d: rows.distance(base, rows.row(id)),
+                d: rows.distance(base, rows.point(id)),
                 id,
             })
             .collect();
@@ -430,13 +430,13 @@ impl Hnsw {
             if kept.len() >= m {
                 break;
             }
-            let row = rows.row(c.id);
+            let row = rows.point(c.id);
             // Kept when no kept neighbour is nearer to it than the base is (`>=`, as hnswlib).
             // An exact duplicate of a kept neighbour (both at distance 0) is redundant: without
             // this rule a group of duplicates fills each other's lists and every other node
             // near them loses its incoming links, becoming unreachable.
             let diverse = kept.iter().all(|k| {
-                let dk = rows.distance(row, rows.row(k.id));
+                let dk = rows.distance(row, rows.point(k.id));
                 dk > c.d || (dk == c.d && dk != 0.0)
             });
             if diverse {
@@ -465,7 +465,7 @@ impl Hnsw {
     pub(super) fn greedy(
         &self,
         rows: Rows<'_>,
-        q: &[f32],
+        q: Point<'_>,
         mut cur: Cand,
         layer: usize,
         locked: bool,
@@ -475,7 +475,7 @@ impl Hnsw {
             let mut moved = false;
             self.neighbours(cur.id, layer, locked, buf);
             for &nb in buf.iter() {
-                let d = rows.distance(q, rows.row(nb));
+                let d = rows.distance(q, rows.point(nb));
                 if d < cur.d {
                     cur = Cand { d, id: nb };
                     moved = true;
