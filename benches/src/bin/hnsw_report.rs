@@ -4,6 +4,8 @@
 //!
 //! `cargo run --release -p mnemodb-bench --bin hnsw_report [N]`
 
+#![allow(clippy::print_stdout)] // a report binary: its output is the point
+
 use std::time::{Duration, Instant};
 
 use mnemodb::{
