@@ -310,7 +310,10 @@ impl CollectionShared {
             return Ok((None, true));
         };
         let link_after = row.slot_count.saturating_sub(st.linked) > TAIL_CATCH_UP;
-        if opts.exact || allowed.is_some_and(|a| a.len() <= FILTER_EXACT_MAX.max(k)) {
+        // Asking for a large share of the records: a scan reads them all once, which a walk
+        // as wide as `k` cannot beat, and it cannot miss one.
+        let most = k.saturating_mul(4) >= live.live as usize;
+        if opts.exact || most || allowed.is_some_and(|a| a.len() <= FILTER_EXACT_MAX.max(k)) {
             return Ok((None, link_after));
         }
         let linked = st.linked.min(row.slot_count);
