@@ -271,6 +271,7 @@ impl DbInner {
                     segment,
                     live: RwLock::new(LiveSlots::default()),
                     index: Default::default(),
+                    filter_cache: Default::default(),
                 });
                 map.insert(row.uuid, Arc::clone(&s));
                 s

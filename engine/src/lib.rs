@@ -35,6 +35,11 @@
 //! `where` on metadata and `where_document` on documents ([`GetRequest::where_`],
 //! [`Collection::query_where`], [`Collection::delete_where`]), with chromadb 1.5.9's type
 //! semantics and error messages.
+//!
+//! Collections of 4,096 records or more are searched through an HNSW index kept up to date
+//! by every write and saved beside the vectors; smaller ones, and queries that ask for it
+//! ([`SearchOptions::exact`]), are scanned exactly. The index settings are chromadb's `hnsw`
+//! configuration ([`CollectionConfig`]).
 #![deny(missing_docs)]
 
 mod check;

@@ -1,6 +1,7 @@
 //! A collection handle and the per-process state behind it: the vector segment and a cache of
 //! which slots are live, kept in step with the sidecar.
 
+mod filter_cache;
 mod index;
 mod read;
 mod write;
@@ -42,6 +43,8 @@ pub(crate) struct CollectionShared {
     pub(crate) live: RwLock<LiveSlots>,
     /// The HNSW index as this process holds it.
     pub(crate) index: index::Index,
+    /// Candidate slots of recent filters.
+    pub(crate) filter_cache: filter_cache::FilterCache,
 }
 
 impl Drop for CollectionShared {

@@ -160,10 +160,20 @@ impl Collection {
             let restricted = if filter.is_empty() || restricted.as_ref().is_some_and(Vec::is_empty)
             {
                 restricted
-            } else {
+            } else if req.ids.is_some() {
                 // The ids (checked above) are one more set to intersect with.
                 let ords = meta::sql::matching_ords(tx, row.key, &filter, req.ids)?;
                 Some(live.slots_of(&ords))
+            } else {
+                let key = serde_json::json!([where_, where_document]).to_string();
+                let slots = self
+                    .shared
+                    .filter_cache
+                    .get_or_try_insert(row.seq, key, || {
+                        let ords = meta::sql::matching_ords(tx, row.key, &filter, None)?;
+                        Ok::<_, Error>(live.slots_of(&ords))
+                    })?;
+                Some(slots.as_ref().clone())
             };
             let opts = SearchOptions {
                 // An id list is answered exactly: it is the caller's own short list.

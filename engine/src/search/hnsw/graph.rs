@@ -474,7 +474,13 @@ impl Hnsw {
         loop {
             let mut moved = false;
             self.neighbours(cur.id, layer, locked, buf);
-            for &nb in buf.iter() {
+            if let Some(&first) = buf.first() {
+                rows.prefetch(first);
+            }
+            for (i, &nb) in buf.iter().enumerate() {
+                if let Some(&next) = buf.get(i + 1) {
+                    rows.prefetch(next);
+                }
                 let d = rows.distance(q, rows.point(nb));
                 if d < cur.d {
                     cur = Cand { d, id: nb };

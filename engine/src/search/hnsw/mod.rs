@@ -69,6 +69,18 @@ impl<'a> Rows<'a> {
         Point { v, inv_norm }
     }
 
+    /// Hints the CPU to start loading row `slot` (and its norm) into cache.
+    #[inline]
+    fn prefetch(&self, slot: u32) {
+        let start = slot as usize * self.dim;
+        if let Some(row) = self.data.get(start..start + self.dim) {
+            prefetch(row);
+        }
+        if let Some(n) = self.inv_norms.and_then(|n| n.get(slot as usize)) {
+            prefetch(std::slice::from_ref(n));
+        }
+    }
+
     /// A query vector as a point.
     fn query<'q>(&self, v: &'q [f32]) -> Point<'q> {
         let inv_norm = if self.kernel.space() == Space::Cosine {
@@ -102,6 +114,23 @@ impl<'a> Rows<'a> {
 #[inline]
 fn dot(kernel: Kernel, a: &[f32], b: &[f32]) -> f32 {
     1.0 - kernel.with_space(Space::Ip).distance(a, b)
+}
+
+/// Asks for every cache line of `v` (a hint: no effect on results, never a fault).
+#[inline]
+fn prefetch(v: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // 16 floats per 64-byte line.
+        for line in v.chunks(16) {
+            // SAFETY: a prefetch is a hint that never faults and never changes memory; the
+            // pointer is also in bounds (it comes from a slice).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
 }
 
 /// `1 / |v|`, or 0 for a zero vector.

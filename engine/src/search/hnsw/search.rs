@@ -133,9 +133,15 @@ impl Hnsw {
                 break;
             }
             self.neighbours(c.id, layer, locked, &mut buf);
-            for &nb in &buf {
-                if !visited.insert(nb) {
-                    continue;
+            buf.retain(|&nb| visited.insert(nb));
+            // The rows are scattered through memory: ask for the next one while this one is
+            // compared, so the walk waits on memory less often.
+            if let Some(&first) = buf.first() {
+                rows.prefetch(first);
+            }
+            for (i, &nb) in buf.iter().enumerate() {
+                if let Some(&next) = buf.get(i + 1) {
+                    rows.prefetch(next);
                 }
                 let d = rows.distance(q, rows.point(nb));
                 let worst = if top.len() < ef {
