@@ -80,6 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let db = Database::open(dir.path())?;
     let c = db.get_collection("bench")?;
+    let opened = t.elapsed();
     c.query(QueryRequest {
         embeddings: &queries[..DIM],
         dim: DIM,
@@ -114,6 +115,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("filtered 10 % recall@10", format!("{frecall:.3}")),
         ("index file", format!("{:.1} MB", index_bytes as f64 / 1e6)),
         ("reopen + first query", ms(reopen)),
+        ("of which open", ms(opened)),
         ("query p50 after reopen", ms(p50_after)),
     ];
     let mut out = String::from("| measure | mnemodb |\n|---|---|\n");
