@@ -157,12 +157,23 @@ impl CollectionConfig {
         Ok(CollectionConfig { hnsw })
     }
 
-    /// The configuration as Chroma's `configuration_json` shows it.
+    /// The configuration as Chroma's `configuration_json` shows it (chromadb keeps
+    /// `num_threads` and `batch_size` out of it).
     pub fn to_json(&self) -> Value {
-        serde_json::json!({ "hnsw": self.hnsw, "spann": null, "embedding_function": null })
+        let mut hnsw = serde_json::to_value(&self.hnsw).unwrap_or(Value::Null);
+        if let Value::Object(fields) = &mut hnsw {
+            fields.remove("num_threads");
+            fields.remove("batch_size");
+        }
+        serde_json::json!({ "hnsw": hnsw, "spann": null, "embedding_function": null })
     }
 
-    /// Parses what [`CollectionConfig::to_json`] (or the catalog) stored.
+    /// Everything, for the catalog.
+    pub(crate) fn to_stored(&self) -> String {
+        serde_json::json!({ "hnsw": self.hnsw }).to_string()
+    }
+
+    /// Parses what [`CollectionConfig::to_stored`] (or an older catalog) stored.
     pub(crate) fn from_stored(text: &str) -> Result<Self> {
         let v: Value = serde_json::from_str(text).map_err(|e| Error::Corrupt {
             path: crate::meta::SQLITE_FILE.into(),
@@ -355,8 +366,11 @@ mod tests {
     #[test]
     fn round_trips_through_its_json() {
         let c = CollectionConfig::with_space(Space::Cosine);
-        let back = CollectionConfig::from_stored(&c.to_json().to_string()).expect("parse");
+        let mut c = c;
+        c.hnsw.batch_size = 7;
+        let back = CollectionConfig::from_stored(&c.to_stored()).expect("parse");
         assert_eq!(back, c);
+        assert!(c.to_json()["hnsw"].get("batch_size").is_none(), "as chromadb shows it");
     }
 
     #[test]

@@ -61,6 +61,16 @@ pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
 pub use error::{Error, ErrorKind, Result};
+/// Checks chromadb's `where` / `where_document` filters (as JSON) the way the `chromadb` Python
+/// client checks them, with its messages, without running them: client layers call it to
+/// raise the client's error before any work.
+pub fn validate_filters(
+    where_: Option<&serde_json::Value>,
+    where_document: Option<&serde_json::Value>,
+) -> Result<()> {
+    filter::parse_filter(where_, where_document, filter::Validation::Client).map(|_| ())
+}
+
 /// Hooks for the engine's own integration tests; not part of the API (no stability promise).
 #[doc(hidden)]
 pub mod testing {

@@ -70,32 +70,30 @@ struct State {
     linked: u64,
     /// Slots the file on disk covers.
     saved: u64,
-    /// Cosine only: `1 / |row|` of every slot the graph holds (see `HnswRows::inv_norms`).
-    inv_norms: Vec<f32>,
 }
 
-impl State {
-    /// Extends `inv_norms` to the first `slots` rows (cosine collections only).
-    fn add_norms(
-        &mut self,
-        shared: &CollectionShared,
-        row: &CollectionRow,
-        slots: u64,
-    ) -> Result<()> {
-        let Some(dim) = row.dimension else {
-            return Ok(());
-        };
-        if shared.kernel.space() != Space::Cosine || slots <= self.inv_norms.len() as u64 {
-            return Ok(());
-        }
-        let from = self.inv_norms.len();
-        shared
-            .segment
-            .with_rows(row.generation, dim, slots, |rows| {
-                self.inv_norms
-                    .par_extend(rows[from * dim..].par_chunks_exact(dim).map(inv_norm));
-            })
+/// Extends a cosine graph's inverse norms to its first `slots` rows (they are saved with it,
+/// so a reopen does not read every vector to recompute them).
+fn add_norms(
+    graph: &mut Hnsw,
+    shared: &CollectionShared,
+    row: &CollectionRow,
+    slots: u64,
+) -> Result<()> {
+    let Some(dim) = row.dimension else {
+        return Ok(());
+    };
+    if shared.kernel.space() != Space::Cosine || slots <= graph.inv_norms.len() as u64 {
+        return Ok(());
     }
+    let from = graph.inv_norms.len();
+    shared
+        .segment
+        .with_rows(row.generation, dim, slots, |rows| {
+            graph
+                .inv_norms
+                .par_extend(rows[from * dim..].par_chunks_exact(dim).map(inv_norm));
+        })
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -170,7 +168,7 @@ impl CollectionShared {
                 graph => graph.insert(Hnsw::new(row.config.hnsw.space, params(&row.config.hnsw))?),
             };
             graph.grow(row.slot_count as u32)?;
-            st.add_norms(self, row, row.slot_count)?;
+            add_norms(graph, self, row, row.slot_count)?;
             (from, row.slot_count)
         };
         {
@@ -181,7 +179,7 @@ impl CollectionShared {
                         kernel: self.kernel,
                         data: rows,
                         dim,
-                        inv_norms: norms(&st),
+                        inv_norms: norms(graph),
                     };
                     graph.link(rows, from as u32..to as u32);
                 })?;
@@ -207,14 +205,13 @@ impl CollectionShared {
                 opened: true,
                 ..State::default()
             };
-            if let Some(g) = self.load_index(row) {
+            if let Some(mut g) = self.load_index(row) {
                 let n = g.len() as u64;
-                if st.add_norms(self, row, n).is_ok() {
+                // A graph saved without its norms (or a file that lost them) gets them here.
+                if add_norms(&mut g, self, row, n).is_ok() {
                     st.linked = n;
                     st.saved = n;
                     st.graph = Some(g);
-                } else {
-                    st.inv_norms.clear();
                 }
             }
         }
@@ -351,7 +348,7 @@ impl CollectionShared {
                 let mut per_query: Vec<Vec<Hit>> = queries
                     .chunks_exact(dim)
                     .map(|q| {
-                        let mut hits = graph.search(&scan, q, k, Some(ef), allow, norms(&st));
+                        let mut hits = graph.search(&scan, q, k, Some(ef), allow, norms(graph));
                         if self.kernel.space() == Space::Cosine {
                             // The graph's cosine comes from cached norms; report the exact
                             // kernel's distances, as an exact scan would.
@@ -384,9 +381,9 @@ impl CollectionShared {
     }
 }
 
-/// The cached inverse norms, for cosine graphs.
-fn norms(st: &State) -> Option<&[f32]> {
-    (!st.inv_norms.is_empty()).then_some(st.inv_norms.as_slice())
+/// The cached inverse norms of a cosine graph.
+fn norms(graph: &Hnsw) -> Option<&[f32]> {
+    (graph.inv_norms.len() == graph.len()).then_some(graph.inv_norms.as_slice())
 }
 
 /// Adds `more` to `hits` (both nearest first), keeping the `k` nearest distinct slots.

@@ -3,6 +3,7 @@
 
 mod filter_cache;
 mod index;
+mod live_checkpoint;
 mod read;
 mod write;
 
@@ -50,8 +51,14 @@ pub(crate) struct CollectionShared {
 impl Drop for CollectionShared {
     fn drop(&mut self) {
         // The last handle in this process is gone: save what the index file lacks, so the
-        // next open maps a graph instead of linking the newest records again.
+        // next open loads a graph instead of linking the newest records again, and the
+        // live-slots table, so it need not be read back out of SQLite.
         self.flush_index();
+        if let (Some(dir), Ok(live)) = (self.segment.dir(), self.live.read())
+            && let Some(generation) = live.generation
+        {
+            live_checkpoint::save(dir, generation, &live);
+        }
     }
 }
 
@@ -64,6 +71,8 @@ pub(crate) struct LiveSlots {
     pub(crate) ords: Vec<u64>,
     /// Number of live slots.
     pub(crate) live: u64,
+    /// The vector generation the slots are of, when loaded from a snapshot.
+    pub(crate) generation: Option<u64>,
 }
 
 impl LiveSlots {
@@ -72,7 +81,14 @@ impl LiveSlots {
         &mut self,
         conn: &rusqlite::Connection,
         row: &CollectionRow,
+        dir: Option<&std::path::Path>,
     ) -> Result<()> {
+        if self.seq.is_none()
+            && let Some(saved) = dir.and_then(|d| live_checkpoint::load(d, row))
+        {
+            *self = saved;
+            return Ok(());
+        }
         let mut ords = vec![DEAD; row.slot_count as usize];
         let pairs = meta::records::slots_and_ords(conn, row.key)?;
         for &(slot, ord) in &pairs {
@@ -88,6 +104,7 @@ impl LiveSlots {
         self.ords = ords;
         self.live = pairs.len() as u64;
         self.seq = Some(row.seq);
+        self.generation = Some(row.generation);
         Ok(())
     }
 }

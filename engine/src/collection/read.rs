@@ -303,7 +303,7 @@ impl Collection {
                 let mut live: RwLockWriteGuard<'_, LiveSlots> =
                     self.shared.live.write().unwrap_or_else(|p| p.into_inner());
                 if live.seq != Some(row.seq) {
-                    live.reload(tx, &row)?;
+                    live.reload(tx, &row, self.shared.segment.dir())?;
                 }
                 let live = RwLockWriteGuard::downgrade(live);
                 f(tx, &row, &live)

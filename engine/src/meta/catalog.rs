@@ -157,7 +157,7 @@ pub(crate) fn insert_collection(
             uuid.to_string(),
             name,
             config.hnsw.space.as_str(),
-            config.to_json().to_string(),
+            config.to_stored(),
             metadata
         ],
     )?;
@@ -211,7 +211,7 @@ pub(crate) fn set_configuration(
 ) -> Result<()> {
     conn.execute(
         "UPDATE collections SET configuration = ?2 WHERE id = ?1",
-        params![key, config.to_json().to_string()],
+        params![key, config.to_stored()],
     )?;
     Ok(())
 }

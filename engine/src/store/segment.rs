@@ -162,8 +162,8 @@ impl Segment {
     }
 
     /// Removes the files of generations other than `keep` (after a compaction committed):
-    /// vector files and the index files derived from them (`hnsw.<generation>.bin`), and
-    /// temporary files a writer left behind.
+    /// vector files and the files derived from them (`hnsw.<generation>.bin`,
+    /// `live.<generation>.bin`), and temporary files a writer left behind.
     pub(crate) fn remove_other_generations(&self, keep: u64) -> Result<()> {
         let f = match self {
             Segment::File(f) => f,
@@ -181,16 +181,21 @@ impl Segment {
         };
         let keep_vectors = format!("vectors.{keep}.f32");
         let keep_index = format!("hnsw.{keep}.bin");
+        let keep_live = format!("live.{keep}.bin");
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             let vectors = name.starts_with("vectors.") && name.ends_with(".f32");
             let index = name.starts_with("hnsw.") && name.ends_with(".bin");
+            let live = name.starts_with("live.") && name.ends_with(".bin");
             // A save that died before its rename (or that another process is making now:
             // losing it only costs that process a later save, never data).
-            let index_tmp = name.starts_with("hnsw.") && name.ends_with(".tmp");
-            let stale =
-                (vectors && name != keep_vectors) || (index && name != keep_index) || index_tmp;
+            let derived_tmp =
+                (name.starts_with("hnsw.") || name.starts_with("live.")) && name.ends_with(".tmp");
+            let stale = (vectors && name != keep_vectors)
+                || (index && name != keep_index)
+                || (live && name != keep_live)
+                || derived_tmp;
             if stale {
                 std::fs::remove_file(entry.path())
                     .map_err(|e| Error::io("remove", entry.path(), e))?;

@@ -365,3 +365,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_live_slots_file_is_used_only_for_its_own_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let dim = 4;
+    let rows: Vec<f32> = (0..40).map(|i| i as f32).collect();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        let c = db.create_collection("live", Space::L2, None).unwrap();
+        add_with_buckets(&c, 0, &rows, dim);
+        // The table a process has read is what it saves.
+        assert_eq!(c.count().unwrap(), 10);
+    }
+    let cdir = std::fs::read_dir(dir.path().join("collections"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(cdir.join("live.0.bin").exists(), "closing saves the table");
+    // A writer that never closes (as if killed) leaves the file one seq behind.
+    let db = Database::open(dir.path()).unwrap();
+    let c = db.get_collection("live").unwrap();
+    c.delete(&["r3".to_string(), "r7".to_string()]).unwrap();
+    std::mem::forget(c);
+    std::mem::forget(db);
+    let db = Database::open(dir.path()).unwrap();
+    let c = db.get_collection("live").unwrap();
+    assert_eq!(c.count().unwrap(), 8, "the deletes are seen");
+    let hits = search(&c, &rows[3 * dim..4 * dim], dim, None, SearchOptions::default());
+    assert!(!hits[0].0.contains(&"r3".to_string()));
+}

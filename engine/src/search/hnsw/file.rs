@@ -1,10 +1,10 @@
 //! The graph's file: links only (no vectors, so no dimension), laid out so that a reopen can
 //! be a mapping plus a header check.
 //!
-//! Format version 1, all integers little-endian:
+//! Format version 2, all integers little-endian:
 //! ```text
 //! 0..8    magic b"MNEMOHNW"
-//! 8..12   format version (1), u32
+//! 8..12   format version (2), u32
 //! 12..16  space: 0 l2, 1 ip, 2 cosine, u32
 //! 16..20  M (max_neighbors), u32
 //! 20..24  ef_construction, u32
@@ -14,25 +14,28 @@
 //! 44..48  top level, u32
 //! 48..56  level seed, u64
 //! 56..64  upper-layer words W, u64
-//! 64..    layer 0: n records of 1 + 2M u32 (count, then neighbours, unused words zero);
-//!         node s at 64 + 4 s (1 + 2M)
+//! 64..72  inverse norms held, u64: n for a cosine graph that keeps them, else 0
+//! 72..    layer 0: n records of 1 + 2M u32 (count, then neighbours, unused words zero);
+//!         node s at 72 + 4 s (1 + 2M)
 //! then    upper offsets: n u32, word index of the node's first upper record, or u32::MAX
 //! then    upper layers: W u32; a node of level l owns l records of 1 + M words (layer 1 first)
+//! then    inverse norms: f32 per node (cosine: `1 / |row|`, 0 for a zero row), if held
 //! then    levels: n u8
 //! ```
-//! Every u32 region starts at a multiple of 4, so a mapping can be viewed as `&[u32]` in place;
-//! the byte-sized levels come last for that reason. The file length is fully determined by the
-//! header, which is how truncation is caught.
+//! Every 4-byte region starts at a multiple of 4, so the file is read straight into a `u32`
+//! buffer and each region used in place; the byte-sized levels come last for that reason. The
+//! file length is fully determined by the header, which is how truncation is caught. Version 1
+//! (no norms) is refused as unsupported and the graph rebuilt: the index is derived data.
 //!
-//! Writing goes to `<name>.tmp`, is synced, renamed over the old file and the directory synced,
-//! so a crash leaves either the old graph or the new one. Reading checks every field and every
-//! link (ids below n, upper-layer neighbours tall enough to have that layer), so a damaged file
-//! is [`Error::Corrupt`], never a panic or an out-of-bounds walk later. For now the file is
-//! read into memory; once the index is wired into collections it is mapped through
-//! `store/mmap.rs` (the one place that maps files), with the same checks.
+//! Writing goes to a temporary file of the writing process, is synced, renamed over the old
+//! file and the directory synced, so a crash leaves either the old graph or the new one.
+//! Reading checks every field and every link (ids below n, upper-layer neighbours tall enough
+//! to have that layer) and every norm (finite, not negative), so a damaged file is
+//! [`Error::Corrupt`], never a panic or an out-of-bounds walk later. The file is read, not
+//! mapped: the checks touch every word anyway, and a graph that grows needs its own memory.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
@@ -44,8 +47,9 @@ use crate::distance::Space;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"MNEMOHNW";
-const VERSION: u32 = 1;
-const HEADER_LEN: usize = 64;
+const VERSION: u32 = 2;
+const HEADER_LEN: usize = 72;
+const HEADER_WORDS: usize = HEADER_LEN / 4;
 
 fn space_code(space: Space) -> u32 {
     match space {
@@ -97,6 +101,7 @@ impl Hnsw {
         out.extend_from_slice(&entry.map_or(0, |e| u32::from(e.level)).to_le_bytes());
         out.extend_from_slice(&self.params.seed.to_le_bytes());
         out.extend_from_slice(&(self.upper.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.inv_norms.len() as u64).to_le_bytes());
         debug_assert_eq!(out.len(), HEADER_LEN);
         for w in &self.layer0 {
             out.extend_from_slice(&w.load(Relaxed).to_le_bytes());
@@ -107,6 +112,9 @@ impl Hnsw {
         for w in &self.upper {
             out.extend_from_slice(&w.load(Relaxed).to_le_bytes());
         }
+        for x in &self.inv_norms {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
         out.extend_from_slice(&self.levels);
         out
     }
@@ -114,11 +122,33 @@ impl Hnsw {
     /// Reads a graph written by [`Hnsw::save`] for `space`. `ef_search` is not stored (it is a
     /// query-time setting); the loaded graph has chromadb's default until the caller sets it.
     pub(crate) fn load(path: &Path, space: Space) -> Result<Hnsw> {
-        let bytes = fs::read(path).map_err(|e| Error::io("read", path, e))?;
-        Hnsw::from_bytes(&bytes, path, space)
+        let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("stat", path, e))?
+            .len();
+        let len = usize::try_from(len).map_err(|_| Error::Corrupt {
+            path: path.to_owned(),
+            detail: format!("HNSW index: {len} bytes"),
+        })?;
+        // Read into u32 words (aligned), so every region can be used in place.
+        let mut words = vec![0u32; len.div_ceil(4)];
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+        file.read_exact(&mut bytes[..len])
+            .map_err(|e| Error::io("read", path, e))?;
+        Hnsw::from_words(&words, len, path, space)
     }
 
+    #[cfg(test)]
     pub(super) fn from_bytes(bytes: &[u8], path: &Path, space: Space) -> Result<Hnsw> {
+        let mut words = vec![0u32; bytes.len().div_ceil(4)];
+        bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        Hnsw::from_words(&words, bytes.len(), path, space)
+    }
+
+    /// Parses a file of `len` bytes held in `words` (its tail padded with zeros).
+    fn from_words(words: &[u32], len: usize, path: &Path, space: Space) -> Result<Hnsw> {
+        let bytes: &[u8] = &bytemuck::cast_slice(words)[..len];
         let corrupt = |detail: String| Error::Corrupt {
             path: path.to_owned(),
             detail: format!("HNSW index: {detail}"),
@@ -168,13 +198,22 @@ impl Hnsw {
         let top = u32_at(44);
         let seed = u64_at(48);
         let upper_words = u64_at(56);
+        let norms = match u64_at(64) {
+            0 => 0,
+            k if k == n64 && space == Space::Cosine => n,
+            k => return Err(corrupt(format!("{k} norms for {n} nodes"))),
+        };
         let stride0 = 1 + 2 * m;
         let stride_up = 1 + m;
         // The length the header implies, in checked arithmetic (the header may be garbage).
         let expected = usize::try_from(upper_words)
             .ok()
             .and_then(|w| {
-                let words = n.checked_mul(stride0)?.checked_add(n)?.checked_add(w)?;
+                let words = n
+                    .checked_mul(stride0)?
+                    .checked_add(n)?
+                    .checked_add(w)?
+                    .checked_add(norms)?;
                 words
                     .checked_mul(4)?
                     .checked_add(HEADER_LEN)?
@@ -187,21 +226,23 @@ impl Hnsw {
                 bytes.len()
             )));
         }
-        let words = |from: usize, count: usize| {
-            bytes[from..from + 4 * count]
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        };
-        let l0_start = HEADER_LEN;
-        let off_start = l0_start + 4 * n * stride0;
-        let up_start = off_start + 4 * n;
-        let lv_start = up_start + 4 * upper_words as usize;
+        // The 4-byte regions, in place (words are little-endian on disk).
+        let l0_start = HEADER_WORDS;
+        let off_start = l0_start + n * stride0;
+        let up_start = off_start + n;
+        let norms_start = up_start + upper_words as usize;
+        let lv_start = 4 * (norms_start + norms);
+        let layer0 = &words[l0_start..off_start];
+        let upper_offsets = &words[off_start..up_start];
+        let upper = &words[up_start..norms_start];
+        let inv_norms = &words[norms_start..norms_start + norms];
         let levels = bytes[lv_start..].to_vec();
-
+        let le = u32::from_le;
         // Levels and offsets: the offsets must be exactly the running sum the writer made.
         let mut next = 0usize;
         let mut max_level = 0u8;
-        for (s, (&level, off)) in levels.iter().zip(words(off_start, n)).enumerate() {
+        for (s, (&level, &off)) in levels.iter().zip(upper_offsets).enumerate() {
+            let off = le(off);
             if level > MAX_LEVEL {
                 return Err(corrupt(format!("node {s} has level {level}")));
             }
@@ -241,11 +282,12 @@ impl Hnsw {
 
         // Every list: count within capacity, neighbours existing and tall enough.
         let check_list = |s: usize, layer: usize, list: &[u32]| -> Result<()> {
-            let count = list[0] as usize;
+            let count = le(list[0]) as usize;
             if count > list.len() - 1 {
                 return Err(corrupt(format!("node {s} layer {layer}: {count} links")));
             }
             for &nb in &list[1..=count] {
+                let nb = le(nb);
                 if nb as usize >= n || (levels[nb as usize] as usize) < layer {
                     return Err(corrupt(format!(
                         "node {s} layer {layer}: bad neighbour {nb}"
@@ -254,17 +296,14 @@ impl Hnsw {
             }
             Ok(())
         };
-        let layer0: Vec<u32> = words(l0_start, n * stride0).collect();
         for (s, list) in layer0.chunks_exact(stride0).enumerate() {
             check_list(s, 0, list)?;
         }
-        let upper: Vec<u32> = words(up_start, upper_words as usize).collect();
-        let upper_offsets: Vec<u32> = words(off_start, n).collect();
         for (s, &level) in levels.iter().enumerate() {
             if level == 0 {
                 continue;
             }
-            let start = upper_offsets[s] as usize;
+            let start = le(upper_offsets[s]) as usize;
             for layer in 1..=level as usize {
                 let from = start + (layer - 1) * stride_up;
                 check_list(s, layer, &upper[from..from + stride_up])?;
@@ -277,12 +316,17 @@ impl Hnsw {
             ef_search: DEFAULT_EF_SEARCH,
             seed,
         };
+        let inv_norms: Vec<f32> = inv_norms.iter().map(|&w| f32::from_bits(le(w))).collect();
+        if let Some(bad) = inv_norms.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+            return Err(corrupt(format!("inverse norm {bad}")));
+        }
         let mut graph = Hnsw::new(space, params)?;
         graph.watermark = watermark;
         graph.levels = levels;
-        graph.layer0 = layer0.into_iter().map(AtomicU32::new).collect();
-        graph.upper_offsets = upper_offsets;
-        graph.upper = upper.into_iter().map(AtomicU32::new).collect();
+        graph.layer0 = layer0.iter().map(|&w| AtomicU32::new(le(w))).collect();
+        graph.upper_offsets = upper_offsets.iter().map(|&w| le(w)).collect();
+        graph.upper = upper.iter().map(|&w| AtomicU32::new(le(w))).collect();
+        graph.inv_norms = inv_norms;
         graph.locks = (0..n).map(|_| Mutex::new(())).collect();
         graph.entry = Mutex::new(entry);
         Ok(graph)

@@ -109,6 +109,9 @@ pub(crate) struct Hnsw {
     pub(super) upper_offsets: Vec<u32>,
     /// Upper layers: `1 + M` words per (node, layer >= 1).
     pub(super) upper: Vec<AtomicU32>,
+    /// Cosine graphs kept by a collection: `1 / |row|` per node (see `Rows::inv_norms`),
+    /// saved with the links; empty otherwise.
+    pub(crate) inv_norms: Vec<f32>,
     /// One lock per node, taken only by the parallel build.
     pub(super) locks: Vec<Mutex<()>>,
     pub(super) entry: Mutex<Option<Entry>>,
@@ -144,6 +147,7 @@ impl Hnsw {
             layer0: Vec::new(),
             upper_offsets: Vec::new(),
             upper: Vec::new(),
+            inv_norms: Vec::new(),
             locks: Vec::new(),
             entry: Mutex::new(None),
         })

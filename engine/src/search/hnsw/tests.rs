@@ -367,18 +367,21 @@ fn damaged_files_are_corrupt_never_a_panic() {
     let mut bad = good.clone();
     bad[0] = b'X';
     assert!(is_corrupt(load(&bad)), "magic");
-    for cut in [0, 10, 63, 64, 65, good.len() / 2, good.len() - 1] {
+    for cut in [0, 10, 71, 72, 73, good.len() / 2, good.len() - 1] {
         assert!(is_corrupt(load(&good[..cut])), "truncated at {cut}");
     }
     let mut longer = good.clone();
     longer.push(0);
     assert!(is_corrupt(load(&longer)), "trailing bytes");
     let mut bad = good.clone();
-    bad[8] = 2;
+    bad[8] = 1;
     assert!(matches!(
         load(&bad),
-        Err(Error::UnsupportedFormat { found: 2, .. })
+        Err(Error::UnsupportedFormat { found: 1, .. })
     ));
+    let mut bad = good.clone();
+    bad[64..72].copy_from_slice(&(n as u64).to_le_bytes());
+    assert!(is_corrupt(load(&bad)), "norms in an l2 graph");
     assert!(
         is_corrupt(Hnsw::from_bytes(&good, p, Space::Cosine)),
         "space"
@@ -386,7 +389,7 @@ fn damaged_files_are_corrupt_never_a_panic() {
 
     // Layer 0 of node 5: count, then the first neighbour.
     let stride = 4 * (1 + 2 * 16);
-    let node5 = 64 + 5 * stride;
+    let node5 = 72 + 5 * stride;
     let mut bad = good.clone();
     bad[node5 + 4..node5 + 8].copy_from_slice(&(n as u32).to_le_bytes());
     assert!(is_corrupt(load(&bad)), "neighbour id out of range");
@@ -410,7 +413,7 @@ fn damaged_files_are_corrupt_never_a_panic() {
     assert!(is_corrupt(load(&bad)), "level/offset mismatch");
     // An upper-layer link to a node that has no such layer.
     let tall = (0..n).find(|&s| good[lv + s] > 0).expect("a tall node");
-    let off_start = 64 + n * stride;
+    let off_start = 72 + n * stride;
     let up_start = off_start + 4 * n;
     let off = u32::from_le_bytes(good[off_start + 4 * tall..][..4].try_into().expect("4")) as usize;
     let mut bad = good.clone();
@@ -468,4 +471,24 @@ proptest! {
             prop_assert!(hits.iter().any(|h| h.slot == target as u64 && h.distance == 0.0));
         }
     }
+}
+
+#[test]
+fn cosine_norms_round_trip_and_bad_ones_are_corrupt() {
+    let (n, dim) = (300, 8);
+    let data = mixture(n, dim, 5, 13);
+    let mut g = build(Space::Cosine, &data, dim, HnswParams::default());
+    g.inv_norms = data.chunks_exact(dim).map(super::inv_norm).collect();
+    let good = g.to_bytes();
+    let p = Path::new("index.hnsw");
+    let back = Hnsw::from_bytes(&good, p, Space::Cosine).expect("load");
+    assert_eq!(back.inv_norms, g.inv_norms);
+    // The norms sit just before the n level bytes.
+    let at = good.len() - n - 4;
+    let mut bad = good.clone();
+    bad[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    assert!(
+        is_corrupt(Hnsw::from_bytes(&bad, p, Space::Cosine)),
+        "NaN norm"
+    );
 }

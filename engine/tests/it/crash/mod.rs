@@ -382,8 +382,8 @@ impl CrashRun {
         }
         check_queries(&c, model, &mut self.rng).map_err(fail)?;
         // Recovery also removes the files of older generations (left by a compaction killed
-        // after its commit) and index saves cut short: at most one vector file and the index
-        // file of the same generation.
+        // after its commit) and saves of derived files cut short: at most one vector file,
+        // and the index and live-slots files of the same generation.
         let cdir = self.db_dir.join("collections").join(c.id().to_string());
         // Queries may have started a background index catch-up, which saves the graph:
         // finish it first (it takes the same build lock), so the listing is stable.
@@ -399,7 +399,7 @@ impl CrashRun {
         let generation_of = |n: &str| n.split('.').nth(1).map(str::to_owned);
         let stray = names.iter().any(|n| {
             !(n.starts_with("vectors.") && n.ends_with(".f32")
-                || n.starts_with("hnsw.")
+                || (n.starts_with("hnsw.") || n.starts_with("live."))
                     && n.ends_with(".bin")
                     && vectors.first().map(|v| generation_of(v)) == Some(generation_of(n)))
         });
