@@ -125,7 +125,7 @@ def _stack(rows: Sequence[Any]) -> np.ndarray:
     return np.array(rows, dtype=np.float32)
 
 
-def record_set_lengths(fields: Dict[str, Optional[Sequence[Any]]]) -> None:
+def record_set_lengths(fields: Dict[str, Any]) -> None:
     """chromadb's length-consistency rule over the given fields (in chromadb's key order)."""
     lengths = [len(v) for v in fields.values() if v is not None]
     if not lengths:

@@ -338,9 +338,9 @@ class Collection:
         where_document: Optional[Dict[str, Any]] = None,
         include: Include = ["metadatas", "documents"],  # noqa: B006 (chromadb's default)
     ) -> GetResult:
-        ids_l, include = self._prepare_get(ids, where, where_document, include)
-        r = self._native.get(ids_l, where, where_document, limit, offset or 0, list(include))
-        return _get_result(r, include)
+        ids_l, inc = self._prepare_get(ids, where, where_document, include)
+        r = self._native.get(ids_l, where, where_document, limit, offset or 0, inc)
+        return _get_result(r, inc)
 
     @v.context("get")
     def _prepare_get(self, ids: Any, where: Any, where_document: Any, include: Any) -> Tuple[Optional[List[str]], List[str]]:
@@ -370,14 +370,15 @@ class Collection:
         where_document: Optional[Dict[str, Any]] = None,
         include: Include = ["metadatas", "documents", "distances"],  # noqa: B006 (chromadb's default)
     ) -> QueryResult:
-        matrix, ids_l, include = self._prepare_query(
+        matrix, ids_l, inc = self._prepare_query(
             query_embeddings, query_texts, query_images, query_uris, ids, n_results, where, where_document, include
         )
+        hits: List[Dict[str, Any]]
         if ids_l is not None and len(ids_l) == 0:
             hits = [{"ids": [], "embeddings": None, "documents": [], "uris": [], "metadatas": [], "distances": []}] * len(matrix)
         else:
-            hits = self._native.query(matrix, n_results, ids_l, where, where_document, include)
-        return _query_result(hits, include)
+            hits = self._native.query(matrix, n_results, ids_l, where, where_document, inc)
+        return _query_result(hits, inc)
 
     @v.context("query")
     def _prepare_query(
@@ -396,7 +397,7 @@ class Collection:
         texts = v.one_to_many(query_texts)
         images = v.one_to_many(query_images)
         uris = v.one_to_many(query_uris)
-        fields = {"embeddings": matrix, "documents": texts, "images": images, "uris": uris}
+        fields: Dict[str, Any] = {"embeddings": matrix, "documents": texts, "images": images, "uris": uris}
         v.record_set_lengths(fields)
         if texts is not None:
             v.documents(texts, nullable=matrix is not None)
@@ -463,7 +464,7 @@ class Collection:
         docs = v.one_to_many(documents)
         imgs = v.one_to_many(images)
         uris_l = v.one_to_many(uris)
-        fields = {"ids": ids_l, "metadatas": mds, "embeddings": matrix, "documents": docs, "images": imgs, "uris": uris_l}
+        fields: Dict[str, Any] = {"ids": ids_l, "metadatas": mds, "embeddings": matrix, "documents": docs, "images": imgs, "uris": uris_l}
         v.record_set_lengths(fields)
         if docs is not None:
             v.documents(docs, nullable=matrix is not None)
@@ -551,7 +552,7 @@ class Collection:
         self._info = self._native.info()
 
 
-def _get_result(r: Dict[str, Any], include: List[str]) -> GetResult:
+def _get_result(r: Dict[str, Any], include: Any) -> GetResult:
     emb = r["embeddings"]
     if "embeddings" in include and emb is not None and len(emb) == 0:
         emb = np.empty((0,), dtype=np.float32)
@@ -566,7 +567,7 @@ def _get_result(r: Dict[str, Any], include: List[str]) -> GetResult:
     }
 
 
-def _query_result(hits: List[Dict[str, Any]], include: List[str]) -> QueryResult:
+def _query_result(hits: List[Dict[str, Any]], include: Any) -> QueryResult:
     def column(key: str) -> Any:
         if key not in include:
             return None
