@@ -1,0 +1,132 @@
+"""Threads and processes: the GIL is released in every engine call, so 8 Python threads run
+engine work side by side; two processes share one directory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from typing import Any, List
+
+import numpy as np
+
+import mnemodb
+
+DIM = 64
+
+
+def _collection(tmp_path: Any, n: int = 3000) -> Any:
+    client = mnemodb.PersistentClient(path=str(tmp_path / "threads"))
+    col = client.create_collection("threads")
+    vecs = np.random.default_rng(0).normal(size=(n, DIM)).astype(np.float32)
+    col.add(ids=[str(i) for i in range(n)], embeddings=vecs, metadatas=[{"s": i % 10, "n": i} for i in range(n)])
+    return col, vecs
+
+
+def _run_threads(target: Any, n: int = 8) -> None:
+    errors: List[BaseException] = []
+
+    def wrapped(i: int) -> None:
+        try:
+            target(i)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+
+def test_concurrent_reads_are_correct(tmp_path: Any) -> None:
+    col, vecs = _collection(tmp_path)
+    expected = [col.query(query_embeddings=vecs[i : i + 1], n_results=5, where={"s": i % 10})["ids"] for i in range(8)]
+
+    def reader(i: int) -> None:
+        for _ in range(20):
+            r = col.query(query_embeddings=vecs[i : i + 1], n_results=5, where={"s": i % 10})
+            assert r["ids"] == expected[i]
+            assert col.get(ids=[str(i)])["ids"] == [str(i)]
+
+    _run_threads(reader)
+
+
+def test_concurrent_writes_and_reads(tmp_path: Any) -> None:
+    col, _ = _collection(tmp_path, n=100)
+
+    def writer(i: int) -> None:
+        rng = np.random.default_rng(i)
+        for k in range(10):
+            ids = [f"t{i}-{k}-{j}" for j in range(20)]
+            col.add(ids=ids, embeddings=rng.normal(size=(20, DIM)).astype(np.float32), documents=ids)
+            assert col.get(ids=ids[:1], include=["documents"])["documents"] == ids[:1]
+            col.query(query_embeddings=rng.normal(size=(1, DIM)).astype(np.float32), n_results=3)
+
+    _run_threads(writer)
+    assert col.count() == 100 + 8 * 10 * 20
+
+
+def test_threads_faster_than_serial(tmp_path: Any) -> None:
+    """8 threads doing filtered queries and filtered gets finish sooner than the same calls
+    one after another (best of 3 each, to ride out a busy machine)."""
+    col, vecs = _collection(tmp_path)
+
+    def work(i: int) -> None:
+        for _ in range(15):
+            col.query(query_embeddings=vecs[i : i + 1], n_results=10, where={"s": {"$in": [i % 10, (i + 1) % 10]}})
+            col.get(where={"n": {"$gte": 100 * i}}, limit=50, include=["metadatas"])
+
+    work(0)
+    serial, parallel = [], []
+    for _ in range(3):
+        t = time.perf_counter()
+        for i in range(8):
+            work(i)
+        serial.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        _run_threads(work)
+        parallel.append(time.perf_counter() - t)
+    print(f"serial {min(serial):.3f}s, 8 threads {min(parallel):.3f}s, speedup {min(serial) / min(parallel):.2f}x")
+    assert min(parallel) < min(serial)
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, numpy as np, mnemodb
+    client = mnemodb.PersistentClient(path=sys.argv[1])
+    col = client.get_or_create_collection("shared")
+    tag = sys.argv[2]
+    rng = np.random.default_rng(len(tag))
+    for k in range(20):
+        ids = [f"{tag}-{k}-{j}" for j in range(10)]
+        col.add(ids=ids, embeddings=rng.normal(size=(10, 8)).astype(np.float32), metadatas=[{"tag": tag}] * 10)
+    print(col.count())
+    """
+)
+
+
+def test_two_processes_on_one_directory(tmp_path: Any) -> None:
+    path = str(tmp_path / "shared")
+    client = mnemodb.PersistentClient(path=path)
+    col = client.get_or_create_collection("shared")
+    col.add(ids=["parent"], embeddings=[[0.0] * 8])
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CHILD, path, tag], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for tag in ("alpha", "beta")
+    ]
+    # the parent keeps writing and reading while the children write
+    for k in range(20):
+        col.add(ids=[f"p{k}"], embeddings=[[float(k)] * 8])
+        col.query(query_embeddings=[[1.0] * 8], n_results=3)
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    assert col.count() == 1 + 20 + 2 * 200
+    assert len(col.get(where={"tag": "beta"}, include=[])["ids"]) == 200
+    hit = col.get(ids=["alpha-3-4"], include=["embeddings"])["embeddings"][0]
+    r = col.query(query_embeddings=[hit], n_results=1, include=["distances"])
+    assert r["ids"] == [["alpha-3-4"]] and r["distances"][0][0] < 1e-6
