@@ -100,6 +100,9 @@ class Client:
         settings: Any = None,
         tenant: str = DEFAULT_TENANT,
         database: str = DEFAULT_DATABASE,
+        *,
+        path: Optional[str] = None,
+        ephemeral: bool = False,
     ) -> None:
         _adopt_chroma()
         self._settings = settings if settings is not None else Settings()
@@ -109,8 +112,10 @@ class Client:
         if database != DEFAULT_DATABASE:
             raise NotFoundError(f"Database [{database}] not found. Are you sure it exists?")
         self.tenant, self.database = tenant, database
-        if getattr(self._settings, "is_persistent", False):
-            path = str(Path(getattr(self._settings, "persist_directory", "./chroma")).resolve())
+        if path is None and not ephemeral and getattr(self._settings, "is_persistent", False):
+            path = getattr(self._settings, "persist_directory", "./chroma")
+        if path is not None:
+            path = str(Path(path).resolve())
             self._db = _database(path, path)
         else:
             self._db = _database("ephemeral", None)
@@ -171,6 +176,8 @@ class Client:
         data_loader: Any = None,
         get_or_create: bool = False,
     ) -> "Collection":
+        if (embedding_function is _DEFAULT or embedding_function is None) and isinstance(configuration, dict):
+            embedding_function = configuration.get("embedding_function") or embedding_function
         ef = _check_embedding_function(embedding_function)
         if metadata is not None:
             v.metadata(metadata)
@@ -215,18 +222,13 @@ def PersistentClient(
 ) -> Client:
     """A client on the database in directory ``path`` (created if needed)."""
     if settings is None:
-        settings = Settings()
-    settings.is_persistent = True
-    settings.persist_directory = str(path)
-    return Client(settings, tenant, database)
+        settings = Settings(is_persistent=True, persist_directory=str(path))
+    return Client(settings, tenant, database, path=str(path))
 
 
 def EphemeralClient(settings: Any = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> Client:
     """A client on the process's in-memory database (shared by every ephemeral client)."""
-    if settings is None:
-        settings = Settings()
-    settings.is_persistent = False
-    return Client(settings, tenant, database)
+    return Client(settings if settings is not None else Settings(), tenant, database, ephemeral=True)
 
 
 def _engine_configuration(configuration: Any) -> Any:
