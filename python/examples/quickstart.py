@@ -72,7 +72,7 @@ def main() -> None:
     filt = timed_queries(lambda q: notes.query(query_embeddings=q, n_results=10, where={"source": "s3"}), queries)
     docf = timed_queries(lambda q: notes.query(query_embeddings=q, n_results=10, where_document={"$contains": "mnemodb"}), queries)
     for label, xs in (("query k=10", plain), ("query where source=s3 (10%)", filt), ("query where_document $contains", docf)):
-        print(f"  {label:<30}p50 {statistics.median(xs):7.3f} ms  p95 {percentile(xs, 0.95):7.3f} ms")
+        print(f"  {label:<32}p50 {statistics.median(xs):7.3f} ms  p95 {percentile(xs, 0.95):7.3f} ms")
 
     t = time.perf_counter()
     batch_q = notes.query(query_embeddings=queries, n_results=10, include=[])

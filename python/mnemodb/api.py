@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _native
 from . import _validate as v
-from .errors import AuthorizationError, NotFoundError, _adopt_chroma
+from .errors import AuthorizationError, InvalidArgumentError, NotFoundError, _adopt_chroma
 from .types import DeleteResult, GetResult, Include, QueryResult
 
 DEFAULT_TENANT = "default_tenant"
@@ -180,7 +180,7 @@ class Client:
             embedding_function = configuration.get("embedding_function") or embedding_function
         ef = _check_embedding_function(embedding_function)
         if metadata is not None:
-            v.metadata(metadata)
+            _check_collection_metadata(metadata)
         native = self._db.create_collection(name, _engine_configuration(configuration), metadata, get_or_create)
         return Collection(self, native, native.info(), ef, data_loader)
 
@@ -229,6 +229,19 @@ def PersistentClient(
 def EphemeralClient(settings: Any = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> Client:
     """A client on the process's in-memory database (shared by every ephemeral client)."""
     return Client(settings if settings is not None else Settings(), tenant, database, ephemeral=True)
+
+
+def _check_collection_metadata(metadata: Any) -> None:
+    """chromadb checks a new collection's metadata in its backend, with these messages."""
+    if isinstance(metadata, dict) and len(metadata) == 0:
+        raise InvalidArgumentError("Validation error: metadata: Metadata cannot be empty")
+    scalars = (str, int, float, bool)
+    for value in metadata.values() if isinstance(metadata, dict) else [None]:
+        ok = isinstance(value, scalars) or (
+            isinstance(value, list) and len(value) > 0 and all(isinstance(x, scalars) for x in value)
+        )
+        if not ok:
+            raise TypeError("argument 'metadata': Cannot convert Python object to MetadataValue")
 
 
 def _engine_configuration(configuration: Any) -> Any:

@@ -39,6 +39,10 @@ class ChromaError(Exception):
 
     trace_id: Optional[str] = None
 
+    def __init__(self, *args: object) -> None:
+        _adopt_chroma()
+        super().__init__(*args)
+
     def code(self) -> int:
         """The HTTP status chromadb gives this error."""
         return 400

@@ -199,6 +199,13 @@ def error_script() -> List[Any]:
     add(("list", lambda e: sorted(c.name for c in e.client.list_collections())))
     add(("rename", lambda e: col(e).modify(name="errors2")))
     add(("renamed", lambda e: [e.client.get_collection("errors2").count(), sorted(c.name for c in e.client.list_collections())]))
+    add(("create_empty_md", lambda e: e.client.create_collection("emptymd", metadata={})))
+    add(("create_nested_md", lambda e: e.client.create_collection("nestedmd", metadata={"a": {"b": 1}})))
+    add(("rename_to_existing", lambda e: (e.client.get_or_create_collection("other"), e.client.get_collection("errors2").modify(name="other"))))
+    add(("delete_where_count", lambda e: e.client.get_collection("errors2").delete(where={"k": 1})))
+    add(("delete_ids_and_where_count", lambda e: e.client.get_collection("errors2").delete(ids=["b", "zz"], where={"k": "x"})))
+    add(("after_deletes", lambda e: e.client.get_collection("errors2").get()))
+    add(("list_paged", lambda e: [len(e.client.list_collections(limit=1)), len(e.client.list_collections(offset=1)), e.client.count_collections()]))
     add(("int_float_types", lambda e: e.client.get_collection("errors2").get(ids=["a"], include=["metadatas"])))
     return s
 
@@ -209,6 +216,7 @@ DIVERGENCES = {
     "nan": "prefix",  # mnemodb appends "(record N)"
     "query_missing_ids": "prefix",  # mnemodb appends the missing ids
     "bad_space": "class",  # chromadb's serde message carries "at line 1 column 24"
+    "rename_to_existing": "class",  # chromadb shows SQLite's UNIQUE constraint text
 }
 
 
