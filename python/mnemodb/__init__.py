@@ -65,6 +65,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'mnemodb' has no attribute {name!r}")
 
 
+def __dir__() -> list:
+    return sorted(set(globals()) | _LAZY | {"Client"})
+
+
 def _client(settings: Any = None, tenant: str = "default_tenant", database: str = "default_database") -> Any:
     """chromadb's ``Client()``: ephemeral unless ``settings.is_persistent``."""
     from . import api
