@@ -8,7 +8,6 @@ released; this module only normalises arguments and shapes results.
 from __future__ import annotations
 
 import inspect
-import os
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ import numpy as np
 from . import _native
 from . import _validate as v
 from .errors import AuthorizationError, InvalidArgumentError, NotFoundError, _adopt_chroma
+from .config import Settings
 from .types import DeleteResult, GetResult, Include, QueryResult
 
 DEFAULT_TENANT = "default_tenant"
@@ -47,34 +47,6 @@ class _Default:
 
 
 _DEFAULT: Any = _Default()
-
-
-class Settings:
-    """The chromadb settings mnemodb reads; a ``chromadb.config.Settings`` works too.
-
-    ``allow_reset`` (env ``ALLOW_RESET``) guards :meth:`Client.reset` as in chromadb.
-    There is no telemetry: ``anonymized_telemetry`` is accepted and ignored.
-    """
-
-    def __init__(
-        self,
-        allow_reset: Optional[bool] = None,
-        is_persistent: bool = False,
-        persist_directory: str = "./chroma",
-        anonymized_telemetry: bool = False,
-        **other: Any,
-    ) -> None:
-        if allow_reset is None:
-            allow_reset = os.environ.get("ALLOW_RESET", "").lower() in ("1", "true", "yes")
-        self.allow_reset = bool(allow_reset)
-        self.is_persistent = is_persistent
-        self.persist_directory = persist_directory
-        self.anonymized_telemetry = anonymized_telemetry
-        for k, val in other.items():
-            setattr(self, k, val)
-
-    def __repr__(self) -> str:
-        return f"Settings({self.__dict__!r})"
 
 
 # One database per persist directory (and one for every ephemeral client) per process, as
