@@ -14,7 +14,9 @@ collection class is first used, opens nothing and starts no thread.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing is not imported at run time: `import mnemodb` stays cheap
+if TYPE_CHECKING:
+    from typing import Any
 
 from . import errors
 

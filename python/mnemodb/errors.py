@@ -12,7 +12,10 @@ Engine errors are mapped to these classes in one place, ``python/src/error.rs``.
 from __future__ import annotations
 
 import sys
-from typing import Dict, List, Optional, Type
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import mnemodb` stays cheap
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Type
 
 __all__ = [
     "ChromaError",
