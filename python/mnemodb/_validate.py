@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 import numpy as np
 
 from . import _native
-from .errors import DuplicateIDError
+from .errors import DuplicateIDError, InvalidArgumentError
 
 T = TypeVar("T")
 
@@ -31,6 +31,8 @@ def context(name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
             try:
                 return func(*args, **kwargs)
             except Exception as e:
+                if getattr(e, "_backend", False):  # chromadb raises these past its validation
+                    raise
                 msg = f"{str(e)} in {name}."
                 e.args = (msg,) + e.args[1:] if e.args else ()
                 raise
@@ -119,9 +121,10 @@ def _contiguous(arr: np.ndarray) -> np.ndarray:
 def _stack(rows: Sequence[Any]) -> np.ndarray:
     lengths = {len(r) for r in rows}
     if len(lengths) > 1:
-        # chromadb lets the backend refuse ragged input; the engine's message names the dimension.
-        dims = sorted(lengths)
-        raise ValueError(f"All embeddings must have the same dimension, got dimensions {dims}")
+        # chromadb's backend refuses ragged input, with this message and class.
+        err = InvalidArgumentError("Inconsistent dimensions in provided embeddings")
+        err._backend = True  # type: ignore[attr-defined]
+        raise err
     return np.array(rows, dtype=np.float32)
 
 

@@ -206,6 +206,10 @@ def error_script() -> List[Any]:
     add(("delete_ids_and_where_count", lambda e: e.client.get_collection("errors2").delete(ids=["b", "zz"], where={"k": "x"})))
     add(("after_deletes", lambda e: e.client.get_collection("errors2").get()))
     add(("list_paged", lambda e: [len(e.client.list_collections(limit=1)), len(e.client.list_collections(offset=1)), e.client.count_collections()]))
+    add(("ragged", lambda e: e.client.get_collection("errors2").add(ids=["r1", "r2"], embeddings=[[1.0, 2.0], [1.0, 2.0, 3.0]])))
+    add(("uris_add", lambda e: e.client.get_collection("errors2").add(ids=["u1", "u2"], embeddings=[[5.0, 5.0], [6.0, 6.0]], uris=["file:///a", None], metadatas=[None, {"m": 1}])))
+    add(("uris_get", lambda e: e.client.get_collection("errors2").get(ids=["u1", "u2"], include=["uris", "metadatas", "documents"])))
+    add(("uris_query", lambda e: e.client.get_collection("errors2").query(query_embeddings=[[5.0, 5.0]], n_results=2, include=["uris", "metadatas"])))
     add(("int_float_types", lambda e: e.client.get_collection("errors2").get(ids=["a"], include=["metadatas"])))
     return s
 
