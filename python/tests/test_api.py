@@ -194,3 +194,14 @@ def test_stale_handle_after_delete(client: Any) -> None:
     client.delete_collection("stale")
     with pytest.raises(NotFoundError, match="does not exist"):
         col.count()
+
+
+def test_utils_embedding_functions_mirror_chromadb() -> None:
+    from mnemodb.utils import embedding_functions as efs
+
+    assert efs.HashEmbeddingFunction is HashEmbeddingFunction
+    with pytest.raises(AttributeError, match="never downloads|downloads a model"):
+        efs.DefaultEmbeddingFunction  # noqa: B018
+    vectors = HashEmbeddingFunction(dim=16)(["same", "same", "other"])
+    assert np.allclose(vectors[0], vectors[1]) and not np.allclose(vectors[0], vectors[2])
+    assert abs(float(np.linalg.norm(vectors[0])) - 1.0) < 1e-6
