@@ -32,9 +32,14 @@ if ! cmp -s python/requirements-test.txt "$stamp"; then
 fi
 
 echo "scripts/pyenv.sh: building mnemodb into .venv (maturin develop --release)"
-(
-    cd python
-    VIRTUAL_ENV="$PWD/../.venv" PATH="$PWD/../.venv/bin:$PATH" \
-        maturin develop --release --quiet 2>&1 | grep -v "^$" | tail -n 3
-)
+log=$(mktemp)
+if ! (cd python && VIRTUAL_ENV="$PWD/../.venv" PATH="$PWD/../.venv/bin:$PATH" \
+        maturin develop --release) >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "scripts/pyenv.sh: building mnemodb failed" >&2
+    exit 1
+fi
+tail -n 2 "$log"
+rm -f "$log"
 .venv/bin/python -c "import mnemodb, mnemodb._native; print('scripts/pyenv.sh: mnemodb', mnemodb.__version__, 'ready in .venv')"
