@@ -205,3 +205,18 @@ def test_utils_embedding_functions_mirror_chromadb() -> None:
     vectors = HashEmbeddingFunction(dim=16)(["same", "same", "other"])
     assert np.allclose(vectors[0], vectors[1]) and not np.allclose(vectors[0], vectors[2])
     assert abs(float(np.linalg.norm(vectors[0])) - 1.0) < 1e-6
+
+
+def test_update_of_missing_id_is_forgotten(client: Any) -> None:
+    """A deliberate divergence from chromadb 1.5.9, which gets this wrong: an update naming a
+    missing id is ignored for good (chromadb's documented semantics). chromadb keeps that
+    update's vector and, after a later no-op add, shows it on a record added with the id."""
+    col = client.create_collection("missing-update")
+    col.add(ids=["id0"], embeddings=[[0.0, 0.0]], documents=["zero"])
+    col.update(ids=["id0", "id8"], embeddings=[[1.0, 1.0], [8.0, 8.0]], documents=["one", "eight"])
+    col.add(ids=["id8"], embeddings=[[2.0, 2.0]], documents=["two"])
+    col.add(ids=["id0"], embeddings=[[3.0, 3.0]], documents=["three"])  # exists: a no-op
+    got = col.get(include=["embeddings", "documents"])
+    assert got["ids"] == ["id0", "id8"]
+    assert got["documents"] == ["one", "two"]
+    np.testing.assert_array_equal(got["embeddings"], [[1.0, 1.0], [2.0, 2.0]])

@@ -36,6 +36,17 @@ op_st = st.one_of(
 )
 
 
+def _update_existing(col: Any, ids: List[str], vecs: np.ndarray, docs: List[str]) -> Any:
+    """Updates only the ids that exist. chromadb 1.5.9 has a bug this avoids: the vector of an
+    update to a missing id is kept in its log and later lands on a record added with that id
+    (after a further no-op add); see test_api.py::test_update_of_missing_id_is_forgotten."""
+    present = set(col.get(ids=ids, include=[])["ids"])
+    keep = [i for i, id_ in enumerate(ids) if id_ in present]
+    if not keep:
+        return "none present"
+    return col.update(ids=[ids[i] for i in keep], embeddings=vecs[keep], documents=[docs[i] for i in keep])
+
+
 def _steps(ops: List[Tuple[str, List[str], int, Any]], space: str) -> List[Any]:
     name = f"hyp{next(_names)}"
     steps: List[Any] = [("create", lambda e: setattr(e, "col", e.client.create_collection(name, configuration={"hnsw": {"space": space}})))]
@@ -48,7 +59,7 @@ def _steps(ops: List[Tuple[str, List[str], int, Any]], space: str) -> List[Any]:
         elif kind == "upsert":
             fn = lambda e, ids=ids, v=vecs, m=mds: e.col.upsert(ids=ids, embeddings=v, metadatas=m)  # noqa: E731
         elif kind == "update":
-            fn = lambda e, ids=ids, v=vecs, d=docs: e.col.update(ids=ids, embeddings=v, documents=d)  # noqa: E731
+            fn = lambda e, ids=ids, v=vecs, d=docs: _update_existing(e.col, ids, v, d)  # noqa: E731
         elif kind == "update_md":
             patch = [{"g": None, "x": seed % 4} if md else {"x": seed % 4} for _ in ids]
             fn = lambda e, ids=ids, p=patch: e.col.update(ids=ids, metadatas=p)  # noqa: E731
@@ -76,7 +87,7 @@ def test_random_sequences_match_chromadb(chromadb: Any, space: str) -> None:
     ref_client = chromadb.EphemeralClient(settings=chromadb.config.Settings(anonymized_telemetry=False))
     our_client = mnemodb.EphemeralClient()
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(op_st, min_size=1, max_size=12))
     def check(ops: List[Any]) -> None:
         steps = _steps(ops, space)
