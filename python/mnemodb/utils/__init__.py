@@ -1,0 +1,1 @@
+"""``mnemodb.utils``: mirrors ``chromadb.utils`` for the embedding functions."""

@@ -1,0 +1,319 @@
+//! `_native.Collection`: records in, results out; every engine call runs with the GIL released.
+
+use mnemodb::{
+    AddBatch, CollectionInfo, Embeddings, GetRequest, HnswConfigUpdate, Include, QueryRequest,
+    UpdateBatch,
+};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::convert::{
+    from_json, matrix, metadata_to_py, metadatas, metadatas_to_py, opt_json, to_json, to_metadata,
+    to_patch,
+};
+use crate::error::IntoPy;
+
+/// A handle to one collection; safe to share between threads.
+#[pyclass(frozen, module = "mnemodb._native")]
+pub(crate) struct Collection {
+    inner: mnemodb::Collection,
+}
+
+impl Collection {
+    pub(crate) fn new(inner: mnemodb::Collection) -> Collection {
+        Collection { inner }
+    }
+}
+
+/// `include` names (chromadb's) as the engine's flags; `data` is accepted and never filled.
+fn include(names: &[String]) -> PyResult<Include> {
+    let mut inc = Include::default();
+    for n in names {
+        match n.as_str() {
+            "embeddings" => inc.embeddings = true,
+            "documents" => inc.documents = true,
+            "metadatas" => inc.metadatas = true,
+            "uris" => inc.uris = true,
+            "distances" => inc.distances = true,
+            "data" => {}
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown include item {other}"
+                )));
+            }
+        }
+    }
+    Ok(inc)
+}
+
+/// `rows x dim` float32 numpy array owning the engine's buffer (no copy).
+fn embeddings_to_py<'py>(py: Python<'py>, e: Embeddings) -> PyResult<Bound<'py, PyAny>> {
+    let (n, dim) = (e.len(), e.dim);
+    Ok(PyArray1::from_vec(py, e.data).reshape([n, dim])?.into_any())
+}
+
+/// A dict of the fields a `get` or one query's hits carry; absent fields are `None`.
+fn fields_to_py<'py>(
+    py: Python<'py>,
+    ids: Vec<String>,
+    embeddings: Option<Embeddings>,
+    documents: Option<Vec<Option<String>>>,
+    uris: Option<Vec<Option<String>>>,
+    metadatas: Option<Vec<Option<mnemodb::Metadata>>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("ids", ids)?;
+    match embeddings {
+        Some(e) => d.set_item("embeddings", embeddings_to_py(py, e)?)?,
+        None => d.set_item("embeddings", py.None())?,
+    }
+    d.set_item("documents", documents)?;
+    d.set_item("uris", uris)?;
+    match metadatas {
+        Some(m) => d.set_item("metadatas", metadatas_to_py(py, &m)?)?,
+        None => d.set_item("metadatas", py.None())?,
+    }
+    Ok(d)
+}
+
+/// A collection's catalog entry as a dict.
+pub(crate) fn info_to_py<'py>(
+    py: Python<'py>,
+    info: &CollectionInfo,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("id", info.id.to_string())?;
+    d.set_item("name", &info.name)?;
+    d.set_item("dimension", info.dimension)?;
+    match &info.metadata {
+        Some(m) => d.set_item("metadata", metadata_to_py(py, m)?)?,
+        None => d.set_item("metadata", py.None())?,
+    }
+    d.set_item(
+        "configuration",
+        from_json(py, &info.configuration.to_json())?,
+    )?;
+    Ok(d)
+}
+
+fn opt_matrix<'a>(arr: &'a Option<PyReadonlyArray2<'_, f32>>) -> PyResult<Option<&'a [f32]>> {
+    arr.as_ref()
+        .map(|a| matrix(a).map(|(flat, _, _)| flat))
+        .transpose()
+}
+
+#[pymethods]
+impl Collection {
+    /// The collection's id (a UUID string).
+    #[getter]
+    fn id(&self) -> String {
+        self.inner.id().to_string()
+    }
+
+    /// The catalog's current view: `id`, `name`, `dimension`, `metadata`, `configuration`.
+    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let info = py.detach(|| self.inner.info()).py_err()?;
+        info_to_py(py, &info)
+    }
+
+    /// Number of records.
+    fn count(&self, py: Python<'_>) -> PyResult<u64> {
+        py.detach(|| self.inner.count()).py_err()
+    }
+
+    /// Adds records; `embeddings` is a C-contiguous float32 `(len(ids), dim)` array, read in place.
+    #[pyo3(signature = (ids, embeddings, documents=None, uris=None, metadatas=None))]
+    fn add(
+        &self,
+        py: Python<'_>,
+        ids: Vec<String>,
+        embeddings: PyReadonlyArray2<'_, f32>,
+        documents: Option<Vec<Option<String>>>,
+        uris: Option<Vec<Option<String>>>,
+        metadatas: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let (flat, _, _) = matrix(&embeddings)?;
+        let metas = self::metadatas(metadatas, to_metadata)?;
+        py.detach(|| {
+            self.inner.add(AddBatch {
+                ids: &ids,
+                embeddings: flat,
+                documents: documents.as_deref(),
+                uris: uris.as_deref(),
+                metadatas: metas.as_deref(),
+            })
+        })
+        .py_err()
+    }
+
+    /// Updates existing records (`upsert=False`) or inserts-or-updates (`upsert=True`).
+    /// Metadata dicts are patches: a `None` value removes the key.
+    #[pyo3(signature = (ids, embeddings=None, documents=None, uris=None, metadatas=None, upsert=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn update(
+        &self,
+        py: Python<'_>,
+        ids: Vec<String>,
+        embeddings: Option<PyReadonlyArray2<'_, f32>>,
+        documents: Option<Vec<Option<String>>>,
+        uris: Option<Vec<Option<String>>>,
+        metadatas: Option<&Bound<'_, PyAny>>,
+        upsert: bool,
+    ) -> PyResult<()> {
+        let flat = opt_matrix(&embeddings)?;
+        let patches = self::metadatas(metadatas, to_patch)?;
+        py.detach(|| {
+            let batch = UpdateBatch {
+                ids: &ids,
+                embeddings: flat,
+                documents: documents.as_deref(),
+                uris: uris.as_deref(),
+                metadatas: patches.as_deref(),
+            };
+            if upsert {
+                self.inner.upsert(batch)
+            } else {
+                self.inner.update(batch)
+            }
+        })
+        .py_err()
+    }
+
+    /// Deletes the records among `ids` (if given) that pass `where` / `where_document`;
+    /// returns how many were deleted.
+    #[pyo3(signature = (ids=None, r#where=None, where_document=None, limit=None))]
+    fn delete(
+        &self,
+        py: Python<'_>,
+        ids: Option<Vec<String>>,
+        r#where: Option<&Bound<'_, PyAny>>,
+        where_document: Option<&Bound<'_, PyAny>>,
+        limit: Option<usize>,
+    ) -> PyResult<u64> {
+        let w = opt_json(r#where)?;
+        let wd = opt_json(where_document)?;
+        py.detach(|| {
+            self.inner
+                .delete_where(ids.as_deref(), w.as_ref(), wd.as_ref(), limit)
+        })
+        .py_err()
+    }
+
+    /// Records by id and/or filter, in insertion order, paged; a dict of the included fields.
+    #[pyo3(signature = (ids=None, r#where=None, where_document=None, limit=None, offset=0, include=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        ids: Option<Vec<String>>,
+        r#where: Option<&Bound<'py, PyAny>>,
+        where_document: Option<&Bound<'py, PyAny>>,
+        limit: Option<usize>,
+        offset: usize,
+        include: Vec<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let w = opt_json(r#where)?;
+        let wd = opt_json(where_document)?;
+        let inc = self::include(&include)?;
+        let r = py
+            .detach(|| {
+                self.inner.get(GetRequest {
+                    ids: ids.as_deref(),
+                    limit,
+                    offset,
+                    include: inc,
+                    where_: w.as_ref(),
+                    where_document: wd.as_ref(),
+                })
+            })
+            .py_err()?;
+        fields_to_py(py, r.ids, r.embeddings, r.documents, r.uris, r.metadatas)
+    }
+
+    /// The `n_results` nearest records to each row of `embeddings`: one dict per query, with
+    /// `distances` as a list of floats when included.
+    #[pyo3(signature = (embeddings, n_results, ids=None, r#where=None, where_document=None, include=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn query<'py>(
+        &self,
+        py: Python<'py>,
+        embeddings: PyReadonlyArray2<'py, f32>,
+        n_results: usize,
+        ids: Option<Vec<String>>,
+        r#where: Option<&Bound<'py, PyAny>>,
+        where_document: Option<&Bound<'py, PyAny>>,
+        include: Vec<String>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let (flat, _, dim) = matrix(&embeddings)?;
+        let w = opt_json(r#where)?;
+        let wd = opt_json(where_document)?;
+        let inc = self::include(&include)?;
+        let hits = py
+            .detach(|| {
+                self.inner.query_where(
+                    QueryRequest {
+                        embeddings: flat,
+                        dim,
+                        n_results,
+                        ids: ids.as_deref(),
+                        include: inc,
+                    },
+                    w.as_ref(),
+                    wd.as_ref(),
+                )
+            })
+            .py_err()?;
+        let out = hits
+            .into_iter()
+            .map(|h| {
+                let d = fields_to_py(py, h.ids, h.embeddings, h.documents, h.uris, h.metadatas)?;
+                d.set_item("distances", h.distances)?;
+                Ok(d)
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, out)
+    }
+
+    /// Renames the collection and/or replaces its metadata (`None`: unchanged).
+    #[pyo3(signature = (name=None, metadata=None))]
+    fn modify(
+        &self,
+        py: Python<'_>,
+        name: Option<String>,
+        metadata: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let metadata = match metadata {
+            Some(m) if !m.is_none() => Some(to_metadata(m)?),
+            _ => None,
+        };
+        py.detach(|| {
+            self.inner
+                .modify(name.as_deref(), metadata.as_ref().map(Some))
+        })
+        .py_err()
+    }
+
+    /// Applies chromadb's configuration update (`{"hnsw": {"ef_search": ...}}`); returns the
+    /// new configuration.
+    fn modify_configuration<'py>(
+        &self,
+        py: Python<'py>,
+        configuration: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let json = to_json(configuration)?;
+        let config = py
+            .detach(|| {
+                let update = HnswConfigUpdate::from_json(&json)?;
+                self.inner.modify_configuration(&update)
+            })
+            .py_err()?;
+        from_json(py, &config.to_json())
+    }
+
+    /// Rewrites the vector file without dead slots; returns how many were reclaimed.
+    fn compact(&self, py: Python<'_>) -> PyResult<u64> {
+        py.detach(|| self.inner.compact()).py_err()
+    }
+}

@@ -1,0 +1,279 @@
+//! Value conversion between Python objects and the engine's types: metadata, filters (as
+//! JSON), configuration, and float32 arrays borrowed without a copy.
+//!
+//! Filters and configuration are converted here, not by a generic serde bridge, so Python's
+//! `bool` stays a JSON boolean (it is an `int` subclass), ints beyond `i64` become floats as
+//! chromadb stores them, and anything else is refused with a message naming the type.
+
+use mnemodb::{Metadata, MetadataPatch, MetadataValue};
+use numpy::{PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::{Map, Number, Value};
+
+/// The rows of a C-contiguous float32 matrix, borrowed in place: `(floats, rows, columns)`.
+pub(crate) fn matrix<'a>(
+    arr: &'a PyReadonlyArray2<'_, f32>,
+) -> PyResult<(&'a [f32], usize, usize)> {
+    let shape = arr.shape();
+    let (n, dim) = (shape[0], shape[1]);
+    let flat = arr.as_slice().map_err(|_| {
+        PyValueError::new_err(
+            "embeddings must be a C-contiguous float32 array (np.ascontiguousarray)",
+        )
+    })?;
+    Ok((flat, n, dim))
+}
+
+/// Address of the first float the engine would read from `arr` (tests check that a
+/// C-contiguous float32 array reaches Rust without a copy).
+#[pyfunction]
+pub(crate) fn buffer_address(arr: PyReadonlyArray2<'_, f32>) -> PyResult<usize> {
+    let (flat, _, _) = matrix(&arr)?;
+    Ok(flat.as_ptr() as usize)
+}
+
+/// A Python value (None, bool, int, float, str, list/tuple, dict with str keys) as JSON.
+pub(crate) fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if obj.is_none() {
+        Ok(Value::Null)
+    } else if let Ok(b) = obj.cast::<PyBool>() {
+        Ok(Value::Bool(b.is_true()))
+    } else if obj.is_instance_of::<PyInt>() {
+        match obj.extract::<i64>() {
+            Ok(i) => Ok(Value::Number(i.into())),
+            Err(_) => float_json(obj.extract::<f64>()?),
+        }
+    } else if let Ok(f) = obj.cast::<PyFloat>() {
+        float_json(f.value())
+    } else if let Ok(s) = obj.cast::<PyString>() {
+        Ok(Value::String(s.to_cow()?.into_owned()))
+    } else if let Ok(d) = obj.cast::<PyDict>() {
+        let mut map = Map::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let key = k.cast::<PyString>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "expected str keys in a filter, got {}",
+                    k.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+                ))
+            })?;
+            map.insert(key.to_cow()?.into_owned(), to_json(&v)?);
+        }
+        Ok(Value::Object(map))
+    } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        obj.try_iter()?
+            .map(|v| to_json(&v?))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Value::Array)
+    } else if let Ok(f) = obj.extract::<f64>() {
+        // numpy scalars and other numbers.
+        float_json(f)
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "cannot use a value of type {} in a filter or configuration",
+            obj.get_type().name()?
+        )))
+    }
+}
+
+fn float_json(f: f64) -> PyResult<Value> {
+    Number::from_f64(f)
+        .map(Value::Number)
+        .ok_or_else(|| PyValueError::new_err(format!("{f} is not a finite number")))
+}
+
+/// An optional JSON argument: Python `None` is "not given".
+pub(crate) fn opt_json(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Value>> {
+    match obj {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => to_json(o).map(Some),
+    }
+}
+
+/// JSON as Python objects (configuration dicts).
+pub(crate) fn from_json<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.into_pyobject(py)?.into_any(),
+            None => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
+        },
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(a) => {
+            let items = a
+                .iter()
+                .map(|x| from_json(py, x))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Value::Object(o) => {
+            let d = PyDict::new(py);
+            for (k, x) in o {
+                d.set_item(k, from_json(py, x)?)?;
+            }
+            d.into_any()
+        }
+    })
+}
+
+/// One metadata value (Python has checked the types with chromadb's messages; this is the
+/// last line).
+fn to_value(key: &str, v: &Bound<'_, PyAny>) -> PyResult<MetadataValue> {
+    let bad = || {
+        PyValueError::new_err(format!(
+            "Expected metadata value to be a str, int, float, bool, list, or None, got {} for key {key:?}",
+            v.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+        ))
+    };
+    Ok(match to_json(v).map_err(|_| bad())? {
+        Value::Bool(b) => MetadataValue::Bool(b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => MetadataValue::Int(i),
+            None => MetadataValue::Float(n.as_f64().ok_or_else(bad)?),
+        },
+        Value::String(s) => MetadataValue::Str(s),
+        Value::Array(items) => list_value(items).ok_or_else(bad)?,
+        Value::Null | Value::Object(_) => return Err(bad()),
+    })
+}
+
+fn list_value(items: Vec<Value>) -> Option<MetadataValue> {
+    match items.first()? {
+        Value::Bool(_) => items
+            .iter()
+            .map(Value::as_bool)
+            .collect::<Option<_>>()
+            .map(MetadataValue::BoolList),
+        Value::String(_) => items
+            .into_iter()
+            .map(|x| match x {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
+            .collect::<Option<_>>()
+            .map(MetadataValue::StrList),
+        Value::Number(n) if n.is_i64() => items
+            .iter()
+            .map(Value::as_i64)
+            .collect::<Option<_>>()
+            .map(MetadataValue::IntList),
+        Value::Number(_) => items
+            .iter()
+            .map(|x| if x.is_number() { x.as_f64() } else { None })
+            .collect::<Option<_>>()
+            .map(MetadataValue::FloatList),
+        _ => None,
+    }
+}
+
+fn str_key(k: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(k.cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err("metadata keys must be str"))?
+        .to_cow()?
+        .into_owned())
+}
+
+/// A metadata dict.
+pub(crate) fn to_metadata(d: &Bound<'_, PyAny>) -> PyResult<Metadata> {
+    let d = d
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err("metadata must be a dict"))?;
+    let mut m = Metadata::new();
+    for (k, v) in d.iter() {
+        let key = str_key(&k)?;
+        let value = to_value(&key, &v)?;
+        m.insert(key, value);
+    }
+    Ok(m)
+}
+
+/// A metadata update: `None` values remove keys.
+pub(crate) fn to_patch(d: &Bound<'_, PyAny>) -> PyResult<MetadataPatch> {
+    let d = d
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err("metadata must be a dict"))?;
+    let mut m = MetadataPatch::new();
+    for (k, v) in d.iter() {
+        let key = str_key(&k)?;
+        let value = if v.is_none() {
+            None
+        } else {
+            Some(to_value(&key, &v)?)
+        };
+        m.insert(key, value);
+    }
+    Ok(m)
+}
+
+/// A list of optional metadata dicts.
+pub(crate) fn metadatas<T>(
+    list: Option<&Bound<'_, PyAny>>,
+    one: impl Fn(&Bound<'_, PyAny>) -> PyResult<T>,
+) -> PyResult<Option<Vec<Option<T>>>> {
+    let Some(list) = list.filter(|l| !l.is_none()) else {
+        return Ok(None);
+    };
+    list.try_iter()?
+        .map(|item| {
+            let item = item?;
+            if item.is_none() {
+                Ok(None)
+            } else {
+                one(&item).map(Some)
+            }
+        })
+        .collect::<PyResult<Vec<_>>>()
+        .map(Some)
+}
+
+/// A metadata map as a Python dict.
+pub(crate) fn metadata_to_py<'py>(py: Python<'py>, m: &Metadata) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in m {
+        match v {
+            MetadataValue::Bool(b) => d.set_item(k, *b)?,
+            MetadataValue::Int(i) => d.set_item(k, *i)?,
+            MetadataValue::Float(f) => d.set_item(k, *f)?,
+            MetadataValue::Str(s) => d.set_item(k, s)?,
+            MetadataValue::BoolList(l) => d.set_item(k, l)?,
+            MetadataValue::IntList(l) => d.set_item(k, l)?,
+            MetadataValue::FloatList(l) => d.set_item(k, l)?,
+            MetadataValue::StrList(l) => d.set_item(k, l)?,
+        }
+    }
+    Ok(d)
+}
+
+/// Optional metadata maps as a list of dicts and `None`s.
+pub(crate) fn metadatas_to_py<'py>(
+    py: Python<'py>,
+    ms: &[Option<Metadata>],
+) -> PyResult<Bound<'py, PyList>> {
+    let items = ms
+        .iter()
+        .map(|m| match m {
+            Some(m) => metadata_to_py(py, m).map(Bound::into_any),
+            None => Ok(py.None().into_bound(py)),
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+/// Checks `where` / `where_document` as chromadb's Python client does, raising `ValueError`
+/// with its message (chromadb validates filters client-side, before any call).
+#[pyfunction]
+#[pyo3(signature = (r#where=None, where_document=None))]
+pub(crate) fn validate_filter(
+    r#where: Option<&Bound<'_, PyAny>>,
+    where_document: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let w = opt_json(r#where)?;
+    let wd = opt_json(where_document)?;
+    // The engine's client-side filter parser; exposed only through its testing hooks today.
+    mnemodb::testing::oracle(w.as_ref(), wd.as_ref(), false)
+        .map(|_| ())
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}

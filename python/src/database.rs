@@ -1,0 +1,104 @@
+//! `_native.Database`: a database directory (or memory) and its catalog of collections.
+
+use std::path::PathBuf;
+
+use mnemodb::CollectionConfig;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::collection::{Collection, info_to_py};
+use crate::convert::{opt_json, to_metadata};
+use crate::error::IntoPy;
+
+/// A mnemodb database; safe to share between threads.
+#[pyclass(frozen, module = "mnemodb._native")]
+pub(crate) struct Database {
+    inner: mnemodb::Database,
+}
+
+#[pymethods]
+impl Database {
+    /// Opens (creating if needed) the database in directory `path`.
+    #[staticmethod]
+    fn open(py: Python<'_>, path: PathBuf) -> PyResult<Database> {
+        let inner = py.detach(|| mnemodb::Database::open(&path)).py_err()?;
+        Ok(Database { inner })
+    }
+
+    /// A database that lives in memory only.
+    #[staticmethod]
+    fn in_memory(py: Python<'_>) -> PyResult<Database> {
+        let inner = py.detach(mnemodb::Database::in_memory).py_err()?;
+        Ok(Database { inner })
+    }
+
+    /// The directory, or `None` in memory.
+    #[getter]
+    fn path(&self) -> Option<String> {
+        self.inner.path().map(|p| p.to_string_lossy().into_owned())
+    }
+
+    /// Creates a collection (or returns the existing one with `get_or_create`).
+    /// `configuration` is chromadb's `{"hnsw": {...}}`; legacy `hnsw:*` metadata keys apply too.
+    #[pyo3(signature = (name, configuration=None, metadata=None, get_or_create=false))]
+    fn create_collection(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        configuration: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyAny>>,
+        get_or_create: bool,
+    ) -> PyResult<Collection> {
+        let configuration = opt_json(configuration)?;
+        let metadata = match metadata {
+            Some(m) if !m.is_none() => Some(to_metadata(m)?),
+            _ => None,
+        };
+        let inner = py
+            .detach(|| {
+                let config = CollectionConfig::resolve(configuration.as_ref(), metadata.as_ref())?;
+                if get_or_create {
+                    self.inner
+                        .get_or_create_collection(name, config, metadata.as_ref())
+                } else {
+                    self.inner
+                        .create_collection(name, config, metadata.as_ref())
+                }
+            })
+            .py_err()?;
+        Ok(Collection::new(inner))
+    }
+
+    /// The collection called `name`.
+    fn get_collection(&self, py: Python<'_>, name: &str) -> PyResult<Collection> {
+        let inner = py.detach(|| self.inner.get_collection(name)).py_err()?;
+        Ok(Collection::new(inner))
+    }
+
+    /// The collection with this id (a UUID string).
+    fn get_collection_by_id(&self, py: Python<'_>, id: &str) -> PyResult<Collection> {
+        let uuid = uuid::Uuid::parse_str(id).map_err(|e| {
+            pyo3::exceptions::PyValueError::new_err(format!("not a collection id: {id}: {e}"))
+        })?;
+        let inner = py
+            .detach(|| self.inner.get_collection_by_id(uuid))
+            .py_err()?;
+        Ok(Collection::new(inner))
+    }
+
+    /// Every collection, oldest first, as dicts (`id`, `name`, `dimension`, `metadata`,
+    /// `configuration`).
+    fn list_collections<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let infos = py.detach(|| self.inner.list_collections()).py_err()?;
+        let items = infos
+            .iter()
+            .map(|i| info_to_py(py, i))
+            .collect::<PyResult<Vec<Bound<'py, PyDict>>>>()?;
+        PyList::new(py, items)
+    }
+
+    /// Deletes the collection called `name` with its records and files.
+    fn delete_collection(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        py.detach(|| self.inner.delete_collection(name)).py_err()
+    }
+}

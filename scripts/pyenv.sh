@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Creates (idempotently) the Python environment of the repository: `.venv` at the root, with
+# python/requirements-test.txt installed (maturin, pytest, numpy, mypy, hypothesis, and the
+# real chromadb 1.5.9 the parity tests compare against), and mnemodb built (release) into it.
+#
+# Needs Python >= 3.9 with venv and pip, Rust (cargo), and the package registries the first
+# time. Re-running only rebuilds what changed. PYTHON=python3.X picks the interpreter.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if ! command -v "$PY" >/dev/null; then
+    echo "scripts/pyenv.sh: $PY not found; install Python >= 3.9 with venv and pip" >&2
+    exit 1
+fi
+if ! command -v cargo >/dev/null; then
+    echo "scripts/pyenv.sh: cargo not found; install Rust (https://rustup.rs) first" >&2
+    exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "scripts/pyenv.sh: creating .venv"
+    "$PY" -m venv .venv
+fi
+
+stamp=.venv/.mnemodb-requirements
+if ! cmp -s python/requirements-test.txt "$stamp"; then
+    echo "scripts/pyenv.sh: installing python/requirements-test.txt"
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -r python/requirements-test.txt
+    cp python/requirements-test.txt "$stamp"
+fi
+
+echo "scripts/pyenv.sh: building mnemodb into .venv (maturin develop --release)"
+log=$(mktemp)
+if ! (cd python && VIRTUAL_ENV="$PWD/../.venv" PATH="$PWD/../.venv/bin:$PATH" \
+        maturin develop --release) >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "scripts/pyenv.sh: building mnemodb failed" >&2
+    exit 1
+fi
+tail -n 2 "$log"
+rm -f "$log"
+.venv/bin/python -c "import mnemodb, mnemodb._native; print('scripts/pyenv.sh: mnemodb', mnemodb.__version__, 'ready in .venv')"
