@@ -2,8 +2,12 @@
 # Sets up and runs every test of the project. The one command the README gives for tests,
 # and what .ci/run calls.
 #
-# Builds first (this may download crates), then runs the tests with the network cut off
-# (a private network namespace, when the machine allows one), so no test can reach out.
+# Setup first, with the network: builds the Rust tests (this may download crates) and makes
+# the Python environment (`scripts/pyenv.sh`: .venv with the pinned test requirements, the
+# real chromadb among them, and mnemodb built into it). Then every test runs with the network
+# cut off (a private network namespace, when the machine allows one), so no test can reach
+# out: the Rust tests, then the Python tests (`python/tests`, and `tests/`, which drive the
+# `mnemodb` server through chromadb's own HttpClient on loopback).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,25 +17,46 @@ if ! command -v cargo >/dev/null; then
 fi
 
 cargo test --workspace --no-run --quiet
+cargo build --release --quiet -p mnemodb-server # the binary tests/ starts
+./scripts/pyenv.sh
 
 run_offline() {
     if unshare --net true 2>/dev/null; then
-        echo "scripts/test.sh: running tests with the network blocked (unshare --net)"
-        unshare --net -- "$@"
+        # A new namespace has its loopback down; the server tests need it up.
+        unshare --net -- sh -c 'ip link set lo up 2>/dev/null || true; exec "$@"' sh "$@"
     else
-        echo "scripts/test.sh: cannot make a network namespace here; tests run offline by cargo only"
         "$@"
     fi
 }
+if unshare --net true 2>/dev/null; then
+    echo "scripts/test.sh: running tests with the network blocked (unshare --net)"
+else
+    echo "scripts/test.sh: cannot make a network namespace here; tests run offline by cargo only"
+fi
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+pylog=$(mktemp)
+trap 'rm -f "$log" "$pylog"' EXIT
 status=0
 run_offline cargo test --workspace --offline 2>&1 | tee "$log" || status=$?
 
-# One closing line for the whole run (cargo prints one `test result:` line per test binary,
-# the last of which is often a crate with no doc-tests).
+pytest_dirs=(python/tests)
+[ -d tests ] && ls tests/test_*.py >/dev/null 2>&1 && pytest_dirs+=(tests)
+MNEMODB_BIN="$PWD/target/release/mnemodb" run_offline .venv/bin/python -m pytest -q \
+    -p no:cacheprovider "${pytest_dirs[@]}" 2>&1 | tee "$pylog" || status=$?
+
+# One closing line for the whole run: cargo prints one `test result:` line per test binary,
+# pytest one summary line.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;/) p += $(i-1); if ($i ~ /^failed;/) f += $(i-1); if ($i ~ /^ignored;/) g += $(i-1) } }
-     END { printf "ignored (child-process entry points run by other tests, generators run by hand): %d\n", g;
-           printf "tests: %d passed, %d failed\n", p, f }' "$log"
+     END { printf "%d %d %d\n", p, f, g }' "$log" >"$log.sum"
+read -r rust_passed rust_failed rust_ignored <"$log.sum"
+rm -f "$log.sum"
+py_summary=$(grep -E '[0-9]+ (passed|failed|error)' "$pylog" | tail -n 1 || true)
+count() { echo "$py_summary" | grep -oE "[0-9]+ $1" | grep -oE '[0-9]+' || echo 0; }
+py_passed=$(count passed)
+py_failed=$(( $(count failed) + $(count error) ))
+py_skipped=$(count skipped)
+echo "rust: $rust_passed passed, $rust_failed failed, $rust_ignored ignored (child-process entry points run by other tests, generators run by hand)"
+echo "python: $py_passed passed, $py_failed failed, $py_skipped skipped"
+echo "tests: $((rust_passed + py_passed)) passed, $((rust_failed + py_failed)) failed"
 exit "$status"

@@ -272,8 +272,6 @@ pub(crate) fn validate_filter(
 ) -> PyResult<()> {
     let w = opt_json(r#where)?;
     let wd = opt_json(where_document)?;
-    // The engine's client-side filter parser; exposed only through its testing hooks today.
-    mnemodb::testing::oracle(w.as_ref(), wd.as_ref(), false)
-        .map(|_| ())
+    mnemodb::validate_filters(w.as_ref(), wd.as_ref())
         .map_err(|e| PyValueError::new_err(e.to_string()))
 }
