@@ -370,7 +370,10 @@ mod tests {
         c.hnsw.batch_size = 7;
         let back = CollectionConfig::from_stored(&c.to_stored()).expect("parse");
         assert_eq!(back, c);
-        assert!(c.to_json()["hnsw"].get("batch_size").is_none(), "as chromadb shows it");
+        assert!(
+            c.to_json()["hnsw"].get("batch_size").is_none(),
+            "as chromadb shows it"
+        );
     }
 
     #[test]

@@ -394,6 +394,12 @@ fn the_live_slots_file_is_used_only_for_its_own_seq() {
     let db = Database::open(dir.path()).unwrap();
     let c = db.get_collection("live").unwrap();
     assert_eq!(c.count().unwrap(), 8, "the deletes are seen");
-    let hits = search(&c, &rows[3 * dim..4 * dim], dim, None, SearchOptions::default());
+    let hits = search(
+        &c,
+        &rows[3 * dim..4 * dim],
+        dim,
+        None,
+        SearchOptions::default(),
+    );
     assert!(!hits[0].0.contains(&"r3".to_string()));
 }
