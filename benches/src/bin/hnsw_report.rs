@@ -45,6 +45,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..AddBatch::default()
         })?;
     }
+    let durable = t.elapsed();
+    c.catch_up_index()?;
     let ingest = t.elapsed();
 
     let exact = SearchOptions {

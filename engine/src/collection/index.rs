@@ -9,16 +9,21 @@
 //! whatever the index has reached. Compaction renumbers slots (a new generation): the graph is
 //! rebuilt.
 //!
+//! Building happens off the caller's thread: a write commits, then queues a catch-up on the
+//! rayon pool and returns, so writes are as fast as the storage; queries meanwhile scan what
+//! the graph lacks. [`Collection::catch_up_index`] links everything now, for callers that
+//! want the index complete (benchmarks, tests). Other processes' writes are caught up the
+//! same way, when a query finds the unindexed tail too long.
+//!
 //! Concurrency: one builder at a time (`building`); it takes the state's write lock only to
 //! allocate the new nodes and to publish `linked`, and links them under the read lock, so
-//! queries (read lock) run during a build. Other processes' writes are caught up by this
-//! process at its next write, or by a query that finds the unindexed tail too long.
+//! queries (read lock) run during a build.
 //!
 //! **Invariant:** the index is derived data. A missing, stale, foreign or damaged file is
 //! rebuilt from the vectors; nothing is ever answered from the graph alone.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Mutex, RwLock};
 
 use super::{Collection, CollectionShared, DEAD, LiveSlots};
@@ -117,14 +122,33 @@ impl Collection {
     /// collection, reading the collection's state when the task runs. Errors are dropped:
     /// the index is derived, and the next write or query tries again.
     pub(super) fn catch_up_in_background(&self) {
-        if self.shared.index.scheduled.swap(true, Relaxed) {
+        let index = &self.shared.index;
+        if index.scheduled.swap(true, SeqCst) {
             return;
         }
         let collection = self.clone();
         rayon::spawn(move || {
-            let _ = collection.catch_up_index();
-            collection.shared.index.scheduled.store(false, Relaxed);
+            let index = &collection.shared.index;
+            loop {
+                let done = collection.catch_up_index();
+                index.scheduled.store(false, SeqCst);
+                // A write that came meanwhile found `scheduled` set and left its records to
+                // this task: look again, unless another task has taken over.
+                let lags = done.is_ok() && collection.index_lags().unwrap_or(false);
+                if !lags || index.scheduled.swap(true, SeqCst) {
+                    break;
+                }
+            }
         });
+    }
+
+    /// Whether committed records are waiting to be linked into this process's graph.
+    fn index_lags(&self) -> Result<bool> {
+        let row = self.db.sidecar.read(|tx| self.row(tx))?;
+        let st = read(&self.shared.index.state);
+        Ok(row.dimension.is_some()
+            && row.slot_count >= self.index_min_slots()
+            && (st.generation != row.generation || st.linked < row.slot_count))
     }
 }
 

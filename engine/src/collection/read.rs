@@ -239,9 +239,10 @@ impl Collection {
         Ok(out)
     }
 
-    /// Links every committed record into this process's index (a no-op below 4,096 slots,
-    /// which are always scanned exactly). Writes do this on their own; this is for records that another
-    /// process wrote.
+    /// Links every committed record into this process's index now and returns when it is
+    /// done (a no-op below 4,096 slots, which are always scanned exactly). Writes queue this
+    /// in the background on their own; call it to have the index complete, say before
+    /// measuring queries.
     pub fn catch_up_index(&self) -> Result<()> {
         let row = self.db.sidecar.read(|tx| self.row(tx))?;
         self.shared.catch_up(&row, self.index_min_slots())

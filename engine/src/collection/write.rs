@@ -341,9 +341,10 @@ impl Collection {
                 live.seq = None;
             }
             drop(live);
-            // Committed; now bring the index up to date (outside the write lock: queries and
-            // other writers go on meanwhile).
-            self.shared.catch_up(&after, self.index_min_slots())?;
+            // Committed; the index catches up in the background (queries scan what it lacks).
+            if after.slot_count >= self.index_min_slots() {
+                self.catch_up_in_background();
+            }
         }
         Ok(out)
     }

@@ -106,11 +106,9 @@ fn recall_at_defaults_on_20k_with_and_without_filters() {
     for (b, chunk) in data.chunks(5_000 * dim).enumerate() {
         add_with_buckets(&c, b * 5_000, chunk, dim);
     }
-    assert_eq!(
-        c.stats().unwrap().indexed_slots,
-        n as u64,
-        "writes link what they add"
-    );
+    // Writes queue the linking in the background; wait for it.
+    c.catch_up_index().unwrap();
+    assert_eq!(c.stats().unwrap().indexed_slots, n as u64);
 
     let exact = search(&c, &queries, dim, None, EXACT);
     let approx = search(&c, &queries, dim, None, SearchOptions::default());
@@ -205,6 +203,7 @@ fn reopen_answers_from_the_saved_graph_as_before_close() {
         let db = Database::open(dir.path()).unwrap();
         let c = db.create_collection("reopen", Space::Ip, None).unwrap();
         add_with_buckets(&c, 0, &data, dim);
+        c.catch_up_index().unwrap();
         search(&c, &queries, dim, None, SearchOptions::default())
     };
     let cdir = std::fs::read_dir(dir.path().join("collections"))
@@ -236,6 +235,7 @@ fn a_damaged_index_file_is_rebuilt_not_trusted() {
         let db = Database::open(dir.path()).unwrap();
         let c = db.create_collection("damaged", Space::L2, None).unwrap();
         add_with_buckets(&c, 0, &data, dim);
+        c.catch_up_index().unwrap();
     }
     let cdir = std::fs::read_dir(dir.path().join("collections"))
         .unwrap()
@@ -281,6 +281,7 @@ fn compaction_rebuilds_the_graph_for_the_new_slots() {
     let gone: Vec<String> = (0..5_000).step_by(2).map(|i| format!("r{i}")).collect();
     c.delete(&gone).unwrap();
     assert_eq!(c.compact().unwrap(), 2_500);
+    c.catch_up_index().unwrap();
     assert_eq!(c.stats().unwrap().indexed_slots, 2_500);
     for i in (1..5_000).step_by(250) {
         let hits = search(
@@ -353,6 +354,10 @@ proptest! {
                     live[j].1 = v;
                 }
                 _ => {}
+            }
+            // Half the checks on a complete graph, half with records it may not have reached.
+            if rng.chance(1, 2) {
+                c.catch_up_index().unwrap();
             }
             for (id, v) in live.iter().step_by(3) {
                 let hits = search(&c, v, dim, None, SearchOptions::default());
