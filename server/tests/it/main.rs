@@ -1,0 +1,1 @@
+//! Integration tests of the `mnemodb` binary and its HTTP server.
