@@ -60,8 +60,12 @@ pub enum Error {
     ResetDisabled,
 
     /// A request that ran longer than the server's request timeout.
-    #[error("request timed out after {0} s (the server's --request-timeout-secs)")]
-    Timeout(u64),
+    #[error(
+        "request timed out after {} s (the server's --request-timeout-secs); its engine work, \
+         if it started, still completes",
+        .0.as_secs_f64()
+    )]
+    Timeout(std::time::Duration),
 
     /// A file or socket operation failed.
     #[error("{op} {path}: {source}")]
@@ -85,7 +89,11 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(op: &'static str, path: impl std::fmt::Display, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl std::fmt::Display,
+        source: std::io::Error,
+    ) -> Self {
         Error::Io {
             op,
             path: path.to_string(),
@@ -118,7 +126,9 @@ impl Error {
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "NotFoundError"),
             Error::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "InvalidArgumentError"),
             Error::AlreadyExists(_) => (StatusCode::CONFLICT, "UniqueConstraintError"),
-            Error::BatchTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "BatchSizeExceededError"),
+            Error::BatchTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "BatchSizeExceededError")
+            }
             Error::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "InvalidArgumentError"),
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "AuthorizationError"),
             Error::ResetDisabled => (StatusCode::FORBIDDEN, "AuthorizationError"),

@@ -27,7 +27,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Demo { records }) => {
             let n = records.unwrap_or(demo::DEFAULT_RECORDS);
             if n == 0 {
-                return Err(Error::invalid("demo: expected a positive number of records"));
+                return Err(Error::invalid(
+                    "demo: expected a positive number of records",
+                ));
             }
             demo::run(n)?;
         }
@@ -104,12 +106,13 @@ fn serve(args: ServeArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| Error::io("bind", addr, e))?;
+        let shutdown = http::shutdown_signal()?;
         let bound = listener
             .local_addr()
             .map_err(|e| Error::io("address of", addr, e))?;
         // One line on stdout that scripts (and the tests) read to find the port.
         println!("mnemodb: listening on http://{bound}");
         let _ = std::io::stdout().flush();
-        http::serve(cfg, listener, http::shutdown_signal()).await
+        http::serve(cfg, listener, shutdown).await
     })
 }

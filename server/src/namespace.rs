@@ -130,7 +130,9 @@ impl Namespaces {
         }
         let mut c = self.catalog();
         if name == DEFAULT_TENANT || c.tenants.iter().any(|t| t == name) {
-            return Err(Error::AlreadyExists(format!("Tenant [{name}] already exists")));
+            return Err(Error::AlreadyExists(format!(
+                "Tenant [{name}] already exists"
+            )));
         }
         c.tenants.push(name.to_owned());
         self.save(&c)
@@ -176,9 +178,13 @@ impl Namespaces {
         validate_name(name)?;
         let mut c = self.catalog();
         let taken = (tenant == DEFAULT_TENANT && name == DEFAULT_DATABASE)
-            || c.databases.iter().any(|d| d.tenant == tenant && d.name == name);
+            || c.databases
+                .iter()
+                .any(|d| d.tenant == tenant && d.name == name);
         if taken {
-            return Err(Error::AlreadyExists(format!("Database [{name}] already exists")));
+            return Err(Error::AlreadyExists(format!(
+                "Database [{name}] already exists"
+            )));
         }
         let entry = DatabaseEntry {
             id: Uuid::new_v4(),
@@ -300,8 +306,14 @@ pub fn validate_name(name: &str) -> Result<()> {
     let ok_chars = name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    let ends_ok = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && name.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    let ends_ok = name
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
     if !(3..=512).contains(&name.len()) || !ok_chars || !ends_ok {
         return Err(Error::invalid(format!(
             "Validation error: name: Expected a name containing 3-512 characters from \

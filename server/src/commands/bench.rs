@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use mnemodb::{AddBatch, Database, GetRequest, Include, Metadata, MetadataValue, QueryRequest, Space};
+use mnemodb::{
+    AddBatch, Database, GetRequest, Include, Metadata, MetadataValue, QueryRequest, Space,
+};
 use serde_json::json;
 
 use super::progress;
@@ -56,7 +58,9 @@ fn row(out: &mut String, what: &str, n: usize, mut times: Vec<Duration>, unit: &
 /// Runs the benchmark and returns the table.
 pub(crate) fn run(records: usize, dim: usize, queries: usize) -> Result<String> {
     if records == 0 || dim == 0 || queries == 0 {
-        return Err(Error::invalid("bench: --records, --dim and --queries must be at least 1"));
+        return Err(Error::invalid(
+            "bench: --records, --dim and --queries must be at least 1",
+        ));
     }
     let tmp = tempfile::tempdir().map_err(|e| Error::io("create", "a temporary directory", e))?;
     let db = Database::open(tmp.path())?;
@@ -141,15 +145,38 @@ pub(crate) fn run(records: usize, dim: usize, queries: usize) -> Result<String> 
         "| {:<28} | {:>8} | {:>9} | {:>9} | {:>9} | {:>20} |",
         "operation", "calls", "p50 ms", "p99 ms", "max ms", "throughput"
     );
-    let _ = writeln!(out, "|{:-<30}|{:-<10}|{:-<11}|{:-<11}|{:-<11}|{:-<22}|", "", "", "", "", "", "");
+    let _ = writeln!(
+        out,
+        "|{:-<30}|{:-<10}|{:-<11}|{:-<11}|{:-<11}|{:-<22}|",
+        "", "", "", "", "", ""
+    );
     let batches = add_times.len();
     let mut add_row = String::new();
-    row(&mut add_row, &format!("add (batches of {BATCH})"), records, add_times, "rec/s");
-    out.push_str(&add_row.replacen(&format!("| {records:>8} |"), &format!("| {batches:>8} |"), 1));
+    row(
+        &mut add_row,
+        &format!("add (batches of {BATCH})"),
+        records,
+        add_times,
+        "rec/s",
+    );
+    out.push_str(&add_row.replacen(
+        &format!("| {records:>8} |"),
+        &format!("| {batches:>8} |"),
+        1,
+    ));
     row(&mut out, "query top-10", queries, plain, "q/s");
-    row(&mut out, "query top-10, where 10%", queries, filtered, "q/s");
+    row(
+        &mut out,
+        "query top-10, where 10%",
+        queries,
+        filtered,
+        "q/s",
+    );
     row(&mut out, "get 1 id", queries, get_times, "get/s");
     row(&mut out, "count", 1, vec![count_time], "/s");
-    let _ = writeln!(out, "({count} records counted; data in a temporary directory, removed)");
+    let _ = writeln!(
+        out,
+        "({count} records counted; data in a temporary directory, removed)"
+    );
     Ok(out)
 }

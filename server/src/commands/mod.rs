@@ -30,11 +30,10 @@ pub(crate) fn open_existing(path: &Path) -> Result<Database> {
 /// A progress bar on stderr (hidden when stderr is not a terminal).
 pub(crate) fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
-    let style = ProgressStyle::with_template(
-        "{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
     bar.set_style(style);
     bar.set_message(what.to_owned());
     bar
@@ -132,7 +131,8 @@ pub(crate) fn inspect(path: &Path) -> Result<String> {
                 info.id,
                 stats.records,
                 stats.dead_slots,
-                info.dimension.map_or_else(|| "-".to_owned(), |d| d.to_string()),
+                info.dimension
+                    .map_or_else(|| "-".to_owned(), |d| d.to_string()),
                 info.space.as_str(),
                 human_bytes(dir_size(&dir.join("collections").join(info.id.to_string()))),
                 h.max_neighbors,

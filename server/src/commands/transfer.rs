@@ -127,7 +127,10 @@ pub(crate) fn export(path: &Path, name: &str, out: &Path, format: Format) -> Res
 /// Reads values in one of the two formats.
 enum Reader {
     Jsonl(std::io::Lines<BufReader<File>>, usize),
-    Msgpack(rmp_serde::Deserializer<rmp_serde::decode::ReadReader<BufReader<File>>>, usize),
+    Msgpack(
+        rmp_serde::Deserializer<rmp_serde::decode::ReadReader<BufReader<File>>>,
+        usize,
+    ),
 }
 
 impl Reader {
@@ -143,9 +146,9 @@ impl Reader {
                 if line.trim().is_empty() {
                     continue;
                 }
-                return serde_json::from_str(&line).map(Some).map_err(|e| {
-                    Error::BadFile(format!("{} line {n}: {e}", file.display()))
-                });
+                return serde_json::from_str(&line)
+                    .map(Some)
+                    .map_err(|e| Error::BadFile(format!("{} line {n}: {e}", file.display())));
             },
             Reader::Msgpack(de, n) => {
                 // End of file: no byte left before the next value.
@@ -158,9 +161,9 @@ impl Reader {
                     return Ok(None);
                 }
                 *n += 1;
-                T::deserialize(&mut *de).map(Some).map_err(|e| {
-                    Error::BadFile(format!("{} value {n}: {e}", file.display()))
-                })
+                T::deserialize(&mut *de)
+                    .map(Some)
+                    .map_err(|e| Error::BadFile(format!("{} value {n}: {e}", file.display())))
             }
         }
     }
@@ -173,11 +176,9 @@ pub(crate) fn import(
     format: Option<Format>,
     rename: Option<&str>,
 ) -> Result<(String, u64)> {
-    let format = format.unwrap_or_else(|| {
-        match file.extension().and_then(|e| e.to_str()) {
-            Some("msgpack" | "mp") => Format::Msgpack,
-            _ => Format::Jsonl,
-        }
+    let format = format.unwrap_or_else(|| match file.extension().and_then(|e| e.to_str()) {
+        Some("msgpack" | "mp") => Format::Msgpack,
+        _ => Format::Jsonl,
     });
     let f = File::open(file).map_err(|e| Error::io("open", file.display(), e))?;
     let mut reader = match format {
@@ -185,7 +186,10 @@ pub(crate) fn import(
         Format::Msgpack => Reader::Msgpack(rmp_serde::Deserializer::new(BufReader::new(f)), 0),
     };
     let header: Header = reader.next(file)?.ok_or_else(|| {
-        Error::BadFile(format!("{}: empty file, expected an export header", file.display()))
+        Error::BadFile(format!(
+            "{}: empty file, expected an export header",
+            file.display()
+        ))
     })?;
     if header.mnemodb_export != EXPORT_FORMAT {
         return Err(Error::BadFile(format!(
@@ -208,16 +212,16 @@ pub(crate) fn import(
     let mut dim = None;
     loop {
         let record: Option<Record> = reader.next(file)?;
-        if let Some(r) = &record {
-            if *dim.get_or_insert(r.embedding.len()) != r.embedding.len() {
-                return Err(Error::BadFile(format!(
-                    "{}: record {:?} has dimension {}, earlier records {}",
-                    file.display(),
-                    r.id,
-                    r.embedding.len(),
-                    dim.unwrap_or(0)
-                )));
-            }
+        if let Some(r) = &record
+            && *dim.get_or_insert(r.embedding.len()) != r.embedding.len()
+        {
+            return Err(Error::BadFile(format!(
+                "{}: record {:?} has dimension {}, earlier records {}",
+                file.display(),
+                r.id,
+                r.embedding.len(),
+                dim.unwrap_or(0)
+            )));
         }
         let done = record.is_none();
         if let Some(r) = record {
@@ -250,4 +254,3 @@ pub(crate) fn import(
     bar.finish_and_clear();
     Ok((name, added))
 }
-

@@ -93,10 +93,15 @@ impl Metrics {
             "mnemodb_http_requests_in_flight {}",
             self.in_flight.load(Ordering::Relaxed)
         );
-        out.push_str("# HELP mnemodb_http_requests_total Requests answered, by route and status.\n");
+        out.push_str(
+            "# HELP mnemodb_http_requests_total Requests answered, by route and status.\n",
+        );
         out.push_str("# TYPE mnemodb_http_requests_total counter\n");
-        for ((method, route, status), n) in
-            self.requests.lock().unwrap_or_else(|p| p.into_inner()).iter()
+        for ((method, route, status), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
         {
             let _ = writeln!(
                 out,
@@ -108,7 +113,12 @@ impl Metrics {
             "# HELP mnemodb_http_request_duration_seconds Time to answer a request, by route.\n",
         );
         out.push_str("# TYPE mnemodb_http_request_duration_seconds histogram\n");
-        for ((method, route), h) in self.latency.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for ((method, route), h) in self
+            .latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
             for (i, le) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(

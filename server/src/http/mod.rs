@@ -130,7 +130,9 @@ impl FromRequest<AppState> for RawBody {
                 if too_large {
                     Err(Error::BodyTooLarge { limit })
                 } else {
-                    Err(Error::invalid(format!("could not read the request body: {e}")))
+                    Err(Error::invalid(format!(
+                        "could not read the request body: {e}"
+                    )))
                 }
             }
         }
@@ -218,7 +220,7 @@ async fn timeout(
     let limit = state.cfg.request_timeout;
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(r) => r,
-        Err(_) => Error::Timeout(limit.as_secs()).into_response(),
+        Err(_) => Error::Timeout(limit).into_response(),
     }
 }
 
@@ -255,26 +257,29 @@ pub async fn serve(
     Ok(())
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// A future that resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when
+/// this is called (inside the runtime), so a signal that arrives before the server polls the
+/// future is not lost and does not kill the process.
+#[cfg(unix)]
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install = |kind| signal(kind).map_err(|e| Error::io("install a handler for", "signals", e));
+    let mut int = install(SignalKind::interrupt())?;
+    let mut term = install(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    })
+}
+
+/// A future that resolves on Ctrl-C.
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C: shutting down");
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT: shutting down"),
-        () = term => tracing::info!("SIGTERM: shutting down"),
-    }
+    })
 }

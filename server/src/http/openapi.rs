@@ -29,33 +29,153 @@ pub(crate) fn spec() -> Value {
         let entry = paths.entry(path).or_insert_with(|| json!({}));
         entry[method] = v;
     };
-    put("/api/v2/heartbeat".into(), "get", op("Nanoseconds since the epoch", None, "Heartbeat"));
-    put("/api/v2/healthcheck".into(), "get", op("Readiness", None, "Any"));
-    put("/api/v2/version".into(), "get", op("API version", None, "Any"));
-    put("/api/v2/pre-flight-checks".into(), "get", op("Limits: max_batch_size, supports_base64_encoding", None, "Any"));
-    put("/api/v2/auth/identity".into(), "get", op("The caller's identity", None, "Any"));
-    put("/api/v2/reset".into(), "post", op("Delete everything (needs --allow-reset)", None, "Any"));
-    put("/api/v2/tenants".into(), "post", op("Create a tenant", Some("Name"), "Empty"));
-    put("/api/v2/tenants/{tenant}".into(), "get", op("Get a tenant", None, "Any"));
-    put("/api/v2/tenants/{tenant}/databases".into(), "get", op("List databases (?limit&offset)", None, "Any"));
-    put("/api/v2/tenants/{tenant}/databases".into(), "post", op("Create a database", Some("Name"), "Empty"));
-    put("/api/v2/tenants/{tenant}/databases/{database}".into(), "get", op("Get a database", None, "Database"));
-    put("/api/v2/tenants/{tenant}/databases/{database}".into(), "delete", op("Delete a database", None, "Empty"));
-    put(c(""), "get", op("List collections (?limit&offset)", None, "CollectionList"));
-    put(c(""), "post", op("Create a collection", Some("CreateCollection"), "Collection"));
-    put(format!("{T}/collections_count"), "get", op("Count collections", None, "Any"));
-    put(c("/{collection_name}"), "get", op("Get a collection by name", None, "Collection"));
-    put(c("/{collection_name}"), "delete", op("Delete a collection by name", None, "Empty"));
-    put(c("/{collection_id}"), "put", op("Modify a collection by id", Some("ModifyCollection"), "Empty"));
-    put(c("/by-id/{collection_id}"), "get", op("Get a collection by id", None, "Collection"));
-    put(c("/{collection_id}/add"), "post", op("Add records (answers 201)", Some("Records"), "Empty"));
-    put(c("/{collection_id}/upsert"), "post", op("Upsert records", Some("Records"), "Empty"));
-    put(c("/{collection_id}/update"), "post", op("Update records", Some("Records"), "Empty"));
-    put(c("/{collection_id}/delete"), "post", op("Delete records", Some("Delete"), "Deleted"));
-    put(c("/{collection_id}/get"), "post", op("Get records", Some("Get"), "GetResult"));
-    put(c("/{collection_id}/query"), "post", op("Nearest neighbours", Some("Query"), "QueryResult"));
-    put(c("/{collection_id}/count"), "get", op("Count records", None, "Any"));
-    put("/metrics".into(), "get", op("Prometheus metrics (text)", None, "Any"));
+    put(
+        "/api/v2/heartbeat".into(),
+        "get",
+        op("Nanoseconds since the epoch", None, "Heartbeat"),
+    );
+    put(
+        "/api/v2/healthcheck".into(),
+        "get",
+        op("Readiness", None, "Any"),
+    );
+    put(
+        "/api/v2/version".into(),
+        "get",
+        op("API version", None, "Any"),
+    );
+    put(
+        "/api/v2/pre-flight-checks".into(),
+        "get",
+        op(
+            "Limits: max_batch_size, supports_base64_encoding",
+            None,
+            "Any",
+        ),
+    );
+    put(
+        "/api/v2/auth/identity".into(),
+        "get",
+        op("The caller's identity", None, "Any"),
+    );
+    put(
+        "/api/v2/reset".into(),
+        "post",
+        op("Delete everything (needs --allow-reset)", None, "Any"),
+    );
+    put(
+        "/api/v2/tenants".into(),
+        "post",
+        op("Create a tenant", Some("Name"), "Empty"),
+    );
+    put(
+        "/api/v2/tenants/{tenant}".into(),
+        "get",
+        op("Get a tenant", None, "Any"),
+    );
+    put(
+        "/api/v2/tenants/{tenant}/databases".into(),
+        "get",
+        op("List databases (?limit&offset)", None, "Any"),
+    );
+    put(
+        "/api/v2/tenants/{tenant}/databases".into(),
+        "post",
+        op("Create a database", Some("Name"), "Empty"),
+    );
+    put(
+        "/api/v2/tenants/{tenant}/databases/{database}".into(),
+        "get",
+        op("Get a database", None, "Database"),
+    );
+    put(
+        "/api/v2/tenants/{tenant}/databases/{database}".into(),
+        "delete",
+        op("Delete a database", None, "Empty"),
+    );
+    put(
+        c(""),
+        "get",
+        op("List collections (?limit&offset)", None, "CollectionList"),
+    );
+    put(
+        c(""),
+        "post",
+        op(
+            "Create a collection",
+            Some("CreateCollection"),
+            "Collection",
+        ),
+    );
+    put(
+        format!("{T}/collections_count"),
+        "get",
+        op("Count collections", None, "Any"),
+    );
+    put(
+        c("/{collection_name}"),
+        "get",
+        op("Get a collection by name", None, "Collection"),
+    );
+    put(
+        c("/{collection_name}"),
+        "delete",
+        op("Delete a collection by name", None, "Empty"),
+    );
+    put(
+        c("/{collection_id}"),
+        "put",
+        op(
+            "Modify a collection by id",
+            Some("ModifyCollection"),
+            "Empty",
+        ),
+    );
+    put(
+        c("/by-id/{collection_id}"),
+        "get",
+        op("Get a collection by id", None, "Collection"),
+    );
+    put(
+        c("/{collection_id}/add"),
+        "post",
+        op("Add records (answers 201)", Some("Records"), "Empty"),
+    );
+    put(
+        c("/{collection_id}/upsert"),
+        "post",
+        op("Upsert records", Some("Records"), "Empty"),
+    );
+    put(
+        c("/{collection_id}/update"),
+        "post",
+        op("Update records", Some("Records"), "Empty"),
+    );
+    put(
+        c("/{collection_id}/delete"),
+        "post",
+        op("Delete records", Some("Delete"), "Deleted"),
+    );
+    put(
+        c("/{collection_id}/get"),
+        "post",
+        op("Get records", Some("Get"), "GetResult"),
+    );
+    put(
+        c("/{collection_id}/query"),
+        "post",
+        op("Nearest neighbours", Some("Query"), "QueryResult"),
+    );
+    put(
+        c("/{collection_id}/count"),
+        "get",
+        op("Count records", None, "Any"),
+    );
+    put(
+        "/metrics".into(),
+        "get",
+        op("Prometheus metrics (text)", None, "Any"),
+    );
     let filter = json!({"type": ["object", "null"], "description": "chromadb's where / where_document filter"});
     let include = json!({"type": "array", "items": {"enum": ["documents", "embeddings", "metadatas", "distances", "uris", "data"]}});
     let ids = json!({"type": ["array", "null"], "items": {"type": "string"}});

@@ -55,7 +55,10 @@ pub(crate) fn router(state: AppState) -> Router {
             &format!("{T}/collections/by-id/{{collection}}"),
             get(get_collection_by_id),
         )
-        .route(&format!("{T}/collections/{{collection}}/add"), post(records::add))
+        .route(
+            &format!("{T}/collections/{{collection}}/add"),
+            post(records::add),
+        )
         .route(
             &format!("{T}/collections/{{collection}}/upsert"),
             post(records::upsert),
@@ -68,7 +71,10 @@ pub(crate) fn router(state: AppState) -> Router {
             &format!("{T}/collections/{{collection}}/delete"),
             post(records::delete),
         )
-        .route(&format!("{T}/collections/{{collection}}/get"), post(records::get))
+        .route(
+            &format!("{T}/collections/{{collection}}/get"),
+            post(records::get),
+        )
         .route(
             &format!("{T}/collections/{{collection}}/query"),
             post(records::query),

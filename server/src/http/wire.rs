@@ -327,7 +327,9 @@ impl GetOut {
         let n = r.ids.len();
         GetOut {
             ids: r.ids,
-            embeddings: r.embeddings.map(|e| if n == 0 { Vec::new() } else { rows(e) }),
+            embeddings: r
+                .embeddings
+                .map(|e| if n == 0 { Vec::new() } else { rows(e) }),
             documents: r.documents,
             uris: r.uris,
             metadatas: r.metadatas,
