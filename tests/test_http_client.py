@@ -11,7 +11,7 @@ Run (from the repository root, after `cargo build -p mnemodb-server`):
 
 `MNEMODB_BIN` names the binary to test (default: target/debug/mnemodb, else target/release).
 Nothing here downloads anything: every call passes embeddings and no collection gets
-chromadb's default embedding function; a fixture makes every non-loopback connection fail.
+chromadb's default embedding function; conftest.py makes every non-loopback connection fail.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import math
 import os
 import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -45,39 +44,7 @@ TOKEN = "test-token-0123456789"
 
 
 # --------------------------------------------------------------------------------------------
-# Network: loopback only
-
-
-def _is_loopback(address: Any) -> bool:
-    if isinstance(address, tuple) and address:
-        host = str(address[0])
-        return host in ("localhost", "::1") or host.startswith("127.")
-    return isinstance(address, (str, bytes))  # unix sockets
-
-
-@pytest.fixture(autouse=True, scope="session")
-def loopback_only() -> Iterator[None]:
-    """Every connection to a non-loopback address fails (and so would any download)."""
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def connect(self: socket.socket, address: Any) -> Any:
-        if not _is_loopback(address):
-            raise ConnectionRefusedError(f"network blocked by the test: {address!r}")
-        return real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> Any:
-        if not _is_loopback(address):
-            raise ConnectionRefusedError(f"network blocked by the test: {address!r}")
-        return real_connect_ex(self, address)
-
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        socket.socket.connect = real_connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+# Network: loopback only (the `loopback_only` fixture of conftest.py applies to every test)
 
 
 def test_network_is_blocked() -> None:
