@@ -26,10 +26,13 @@ from typing import Any, Callable, Iterator
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 
 import httpx  # noqa: E402  (chromadb's own HTTP library)
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import chromadb  # noqa: E402
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings  # noqa: E402
 from chromadb.config import Settings  # noqa: E402
+from chromadb.utils.embedding_functions import register_embedding_function  # noqa: E402
 from chromadb.errors import (  # noqa: E402
     AuthorizationError,
     ChromaError,
@@ -305,6 +308,49 @@ def test_stale_collection_handle_is_not_found(client: chromadb.api.ClientAPI) ->
     client.delete_collection("stale")
     with pytest.raises(NotFoundError):
         col.add(ids=["a"], embeddings=[[1.0]])
+
+
+# --------------------------------------------------------------------------------------------
+# Embedding functions: the client's descriptor is kept with the collection
+
+
+@register_embedding_function
+class CountingEF(EmbeddingFunction[Documents]):
+    """A registered (non-legacy) embedding function that needs no model."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return [
+            np.array([len(d) * self.scale, d.count("a"), 1.0], dtype=np.float32)
+            for d in input
+        ]
+
+    @staticmethod
+    def name() -> str:
+        return "mnemodb-test-counting"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"scale": self.scale}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> "CountingEF":
+        return CountingEF(config["scale"])
+
+
+def test_embedding_function_is_rebuilt_from_the_collection(client: chromadb.api.ClientAPI) -> None:
+    col = client.create_collection("with_ef", embedding_function=CountingEF(2.0))
+    col.add(ids=["a", "b", "c"], documents=["a", "bbbbbb", "aaaa"])
+    # No embedding function given: the client rebuilds the stored one (the default one would
+    # try to download a model, and the network is blocked).
+    again = client.get_collection("with_ef")
+    ef = again.configuration_json["embedding_function"]
+    assert ef["name"] == "mnemodb-test-counting" and ef["config"] == {"scale": 2.0}
+    hits = again.query(query_texts=["aaaa"], n_results=1)
+    assert hits["ids"] == [["c"]]
+    listed = [c for c in client.list_collections() if c.name == "with_ef"][0]
+    assert listed.configuration_json["embedding_function"]["name"] == "mnemodb-test-counting"
 
 
 # --------------------------------------------------------------------------------------------

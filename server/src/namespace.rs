@@ -40,6 +40,12 @@ struct Catalog {
     format: u32,
     tenants: Vec<String>,
     databases: Vec<DatabaseEntry>,
+    /// The `embedding_function` part of each collection's configuration, by collection id, as
+    /// chromadb's client sent it (`{"type": "known", "name": ..., "config": ...}`), so a
+    /// client that gets the collection later rebuilds the same embedding function. (The
+    /// engine's configuration has no place for it yet.)
+    #[serde(default)]
+    embedding_functions: std::collections::BTreeMap<Uuid, serde_json::Value>,
 }
 
 const CATALOG_FORMAT: u32 = 1;
@@ -203,7 +209,19 @@ impl Namespaces {
                 "the default database cannot be deleted; delete its collections instead",
             ));
         }
+        // The collections' embedding function descriptors go with the database.
+        let doomed: Vec<Uuid> = match self.get_database(tenant, name) {
+            Ok(entry) => self
+                .open_entry(&entry)
+                .and_then(|db| Ok(db.list_collections()?))
+                .map(|infos| infos.into_iter().map(|i| i.id).collect())
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
         let mut c = self.catalog();
+        for id in &doomed {
+            c.embedding_functions.remove(id);
+        }
         let at = c
             .databases
             .iter()
@@ -268,7 +286,44 @@ impl Namespaces {
         let mut c = self.catalog();
         c.tenants.clear();
         c.databases.clear();
+        c.embedding_functions.clear();
         self.save(&c)
+    }
+
+    /// The embedding function descriptor stored for a collection.
+    pub fn embedding_function(&self, collection: Uuid) -> Option<serde_json::Value> {
+        self.catalog().embedding_functions.get(&collection).cloned()
+    }
+
+    /// Stores a collection's embedding function descriptor (`replace: false` keeps one
+    /// already stored, for get-or-create). `null` stores nothing.
+    pub fn set_embedding_function(
+        &self,
+        collection: Uuid,
+        ef: &serde_json::Value,
+        replace: bool,
+    ) -> Result<()> {
+        if ef.is_null() {
+            return Ok(());
+        }
+        let mut c = self.catalog();
+        if !replace && c.embedding_functions.contains_key(&collection) {
+            return Ok(());
+        }
+        if c.embedding_functions.get(&collection) == Some(ef) {
+            return Ok(());
+        }
+        c.embedding_functions.insert(collection, ef.clone());
+        self.save(&c)
+    }
+
+    /// Forgets a deleted collection's embedding function descriptor.
+    pub fn forget_embedding_function(&self, collection: Uuid) -> Result<()> {
+        let mut c = self.catalog();
+        if c.embedding_functions.remove(&collection).is_some() {
+            self.save(&c)?;
+        }
+        Ok(())
     }
 
     /// Drops every open engine database (their files are closed when the last handle goes).

@@ -126,6 +126,21 @@ pub(crate) fn collection_id(raw: &str) -> Result<Uuid> {
         .map_err(|_| Error::invalid(format!("Collection ID is not a valid UUIDv4: {raw}")))
 }
 
+fn collection_out(
+    ns: &crate::namespace::Namespaces,
+    col: &mnemodb::Collection,
+    tenant: &str,
+    database: &str,
+) -> Result<Response> {
+    let out = CollectionOut::new(
+        col.info()?,
+        ns.embedding_function(col.id()),
+        tenant,
+        database,
+    );
+    super::json(StatusCode::OK, &out)
+}
+
 fn ok_empty(status: StatusCode) -> Result<Response> {
     super::json(status, &json!({}))
 }
@@ -249,7 +264,10 @@ async fn list_collections(
                 .into_iter()
                 .skip(page.offset.unwrap_or(0))
                 .take(page.limit.unwrap_or(usize::MAX))
-                .map(|info| CollectionOut::new(info, &tenant, &database))
+                .map(|info| {
+                    let ef = ns.embedding_function(info.id);
+                    CollectionOut::new(info, ef, &tenant, &database)
+                })
                 .collect();
             super::json(StatusCode::OK, &list)
         })
@@ -283,10 +301,14 @@ async fn create_collection(
             } else {
                 db.create_collection(&b.name, config, b.metadata.as_ref())?
             };
-            super::json(
-                StatusCode::OK,
-                &CollectionOut::new(col.info()?, &tenant, &database),
-            )
+            if let Some(ef) = b
+                .configuration
+                .as_ref()
+                .and_then(|c| c.get("embedding_function"))
+            {
+                ns.set_embedding_function(col.id(), ef, !b.get_or_create)?;
+            }
+            collection_out(ns, &col, &tenant, &database)
         })
         .await
 }
@@ -298,10 +320,7 @@ async fn get_collection(
     state
         .run(move |ns| {
             let col = ns.database(&tenant, &database)?.get_collection(&name)?;
-            super::json(
-                StatusCode::OK,
-                &CollectionOut::new(col.info()?, &tenant, &database),
-            )
+            collection_out(ns, &col, &tenant, &database)
         })
         .await
 }
@@ -314,10 +333,7 @@ async fn get_collection_by_id(
     state
         .run(move |ns| {
             let col = ns.database(&tenant, &database)?.get_collection_by_id(id)?;
-            super::json(
-                StatusCode::OK,
-                &CollectionOut::new(col.info()?, &tenant, &database),
-            )
+            collection_out(ns, &col, &tenant, &database)
         })
         .await
 }
@@ -344,6 +360,13 @@ async fn modify_collection(
             if let Some(update) = update {
                 col.modify_configuration(&update)?;
             }
+            if let Some(ef) = b
+                .new_configuration
+                .as_ref()
+                .and_then(|c| c.get("embedding_function"))
+            {
+                ns.set_embedding_function(id, ef, true)?;
+            }
             ok_empty(StatusCode::OK)
         })
         .await
@@ -355,7 +378,10 @@ async fn delete_collection(
 ) -> Result<Response> {
     state
         .run(move |ns| {
-            ns.database(&tenant, &database)?.delete_collection(&name)?;
+            let db = ns.database(&tenant, &database)?;
+            let id = db.get_collection(&name)?.id();
+            db.delete_collection(&name)?;
+            ns.forget_embedding_function(id)?;
             ok_empty(StatusCode::OK)
         })
         .await

@@ -291,11 +291,22 @@ pub struct CollectionOut {
 }
 
 impl CollectionOut {
-    pub fn new(info: CollectionInfo, tenant: &str, database: &str) -> CollectionOut {
+    /// The collection as the client reads it; `ef` is the embedding function descriptor
+    /// stored for it, if any.
+    pub fn new(
+        info: CollectionInfo,
+        ef: Option<Value>,
+        tenant: &str,
+        database: &str,
+    ) -> CollectionOut {
+        let mut configuration_json = info.configuration.to_json();
+        if let (Some(ef), Value::Object(map)) = (ef, &mut configuration_json) {
+            map.insert("embedding_function".to_owned(), ef);
+        }
         CollectionOut {
             id: info.id.to_string(),
             name: info.name,
-            configuration_json: info.configuration.to_json(),
+            configuration_json,
             schema: None,
             metadata: info.metadata,
             dimension: info.dimension,
