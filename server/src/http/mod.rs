@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -125,8 +126,7 @@ impl FromRequest<AppState> for RawBody {
             Err(e) => {
                 let too_large = std::error::Error::source(&e)
                     .and_then(|s| s.downcast_ref::<http_body_util::LengthLimitError>())
-                    .is_some()
-                    || e.to_string().contains("length limit");
+                    .is_some();
                 if too_large {
                     Err(Error::BodyTooLarge { limit })
                 } else {
@@ -188,6 +188,10 @@ impl IntoResponse for Error {
 pub(crate) fn app(state: AppState) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     routes::router(state.clone())
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            Error::Internal("the request handler panicked (a bug); see the server log".into())
+                .into_response()
+        }))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
