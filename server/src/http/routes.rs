@@ -126,6 +126,16 @@ pub(crate) fn collection_id(raw: &str) -> Result<Uuid> {
         .map_err(|_| Error::invalid(format!("Collection ID is not a valid UUIDv4: {raw}")))
 }
 
+/// chroma's server refuses an empty collection metadata map (`null` is fine).
+fn non_empty(metadata: Option<&mnemodb::Metadata>) -> Result<()> {
+    match metadata {
+        Some(m) if m.is_empty() => Err(Error::invalid(
+            "Validation error: metadata: Metadata cannot be empty",
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn collection_out(
     ns: &crate::namespace::Namespaces,
     col: &mnemodb::Collection,
@@ -294,6 +304,7 @@ async fn create_collection(
     state
         .run(move |ns| {
             let b: CreateCollection = wire::parse_body(&body)?;
+            non_empty(b.metadata.as_ref())?;
             let db = ns.database(&tenant, &database)?;
             let config = CollectionConfig::resolve(b.configuration.as_ref(), b.metadata.as_ref())?;
             let col = if b.get_or_create {
@@ -347,6 +358,7 @@ async fn modify_collection(
     state
         .run(move |ns| {
             let b: ModifyCollection = wire::parse_body(&body)?;
+            non_empty(b.new_metadata.as_ref())?;
             let update = b
                 .new_configuration
                 .as_ref()
