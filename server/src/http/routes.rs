@@ -307,10 +307,26 @@ async fn create_collection(
             non_empty(b.metadata.as_ref())?;
             let db = ns.database(&tenant, &database)?;
             let config = CollectionConfig::resolve(b.configuration.as_ref(), b.metadata.as_ref())?;
-            let col = if b.get_or_create {
-                db.get_or_create_collection(&b.name, config, b.metadata.as_ref())?
-            } else {
-                db.create_collection(&b.name, config, b.metadata.as_ref())?
+            // A get-or-create racing a delete of the same name can find the collection and
+            // lose it before reading its info: then it tries again (and creates it).
+            let mut attempts = 0;
+            let (col, info) = loop {
+                let col = if b.get_or_create {
+                    db.get_or_create_collection(&b.name, config.clone(), b.metadata.as_ref())?
+                } else {
+                    db.create_collection(&b.name, config.clone(), b.metadata.as_ref())?
+                };
+                match col.info() {
+                    Ok(info) => break (col, info),
+                    Err(mnemodb::Error::CollectionNotFound(_)) if attempts < 5 => attempts += 1,
+                    Err(mnemodb::Error::CollectionNotFound(_)) => {
+                        return Err(Error::Internal(format!(
+                            "collection [{}] was deleted concurrently while being created; retry",
+                            b.name
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             };
             if let Some(ef) = b
                 .configuration
@@ -319,7 +335,8 @@ async fn create_collection(
             {
                 ns.set_embedding_function(col.id(), ef, !b.get_or_create)?;
             }
-            collection_out(ns, &col, &tenant, &database)
+            let out = CollectionOut::new(info, ns.embedding_function(col.id()), &tenant, &database);
+            super::json(StatusCode::OK, &out)
         })
         .await
 }
