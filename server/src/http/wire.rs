@@ -397,3 +397,54 @@ impl QueryOut {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_embeddings_are_little_endian_f32() {
+        // What chromadb's client sends for [1.0, 0.0, 0.0] (struct.pack("<3f")).
+        let e = EmbeddingIn::Base64("AACAPwAAAAAAAAAA".into());
+        assert_eq!(e.decode(0).expect("decode"), vec![1.0, 0.0, 0.0]);
+        assert!(EmbeddingIn::Base64("AAA=".into()).decode(0).is_err());
+        assert!(EmbeddingIn::Base64("***".into()).decode(0).is_err());
+    }
+
+    #[test]
+    fn flatten_mixes_forms_and_checks_dimensions() {
+        let list = vec![
+            Some(EmbeddingIn::Floats(vec![1.0, 2.0])),
+            Some(EmbeddingIn::Base64("AAAAAAAAgD8=".into())),
+        ];
+        let (flat, dim) = flatten(list).expect("ok").expect("some");
+        assert_eq!((flat, dim), (vec![1.0, 2.0, 0.0, 1.0], 2));
+        assert!(flatten(vec![None, None]).expect("ok").is_none());
+        let ragged = vec![
+            Some(EmbeddingIn::Floats(vec![1.0])),
+            Some(EmbeddingIn::Floats(vec![])),
+        ];
+        assert!(flatten(ragged).is_err());
+        let partial = vec![Some(EmbeddingIn::Floats(vec![1.0])), None];
+        assert!(flatten(partial).is_err());
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let e = parse_body::<AddBody>(br#"{"ids": ["a"], "metadatas": [{"k": {"x": 1}}]}"#)
+            .expect_err("nested metadata");
+        assert!(e.to_string().contains("metadatas[0].k"), "{e}");
+        let e = parse_body::<AddBody>(b"{").expect_err("eof");
+        assert!(
+            e.to_string()
+                .starts_with("Failed to parse the request body as JSON"),
+            "{e}"
+        );
+        let body: AddBody = parse_body(br#"{"ids": ["a", "b"], "documents": ["x"]}"#).expect("ok");
+        let e = body.check_lengths().expect_err("lengths");
+        assert_eq!(
+            e.to_string(),
+            "Unequal lengths for fields: ids: 2, documents: 1"
+        );
+    }
+}
