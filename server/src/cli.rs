@@ -120,4 +120,16 @@ pub struct ServeArgs {
     /// Let `POST /api/v2/reset` delete everything (chromadb's allow_reset).
     #[arg(long)]
     pub allow_reset: bool,
+    /// Log format on stderr: human-readable text, or one JSON object per event.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How `serve` writes its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (with the request span's fields).
+    Json,
 }

@@ -67,20 +67,28 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 /// Logs to stderr; `RUST_LOG` picks the level (default `info`).
-fn init_logging() {
+fn init_logging(format: cli::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        cli::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        cli::LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 #[allow(clippy::print_stdout)]
 fn serve(args: ServeArgs) -> Result<()> {
-    init_logging();
+    init_logging(args.log_format);
     let addr = SocketAddr::new(args.host, args.port);
     if !args.host.is_loopback() && args.token.is_none() {
         tracing::warn!(
