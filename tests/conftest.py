@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 from typing import Any, Iterator
 
 import pytest
@@ -24,9 +25,31 @@ def _is_loopback(address: Any) -> bool:
     return isinstance(address, (str, bytes))  # AF_UNIX paths
 
 
+def _loopback_works() -> bool:
+    with socket.socket() as server, socket.socket() as client:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        try:
+            client.connect(server.getsockname())
+            return True
+        except OSError:
+            return False
+
+
+def _ensure_loopback() -> None:
+    """`unshare --net` leaves loopback down in its new namespace: bring it up (that touches
+    only the private namespace), or say what is wrong."""
+    if _loopback_works():
+        return
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=False, capture_output=True)
+    if not _loopback_works():
+        pytest.fail("loopback is down: in a network namespace run `ip link set lo up` first")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def loopback_only() -> Iterator[None]:
     """Every connection to a non-loopback address fails with ConnectionRefusedError."""
+    _ensure_loopback()
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
 

@@ -15,18 +15,34 @@ use serde_json::Value;
 /// The `T` prefix of the record routes for the default tenant and database.
 pub(crate) const T: &str = "/api/v2/tenants/default_tenant/databases/default_database";
 
-/// Binds 127.0.0.1:0, with a clear message when loopback is down (a network namespace made
-/// without `ip link set lo up`).
+/// Binds 127.0.0.1:0. In a private network namespace made without `ip link set lo up` (as
+/// `unshare --net` leaves it) loopback is down; then this brings it up once, which only
+/// touches that namespace, and fails with a clear message if it cannot.
 fn bind_loopback() -> TcpListener {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let addr = l.local_addr().expect("local addr");
-    if let Err(e) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-        panic!(
-            "cannot connect to {addr} ({e}): loopback is down here; in a network namespace run \
-             `ip link set lo up` first"
-        );
+    static LOOPBACK: std::sync::Once = std::sync::Once::new();
+    let reachable = || {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = l.local_addr().expect("local addr");
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .map(|_| l)
+            .map_err(|e| (addr, e))
+    };
+    match reachable() {
+        Ok(l) => l,
+        Err(_) => {
+            LOOPBACK.call_once(|| {
+                let _ = Command::new("ip")
+                    .args(["link", "set", "lo", "up"])
+                    .status();
+            });
+            reachable().unwrap_or_else(|(addr, e)| {
+                panic!(
+                    "cannot connect to {addr} ({e}): loopback is down here; in a network \
+                     namespace run `ip link set lo up` first"
+                )
+            })
+        }
     }
-    l
 }
 
 /// A server running in this process on its own runtime; stops (gracefully) when dropped.
