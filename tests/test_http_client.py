@@ -411,6 +411,21 @@ def test_heartbeat_version_and_openapi(server: Server, client: chromadb.api.Clie
     assert "mnemodb_http_requests_total" in metrics
 
 
+def test_async_client(server: Server, client: chromadb.api.ClientAPI) -> None:
+    import asyncio
+
+    async def run() -> tuple[int, list[list[str]]]:
+        ac = await chromadb.AsyncHttpClient(
+            host=server.host, port=server.port, settings=Settings(anonymized_telemetry=False)
+        )
+        col = await ac.create_collection("async_col", embedding_function=None)
+        await col.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]])
+        hits = await col.query(query_embeddings=[[0.9, 0.1]], n_results=1)
+        return await col.count(), hits["ids"]
+
+    assert asyncio.run(run()) == (2, [["a"]])
+
+
 # --------------------------------------------------------------------------------------------
 # Auth
 
