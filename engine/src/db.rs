@@ -2,11 +2,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 
 use uuid::Uuid;
 
-use crate::collection::{Collection, CollectionShared, LiveSlots};
+use crate::collection::{Collection, CollectionShared, EXACT_BELOW_SLOTS, LiveSlots};
 use crate::config::{CollectionConfig, HnswConfigUpdate};
 use crate::distance::Kernel;
 use crate::error::{Error, Result};
@@ -36,6 +37,9 @@ pub(crate) struct DbInner {
     /// Per-process state of every collection opened so far (segment mapping, live slots).
     /// In memory the segment *is* the data, so entries live until the collection is deleted.
     collections: Mutex<HashMap<Uuid, Arc<CollectionShared>>>,
+    /// Collections with fewer slots are searched exactly and get no graph
+    /// ([`EXACT_BELOW_SLOTS`](crate::collection::EXACT_BELOW_SLOTS); tests lower it).
+    pub(crate) index_min_slots: AtomicU64,
 }
 
 impl Database {
@@ -51,6 +55,7 @@ impl Database {
             dir: Some(dir),
             sidecar,
             collections: Mutex::default(),
+            index_min_slots: AtomicU64::new(EXACT_BELOW_SLOTS),
         });
         inner.recover()?;
         Ok(Database { inner })
@@ -64,6 +69,7 @@ impl Database {
                 dir: None,
                 sidecar,
                 collections: Mutex::default(),
+                index_min_slots: AtomicU64::new(EXACT_BELOW_SLOTS),
             }),
         })
     }
@@ -264,6 +270,8 @@ impl DbInner {
                     kernel: Kernel::new(row.config.hnsw.space)?,
                     segment,
                     live: RwLock::new(LiveSlots::default()),
+                    index: Default::default(),
+                    filter_cache: Default::default(),
                 });
                 map.insert(row.uuid, Arc::clone(&s));
                 s

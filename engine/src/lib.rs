@@ -35,6 +35,11 @@
 //! `where` on metadata and `where_document` on documents ([`GetRequest::where_`],
 //! [`Collection::query_where`], [`Collection::delete_where`]), with chromadb 1.5.9's type
 //! semantics and error messages.
+//!
+//! Collections of 4,096 records or more are searched through an HNSW index kept up to date
+//! by every write and saved beside the vectors; smaller ones, and queries that ask for it
+//! ([`SearchOptions::exact`]), are scanned exactly. The index settings are chromadb's `hnsw`
+//! configuration ([`CollectionConfig`]).
 #![deny(missing_docs)]
 
 mod check;
@@ -51,7 +56,7 @@ mod types;
 mod validate;
 
 pub use check::ConsistencyReport;
-pub use collection::Collection;
+pub use collection::{Collection, SearchOptions};
 pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
@@ -61,6 +66,14 @@ pub use error::{Error, ErrorKind, Result};
 pub mod testing {
     use crate::filter::{Validation, parse_filter};
     use crate::types::Metadata;
+
+    /// Gives collections of `db` an HNSW graph from `slots` slots on (4,096 by default), so
+    /// tests can exercise the index on small data.
+    pub fn set_index_min_slots(db: &crate::Database, slots: u64) {
+        db.inner()
+            .index_min_slots
+            .store(slots.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
 
     /// The naive filter evaluator (plain Rust over one record, the oracle of the SQL
     /// execution), for `where` / `where_document` parsed as the Python client does

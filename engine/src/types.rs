@@ -279,4 +279,6 @@ pub struct CollectionStats {
     pub dead_slots: u64,
     /// Writes committed to this collection so far.
     pub seq: u64,
+    /// Slots this process's HNSW index has linked (0: no index, searched exactly).
+    pub indexed_slots: u64,
 }

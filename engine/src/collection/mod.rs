@@ -1,8 +1,13 @@
 //! A collection handle and the per-process state behind it: the vector segment and a cache of
 //! which slots are live, kept in step with the sidecar.
 
+mod filter_cache;
+mod index;
 mod read;
 mod write;
+
+pub(crate) use index::EXACT_BELOW_SLOTS;
+pub use index::SearchOptions;
 
 use std::sync::{Arc, RwLock};
 
@@ -36,6 +41,18 @@ pub(crate) struct CollectionShared {
     pub(crate) kernel: Kernel,
     pub(crate) segment: Segment,
     pub(crate) live: RwLock<LiveSlots>,
+    /// The HNSW index as this process holds it.
+    pub(crate) index: index::Index,
+    /// Candidate slots of recent filters.
+    pub(crate) filter_cache: filter_cache::FilterCache,
+}
+
+impl Drop for CollectionShared {
+    fn drop(&mut self) {
+        // The last handle in this process is gone: save what the index file lacks, so the
+        // next open maps a graph instead of linking the newest records again.
+        self.flush_index();
+    }
 }
 
 /// Which slots hold live records, as of one committed `seq`.
@@ -147,8 +164,16 @@ impl Collection {
                 slots: row.slot_count,
                 dead_slots: row.slot_count - records,
                 seq: row.seq,
+                indexed_slots: self.shared.indexed_slots(row.generation),
             })
         })
+    }
+
+    /// Slots from which this database's collections get an HNSW graph.
+    fn index_min_slots(&self) -> u64 {
+        self.db
+            .index_min_slots
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The collection's catalog row, or `CollectionNotFound` if it was deleted.

@@ -5,7 +5,7 @@ use std::sync::RwLockWriteGuard;
 
 use rusqlite::Transaction;
 
-use super::{Collection, DEAD, LiveSlots};
+use super::{Collection, DEAD, LiveSlots, SearchOptions};
 use crate::error::{Error, Result};
 use crate::filter::{Validation, parse_filter};
 use crate::meta::{self, CollectionRow, RecordRow};
@@ -88,12 +88,24 @@ impl Collection {
     /// the `chromadb` Python client checks them. With `req.ids` too, a record must be among
     /// them and pass the filters. Fewer than `n_results` records may pass: the hits are those.
     ///
-    /// The search is exact over the records that pass (the ANN index comes with its issue).
+    /// Collections of 4,096 slots or more are searched through their HNSW index (see [`SearchOptions`] for the beam width and for asking for an exact scan).
     pub fn query_where(
         &self,
         req: QueryRequest<'_>,
         where_: Option<&serde_json::Value>,
         where_document: Option<&serde_json::Value>,
+    ) -> Result<Vec<QueryHits>> {
+        self.query_with(req, where_, where_document, SearchOptions::default())
+    }
+
+    /// [`query_where`](Self::query_where) with search options: a beam width for this query,
+    /// or an exact scan.
+    pub fn query_with(
+        &self,
+        req: QueryRequest<'_>,
+        where_: Option<&serde_json::Value>,
+        where_document: Option<&serde_json::Value>,
+        opts: SearchOptions,
     ) -> Result<Vec<QueryHits>> {
         if req.n_results == 0 {
             return Err(Error::invalid(
@@ -111,10 +123,14 @@ impl Collection {
                 req.dim
             )));
         }
+        if opts.ef_search == Some(0) {
+            return Err(Error::invalid("ef_search must be at least 1"));
+        }
         let filter = parse_filter(where_, where_document, Validation::Client)?;
+        let link_later = std::sync::atomic::AtomicBool::new(false);
         // Query vectors are not checked for NaN or infinity: chromadb accepts them and returns
         // NaN / infinite distances, and nothing is stored.
-        self.snapshot(|tx, row, live| {
+        let out = self.snapshot(|tx, row, live| {
             let Some(dim) = row.dimension else {
                 return Ok(vec![QueryHits::empty(req.include); n_queries]);
             };
@@ -144,35 +160,65 @@ impl Collection {
             let restricted = if filter.is_empty() || restricted.as_ref().is_some_and(Vec::is_empty)
             {
                 restricted
-            } else {
+            } else if req.ids.is_some() {
                 // The ids (checked above) are one more set to intersect with.
                 let ords = meta::sql::matching_ords(tx, row.key, &filter, req.ids)?;
                 Some(live.slots_of(&ords))
-            };
-            let candidates = match &restricted {
-                Some(slots) => Candidates::Slots(slots),
-                None => Candidates::All,
-            };
-            let (hits, embeddings) =
-                self.shared
-                    .segment
-                    .with_rows(row.generation, dim, row.slot_count, |rows| {
-                        let scan = Scan {
-                            kernel: self.shared.kernel,
-                            rows,
-                            dim,
-                            ords: &live.ords,
-                            dead: DEAD,
-                        };
-                        let hits = exact_search(&scan, req.embeddings, req.n_results, candidates);
-                        let embeddings: Option<Vec<Embeddings>> =
-                            req.include.embeddings.then(|| {
-                                hits.iter()
-                                    .map(|h| copy_rows(rows, dim, h.iter().map(|h| h.slot)))
-                                    .collect()
-                            });
-                        (hits, embeddings)
+            } else {
+                let key = serde_json::json!([where_, where_document]).to_string();
+                let slots = self
+                    .shared
+                    .filter_cache
+                    .get_or_try_insert(row.seq, key, || {
+                        let ords = meta::sql::matching_ords(tx, row.key, &filter, None)?;
+                        Ok::<_, Error>(live.slots_of(&ords))
                     })?;
+                Some(slots.as_ref().clone())
+            };
+            let opts = SearchOptions {
+                // An id list is answered exactly: it is the caller's own short list.
+                exact: opts.exact || req.ids.is_some(),
+                ..opts
+            };
+            let (by_index, link_after) = self.shared.index_search(
+                row,
+                live,
+                &req,
+                restricted.as_deref(),
+                opts,
+                self.index_min_slots(),
+            )?;
+            link_later.store(link_after, std::sync::atomic::Ordering::Relaxed);
+            let hits = match by_index {
+                Some(hits) => hits,
+                None => {
+                    let candidates = match &restricted {
+                        Some(slots) => Candidates::Slots(slots),
+                        None => Candidates::All,
+                    };
+                    self.shared
+                        .segment
+                        .with_rows(row.generation, dim, row.slot_count, |rows| {
+                            let scan = Scan {
+                                kernel: self.shared.kernel,
+                                rows,
+                                dim,
+                                ords: &live.ords,
+                                dead: DEAD,
+                            };
+                            exact_search(&scan, req.embeddings, req.n_results, candidates)
+                        })?
+                }
+            };
+            let embeddings: Option<Vec<Embeddings>> = if req.include.embeddings {
+                Some(
+                    hits.iter()
+                        .map(|h| self.gather(row, h.iter().map(|h| h.slot)))
+                        .collect::<Result<_>>()?,
+                )
+            } else {
+                None
+            };
             let mut out = Vec::with_capacity(n_queries);
             for (q, hits) in hits.into_iter().enumerate() {
                 out.push(self.materialize(
@@ -184,7 +230,21 @@ impl Collection {
                 )?);
             }
             Ok(out)
-        })
+        })?;
+        if link_later.into_inner() {
+            // Records this process has not linked (written by another process, or a graph
+            // missing on open): link them in the background; queries meanwhile scan them.
+            self.catch_up_in_background();
+        }
+        Ok(out)
+    }
+
+    /// Links every committed record into this process's index (a no-op below 4,096 slots,
+    /// which are always scanned exactly). Writes do this on their own; this is for records that another
+    /// process wrote.
+    pub fn catch_up_index(&self) -> Result<()> {
+        let row = self.db.sidecar.read(|tx| self.row(tx))?;
+        self.shared.catch_up(&row, self.index_min_slots())
     }
 
     fn materialize(

@@ -340,6 +340,10 @@ impl Collection {
             } else {
                 live.seq = None;
             }
+            drop(live);
+            // Committed; now bring the index up to date (outside the write lock: queries and
+            // other writers go on meanwhile).
+            self.shared.catch_up(&after, self.index_min_slots())?;
         }
         Ok(out)
     }

@@ -239,6 +239,11 @@ impl Kernel {
         Ok(Kernel { space, isa })
     }
 
+    /// The same path measuring another space (sound: the path was admitted already).
+    pub(crate) fn with_space(self, space: Space) -> Kernel {
+        Kernel { space, ..self }
+    }
+
     /// The space this kernel measures.
     pub fn space(&self) -> Space {
         self.space

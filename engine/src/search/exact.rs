@@ -19,6 +19,8 @@ const TASK_ROWS: usize = 4096;
 pub(crate) enum Candidates<'a> {
     /// Every live slot.
     All,
+    /// Every live slot from this one on (the part of a collection its index has not reached).
+    Tail(u64),
     /// Only these slots (sorted, live).
     Slots(&'a [u64]),
 }
@@ -55,14 +57,18 @@ pub(crate) fn exact_search(
     let n_queries = queries.len() / dim;
     let block_rows = (ROW_BLOCK_BYTES / (dim * 4)).clamp(1, TASK_ROWS);
     let heaps = match candidates {
-        Candidates::All => {
+        Candidates::All | Candidates::Tail(_) => {
             let n_rows = rows.len() / dim;
-            (0..n_rows.div_ceil(TASK_ROWS))
+            let from = match candidates {
+                Candidates::Tail(first) => (first as usize).min(n_rows),
+                _ => 0,
+            };
+            (0..(n_rows - from).div_ceil(TASK_ROWS))
                 .into_par_iter()
                 .fold(
                     || vec![TopK::new(k); n_queries],
                     |mut heaps, task| {
-                        let start = task * TASK_ROWS;
+                        let start = from + task * TASK_ROWS;
                         let end = (start + TASK_ROWS).min(n_rows);
                         let mut dist = vec![0.0f32; block_rows];
                         let mut first = start;

@@ -74,6 +74,14 @@ impl Segment {
         Segment::Memory(RwLock::default())
     }
 
+    /// The directory of a file segment (`None` in memory).
+    pub(crate) fn dir(&self) -> Option<&Path> {
+        match self {
+            Segment::File(f) => Some(&f.dir),
+            Segment::Memory(_) => None,
+        }
+    }
+
     /// The file that holds a generation.
     pub(crate) fn file_path(dir: &Path, generation: u64) -> PathBuf {
         dir.join(format!("vectors.{generation}.f32"))
@@ -153,7 +161,9 @@ impl Segment {
         }
     }
 
-    /// Removes the files of generations other than `keep` (after a compaction committed).
+    /// Removes the files of generations other than `keep` (after a compaction committed):
+    /// vector files and the index files derived from them (`hnsw.<generation>.bin`), and
+    /// temporary files a writer left behind.
     pub(crate) fn remove_other_generations(&self, keep: u64) -> Result<()> {
         let f = match self {
             Segment::File(f) => f,
@@ -169,11 +179,19 @@ impl Segment {
             Err(e) if e.kind() == IoKind::NotFound => return Ok(()),
             Err(e) => return Err(Error::io("list", &f.dir, e)),
         };
-        let keep_name = format!("vectors.{keep}.f32");
+        let keep_vectors = format!("vectors.{keep}.f32");
+        let keep_index = format!("hnsw.{keep}.bin");
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with("vectors.") && name.ends_with(".f32") && name != keep_name {
+            let vectors = name.starts_with("vectors.") && name.ends_with(".f32");
+            let index = name.starts_with("hnsw.") && name.ends_with(".bin");
+            // A save that died before its rename (or that another process is making now:
+            // losing it only costs that process a later save, never data).
+            let index_tmp = name.starts_with("hnsw.") && name.ends_with(".tmp");
+            let stale =
+                (vectors && name != keep_vectors) || (index && name != keep_index) || index_tmp;
+            if stale {
                 std::fs::remove_file(entry.path())
                     .map_err(|e| Error::io("remove", entry.path(), e))?;
             }

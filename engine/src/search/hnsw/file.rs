@@ -59,8 +59,9 @@ impl Hnsw {
     /// Writes the graph to `path` atomically (temp file, fsync, rename, directory fsync).
     pub(crate) fn save(&self, path: &Path) -> Result<()> {
         let bytes = self.to_bytes();
+        // A name of our own: another process may be saving the same graph right now.
         let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(".tmp");
+        tmp_name.push(format!(".{}.tmp", std::process::id()));
         let tmp = path.with_file_name(tmp_name);
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;

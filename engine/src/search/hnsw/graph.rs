@@ -5,15 +5,17 @@
 //! to `2M` neighbour ids), so a node's layer-0 links are found by multiplication, as in the
 //! file. Upper layers are one compact array: a node of level `l > 0` owns `l` records of
 //! `1 + M` words starting at `upper_offsets[node]`. Links are `AtomicU32` so that the parallel
-//! build can share the graph (`&self`) between threads; every access is `Relaxed` because the
-//! per-node locks (during a build) or the `&mut self` borrow of [`Hnsw::insert`] (between a
-//! build and the queries after it) already order them. On x86-64 and aarch64 a relaxed load
-//! is a plain load, so the query path pays nothing for this.
+//! build can share the graph (`&self`) between threads, and queries can walk it while a build
+//! links new nodes ([`Hnsw::link`]). A list's count is stored with `Release` after its ids
+//! and loaded with `Acquire`, so a reader that takes no lock sees ids at least as new as the
+//! count; every id ever stored in a list slot is valid for that layer (the invariant below),
+//! so a reader racing a writer reads a mix of old and new neighbours, never garbage. The ids
+//! themselves are `Relaxed`. On x86-64 these are plain loads and stores.
 //!
 //! # Concurrency scheme of the parallel build
-//! [`Hnsw::insert`] takes `&mut self` to grow the arrays (levels of all new nodes are drawn up
-//! front, so every node's storage exists before any thread starts), then inserts the new
-//! nodes in parallel through `&self`:
+//! [`Hnsw::grow`] takes `&mut self` to grow the arrays (levels of all new nodes are drawn up
+//! front, so every node's storage exists before any thread starts), then [`Hnsw::link`]
+//! inserts the new nodes in parallel through `&self`:
 //! * each node has a `Mutex<()>` guarding all its link lists; a builder reads a list by
 //!   copying it under that lock and writes one only under it;
 //! * a thread holds **at most one node lock at a time** and takes the entry-point lock only
@@ -33,13 +35,14 @@
 //! Built on one thread (a one-thread rayon pool), the graph is a function of the rows, the
 //! parameters and the seed; on several threads only the level of each node is.
 
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::{Mutex, MutexGuard};
 
 use rayon::prelude::*;
 
-use super::Rows;
 use super::search::{Cand, Visited};
+use super::{Point, Rows};
 use crate::distance::Space;
 use crate::error::{Error, Result};
 
@@ -155,7 +158,13 @@ impl Hnsw {
         self.params
     }
 
+    /// Sets the default beam width of queries (a query-time setting, not stored in the file).
+    pub(crate) fn set_ef_search(&mut self, ef: usize) {
+        self.params.ef_search = ef.max(1);
+    }
+
     /// The collection `seq` this graph covers.
+    #[cfg(test)]
     pub(crate) fn watermark(&self) -> u64 {
         self.watermark
     }
@@ -198,7 +207,7 @@ impl Hnsw {
         let _guard = locked.then(|| lock(&self.locks[node as usize]));
         let list = self.list(node, layer);
         // `min` keeps a torn count (impossible under the invariant) inside the list.
-        let count = (list[0].load(Relaxed) as usize).min(list.len() - 1);
+        let count = (list[0].load(Acquire) as usize).min(list.len() - 1);
         out.extend(list[1..=count].iter().map(|w| w.load(Relaxed)));
     }
 
@@ -209,13 +218,13 @@ impl Hnsw {
         for (w, &id) in list[1..].iter().zip(ids) {
             w.store(id, Relaxed);
         }
-        list[0].store(ids.len() as u32, Relaxed);
+        list[0].store(ids.len() as u32, Release);
     }
 
     /// Inserts the slots `len()..upto` (their rows must be in `rows`), in parallel on the
     /// current rayon pool. The watermark is the caller's to advance afterwards.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, rows: Rows<'_>, upto: u32) -> Result<()> {
-        debug_assert_eq!(rows.kernel.space(), self.space);
         let first = self.len() as u32;
         if upto <= first {
             return Ok(());
@@ -227,24 +236,32 @@ impl Hnsw {
             )));
         }
         self.grow(upto)?;
-        let this = &*self;
-        let mut start = first;
-        if lock(&this.entry).is_none() {
+        self.link(rows, first..upto);
+        Ok(())
+    }
+
+    /// Links the nodes `new` (allocated by [`Hnsw::grow`], their rows in `rows`) into the
+    /// graph, in parallel on the current rayon pool. Takes `&self`: queries may run on the
+    /// graph meanwhile (they may or may not find the new nodes until this returns).
+    pub(crate) fn link(&self, rows: Rows<'_>, new: std::ops::Range<u32>) {
+        debug_assert_eq!(rows.kernel.space(), self.space);
+        debug_assert!(new.end as usize <= self.len() && rows.len() >= new.end as usize);
+        let mut start = new.start;
+        if start < new.end && lock(&self.entry).is_none() {
             // The first node has nothing to link to; it only becomes the entry point.
-            this.insert_one(rows, first);
+            self.insert_one(rows, start);
             start += 1;
         }
-        (start..upto)
+        (start..new.end)
             .into_par_iter()
             .for_each_init(Visited::default, |visited, s| {
-                this.insert_with(rows, s, visited);
+                self.insert_with(rows, s, visited);
             });
-        Ok(())
     }
 
     /// Draws levels for the new nodes and allocates their (empty) lists. Checks the size
     /// before changing anything, so a refused insert leaves the graph as it was.
-    fn grow(&mut self, upto: u32) -> Result<()> {
+    pub(crate) fn grow(&mut self, upto: u32) -> Result<()> {
         let m = self.m();
         let first = self.len() as u32;
         let levels: Vec<u8> = (first..upto)
@@ -281,7 +298,7 @@ impl Hnsw {
     /// Algorithm 1 of the paper, with the locking described in the module docs.
     fn insert_with(&self, rows: Rows<'_>, s: u32, visited: &mut Visited) {
         let level = self.levels[s as usize];
-        let q = rows.row(s);
+        let q = rows.point(s);
         let mut guard = lock(&self.entry);
         let Some(entry) = *guard else {
             *guard = Some(Entry { node: s, level });
@@ -296,7 +313,7 @@ impl Hnsw {
         };
         let mut buf = Vec::new();
         let mut cur = Cand {
-            d: rows.distance(q, rows.row(entry.node)),
+            d: rows.distance(q, rows.point(entry.node)),
             id: entry.node,
         };
         for layer in (level as usize + 1..=entry.level as usize).rev() {
@@ -345,13 +362,13 @@ impl Hnsw {
             self.write_list(s, layer, &ids);
             return;
         }
-        let q = rows.row(s);
+        let q = rows.point(s);
         let mut all: Vec<Cand> = chosen.to_vec();
         for w in &list[1..=existing.min(list.len() - 1)] {
             let id = w.load(Relaxed);
             if all.iter().all(|c| c.id != id) {
                 all.push(Cand {
-                    d: rows.distance(q, rows.row(id)),
+                    d: rows.distance(q, rows.point(id)),
                     id,
                 });
             }
@@ -376,11 +393,11 @@ impl Hnsw {
             self.write_list(node, layer, buf);
             return;
         }
-        let base = rows.row(node);
+        let base = rows.point(node);
         let mut all: Vec<Cand> = buf
             .iter()
             .map(|&id| Cand {
-                d: rows.distance(base, rows.row(id)),
+                d: rows.distance(base, rows.point(id)),
                 id,
             })
             .collect();
@@ -413,13 +430,13 @@ impl Hnsw {
             if kept.len() >= m {
                 break;
             }
-            let row = rows.row(c.id);
+            let row = rows.point(c.id);
             // Kept when no kept neighbour is nearer to it than the base is (`>=`, as hnswlib).
             // An exact duplicate of a kept neighbour (both at distance 0) is redundant: without
             // this rule a group of duplicates fills each other's lists and every other node
             // near them loses its incoming links, becoming unreachable.
             let diverse = kept.iter().all(|k| {
-                let dk = rows.distance(row, rows.row(k.id));
+                let dk = rows.distance(row, rows.point(k.id));
                 dk > c.d || (dk == c.d && dk != 0.0)
             });
             if diverse {
@@ -448,7 +465,7 @@ impl Hnsw {
     pub(super) fn greedy(
         &self,
         rows: Rows<'_>,
-        q: &[f32],
+        q: Point<'_>,
         mut cur: Cand,
         layer: usize,
         locked: bool,
@@ -457,8 +474,14 @@ impl Hnsw {
         loop {
             let mut moved = false;
             self.neighbours(cur.id, layer, locked, buf);
-            for &nb in buf.iter() {
-                let d = rows.distance(q, rows.row(nb));
+            if let Some(&first) = buf.first() {
+                rows.prefetch(first);
+            }
+            for (i, &nb) in buf.iter().enumerate() {
+                if let Some(&next) = buf.get(i + 1) {
+                    rows.prefetch(next);
+                }
+                let d = rows.distance(q, rows.point(nb));
                 if d < cur.d {
                     cur = Cand { d, id: nb };
                     moved = true;

@@ -23,11 +23,9 @@ mod search;
 #[cfg(test)]
 mod tests;
 
-// Used by the tests now and by `Collection` once the index is wired in.
-#[allow(unused_imports)]
 pub(crate) use graph::{Hnsw, HnswParams};
 
-use crate::distance::Kernel;
+use crate::distance::{Kernel, Space};
 
 /// The vectors a graph is built over: `dim` floats per row, slot `s` at `s * dim`.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +36,16 @@ pub(crate) struct Rows<'a> {
     pub(crate) data: &'a [f32],
     /// Floats per row.
     pub(crate) dim: usize,
+    /// For cosine: `1 / |row|` per slot (0 for a zero row), so a comparison is one dot
+    /// product instead of a dot product and two norms. `None` computes them as needed.
+    pub(crate) inv_norms: Option<&'a [f32]>,
+}
+
+/// A vector and, for cosine, its inverse norm.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Point<'a> {
+    v: &'a [f32],
+    inv_norm: f32,
 }
 
 impl<'a> Rows<'a> {
@@ -49,13 +57,93 @@ impl<'a> Rows<'a> {
         &self.data[start..start + self.dim]
     }
 
+    /// Row `slot` as a point.
+    #[inline]
+    fn point(&self, slot: u32) -> Point<'a> {
+        let v = self.row(slot);
+        let inv_norm = match (self.kernel.space(), self.inv_norms) {
+            (Space::Cosine, Some(n)) => n[slot as usize],
+            (Space::Cosine, None) => inv_norm(v),
+            _ => 0.0,
+        };
+        Point { v, inv_norm }
+    }
+
+    /// Hints the CPU to start loading row `slot` (and its norm) into cache.
+    #[inline]
+    fn prefetch(&self, slot: u32) {
+        let start = slot as usize * self.dim;
+        if let Some(row) = self.data.get(start..start + self.dim) {
+            prefetch(row);
+        }
+        if let Some(n) = self.inv_norms.and_then(|n| n.get(slot as usize)) {
+            prefetch(std::slice::from_ref(n));
+        }
+    }
+
+    /// A query vector as a point.
+    fn query<'q>(&self, v: &'q [f32]) -> Point<'q> {
+        let inv_norm = if self.kernel.space() == Space::Cosine {
+            inv_norm(v)
+        } else {
+            0.0
+        };
+        Point { v, inv_norm }
+    }
+
     /// How many whole rows `data` holds.
     fn len(&self) -> usize {
         self.data.len().checked_div(self.dim).unwrap_or(usize::MAX)
     }
 
+    /// The distance between two points in the graph's space. Cosine is computed from the dot
+    /// product and the inverse norms: `1 - a.b / (|a| |b|)`, exactly 1 when either is zero
+    /// (as Chroma's definition gives). It may differ from the exact kernel in the last bits;
+    /// the collection reports the exact kernel's distances for the hits it returns.
     #[inline]
-    fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
-        self.kernel.distance(a, b)
+    fn distance(&self, a: Point<'_>, b: Point<'_>) -> f32 {
+        if self.kernel.space() == Space::Cosine {
+            1.0 - dot(self.kernel, a.v, b.v) * a.inv_norm * b.inv_norm
+        } else {
+            self.kernel.distance(a.v, b.v)
+        }
     }
+}
+
+/// `a . b` on the kernel's SIMD path (through the `ip` distance, `1 - a.b`).
+#[inline]
+fn dot(kernel: Kernel, a: &[f32], b: &[f32]) -> f32 {
+    1.0 - kernel.with_space(Space::Ip).distance(a, b)
+}
+
+/// Asks for every cache line of `v` (a hint: no effect on results, never a fault).
+#[inline]
+fn prefetch(v: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // 16 floats per 64-byte line.
+        for line in v.chunks(16) {
+            // SAFETY: a prefetch is a hint that never faults and never changes memory; the
+            // pointer is also in bounds (it comes from a slice).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}
+
+/// `1 / |v|`, or 0 for a zero vector.
+pub(crate) fn inv_norm(v: &[f32]) -> f32 {
+    // Eight running sums so the loop vectorises.
+    let mut acc = [0.0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x * x;
+        }
+    }
+    let sum: f32 = acc.iter().sum::<f32>() + tail.iter().map(|x| x * x).sum::<f32>();
+    if sum > 0.0 { 1.0 / sum.sqrt() } else { 0.0 }
 }

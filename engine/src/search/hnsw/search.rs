@@ -12,8 +12,8 @@ use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use super::Rows;
 use super::graph::{Hnsw, lock};
+use super::{Point, Rows};
 use crate::search::{Hit, Scan};
 
 /// A node and its distance to the point being searched for or inserted; ordered by
@@ -101,7 +101,7 @@ impl Hnsw {
     pub(super) fn search_layer<F: Fn(u32) -> Option<u64>>(
         &self,
         rows: Rows<'_>,
-        q: &[f32],
+        q: Point<'_>,
         entries: &[Cand],
         ef: usize,
         layer: usize,
@@ -133,11 +133,17 @@ impl Hnsw {
                 break;
             }
             self.neighbours(c.id, layer, locked, &mut buf);
-            for &nb in &buf {
-                if !visited.insert(nb) {
-                    continue;
+            buf.retain(|&nb| visited.insert(nb));
+            // The rows are scattered through memory: ask for the next one while this one is
+            // compared, so the walk waits on memory less often.
+            if let Some(&first) = buf.first() {
+                rows.prefetch(first);
+            }
+            for (i, &nb) in buf.iter().enumerate() {
+                if let Some(&next) = buf.get(i + 1) {
+                    rows.prefetch(next);
                 }
-                let d = rows.distance(q, rows.row(nb));
+                let d = rows.distance(q, rows.point(nb));
                 let worst = if top.len() < ef {
                     f32::INFINITY
                 } else {
@@ -162,7 +168,8 @@ impl Hnsw {
     /// `scan` supplies the rows (which must cover the graph's slots) and the `ords` table:
     /// slots whose ord is `scan.dead`, or that lie past the table, are tombstones: traversed,
     /// never returned. `allow`, when given, restricts the results further without pruning the
-    /// walk. `ef` overrides the graph's `ef_search` and is raised to `k`.
+    /// walk. `ef` overrides the graph's `ef_search` and is raised to `k`. `inv_norms` (cosine
+    /// only, one per slot the graph covers) saves recomputing row norms on every comparison.
     ///
     /// # Panics
     /// If the rows do not cover every slot of the graph.
@@ -173,12 +180,15 @@ impl Hnsw {
         k: usize,
         ef: Option<usize>,
         allow: Option<&dyn Fn(u32) -> bool>,
+        inv_norms: Option<&[f32]>,
     ) -> Vec<Hit> {
         let rows = Rows {
             kernel: scan.kernel,
             data: scan.rows,
             dim: scan.dim,
+            inv_norms,
         };
+        let query = rows.query(query);
         assert!(rows.len() >= self.len(), "the rows must cover the graph");
         let entry = *lock(&self.entry);
         let Some(entry) = entry else {
@@ -190,7 +200,7 @@ impl Hnsw {
         let ef = ef.unwrap_or(self.params.ef_search).max(k);
         let mut buf = Vec::new();
         let mut cur = Cand {
-            d: rows.distance(query, rows.row(entry.node)),
+            d: rows.distance(query, rows.point(entry.node)),
             id: entry.node,
         };
         for layer in (1..=entry.level as usize).rev() {

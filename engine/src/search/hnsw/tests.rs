@@ -58,6 +58,7 @@ fn build(space: Space, data: &[f32], dim: usize, params: HnswParams) -> Hnsw {
         kernel: kernel(space),
         data,
         dim,
+        inv_norms: None,
     };
     g.insert(rows, (data.len() / dim) as u32).expect("insert");
     g
@@ -121,7 +122,7 @@ fn recall_at_10_on_mixture_at_defaults() {
     let exact = exact_search(&s, &queries, 10, Candidates::All);
     let approx: Vec<Vec<Hit>> = queries
         .chunks_exact(DIM)
-        .map(|q| g.search(&s, q, 10, None, None))
+        .map(|q| g.search(&s, q, 10, None, None, None))
         .collect();
     let r = recall(&approx, &exact);
     println!("{N} x {DIM}: built in {built:?}, recall@10 {r:.4}");
@@ -160,7 +161,7 @@ fn tombstones_are_traversed_never_returned() {
     let exact = exact_search(&s, &queries, 10, Candidates::All);
     let approx: Vec<Vec<Hit>> = queries
         .chunks_exact(dim)
-        .map(|q| g.search(&s, q, 10, None, None))
+        .map(|q| g.search(&s, q, 10, None, None, None))
         .collect();
     for a in &approx {
         assert_eq!(a.len(), 10);
@@ -173,7 +174,7 @@ fn tombstones_are_traversed_never_returned() {
     let short = &ords[..n / 2];
     let s = scan(Space::Cosine, &data, dim, short);
     for q in queries.chunks_exact(dim).take(10) {
-        let hits = g.search(&s, q, 10, None, None);
+        let hits = g.search(&s, q, 10, None, None, None);
         assert!(hits.iter().all(|h| (h.slot as usize) < n / 2));
     }
 }
@@ -195,7 +196,7 @@ fn allow_list_of_ten_percent_keeps_recall() {
     let exact = exact_search(&s, &queries, 10, Candidates::Slots(&list));
     let approx: Vec<Vec<Hit>> = queries
         .chunks_exact(dim)
-        .map(|q| g.search(&s, q, 10, None, Some(&allowed)))
+        .map(|q| g.search(&s, q, 10, None, Some(&allowed), None))
         .collect();
     for a in &approx {
         assert!(a.iter().all(|h| allowed(h.slot as u32)));
@@ -215,18 +216,19 @@ fn incremental_batches_and_small_graphs() {
         kernel: kernel(Space::L2),
         data: &data,
         dim,
+        inv_norms: None,
     };
     let mut g = Hnsw::new(Space::L2, HnswParams::default()).expect("params");
-    assert!(g.search(&s, &data[..dim], 5, None, None).is_empty());
+    assert!(g.search(&s, &data[..dim], 5, None, None, None).is_empty());
     for upto in [1u32, 2, 3, 50, 51, 700, 2000] {
         g.insert(rows, upto).expect("insert");
         assert_eq!(g.len(), upto as usize);
         let q = &data[(upto as usize - 1) * dim..upto as usize * dim];
-        let hits = g.search(&s, q, 5, None, None);
+        let hits = g.search(&s, q, 5, None, None, None);
         assert_eq!(hits.len(), 5.min(upto as usize));
         assert_eq!(hits[0].distance, 0.0);
     }
-    assert!(g.search(&s, &data[..dim], 0, None, None).is_empty());
+    assert!(g.search(&s, &data[..dim], 0, None, None, None).is_empty());
     // Inserting nothing, or past the given rows, changes nothing.
     g.insert(rows, 10).expect("no-op");
     assert!(g.insert(rows, n as u32 + 1).is_err());
@@ -235,7 +237,7 @@ fn incremental_batches_and_small_graphs() {
     let exact = exact_search(&s, &queries, 10, Candidates::All);
     let approx: Vec<Vec<Hit>> = queries
         .chunks_exact(dim)
-        .map(|q| g.search(&s, q, 10, None, None))
+        .map(|q| g.search(&s, q, 10, None, None, None))
         .collect();
     assert!(recall(&approx, &exact) >= 0.95);
 }
@@ -274,6 +276,7 @@ fn determinism_with_a_fixed_seed() {
         kernel: kernel(Space::L2),
         data: &data,
         dim,
+        inv_norms: None,
     };
     for upto in [7, 300, 1500] {
         batched.insert(rows, upto).expect("insert");
@@ -307,12 +310,12 @@ fn save_then_load_gives_identical_results() {
     let s = scan(Space::Ip, &data, dim, &ords);
     for q in queries.chunks_exact(dim) {
         assert_eq!(
-            g.search(&s, q, 10, None, None),
-            back.search(&s, q, 10, None, None)
+            g.search(&s, q, 10, None, None, None),
+            back.search(&s, q, 10, None, None, None)
         );
         assert_eq!(
-            g.search(&s, q, 3, Some(10), None),
-            back.search(&s, q, 3, Some(10), None)
+            g.search(&s, q, 3, Some(10), None, None),
+            back.search(&s, q, 3, Some(10), None, None)
         );
     }
     // A loaded graph keeps growing: build on a prefix, reload, insert the rest.
@@ -320,6 +323,7 @@ fn save_then_load_gives_identical_results() {
         kernel: kernel(Space::Ip),
         data: &data,
         dim,
+        inv_norms: None,
     };
     let mut prefix = Hnsw::new(Space::Ip, HnswParams::default()).expect("params");
     prefix.insert(rows, 2000).expect("insert");
@@ -332,7 +336,7 @@ fn save_then_load_gives_identical_results() {
     let exact = exact_search(&s, &queries, 10, Candidates::All);
     let approx: Vec<Vec<Hit>> = queries
         .chunks_exact(dim)
-        .map(|q| grown.search(&s, q, 10, None, None))
+        .map(|q| grown.search(&s, q, 10, None, None, None))
         .collect();
     assert!(recall(&approx, &exact) >= 0.95);
     // Overwriting goes through a temp file and leaves no trace of it.
@@ -424,7 +428,7 @@ fn damaged_files_are_corrupt_never_a_panic() {
         let i = (rng.next_u64() % good.len() as u64) as usize;
         bad[i] ^= 1 << (rng.next_u64() % 8);
         if let Ok(h) = load(&bad) {
-            let _ = h.search(&s, &data[..dim], 5, None, None);
+            let _ = h.search(&s, &data[..dim], 5, None, None, None);
         }
     }
 }
@@ -455,7 +459,7 @@ proptest! {
         let s = scan(Space::L2, &data, dim, &ords);
         let target = pick.index(n);
         let q = &data[target * dim..(target + 1) * dim];
-        let hits = g.search(&s, q, n, Some(n), None);
+        let hits = g.search(&s, q, n, Some(n), None, None);
         prop_assert_eq!(hits[0].distance, 0.0);
         // With exact duplicates any of them may be the one found (HNSW keeps few links
         // between duplicates); a row without duplicates must be found itself.

@@ -1,0 +1,183 @@
+//! The HNSW index through the collection API on a 100k x 384 Gaussian mixture (cosine, k=10,
+//! chromadb's defaults): ingest with the index ready, query latency, recall against the exact
+//! scan, filtered queries, index size and reopen. Prints one table; nothing is asserted.
+//!
+//! `cargo run --release -p mnemodb-bench --bin hnsw_report [N]`
+
+#![allow(clippy::print_stdout)] // a report binary: its output is the point
+
+use std::time::{Duration, Instant};
+
+use mnemodb::{
+    AddBatch, Collection, Database, Include, Metadata, MetadataValue, QueryRequest, SearchOptions,
+    Space,
+};
+use mnemodb_bench::clustered_unit_rows;
+
+const DIM: usize = 384;
+const QUERIES: usize = 1_000;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    let (data, queries) = clustered_unit_rows(n, QUERIES, DIM, 1_000, 42);
+    let dir = tempfile::tempdir()?;
+    let ids: Vec<String> = (0..n).map(|i| format!("id{i}")).collect();
+    let metas: Vec<Option<Metadata>> = (0..n)
+        .map(|i| {
+            let mut m = Metadata::new();
+            m.insert("source".into(), MetadataValue::Str(format!("s{}", i % 10)));
+            Some(m)
+        })
+        .collect();
+
+    let db = Database::open(dir.path())?;
+    let c = db.create_collection("bench", Space::Cosine, None)?;
+    let t = Instant::now();
+    for start in (0..n).step_by(10_000) {
+        let end = (start + 10_000).min(n);
+        c.add(AddBatch {
+            ids: &ids[start..end],
+            embeddings: &data[start * DIM..end * DIM],
+            metadatas: Some(&metas[start..end]),
+            ..AddBatch::default()
+        })?;
+    }
+    let ingest = t.elapsed();
+
+    let exact = SearchOptions {
+        exact: true,
+        ..SearchOptions::default()
+    };
+    let (_, _, truth) = run(&c, &queries, None, exact);
+    let (p50, p95, got) = run(&c, &queries, None, SearchOptions::default());
+    let recall = recall(&got, &truth);
+    let filter = serde_json::json!({"source": "s3"});
+    let (fp50_exact, _, ftruth) = run(&c, &queries, Some(&filter), exact);
+    let (fp50, _, fgot) = run(&c, &queries, Some(&filter), SearchOptions::default());
+    let frecall = recall_of(&fgot, &ftruth);
+
+    // Batch of 100 queries at once.
+    let t = Instant::now();
+    let mut batches = 0;
+    for chunk in queries.chunks_exact(100 * DIM) {
+        c.query(QueryRequest {
+            embeddings: chunk,
+            dim: DIM,
+            n_results: 10,
+            ids: None,
+            include: Include::default(),
+        })?;
+        batches += 1;
+    }
+    let qps = (batches * 100) as f64 / t.elapsed().as_secs_f64();
+
+    drop(c);
+    drop(db);
+    let index_bytes: u64 = walk_size(&dir.path().join("collections"), "hnsw.");
+    let t = Instant::now();
+    let db = Database::open(dir.path())?;
+    let c = db.get_collection("bench")?;
+    let opened = t.elapsed();
+    c.query(QueryRequest {
+        embeddings: &queries[..DIM],
+        dim: DIM,
+        n_results: 10,
+        ids: None,
+        include: Include::default(),
+    })?;
+    let reopen = t.elapsed();
+    let (p50_after, _, _) = run(&c, &queries, None, SearchOptions::default());
+
+    let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3);
+    let rows = [
+        ("records", format!("{n} x {DIM}, cosine, 1,000 clusters")),
+        (
+            "ingest, index ready",
+            format!(
+                "{:.1} s ({:.0}/s)",
+                ingest.as_secs_f64(),
+                n as f64 / ingest.as_secs_f64()
+            ),
+        ),
+        (
+            "query p50 / p95 (ef 100)",
+            format!("{} / {}", ms(p50), ms(p95)),
+        ),
+        ("recall@10", format!("{recall:.3}")),
+        ("batch-100 QPS", format!("{qps:.0}")),
+        (
+            "filtered 10 % p50 (graph / exact plan)",
+            format!("{} / {}", ms(fp50), ms(fp50_exact)),
+        ),
+        ("filtered 10 % recall@10", format!("{frecall:.3}")),
+        ("index file", format!("{:.1} MB", index_bytes as f64 / 1e6)),
+        ("reopen + first query", ms(reopen)),
+        ("of which open", ms(opened)),
+        ("query p50 after reopen", ms(p50_after)),
+    ];
+    let mut out = String::from("| measure | mnemodb |\n|---|---|\n");
+    for (k, v) in rows {
+        out.push_str(&format!("| {k} | {v} |\n"));
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// p50, p95 and the ids of `k = 10` single queries, one per row of `queries`.
+fn run(
+    c: &Collection,
+    queries: &[f32],
+    filter: Option<&serde_json::Value>,
+    opts: SearchOptions,
+) -> (Duration, Duration, Vec<Vec<String>>) {
+    let mut times = Vec::with_capacity(QUERIES);
+    let mut hits = Vec::with_capacity(QUERIES);
+    for q in queries.chunks_exact(DIM) {
+        let t = Instant::now();
+        let h = c.query_with(
+            QueryRequest {
+                embeddings: q,
+                dim: DIM,
+                n_results: 10,
+                ids: None,
+                include: Include::default(),
+            },
+            filter,
+            None,
+            opts,
+        );
+        times.push(t.elapsed());
+        hits.push(h.map(|mut h| h.remove(0).ids).unwrap_or_default());
+    }
+    times.sort();
+    (times[times.len() / 2], times[times.len() * 95 / 100], hits)
+}
+
+fn recall(got: &[Vec<String>], truth: &[Vec<String>]) -> f64 {
+    recall_of(got, truth)
+}
+
+fn recall_of(got: &[Vec<String>], truth: &[Vec<String>]) -> f64 {
+    let (mut found, mut total) = (0usize, 0usize);
+    for (g, t) in got.iter().zip(truth) {
+        total += t.len();
+        found += t.iter().filter(|id| g.contains(id)).count();
+    }
+    found as f64 / total.max(1) as f64
+}
+
+fn walk_size(dir: &std::path::Path, prefix: &str) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            total += walk_size(&path, prefix);
+        } else if entry.file_name().to_string_lossy().starts_with(prefix) {
+            total += entry.metadata().map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    total
+}

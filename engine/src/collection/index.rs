@@ -1,0 +1,415 @@
+//! A collection's HNSW index as this process holds it: caught up after writes, searched with
+//! the part it has not reached yet scanned exactly, saved to `hnsw.<generation>.bin`.
+//!
+//! The graph covers the slots `0..linked` of one vector generation. Slots are append-only
+//! within a generation and their rows never change, so a graph over a prefix stays valid
+//! however the records change later: deleted and updated records are tombstones (their slots
+//! are dead in the `ords` table and a search never returns them). A search merges the graph's
+//! hits with an exact scan of `linked..slot_count`, so it never misses a committed record,
+//! whatever the index has reached. Compaction renumbers slots (a new generation): the graph is
+//! rebuilt.
+//!
+//! Concurrency: one builder at a time (`building`); it takes the state's write lock only to
+//! allocate the new nodes and to publish `linked`, and links them under the read lock, so
+//! queries (read lock) run during a build. Other processes' writes are caught up by this
+//! process at its next write, or by a query that finds the unindexed tail too long.
+//!
+//! **Invariant:** the index is derived data. A missing, stale, foreign or damaged file is
+//! rebuilt from the vectors; nothing is ever answered from the graph alone.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Mutex, RwLock};
+
+use super::{Collection, CollectionShared, DEAD, LiveSlots};
+use crate::config::HnswConfig;
+use crate::error::Result;
+use crate::meta::CollectionRow;
+use rayon::prelude::*;
+
+use crate::distance::Space;
+use crate::search::{Candidates, Hit, Hnsw, HnswParams, HnswRows, Scan, exact_search, inv_norm};
+use crate::types::QueryRequest;
+
+/// Below this many slots a collection is searched exactly and has no graph: a scan of 4,096
+/// rows of 384 floats costs about what a graph search does (see `benches/README.md`).
+pub(crate) const EXACT_BELOW_SLOTS: u64 = 4096;
+/// A query that finds more unindexed slots than this links them after answering.
+const TAIL_CATCH_UP: u64 = 2048;
+/// Distance computations a graph walk of beam width 1 makes, about (measured: a walk of
+/// `ef` 100 over 100k rows of 384 floats computes some 3,000 distances).
+const WALK_COST_PER_EF: usize = 30;
+
+/// How a query may be answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchOptions {
+    /// The beam width for this query (the collection's `ef_search` when `None`).
+    pub ef_search: Option<usize>,
+    /// Scan every candidate instead of walking the index (exact results, slower on large
+    /// collections).
+    pub exact: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    state: RwLock<State>,
+    /// Held by the one thread linking new nodes.
+    building: Mutex<()>,
+    /// A background catch-up is queued or running.
+    scheduled: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The vector generation the graph is for.
+    generation: u64,
+    /// Whether the file of `generation` was looked for already.
+    opened: bool,
+    graph: Option<Hnsw>,
+    /// Slots `0..linked` are fully linked into the graph.
+    linked: u64,
+    /// Slots the file on disk covers.
+    saved: u64,
+    /// Cosine only: `1 / |row|` of every slot the graph holds (see `HnswRows::inv_norms`).
+    inv_norms: Vec<f32>,
+}
+
+impl State {
+    /// Extends `inv_norms` to the first `slots` rows (cosine collections only).
+    fn add_norms(
+        &mut self,
+        shared: &CollectionShared,
+        row: &CollectionRow,
+        slots: u64,
+    ) -> Result<()> {
+        let Some(dim) = row.dimension else {
+            return Ok(());
+        };
+        if shared.kernel.space() != Space::Cosine || slots <= self.inv_norms.len() as u64 {
+            return Ok(());
+        }
+        let from = self.inv_norms.len();
+        shared
+            .segment
+            .with_rows(row.generation, dim, slots, |rows| {
+                self.inv_norms
+                    .par_extend(rows[from * dim..].par_chunks_exact(dim).map(inv_norm));
+            })
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn params(config: &HnswConfig) -> HnswParams {
+    HnswParams {
+        max_neighbors: config.max_neighbors.max(2),
+        ef_construction: config.ef_construction,
+        ef_search: config.ef_search,
+        ..HnswParams::default()
+    }
+}
+
+impl Collection {
+    /// Links what this process's index lacks on the rayon pool, one task at a time per
+    /// collection, reading the collection's state when the task runs. Errors are dropped:
+    /// the index is derived, and the next write or query tries again.
+    pub(super) fn catch_up_in_background(&self) {
+        if self.shared.index.scheduled.swap(true, Relaxed) {
+            return;
+        }
+        let collection = self.clone();
+        rayon::spawn(move || {
+            let _ = collection.catch_up_index();
+            collection.shared.index.scheduled.store(false, Relaxed);
+        });
+    }
+}
+
+impl CollectionShared {
+    /// The file holding the graph of `generation`, for collections on disk.
+    fn index_path(&self, generation: u64) -> Option<PathBuf> {
+        self.segment.dir().map(|d| index_file(d, generation))
+    }
+
+    /// Slots the graph has linked (0 without a graph), for stats.
+    pub(crate) fn indexed_slots(&self, generation: u64) -> u64 {
+        let st = read(&self.index.state);
+        if st.generation == generation && st.graph.is_some() {
+            st.linked
+        } else {
+            0
+        }
+    }
+
+    /// Links every committed slot of `row` into the graph (loading the saved graph first,
+    /// or starting one for a new generation), then saves it when `sync_threshold` slots or
+    /// more are not on disk yet. A collection below `min_slots` gets no graph.
+    pub(crate) fn catch_up(&self, row: &CollectionRow, min_slots: u64) -> Result<()> {
+        let Some(dim) = row.dimension else {
+            return Ok(());
+        };
+        if row.slot_count < min_slots {
+            return Ok(());
+        }
+        let index = &self.index;
+        let _building = index.building.lock().unwrap_or_else(|p| p.into_inner());
+        let (from, to) = {
+            let mut st = write(&index.state);
+            self.open_locked(&mut st, row);
+            if st.linked >= row.slot_count {
+                return Ok(());
+            }
+            let from = st.linked;
+            let graph = match &mut st.graph {
+                Some(g) => g,
+                graph => graph.insert(Hnsw::new(row.config.hnsw.space, params(&row.config.hnsw))?),
+            };
+            graph.grow(row.slot_count as u32)?;
+            st.add_norms(self, row, row.slot_count)?;
+            (from, row.slot_count)
+        };
+        {
+            let st = read(&index.state);
+            if let Some(graph) = &st.graph {
+                self.segment.with_rows(row.generation, dim, to, |rows| {
+                    let rows = HnswRows {
+                        kernel: self.kernel,
+                        data: rows,
+                        dim,
+                        inv_norms: norms(&st),
+                    };
+                    graph.link(rows, from as u32..to as u32);
+                })?;
+            }
+        }
+        let mut st = write(&index.state);
+        st.linked = to;
+        if let Some(g) = &mut st.graph {
+            g.set_watermark(row.seq);
+        }
+        if st.linked - st.saved >= row.config.hnsw.sync_threshold as u64 {
+            self.save_index(&mut st);
+        }
+        Ok(())
+    }
+
+    /// Makes the state about `row`'s generation, loading its saved graph the first time.
+    /// The caller holds `building`.
+    fn open_locked(&self, st: &mut State, row: &CollectionRow) {
+        if st.generation != row.generation || !st.opened {
+            *st = State {
+                generation: row.generation,
+                opened: true,
+                ..State::default()
+            };
+            if let Some(g) = self.load_index(row) {
+                let n = g.len() as u64;
+                if st.add_norms(self, row, n).is_ok() {
+                    st.linked = n;
+                    st.saved = n;
+                    st.graph = Some(g);
+                } else {
+                    st.inv_norms.clear();
+                }
+            }
+        }
+    }
+
+    /// The saved graph of `row`'s generation, if there is one that fits: same space and build
+    /// parameters, no more nodes than committed slots. Anything else is ignored (rebuilt).
+    fn load_index(&self, row: &CollectionRow) -> Option<Hnsw> {
+        let path = self.index_path(row.generation)?;
+        if !path.exists() {
+            return None;
+        }
+        let mut g = Hnsw::load(&path, row.config.hnsw.space).ok()?;
+        let want = params(&row.config.hnsw);
+        let have = g.params();
+        let fits = have.max_neighbors == want.max_neighbors
+            && have.ef_construction == want.ef_construction
+            && g.len() as u64 <= row.slot_count;
+        if !fits {
+            return None;
+        }
+        g.set_ef_search(want.ef_search);
+        Some(g)
+    }
+
+    /// Writes the graph to its file. A failure (a full disk, say) is not the write's failure:
+    /// the records are committed and the graph is derived, so it stays in memory and is
+    /// saved again later.
+    fn save_index(&self, st: &mut State) {
+        let (Some(graph), Some(path)) = (&st.graph, self.index_path(st.generation)) else {
+            return;
+        };
+        if graph.save(&path).is_ok() {
+            st.saved = st.linked;
+        }
+    }
+
+    /// Saves whatever the file lacks (when the last handle in the process goes away).
+    pub(crate) fn flush_index(&self) {
+        let _building = self
+            .index
+            .building
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut st = write(&self.index.state);
+        if st.linked > st.saved {
+            self.save_index(&mut st);
+        }
+    }
+
+    /// The `k` nearest hits per query through the graph, merged with an exact scan of the
+    /// slots it has not reached; `None` when the graph cannot answer (none yet, another
+    /// generation, or a filter selective enough for an exact scan to be the better plan).
+    /// `allowed` holds the candidate slots of a filter (sorted). Also says whether records
+    /// are waiting to be linked (a long unindexed tail, or no graph yet for a collection that
+    /// should have one): the caller links them after answering.
+    pub(crate) fn index_search(
+        &self,
+        row: &CollectionRow,
+        live: &LiveSlots,
+        req: &QueryRequest<'_>,
+        allowed: Option<&[u64]>,
+        opts: SearchOptions,
+        min_slots: u64,
+    ) -> Result<(Option<Vec<Vec<Hit>>>, bool)> {
+        let (queries, k) = (req.embeddings, req.n_results);
+        let Some(dim) = row.dimension else {
+            return Ok((None, false));
+        };
+        if row.slot_count < min_slots {
+            return Ok((None, false));
+        }
+        let stale = {
+            let st = read(&self.index.state);
+            st.generation != row.generation || !st.opened
+        };
+        if stale {
+            // First query of this generation in this process: map the saved graph, unless a
+            // writer is busy with the index (then this query does not wait for it).
+            if let Ok(_building) = self.index.building.try_lock() {
+                self.open_locked(&mut write(&self.index.state), row);
+            }
+        }
+        let st = read(&self.index.state);
+        let Some(graph) = st
+            .graph
+            .as_ref()
+            .filter(|_| st.generation == row.generation)
+        else {
+            return Ok((None, true));
+        };
+        let link_after = row.slot_count.saturating_sub(st.linked) > TAIL_CATCH_UP;
+        // Asking for a large share of the records: a scan reads them all once, which a walk
+        // as wide as `k` cannot beat, and it cannot miss one.
+        let most = k.saturating_mul(4) >= live.live as usize;
+        // A filter passing a fraction `f` of the records makes the walk visit about `1 / f`
+        // times as many nodes to collect `ef` allowed ones, while a scan of the candidates
+        // costs `f * live` distances: the walk wins when `candidates^2 > walk cost * live`.
+        let ef_plan = opts.ef_search.unwrap_or(row.config.hnsw.ef_search).max(k);
+        let scan_is_cheaper = |a: &[u64]| {
+            let walk = WALK_COST_PER_EF.saturating_mul(ef_plan);
+            a.len().saturating_mul(a.len()) <= walk.saturating_mul(live.live as usize)
+        };
+        if opts.exact || most || allowed.is_some_and(scan_is_cheaper) {
+            return Ok((None, link_after));
+        }
+        let linked = st.linked.min(row.slot_count);
+        // The graph may have grown past this snapshot (a later write): map what it covers.
+        // Those rows are committed; `ords` stops at the snapshot, so they are never returned.
+        let mapped = row.slot_count.max(graph.len() as u64);
+        let bitmap = allowed.map(|a| slot_bitmap(a, mapped));
+        // The snapshot's configuration: `modify_configuration` may have changed `ef_search`.
+        // No widening for filters: the walk goes on until it holds `ef` allowed results, so
+        // a selective filter makes it visit more nodes by itself.
+        let ef = opts.ef_search.unwrap_or(row.config.hnsw.ef_search);
+        let hits = self
+            .segment
+            .with_rows(row.generation, dim, mapped, |rows| {
+                let scan = Scan {
+                    kernel: self.kernel,
+                    rows,
+                    dim,
+                    ords: &live.ords,
+                    dead: DEAD,
+                };
+                let allow_fn = bitmap.as_ref().map(|b| {
+                    move |slot: u32| {
+                        b.get(slot as usize / 64)
+                            .is_some_and(|w| w >> (slot % 64) & 1 == 1)
+                    }
+                });
+                let allow: Option<&dyn Fn(u32) -> bool> =
+                    allow_fn.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
+                let mut per_query: Vec<Vec<Hit>> = queries
+                    .chunks_exact(dim)
+                    .map(|q| {
+                        let mut hits = graph.search(&scan, q, k, Some(ef), allow, norms(&st));
+                        if self.kernel.space() == Space::Cosine {
+                            // The graph's cosine comes from cached norms; report the exact
+                            // kernel's distances, as an exact scan would.
+                            for h in &mut hits {
+                                let s = h.slot as usize;
+                                h.distance = self.kernel.distance(q, &rows[s * dim..(s + 1) * dim]);
+                            }
+                            hits.sort_unstable();
+                        }
+                        hits
+                    })
+                    .collect();
+                if linked < row.slot_count {
+                    let tail_scan = Scan {
+                        rows: &rows[..row.slot_count as usize * dim],
+                        ..scan
+                    };
+                    let tail = match allowed {
+                        Some(a) => Candidates::Slots(&a[a.partition_point(|&s| s < linked)..]),
+                        None => Candidates::Tail(linked),
+                    };
+                    let exact = exact_search(&tail_scan, queries, k, tail);
+                    for (hits, more) in per_query.iter_mut().zip(exact) {
+                        merge_hits(hits, more, k);
+                    }
+                }
+                per_query
+            })?;
+        Ok((Some(hits), link_after))
+    }
+}
+
+/// The cached inverse norms, for cosine graphs.
+fn norms(st: &State) -> Option<&[f32]> {
+    (!st.inv_norms.is_empty()).then_some(st.inv_norms.as_slice())
+}
+
+/// Adds `more` to `hits` (both nearest first), keeping the `k` nearest distinct slots.
+fn merge_hits(hits: &mut Vec<Hit>, more: Vec<Hit>, k: usize) {
+    hits.extend(more);
+    hits.sort_unstable();
+    let mut seen = std::collections::HashSet::with_capacity(hits.len());
+    hits.retain(|h| seen.insert(h.slot));
+    hits.truncate(k);
+}
+
+/// One bit per slot below `slots`, set for the sorted `allowed` ones.
+fn slot_bitmap(allowed: &[u64], slots: u64) -> Vec<u64> {
+    let mut bits = vec![0u64; slots.div_ceil(64) as usize];
+    for &s in allowed {
+        if let Some(w) = bits.get_mut((s / 64) as usize) {
+            *w |= 1 << (s % 64);
+        }
+    }
+    bits
+}
+
+/// `dir/hnsw.<generation>.bin`.
+pub(crate) fn index_file(dir: &std::path::Path, generation: u64) -> PathBuf {
+    dir.join(format!("hnsw.{generation}.bin"))
+}
