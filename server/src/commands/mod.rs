@@ -71,6 +71,20 @@ fn dir_size(p: &Path) -> u64 {
     })
 }
 
+/// Bytes of the collection's HNSW index files (`hnsw.<generation>.bin`), if any.
+fn index_file_bytes(collection_dir: &Path) -> Option<u64> {
+    let entries = std::fs::read_dir(collection_dir).ok()?;
+    let sizes: Vec<u64> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("hnsw.") && name.ends_with(".bin")
+        })
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .collect();
+    (!sizes.is_empty()).then(|| sizes.iter().sum())
+}
+
 /// `mnemodb inspect PATH`: the report as text.
 pub(crate) fn inspect(path: &Path) -> Result<String> {
     open_existing(path)?;
@@ -124,9 +138,15 @@ pub(crate) fn inspect(path: &Path) -> Result<String> {
             let col = db.get_collection_by_id(info.id)?;
             let stats = col.stats()?;
             let h = &info.configuration.hnsw;
+            let cdir = dir.join("collections").join(info.id.to_string());
+            let index_bytes = index_file_bytes(&cdir);
+            let index = match index_bytes {
+                Some(bytes) => format!("hnsw file {}", human_bytes(bytes)),
+                None => "exact scan (no hnsw file yet)".to_owned(),
+            };
             let _ = writeln!(
                 out,
-                "  {:<24} {:<36} {:>9} {:>7} {:>5} {:<6} {:>10}  exact scan (hnsw M={} ef_construction={} ef_search={} configured, not built)",
+                "  {:<24} {:<36} {:>9} {:>7} {:>5} {:<6} {:>10}  {index}, M={} ef_construction={} ef_search={}",
                 info.name,
                 info.id,
                 stats.records,
@@ -134,7 +154,7 @@ pub(crate) fn inspect(path: &Path) -> Result<String> {
                 info.dimension
                     .map_or_else(|| "-".to_owned(), |d| d.to_string()),
                 info.space.as_str(),
-                human_bytes(dir_size(&dir.join("collections").join(info.id.to_string()))),
+                human_bytes(dir_size(&cdir) - index_bytes.unwrap_or(0)),
                 h.max_neighbors,
                 h.ef_construction,
                 h.ef_search

@@ -114,6 +114,13 @@ fn inspect_shows_collections() {
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(&cols[2..6], ["10", "0", "4", "cosine"], "{line}");
     assert!(line.contains("exact scan"), "{line}");
+
+    // From 4,096 records the engine keeps an HNSW index file, which inspect reports.
+    let big = tempfile::tempdir().unwrap();
+    sample_db(big.path(), 5000);
+    let out = ok(mnemodb(&["inspect", big.path().to_str().unwrap()]));
+    let line = out.lines().find(|l| l.trim_start().starts_with("notes")).expect("notes row");
+    assert!(line.contains("hnsw file"), "{out}");
 }
 
 #[test]
