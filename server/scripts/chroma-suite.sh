@@ -13,9 +13,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-python3}
-BIN=${MNEMODB_BIN:-target/debug/mnemodb}
+BIN=$(realpath "${MNEMODB_BIN:-target/debug/mnemodb}")
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
+OUT=$(realpath "$OUT")
 SP=$("$PYTHON" -c 'import chromadb, os; print(os.path.dirname(os.path.dirname(chromadb.__file__)))')
 [ $# -gt 0 ] || set -- property/test_collections.py property/test_add.py property/test_embeddings.py \
     property/test_filtering.py property/test_collections_with_database_tenant.py test_api.py \
@@ -27,10 +28,11 @@ for _ in $(seq 100); do grep -q listening "$OUT/server.out" 2>/dev/null && break
 port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$OUT/server.out")
 for f in "$@"; do
     log="$OUT/$(echo "$f" | tr / _).log"
-    ANONYMIZED_TELEMETRY=False CHROMA_HYPOTHESIS_CI_REPRODUCE_ONLY=1 CHROMA_INTEGRATION_TEST_ONLY=1 \
-        CHROMA_SERVER_HOST=127.0.0.1 CHROMA_SERVER_HTTP_PORT="$port" \
+    # From $OUT: the suite leaves .hypothesis/ and certificate files in its working directory.
+    (cd "$OUT" && ANONYMIZED_TELEMETRY=False CHROMA_HYPOTHESIS_CI_REPRODUCE_ONLY=1 \
+        CHROMA_INTEGRATION_TEST_ONLY=1 CHROMA_SERVER_HOST=127.0.0.1 CHROMA_SERVER_HTTP_PORT="$port" \
         "$PYTHON" -m pytest -p no:cacheprovider --rootdir="$SP" --import-mode=importlib -q \
-        -W ignore::DeprecationWarning "$SP/chromadb/test/$f" > "$log" 2>&1 || true
+        -W ignore::DeprecationWarning "$SP/chromadb/test/$f" > "$log" 2>&1) || true
     echo "$f: $(tail -1 "$log")"
 done
 echo "logs: $OUT"
