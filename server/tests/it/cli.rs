@@ -119,7 +119,10 @@ fn inspect_shows_collections() {
     let big = tempfile::tempdir().unwrap();
     sample_db(big.path(), 5000);
     let out = ok(mnemodb(&["inspect", big.path().to_str().unwrap()]));
-    let line = out.lines().find(|l| l.trim_start().starts_with("notes")).expect("notes row");
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("notes"))
+        .expect("notes row");
     assert!(line.contains("hnsw file"), "{out}");
 }
 
