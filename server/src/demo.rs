@@ -6,7 +6,7 @@ use std::time::Instant;
 use mnemodb::{AddBatch, Database, Include, Isa, Metadata, MetadataValue, QueryRequest, Space};
 
 /// Records in the default run: big enough to show real timings, small enough for seconds.
-pub(crate) const DEFAULT_RECORDS: usize = 20_000;
+pub const DEFAULT_RECORDS: usize = 20_000;
 const DIM: usize = 384;
 const BATCH: usize = 5_000;
 const QUERIES: usize = 100;
@@ -48,7 +48,7 @@ fn request(q: &[f32]) -> QueryRequest<'_> {
 }
 
 #[allow(clippy::print_stdout)] // the demo's whole point is to print
-pub(crate) fn run(records: usize) -> mnemodb::Result<()> {
+pub fn run(records: usize) -> mnemodb::Result<()> {
     let tmp = tempfile::Builder::new()
         // MNEMODB_DEMO_KEEP=1 leaves the database behind for inspection.
         .disable_cleanup(std::env::var_os("MNEMODB_DEMO_KEEP").is_some())

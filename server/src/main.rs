@@ -1,55 +1,17 @@
-//! The `mnemodb` command. For now it runs one job: a quick end-to-end demonstration of the
-//! engine on generated data (the CLI and HTTP server come with their own issue).
-
-mod demo;
+//! The `mnemodb` command: parses the command line and runs it (see `mnemodb --help`); with no
+//! arguments it runs the built-in demo.
 
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-mnemodb — embedded vector memory database
+use clap::Parser as _;
 
-USAGE:
-    mnemodb            build a collection of generated data in a temporary directory,
-                       query it, and print results and timings
-    mnemodb demo [N]   the same with N records (default 20000)
-    mnemodb --help     this text
-";
-
-#[allow(clippy::print_stdout)] // a command's help goes to stdout
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let records = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] | ["demo"] => demo::DEFAULT_RECORDS,
-        ["demo", n] => match n.parse::<usize>() {
-            Ok(n) if n > 0 => n,
-            _ => {
-                return fail(&format!(
-                    "demo: expected a positive number of records, got {n:?}"
-                ));
-            }
-        },
-        ["--help" | "-h" | "help"] => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        other => {
-            return fail(&format!(
-                "unknown arguments {other:?}; see `mnemodb --help`"
-            ));
-        }
-    };
-    match demo::run(records) {
+    let cli = mnemodb_server::cli::Cli::parse();
+    match mnemodb_server::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e.to_string()),
+        Err(e) => {
+            eprintln!("mnemodb: {e}");
+            ExitCode::FAILURE
+        }
     }
-}
-
-fn fail(msg: &str) -> ExitCode {
-    eprintln!("mnemodb: {msg}");
-    ExitCode::FAILURE
 }

@@ -1,0 +1,135 @@
+//! The command line: `mnemodb [serve|inspect|compact|export|import|bench|demo]`; with no verb
+//! the built-in demo runs.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// mnemodb: an embedded vector database that speaks Chroma's HTTP API.
+#[derive(Debug, Parser)]
+#[command(name = "mnemodb", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (with none, the built-in demo runs).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Chroma HTTP API v2 over a data directory (any Chroma client can connect).
+    Serve(ServeArgs),
+    /// Show a database: collections, counts, dimensions, spaces, index state, file sizes.
+    Inspect {
+        /// The data directory (as given to `serve --path`).
+        path: PathBuf,
+    },
+    /// Rewrite vector files without the slots left by updates and deletes.
+    Compact {
+        /// The data directory.
+        path: PathBuf,
+        /// Only this collection (default: all).
+        #[arg(long)]
+        collection: Option<String>,
+    },
+    /// Write a collection to a file (JSON lines, or MessagePack with --format msgpack).
+    Export {
+        /// The data directory.
+        path: PathBuf,
+        /// The collection to export.
+        #[arg(long)]
+        collection: String,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// File format.
+        #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+        format: Format,
+    },
+    /// Load a file written by `export` into a database (creates the collection).
+    Import {
+        /// The data directory.
+        path: PathBuf,
+        /// The file to read.
+        file: PathBuf,
+        /// File format (default: msgpack for *.msgpack / *.mp files, else JSON lines).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Name of the new collection (default: the exported name).
+        #[arg(long)]
+        collection: Option<String>,
+    },
+    /// A quick benchmark on generated data in a temporary directory; prints a small table.
+    Bench {
+        /// Records to generate.
+        #[arg(long, default_value_t = 20_000)]
+        records: usize,
+        /// Dimension of the vectors.
+        #[arg(long, default_value_t = 128)]
+        dim: usize,
+        /// Queries to time.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
+    /// The built-in demo (what `mnemodb` with no verb runs).
+    Demo {
+        /// Records to generate.
+        records: Option<usize>,
+    },
+}
+
+/// Export file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON object a line: a header, then one record a line.
+    Jsonl,
+    /// The same values as a sequence of MessagePack maps.
+    Msgpack,
+}
+
+/// `mnemodb serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The data directory (created if missing).
+    #[arg(long)]
+    pub path: PathBuf,
+    /// Address to bind. Loopback by default; another address exposes the data to the
+    /// network (use --token).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to bind (0 picks a free one; the address is printed).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Require this token (`Authorization: Bearer` or `X-Chroma-Token`) on every API route
+    /// but heartbeat.
+    #[arg(long, env = "MNEMODB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = crate::http::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Largest batch accepted (reported to clients by /api/v2/pre-flight-checks).
+    #[arg(long, default_value_t = crate::http::DEFAULT_MAX_BATCH_SIZE)]
+    pub max_batch_size: usize,
+    /// Seconds after which a request is answered 504.
+    #[arg(long, default_value_t = 120)]
+    pub request_timeout_secs: u64,
+    /// Engine calls running at once.
+    #[arg(long, default_value_t = 16)]
+    pub max_concurrent: usize,
+    /// Let `POST /api/v2/reset` delete everything (chromadb's allow_reset).
+    #[arg(long)]
+    pub allow_reset: bool,
+    /// Log format on stderr: human-readable text, or one JSON object per event.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How `serve` writes its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (with the request span's fields).
+    Json,
+}

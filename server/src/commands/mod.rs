@@ -1,0 +1,204 @@
+//! The CLI verbs other than `serve`: inspect, compact, export/import (`transfer.rs`), bench.
+
+pub(crate) mod bench;
+pub(crate) mod transfer;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mnemodb::Database;
+
+use crate::error::{Error, Result};
+use crate::namespace::{DATABASES_DIR, Namespaces};
+
+/// The engine's SQLite file inside a database directory.
+const SQLITE_FILE: &str = "mnemo.sqlite3";
+
+/// Opens an existing database directory (never creates one: a typo should not make an
+/// empty database).
+pub(crate) fn open_existing(path: &Path) -> Result<Database> {
+    if !path.join(SQLITE_FILE).is_file() {
+        return Err(Error::BadFile(format!(
+            "{}: not a mnemodb database (no {SQLITE_FILE} in it)",
+            path.display()
+        )));
+    }
+    Ok(Database::open(path)?)
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub(crate) fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let style =
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// Bytes in a human unit.
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn file_size(p: &Path) -> u64 {
+    std::fs::metadata(p).map_or(0, |m| m.len())
+}
+
+fn dir_size(p: &Path) -> u64 {
+    std::fs::read_dir(p).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => dir_size(&e.path()),
+                _ => e.metadata().map_or(0, |m| m.len()),
+            })
+            .sum()
+    })
+}
+
+/// Bytes of the collection's HNSW index files (`hnsw.<generation>.bin`), if any.
+fn index_file_bytes(collection_dir: &Path) -> Option<u64> {
+    let entries = std::fs::read_dir(collection_dir).ok()?;
+    let sizes: Vec<u64> = entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("hnsw.") && name.ends_with(".bin")
+        })
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .collect();
+    (!sizes.is_empty()).then(|| sizes.iter().sum())
+}
+
+/// `mnemodb inspect PATH`: the report as text.
+pub(crate) fn inspect(path: &Path) -> Result<String> {
+    open_existing(path)?;
+    let ns = Namespaces::open(path)?;
+    let mut out = String::new();
+    for (entry, db) in ns.all()? {
+        let dir = db
+            .path()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| path.to_path_buf());
+        let _ = writeln!(
+            out,
+            "database {}/{} ({})",
+            entry.tenant,
+            entry.name,
+            dir.display()
+        );
+        let sqlite = file_size(&dir.join(SQLITE_FILE))
+            + file_size(&dir.join(format!("{SQLITE_FILE}-wal")))
+            + file_size(&dir.join(format!("{SQLITE_FILE}-shm")));
+        let _ = writeln!(
+            out,
+            "  files: sqlite {} (with wal), vectors {}",
+            human_bytes(sqlite),
+            human_bytes(dir_size(&dir.join("collections")))
+        );
+        let report = db.check()?;
+        if report.is_ok() {
+            let _ = writeln!(
+                out,
+                "  consistency: ok ({} collections, {} records)",
+                report.collections, report.records
+            );
+        } else {
+            let _ = writeln!(out, "  consistency: {} problem(s)", report.problems.len());
+            for p in &report.problems {
+                let _ = writeln!(out, "    - {p}");
+            }
+        }
+        let infos = db.list_collections()?;
+        if infos.is_empty() {
+            let _ = writeln!(out, "  no collections");
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  {:<24} {:<36} {:>9} {:>7} {:>5} {:<6} {:>10}  index",
+            "collection", "id", "records", "dead", "dim", "space", "vectors"
+        );
+        for info in infos {
+            let col = db.get_collection_by_id(info.id)?;
+            let stats = col.stats()?;
+            let h = &info.configuration.hnsw;
+            let cdir = dir.join("collections").join(info.id.to_string());
+            let index_bytes = index_file_bytes(&cdir);
+            let index = match index_bytes {
+                Some(bytes) => format!("hnsw file {}", human_bytes(bytes)),
+                None => "exact scan (no hnsw file yet)".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<24} {:<36} {:>9} {:>7} {:>5} {:<6} {:>10}  {index}, M={} ef_construction={} ef_search={}",
+                info.name,
+                info.id,
+                stats.records,
+                stats.dead_slots,
+                info.dimension
+                    .map_or_else(|| "-".to_owned(), |d| d.to_string()),
+                info.space.as_str(),
+                human_bytes(dir_size(&cdir) - index_bytes.unwrap_or(0)),
+                h.max_neighbors,
+                h.ef_construction,
+                h.ef_search
+            );
+        }
+    }
+    if path.join(DATABASES_DIR).is_dir() {
+        let _ = writeln!(
+            out,
+            "(databases other than the default one live in {})",
+            path.join(DATABASES_DIR).display()
+        );
+    }
+    Ok(out)
+}
+
+/// `mnemodb compact PATH`: rewrites the vector files; returns one line per collection.
+pub(crate) fn compact(path: &Path, only: Option<&str>) -> Result<String> {
+    open_existing(path)?;
+    let ns = Namespaces::open(path)?;
+    let mut out = String::new();
+    let mut found = false;
+    for (entry, db) in ns.all()? {
+        let infos: Vec<_> = db
+            .list_collections()?
+            .into_iter()
+            .filter(|i| only.is_none_or(|n| n == i.name))
+            .collect();
+        let bar = progress(infos.len() as u64, "compact");
+        for info in infos {
+            found = true;
+            bar.set_message(info.name.clone());
+            let reclaimed = db.get_collection_by_id(info.id)?.compact()?;
+            let _ = writeln!(
+                out,
+                "{}/{}/{}: {reclaimed} slot(s) reclaimed",
+                entry.tenant, entry.name, info.name
+            );
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+    }
+    if let (Some(name), false) = (only, found) {
+        return Err(mnemodb::Error::CollectionNotFound(name.to_owned()).into());
+    }
+    Ok(out)
+}

@@ -1,0 +1,226 @@
+//! The record routes: add, upsert, update, delete, get, query, count.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use mnemodb::{AddBatch, Collection, GetRequest, QueryRequest, UpdateBatch};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::routes::{collection_id, query_params};
+use super::wire::{
+    self, AddBody, DeleteBody, GetBody, GetOut, IncludeItem, QueryBody, QueryOut, UpdateBody,
+};
+use super::{AppState, RawBody};
+use crate::error::{Error, Result};
+use crate::namespace::Namespaces;
+
+type CollectionPath = Path<(String, String, String)>;
+
+/// Runs `f` on the collection named by the path, on the blocking pool.
+async fn with_collection(
+    state: &AppState,
+    Path((tenant, database, id)): CollectionPath,
+    f: impl FnOnce(&Namespaces, Collection) -> Result<Response> + Send + 'static,
+) -> Result<Response> {
+    let id = collection_id(&id)?;
+    state
+        .run(move |ns| {
+            let col = ns.database(&tenant, &database)?.get_collection_by_id(id)?;
+            f(ns, col)
+        })
+        .await
+}
+
+fn check_batch(state: &AppState, n: usize) -> Result<()> {
+    let max = state.cfg.max_batch_size;
+    if n > max {
+        return Err(Error::BatchTooLarge { got: n, max });
+    }
+    Ok(())
+}
+
+pub(crate) async fn add(
+    State(state): State<AppState>,
+    path: CollectionPath,
+    RawBody(body): RawBody,
+) -> Result<Response> {
+    let st = state.clone();
+    with_collection(&state, path, move |_, col| {
+        let mut b: AddBody = wire::parse_body(&body)?;
+        check_batch(&st, b.ids.len())?;
+        b.check_lengths()?;
+        let Some((embeddings, _dim)) = b.take_embeddings()? else {
+            return Err(Error::invalid(
+                "add needs embeddings: mnemodb does not embed documents on the server; \
+                 compute embeddings in the client (an embedding function) and send them",
+            ));
+        };
+        col.add(AddBatch {
+            ids: &b.ids,
+            embeddings: &embeddings,
+            documents: b.documents.as_deref(),
+            uris: b.uris.as_deref(),
+            metadatas: b.metadatas.as_deref(),
+        })?;
+        super::json(StatusCode::CREATED, &json!({}))
+    })
+    .await
+}
+
+async fn update_or_upsert(
+    state: AppState,
+    path: CollectionPath,
+    body: axum::body::Bytes,
+    upsert: bool,
+) -> Result<Response> {
+    let st = state.clone();
+    with_collection(&state, path, move |_, col| {
+        let mut b: UpdateBody = wire::parse_body(&body)?;
+        check_batch(&st, b.ids.len())?;
+        b.check_lengths()?;
+        let embeddings = b.take_embeddings()?;
+        let batch = UpdateBatch {
+            ids: &b.ids,
+            embeddings: embeddings.as_ref().map(|(e, _)| e.as_slice()),
+            documents: b.documents.as_deref(),
+            uris: b.uris.as_deref(),
+            metadatas: b.metadatas.as_deref(),
+        };
+        if upsert {
+            if batch.embeddings.is_none() {
+                return Err(Error::invalid(
+                    "upsert needs embeddings: mnemodb does not embed documents on the server",
+                ));
+            }
+            col.upsert(batch)?;
+        } else {
+            col.update(batch)?;
+        }
+        super::json(StatusCode::OK, &json!({}))
+    })
+    .await
+}
+
+pub(crate) async fn upsert(
+    State(state): State<AppState>,
+    path: CollectionPath,
+    RawBody(body): RawBody,
+) -> Result<Response> {
+    update_or_upsert(state, path, body, true).await
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    path: CollectionPath,
+    RawBody(body): RawBody,
+) -> Result<Response> {
+    update_or_upsert(state, path, body, false).await
+}
+
+/// `None` for an absent or `null` filter.
+fn filter(v: Option<Value>) -> Option<Value> {
+    v.filter(|v| !v.is_null())
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    path: CollectionPath,
+    RawBody(body): RawBody,
+) -> Result<Response> {
+    with_collection(&state, path, move |_, col| {
+        let b: DeleteBody = wire::parse_body(&body)?;
+        let (where_, where_document) = (filter(b.where_), filter(b.where_document));
+        let deleted = col.delete_where(
+            b.ids.as_deref(),
+            where_.as_ref(),
+            where_document.as_ref(),
+            b.limit,
+        )?;
+        // chromadb counts the ids asked for when only ids are given, found or not.
+        let reported = match (&b.ids, &where_, &where_document) {
+            (Some(ids), None, None) => ids.len() as u64,
+            _ => deleted,
+        };
+        super::json(StatusCode::OK, &json!({ "deleted": reported }))
+    })
+    .await
+}
+
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    path: CollectionPath,
+    RawBody(body): RawBody,
+) -> Result<Response> {
+    with_collection(&state, path, move |_, col| {
+        let b: GetBody = wire::parse_body(&body)?;
+        let items = b
+            .include
+            .unwrap_or_else(|| vec![IncludeItem::Metadatas, IncludeItem::Documents]);
+        let (where_, where_document) = (filter(b.where_), filter(b.where_document));
+        let result = col.get(GetRequest {
+            ids: b.ids.as_deref(),
+            limit: b.limit,
+            offset: b.offset.unwrap_or(0),
+            include: wire::include_of(&items),
+            where_: where_.as_ref(),
+            where_document: where_document.as_ref(),
+        })?;
+        super::json(StatusCode::OK, &GetOut::new(result, items))
+    })
+    .await
+}
+
+pub(crate) async fn query(
+    State(state): State<AppState>,
+    path: CollectionPath,
+    RawBody(body): RawBody,
+) -> Result<Response> {
+    with_collection(&state, path, move |_, col| {
+        let b: QueryBody = wire::parse_body(&body)?;
+        let items = b.include.unwrap_or_else(|| {
+            vec![
+                IncludeItem::Metadatas,
+                IncludeItem::Documents,
+                IncludeItem::Distances,
+            ]
+        });
+        let include = wire::include_of(&items);
+        let (embeddings, dim) = wire::flatten(b.query_embeddings)?
+            .ok_or_else(|| Error::invalid("query_embeddings must not be null"))?;
+        let (where_, where_document) = (filter(b.where_), filter(b.where_document));
+        let hits = col.query_where(
+            QueryRequest {
+                embeddings: &embeddings,
+                dim,
+                n_results: b.n_results.unwrap_or(10),
+                ids: b.ids.as_deref(),
+                include,
+            },
+            where_.as_ref(),
+            where_document.as_ref(),
+        )?;
+        super::json(StatusCode::OK, &QueryOut::new(hits, include, items))
+    })
+    .await
+}
+
+/// `?read_level=index_and_wal|index_only`: every read sees every committed write here.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountParams {
+    #[allow(dead_code)]
+    read_level: Option<String>,
+}
+
+pub(crate) async fn count(
+    State(state): State<AppState>,
+    path: CollectionPath,
+    RawQuery(q): RawQuery,
+) -> Result<Response> {
+    let _: CountParams = query_params(q)?;
+    with_collection(&state, path, move |_, col| {
+        super::json(StatusCode::OK, &col.count()?)
+    })
+    .await
+}

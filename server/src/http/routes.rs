@@ -1,0 +1,468 @@
+//! The routes: system (heartbeat, version, pre-flight checks, identity, reset), tenants,
+//! databases and collections. Record routes are in `records.rs`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use mnemodb::{CollectionConfig, HnswConfigUpdate};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::metrics::CollectionSize;
+use super::wire::{self, CollectionOut, CreateCollection, ModifyCollection, NameBody};
+use super::{AppState, RawBody, openapi, records};
+use crate::error::{Error, Result};
+use crate::namespace::{DEFAULT_DATABASE, DEFAULT_TENANT};
+
+/// Every route of the API.
+pub(crate) fn router(state: AppState) -> Router {
+    const T: &str = "/api/v2/tenants/{tenant}/databases/{database}";
+    Router::new()
+        .route("/api/v2", get(heartbeat))
+        .route("/api/v2/heartbeat", get(heartbeat))
+        .route("/api/v2/healthcheck", get(healthcheck))
+        .route("/api/v2/version", get(version))
+        .route("/api/v2/pre-flight-checks", get(pre_flight))
+        .route("/api/v2/auth/identity", get(identity))
+        .route("/api/v2/reset", post(reset))
+        .route("/api/v2/tenants", post(create_tenant))
+        .route("/api/v2/tenants/{tenant}", get(get_tenant))
+        .route(
+            "/api/v2/tenants/{tenant}/databases",
+            get(list_databases).post(create_database),
+        )
+        .route(
+            "/api/v2/tenants/{tenant}/databases/{database}",
+            get(get_database).delete(delete_database),
+        )
+        .route(
+            &format!("{T}/collections"),
+            get(list_collections).post(create_collection),
+        )
+        .route(&format!("{T}/collections_count"), get(count_collections))
+        .route(
+            &format!("{T}/collections/{{collection}}"),
+            get(get_collection)
+                .put(modify_collection)
+                .delete(delete_collection),
+        )
+        .route(
+            &format!("{T}/collections/by-id/{{collection}}"),
+            get(get_collection_by_id),
+        )
+        .route(
+            &format!("{T}/collections/{{collection}}/add"),
+            post(records::add),
+        )
+        .route(
+            &format!("{T}/collections/{{collection}}/upsert"),
+            post(records::upsert),
+        )
+        .route(
+            &format!("{T}/collections/{{collection}}/update"),
+            post(records::update),
+        )
+        .route(
+            &format!("{T}/collections/{{collection}}/delete"),
+            post(records::delete),
+        )
+        .route(
+            &format!("{T}/collections/{{collection}}/get"),
+            post(records::get),
+        )
+        .route(
+            &format!("{T}/collections/{{collection}}/query"),
+            post(records::query),
+        )
+        .route(
+            &format!("{T}/collections/{{collection}}/count"),
+            get(records::count),
+        )
+        .route("/api/v1", any(v1_gone))
+        .route("/api/v1/{*rest}", any(v1_gone))
+        .route("/openapi.json", get(openapi::document))
+        .route("/api/v2/openapi.json", get(openapi::document))
+        .route("/metrics", get(metrics))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .with_state(state)
+}
+
+/// Query parameters of the list routes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Page {
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+/// Parses a query string into `T`; 400 with the reason if it does not fit.
+pub(crate) fn query_params<T: serde::de::DeserializeOwned + Default>(
+    raw: Option<String>,
+) -> Result<T> {
+    match raw {
+        None => Ok(T::default()),
+        Some(q) => serde_urlencoded_from_str(&q),
+    }
+}
+
+fn serde_urlencoded_from_str<T: serde::de::DeserializeOwned>(q: &str) -> Result<T> {
+    let uri: Uri = format!("/?{q}")
+        .parse()
+        .map_err(|e| Error::invalid(format!("invalid query string: {e}")))?;
+    axum::extract::Query::<T>::try_from_uri(&uri)
+        .map(|axum::extract::Query(v)| v)
+        .map_err(|e| Error::invalid(format!("invalid query string: {}", e.body_text())))
+}
+
+/// A collection id from the path (`PUT`, by-id and record routes take ids).
+pub(crate) fn collection_id(raw: &str) -> Result<Uuid> {
+    raw.parse()
+        .map_err(|_| Error::invalid(format!("Collection ID is not a valid UUIDv4: {raw}")))
+}
+
+/// chroma's server refuses an empty collection metadata map (`null` is fine).
+fn non_empty(metadata: Option<&mnemodb::Metadata>) -> Result<()> {
+    match metadata {
+        Some(m) if m.is_empty() => Err(Error::invalid(
+            "Validation error: metadata: Metadata cannot be empty",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn collection_out(
+    ns: &crate::namespace::Namespaces,
+    col: &mnemodb::Collection,
+    tenant: &str,
+    database: &str,
+) -> Result<Response> {
+    let out = CollectionOut::new(
+        col.info()?,
+        ns.embedding_function(col.id()),
+        tenant,
+        database,
+    );
+    super::json(StatusCode::OK, &out)
+}
+
+fn ok_empty(status: StatusCode) -> Result<Response> {
+    super::json(status, &json!({}))
+}
+
+async fn heartbeat() -> Response {
+    let ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    axum::Json(json!({ "nanosecond heartbeat": ns })).into_response()
+}
+
+async fn healthcheck() -> Response {
+    axum::Json(json!({"is_executor_ready": true, "is_log_client_ready": true})).into_response()
+}
+
+/// chroma's own server answers "1.0.0" (its API version); clients do not check it.
+async fn version() -> Response {
+    axum::Json("1.0.0").into_response()
+}
+
+async fn pre_flight(State(state): State<AppState>) -> Response {
+    axum::Json(json!({
+        "max_batch_size": state.cfg.max_batch_size,
+        "supports_base64_encoding": true,
+    }))
+    .into_response()
+}
+
+async fn identity() -> Response {
+    axum::Json(json!({
+        "user_id": "",
+        "tenant": DEFAULT_TENANT,
+        "databases": [DEFAULT_DATABASE],
+    }))
+    .into_response()
+}
+
+async fn reset(State(state): State<AppState>) -> Result<Response> {
+    if !state.cfg.allow_reset {
+        return Err(Error::ResetDisabled);
+    }
+    state.run(|ns| ns.reset()).await?;
+    super::json(StatusCode::OK, &true)
+}
+
+async fn create_tenant(State(state): State<AppState>, RawBody(body): RawBody) -> Result<Response> {
+    state
+        .run(move |ns| {
+            let b: NameBody = wire::parse_body(&body)?;
+            ns.create_tenant(&b.name)?;
+            ok_empty(StatusCode::OK)
+        })
+        .await
+}
+
+async fn get_tenant(State(state): State<AppState>, Path(tenant): Path<String>) -> Result<Response> {
+    state.ns.require_tenant(&tenant)?;
+    super::json(
+        StatusCode::OK,
+        &json!({ "name": tenant, "resource_name": null }),
+    )
+}
+
+async fn list_databases(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response> {
+    let page: Page = query_params(q)?;
+    let list = state
+        .ns
+        .list_databases(&tenant, page.limit, page.offset.unwrap_or(0));
+    super::json(StatusCode::OK, &list)
+}
+
+async fn create_database(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    RawBody(body): RawBody,
+) -> Result<Response> {
+    state
+        .run(move |ns| {
+            let b: NameBody = wire::parse_body(&body)?;
+            ns.create_database(&tenant, &b.name)?;
+            ok_empty(StatusCode::OK)
+        })
+        .await
+}
+
+async fn get_database(
+    State(state): State<AppState>,
+    Path((tenant, database)): Path<(String, String)>,
+) -> Result<Response> {
+    let entry = state.ns.get_database(&tenant, &database)?;
+    super::json(StatusCode::OK, &entry)
+}
+
+async fn delete_database(
+    State(state): State<AppState>,
+    Path((tenant, database)): Path<(String, String)>,
+) -> Result<Response> {
+    state
+        .run(move |ns| {
+            ns.delete_database(&tenant, &database)?;
+            ok_empty(StatusCode::OK)
+        })
+        .await
+}
+
+async fn list_collections(
+    State(state): State<AppState>,
+    Path((tenant, database)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Result<Response> {
+    let page: Page = query_params(q)?;
+    state
+        .run(move |ns| {
+            let db = ns.database(&tenant, &database)?;
+            let list: Vec<CollectionOut> = db
+                .list_collections()?
+                .into_iter()
+                .skip(page.offset.unwrap_or(0))
+                .take(page.limit.unwrap_or(usize::MAX))
+                .map(|info| {
+                    let ef = ns.embedding_function(info.id);
+                    CollectionOut::new(info, ef, &tenant, &database)
+                })
+                .collect();
+            super::json(StatusCode::OK, &list)
+        })
+        .await
+}
+
+async fn count_collections(
+    State(state): State<AppState>,
+    Path((tenant, database)): Path<(String, String)>,
+) -> Result<Response> {
+    state
+        .run(move |ns| {
+            let n = ns.database(&tenant, &database)?.list_collections()?.len();
+            super::json(StatusCode::OK, &n)
+        })
+        .await
+}
+
+async fn create_collection(
+    State(state): State<AppState>,
+    Path((tenant, database)): Path<(String, String)>,
+    RawBody(body): RawBody,
+) -> Result<Response> {
+    state
+        .run(move |ns| {
+            let b: CreateCollection = wire::parse_body(&body)?;
+            non_empty(b.metadata.as_ref())?;
+            let db = ns.database(&tenant, &database)?;
+            let config = CollectionConfig::resolve(b.configuration.as_ref(), b.metadata.as_ref())?;
+            // A get-or-create racing a delete of the same name can find the collection and
+            // lose it before reading its info: then it tries again (and creates it).
+            let mut attempts = 0;
+            let (col, info) = loop {
+                let col = if b.get_or_create {
+                    db.get_or_create_collection(&b.name, config.clone(), b.metadata.as_ref())?
+                } else {
+                    db.create_collection(&b.name, config.clone(), b.metadata.as_ref())?
+                };
+                match col.info() {
+                    Ok(info) => break (col, info),
+                    Err(mnemodb::Error::CollectionNotFound(_)) if attempts < 5 => attempts += 1,
+                    Err(mnemodb::Error::CollectionNotFound(_)) => {
+                        return Err(Error::Internal(format!(
+                            "collection [{}] was deleted concurrently while being created; retry",
+                            b.name
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            if let Some(ef) = b
+                .configuration
+                .as_ref()
+                .and_then(|c| c.get("embedding_function"))
+            {
+                ns.set_embedding_function(col.id(), ef, !b.get_or_create)?;
+            }
+            let out = CollectionOut::new(info, ns.embedding_function(col.id()), &tenant, &database);
+            super::json(StatusCode::OK, &out)
+        })
+        .await
+}
+
+async fn get_collection(
+    State(state): State<AppState>,
+    Path((tenant, database, name)): Path<(String, String, String)>,
+) -> Result<Response> {
+    state
+        .run(move |ns| {
+            let col = ns.database(&tenant, &database)?.get_collection(&name)?;
+            collection_out(ns, &col, &tenant, &database)
+        })
+        .await
+}
+
+async fn get_collection_by_id(
+    State(state): State<AppState>,
+    Path((tenant, database, id)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let id = collection_id(&id)?;
+    state
+        .run(move |ns| {
+            let col = ns.database(&tenant, &database)?.get_collection_by_id(id)?;
+            collection_out(ns, &col, &tenant, &database)
+        })
+        .await
+}
+
+async fn modify_collection(
+    State(state): State<AppState>,
+    Path((tenant, database, id)): Path<(String, String, String)>,
+    RawBody(body): RawBody,
+) -> Result<Response> {
+    let id = collection_id(&id)?;
+    state
+        .run(move |ns| {
+            let b: ModifyCollection = wire::parse_body(&body)?;
+            non_empty(b.new_metadata.as_ref())?;
+            let update = b
+                .new_configuration
+                .as_ref()
+                .filter(|v| !v.is_null())
+                .map(HnswConfigUpdate::from_json)
+                .transpose()?;
+            let col = ns.database(&tenant, &database)?.get_collection_by_id(id)?;
+            if b.new_name.is_some() || b.new_metadata.is_some() {
+                col.modify(b.new_name.as_deref(), b.new_metadata.as_ref().map(Some))?;
+            }
+            if let Some(update) = update {
+                col.modify_configuration(&update)?;
+            }
+            if let Some(ef) = b
+                .new_configuration
+                .as_ref()
+                .and_then(|c| c.get("embedding_function"))
+            {
+                ns.set_embedding_function(id, ef, true)?;
+            }
+            ok_empty(StatusCode::OK)
+        })
+        .await
+}
+
+async fn delete_collection(
+    State(state): State<AppState>,
+    Path((tenant, database, name)): Path<(String, String, String)>,
+) -> Result<Response> {
+    state
+        .run(move |ns| {
+            let db = ns.database(&tenant, &database)?;
+            let id = db.get_collection(&name)?.id();
+            db.delete_collection(&name)?;
+            ns.forget_embedding_function(id)?;
+            ok_empty(StatusCode::OK)
+        })
+        .await
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response> {
+    let sizes = state
+        .run(|ns| {
+            let mut sizes = Vec::new();
+            for (entry, db) in ns.all()? {
+                for info in db.list_collections()? {
+                    let records = db.get_collection_by_id(info.id)?.count()?;
+                    sizes.push(CollectionSize {
+                        tenant: entry.tenant.clone(),
+                        database: entry.name.clone(),
+                        collection: info.name,
+                        records,
+                    });
+                }
+            }
+            Ok(sizes)
+        })
+        .await?;
+    let text = state.metrics.render(&sizes);
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
+
+async fn v1_gone() -> Response {
+    (
+        StatusCode::GONE,
+        axum::Json(json!({
+            "error": "Unimplemented",
+            "message": "The v1 API is deprecated. Please use /v2 apis",
+        })),
+    )
+        .into_response()
+}
+
+async fn no_route(method: Method, uri: Uri) -> Error {
+    Error::NotFound(format!(
+        "no route for {method} {}; see /openapi.json for the API",
+        uri.path()
+    ))
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> Error {
+    Error::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}

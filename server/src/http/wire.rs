@@ -1,0 +1,450 @@
+//! Request and response bodies of the Chroma HTTP API v2, as chromadb 1.5.9's client sends
+//! and reads them (`chromadb/api/fastapi.py`), and their conversion to engine values.
+
+use base64::Engine as _;
+use mnemodb::{CollectionInfo, Embeddings, GetResult, Include, Metadata, MetadataPatch, QueryHits};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Parses a request body: 400 with chromadb's two wordings for bad JSON and for JSON of the
+/// wrong shape (wrong types, unknown or missing fields), with the path of the bad value.
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            Err(Error::invalid(match inner.classify() {
+                serde_json::error::Category::Data => {
+                    if path == "." {
+                        format!("Failed to deserialize the JSON body into the target type: {inner}")
+                    } else {
+                        format!(
+                            "Failed to deserialize the JSON body into the target type: {path}: {inner}"
+                        )
+                    }
+                }
+                _ => format!("Failed to parse the request body as JSON: {inner}"),
+            }))
+        }
+    }
+}
+
+/// `POST .../collections`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCollection {
+    pub name: String,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+    #[serde(default)]
+    pub configuration: Option<Value>,
+    /// chromadb's index schema: accepted and ignored (mnemodb indexes every metadata key).
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub schema: Option<Value>,
+    #[serde(default)]
+    pub get_or_create: bool,
+}
+
+/// `PUT .../collections/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModifyCollection {
+    #[serde(default)]
+    pub new_name: Option<String>,
+    #[serde(default)]
+    pub new_metadata: Option<Metadata>,
+    #[serde(default)]
+    pub new_configuration: Option<Value>,
+}
+
+/// `POST /tenants` and `POST .../databases`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameBody {
+    pub name: String,
+}
+
+/// One embedding on the wire: a list of floats, or little-endian f32 packed in base64 (what
+/// the client sends when pre-flight says `supports_base64_encoding`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum EmbeddingIn {
+    Floats(Vec<f32>),
+    Base64(String),
+}
+
+impl EmbeddingIn {
+    fn decode(self, index: usize) -> Result<Vec<f32>> {
+        match self {
+            EmbeddingIn::Floats(v) => Ok(v),
+            EmbeddingIn::Base64(s) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(s.as_bytes())
+                    .map_err(|e| {
+                        Error::invalid(format!("embeddings[{index}]: invalid base64: {e}"))
+                    })?;
+                if bytes.len() % 4 != 0 {
+                    return Err(Error::invalid(format!(
+                        "embeddings[{index}]: base64 embedding of {} bytes is not a whole number \
+                         of little-endian f32",
+                        bytes.len()
+                    )));
+                }
+                Ok(bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect())
+            }
+        }
+    }
+}
+
+/// `POST .../add`, `/upsert`, `/update`; `M` is [`Metadata`] for add and [`MetadataPatch`]
+/// (a `null` value removes a key) for update and upsert.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsBody<M> {
+    pub ids: Vec<String>,
+    #[serde(default)]
+    pub embeddings: Option<Vec<Option<EmbeddingIn>>>,
+    #[serde(default = "none")]
+    pub metadatas: Option<Vec<Option<M>>>,
+    #[serde(default)]
+    pub documents: Option<Vec<Option<String>>>,
+    #[serde(default)]
+    pub uris: Option<Vec<Option<String>>>,
+}
+
+fn none<T>() -> Option<T> {
+    None
+}
+
+/// Records to add.
+pub type AddBody = RecordsBody<Metadata>;
+/// Records to update or upsert.
+pub type UpdateBody = RecordsBody<MetadataPatch>;
+
+impl<M> RecordsBody<M> {
+    /// chromadb's length check over the fields given.
+    pub fn check_lengths(&self) -> Result<()> {
+        let n = self.ids.len();
+        let lens = [
+            ("embeddings", self.embeddings.as_ref().map(Vec::len)),
+            ("metadatas", self.metadatas.as_ref().map(Vec::len)),
+            ("documents", self.documents.as_ref().map(Vec::len)),
+            ("uris", self.uris.as_ref().map(Vec::len)),
+        ];
+        if lens.iter().any(|(_, l)| l.is_some_and(|l| l != n)) {
+            let mut parts = vec![format!("ids: {n}")];
+            parts.extend(
+                lens.iter()
+                    .filter_map(|(name, l)| l.map(|l| format!("{name}: {l}"))),
+            );
+            return Err(Error::invalid(format!(
+                "Unequal lengths for fields: {}",
+                parts.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The embeddings as one row-major buffer, or `None` if none were sent. Every record
+    /// needs one, and all of one dimension.
+    pub fn take_embeddings(&mut self) -> Result<Option<(Vec<f32>, usize)>> {
+        let Some(list) = self.embeddings.take() else {
+            return Ok(None);
+        };
+        flatten(list)
+    }
+}
+
+/// Flattens per-record embeddings into one buffer of a single dimension.
+pub fn flatten(list: Vec<Option<EmbeddingIn>>) -> Result<Option<(Vec<f32>, usize)>> {
+    if list.iter().all(Option::is_none) && !list.is_empty() {
+        return Ok(None);
+    }
+    let mut dim = None;
+    let mut flat = Vec::new();
+    for (i, e) in list.into_iter().enumerate() {
+        let Some(e) = e else {
+            return Err(Error::invalid(format!(
+                "embeddings[{i}] is null: give an embedding for every record or for none"
+            )));
+        };
+        let v = e.decode(i)?;
+        match dim {
+            None => {
+                flat.reserve(v.len() * 16);
+                dim = Some(v.len());
+            }
+            Some(d) if d != v.len() => {
+                return Err(Error::invalid(format!(
+                    "All embeddings must have the same dimension: embeddings[0] has {d}, \
+                     embeddings[{i}] has {}",
+                    v.len()
+                )));
+            }
+            Some(_) => {}
+        }
+        flat.extend_from_slice(&v);
+    }
+    Ok(Some((flat, dim.unwrap_or(0))))
+}
+
+/// An `include` item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncludeItem {
+    Documents,
+    Embeddings,
+    Metadatas,
+    Distances,
+    Uris,
+    /// Hydrated by the client from uris; the server has nothing to send for it.
+    Data,
+}
+
+/// The engine's [`Include`] for a list of items.
+pub fn include_of(items: &[IncludeItem]) -> Include {
+    let mut inc = Include::default();
+    for item in items {
+        match item {
+            IncludeItem::Documents => inc.documents = true,
+            IncludeItem::Embeddings => inc.embeddings = true,
+            IncludeItem::Metadatas => inc.metadatas = true,
+            IncludeItem::Distances => inc.distances = true,
+            IncludeItem::Uris => inc.uris = true,
+            IncludeItem::Data => {}
+        }
+    }
+    inc
+}
+
+/// `POST .../get`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetBody {
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+    #[serde(default, rename = "where")]
+    pub where_: Option<Value>,
+    #[serde(default)]
+    pub where_document: Option<Value>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub offset: Option<usize>,
+    #[serde(default)]
+    pub include: Option<Vec<IncludeItem>>,
+}
+
+/// `POST .../query`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryBody {
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+    pub query_embeddings: Vec<Option<EmbeddingIn>>,
+    #[serde(default)]
+    pub n_results: Option<usize>,
+    #[serde(default, rename = "where")]
+    pub where_: Option<Value>,
+    #[serde(default)]
+    pub where_document: Option<Value>,
+    #[serde(default)]
+    pub include: Option<Vec<IncludeItem>>,
+}
+
+/// `POST .../delete`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteBody {
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+    #[serde(default, rename = "where")]
+    pub where_: Option<Value>,
+    #[serde(default)]
+    pub where_document: Option<Value>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// A collection as the client's `CollectionModel.from_json` reads it.
+#[derive(Debug, Serialize)]
+pub struct CollectionOut {
+    pub id: String,
+    pub name: String,
+    pub configuration_json: Value,
+    pub schema: Option<Value>,
+    pub metadata: Option<Metadata>,
+    pub dimension: Option<usize>,
+    pub tenant: String,
+    pub database: String,
+    pub log_position: i64,
+    pub version: i64,
+}
+
+impl CollectionOut {
+    /// The collection as the client reads it; `ef` is the embedding function descriptor
+    /// stored for it, if any.
+    pub fn new(
+        info: CollectionInfo,
+        ef: Option<Value>,
+        tenant: &str,
+        database: &str,
+    ) -> CollectionOut {
+        let mut configuration_json = info.configuration.to_json();
+        if let (Some(ef), Value::Object(map)) = (ef, &mut configuration_json) {
+            map.insert("embedding_function".to_owned(), ef);
+        }
+        CollectionOut {
+            id: info.id.to_string(),
+            name: info.name,
+            configuration_json,
+            schema: None,
+            metadata: info.metadata,
+            dimension: info.dimension,
+            tenant: tenant.to_owned(),
+            database: database.to_owned(),
+            log_position: 0,
+            version: 0,
+        }
+    }
+}
+
+fn rows(e: Embeddings) -> Vec<Vec<f32>> {
+    e.rows().map(<[f32]>::to_vec).collect()
+}
+
+/// The body of a `get` answer; fields not included are `null`.
+#[derive(Debug, Serialize)]
+pub struct GetOut {
+    pub ids: Vec<String>,
+    pub embeddings: Option<Vec<Vec<f32>>>,
+    pub documents: Option<Vec<Option<String>>>,
+    pub uris: Option<Vec<Option<String>>>,
+    pub metadatas: Option<Vec<Option<Metadata>>>,
+    pub include: Vec<IncludeItem>,
+}
+
+impl GetOut {
+    pub fn new(r: GetResult, include: Vec<IncludeItem>) -> GetOut {
+        let n = r.ids.len();
+        GetOut {
+            ids: r.ids,
+            embeddings: r
+                .embeddings
+                .map(|e| if n == 0 { Vec::new() } else { rows(e) }),
+            documents: r.documents,
+            uris: r.uris,
+            metadatas: r.metadatas,
+            include,
+        }
+    }
+}
+
+/// The body of a `query` answer: one inner list per query vector.
+#[derive(Debug, Serialize)]
+pub struct QueryOut {
+    pub ids: Vec<Vec<String>>,
+    pub embeddings: Option<Vec<Vec<Vec<f32>>>>,
+    pub documents: Option<Vec<Vec<Option<String>>>>,
+    pub uris: Option<Vec<Vec<Option<String>>>>,
+    pub metadatas: Option<Vec<Vec<Option<Metadata>>>>,
+    pub distances: Option<Vec<Vec<f32>>>,
+    pub include: Vec<IncludeItem>,
+}
+
+impl QueryOut {
+    pub fn new(hits: Vec<QueryHits>, inc: Include, include: Vec<IncludeItem>) -> QueryOut {
+        let mut out = QueryOut {
+            ids: Vec::with_capacity(hits.len()),
+            embeddings: inc.embeddings.then(Vec::new),
+            documents: inc.documents.then(Vec::new),
+            uris: inc.uris.then(Vec::new),
+            metadatas: inc.metadatas.then(Vec::new),
+            distances: inc.distances.then(Vec::new),
+            include,
+        };
+        for h in hits {
+            let n = h.ids.len();
+            out.ids.push(h.ids);
+            if let Some(v) = out.embeddings.as_mut() {
+                v.push(match h.embeddings {
+                    Some(e) if n > 0 => rows(e),
+                    _ => Vec::new(),
+                });
+            }
+            if let Some(v) = out.documents.as_mut() {
+                v.push(h.documents.unwrap_or_default());
+            }
+            if let Some(v) = out.uris.as_mut() {
+                v.push(h.uris.unwrap_or_default());
+            }
+            if let Some(v) = out.metadatas.as_mut() {
+                v.push(h.metadatas.unwrap_or_default());
+            }
+            if let Some(v) = out.distances.as_mut() {
+                v.push(h.distances.unwrap_or_default());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_embeddings_are_little_endian_f32() {
+        // What chromadb's client sends for [1.0, 0.0, 0.0] (struct.pack("<3f")).
+        let e = EmbeddingIn::Base64("AACAPwAAAAAAAAAA".into());
+        assert_eq!(e.decode(0).expect("decode"), vec![1.0, 0.0, 0.0]);
+        assert!(EmbeddingIn::Base64("AAA=".into()).decode(0).is_err());
+        assert!(EmbeddingIn::Base64("***".into()).decode(0).is_err());
+    }
+
+    #[test]
+    fn flatten_mixes_forms_and_checks_dimensions() {
+        let list = vec![
+            Some(EmbeddingIn::Floats(vec![1.0, 2.0])),
+            Some(EmbeddingIn::Base64("AAAAAAAAgD8=".into())),
+        ];
+        let (flat, dim) = flatten(list).expect("ok").expect("some");
+        assert_eq!((flat, dim), (vec![1.0, 2.0, 0.0, 1.0], 2));
+        assert!(flatten(vec![None, None]).expect("ok").is_none());
+        let ragged = vec![
+            Some(EmbeddingIn::Floats(vec![1.0])),
+            Some(EmbeddingIn::Floats(vec![])),
+        ];
+        assert!(flatten(ragged).is_err());
+        let partial = vec![Some(EmbeddingIn::Floats(vec![1.0])), None];
+        assert!(flatten(partial).is_err());
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let e = parse_body::<AddBody>(br#"{"ids": ["a"], "metadatas": [{"k": {"x": 1}}]}"#)
+            .expect_err("nested metadata");
+        assert!(e.to_string().contains("metadatas[0].k"), "{e}");
+        let e = parse_body::<AddBody>(b"{").expect_err("eof");
+        assert!(
+            e.to_string()
+                .starts_with("Failed to parse the request body as JSON"),
+            "{e}"
+        );
+        let body: AddBody = parse_body(br#"{"ids": ["a", "b"], "documents": ["x"]}"#).expect("ok");
+        let e = body.check_lengths().expect_err("lengths");
+        assert_eq!(
+            e.to_string(),
+            "Unequal lengths for fields: ids: 2, documents: 1"
+        );
+    }
+}

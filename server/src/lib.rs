@@ -1,0 +1,126 @@
+//! mnemodb's command line and HTTP server: `mnemodb serve` speaks the Chroma HTTP API v2
+//! (what chromadb's `HttpClient` calls) over a data directory of mnemodb databases; the other
+//! verbs inspect, compact, export, import and benchmark databases from the shell.
+//!
+//! The binary is a thin `main` over [`run`]; the tests start the server in process with
+//! [`http::serve`].
+
+pub mod cli;
+mod commands;
+pub mod demo;
+mod error;
+pub mod http;
+pub mod namespace;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+
+pub use error::{Error, Result};
+
+use crate::cli::{Cli, Command, ServeArgs};
+
+/// Runs one command line.
+#[allow(clippy::print_stdout)] // a command's output goes to stdout
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => demo::run(demo::DEFAULT_RECORDS)?,
+        Some(Command::Demo { records }) => {
+            let n = records.unwrap_or(demo::DEFAULT_RECORDS);
+            if n == 0 {
+                return Err(Error::invalid(
+                    "demo: expected a positive number of records",
+                ));
+            }
+            demo::run(n)?;
+        }
+        Some(Command::Serve(args)) => serve(args)?,
+        Some(Command::Inspect { path }) => print!("{}", commands::inspect(&path)?),
+        Some(Command::Compact { path, collection }) => {
+            print!("{}", commands::compact(&path, collection.as_deref())?);
+        }
+        Some(Command::Export {
+            path,
+            collection,
+            out,
+            format,
+        }) => {
+            let n = commands::transfer::export(&path, &collection, &out, format)?;
+            println!("exported {n} records of {collection} to {}", out.display());
+        }
+        Some(Command::Import {
+            path,
+            file,
+            format,
+            collection,
+        }) => {
+            let (name, n) =
+                commands::transfer::import(&path, &file, format, collection.as_deref())?;
+            println!("imported {n} records into {name}");
+        }
+        Some(Command::Bench {
+            records,
+            dim,
+            queries,
+        }) => print!("{}", commands::bench::run(records, dim, queries)?),
+    }
+    Ok(())
+}
+
+/// Logs to stderr; `RUST_LOG` picks the level (default `info`).
+fn init_logging(format: cli::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        cli::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        cli::LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
+#[allow(clippy::print_stdout)]
+fn serve(args: ServeArgs) -> Result<()> {
+    init_logging(args.log_format);
+    let addr = SocketAddr::new(args.host, args.port);
+    if !args.host.is_loopback() && args.token.is_none() {
+        tracing::warn!(
+            %addr,
+            "binding a non-loopback address without --token: anyone who can reach it can read \
+             and change every collection"
+        );
+    }
+    let cfg = http::ServeConfig {
+        path: args.path,
+        token: args.token.filter(|t| !t.is_empty()),
+        max_body_bytes: args.max_body_bytes,
+        max_batch_size: args.max_batch_size,
+        request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
+        allow_reset: args.allow_reset,
+        max_concurrent: args.max_concurrent,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("start", "the async runtime", e))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::io("bind", addr, e))?;
+        let shutdown = http::shutdown_signal()?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Error::io("address of", addr, e))?;
+        // One line on stdout that scripts (and the tests) read to find the port.
+        println!("mnemodb: listening on http://{bound}");
+        let _ = std::io::stdout().flush();
+        http::serve(cfg, listener, shutdown).await
+    })
+}
