@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 
 import pytest
 
@@ -15,6 +16,9 @@ os.environ["CREWAI_TRACING_ENABLED"] = "false"
 os.environ["CREWAI_DISABLE_TELEMETRY"] = "true"
 os.environ["OTEL_SDK_DISABLED"] = "true"
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# crewai creates its data directory at import (chromadb's default path is computed then): keep it
+# out of the home directory. Each test gets its own directory below (crewai_storage_dir).
+os.environ["CREWAI_STORAGE_DIR"] = tempfile.mkdtemp(prefix="mnemodb-crewai-tests-")
 
 collect_ignore_glob = [] if importlib.util.find_spec("crewai") else ["test_*.py", "upstream/*"]
 

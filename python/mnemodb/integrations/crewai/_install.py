@@ -48,7 +48,7 @@ def install(path: "str | os.PathLike[str] | None" = None) -> None:
     - RAG: clients of the ``"chromadb"`` provider (crewai's ``KnowledgeStorage``,
       ``get_rag_client()``, crewai-tools' RAG tools) are :class:`MnemoRagClient` in
       ``<root>/rag``, or ``<persist_directory>/mnemodb`` when the Chroma config names a
-      directory other than crewai's default.
+      directory other than crewai's default (``crewai.rag.chromadb.constants.DEFAULT_STORAGE_PATH``).
 
     ``root`` is ``path``, or when ``None`` :func:`default_root` evaluated at each use
     (``$CREWAI_STORAGE_DIR/mnemodb``, else crewai's data directory + ``/mnemodb``). Other
@@ -76,10 +76,10 @@ def install(path: "str | os.PathLike[str] | None" = None) -> None:
         target = rag_path(root)
         persist = getattr(getattr(config, "settings", None), "persist_directory", None)
         if persist:
-            from crewai_core.paths import db_storage_path
+            from crewai.rag.chromadb.constants import DEFAULT_STORAGE_PATH
 
-            if Path(persist).resolve() != Path(db_storage_path()).resolve():
-                target = Path(persist) / "mnemodb"
+            if Path(persist).resolve() != Path(DEFAULT_STORAGE_PATH).resolve():
+                target = Path(persist) / "mnemodb"  # a directory the application chose
         return MnemoRagClient(
             target,
             embedding_function=config.embedding_function,
