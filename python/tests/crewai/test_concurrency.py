@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-pytest.importorskip("crewai")
+pytest.importorskip("crewai.memory")  # "crewai" alone would find this test directory
 
 from crewai.memory.types import MemoryRecord  # noqa: E402
 

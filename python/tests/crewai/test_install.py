@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("crewai")
+pytest.importorskip("crewai.memory")  # "crewai" alone would find this test directory
 
 from crewai_fakes import MemoryEmbedder, chroma_ef_class  # noqa: E402
 from mnemodb.integrations.crewai import (  # noqa: E402

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-pytest.importorskip("crewai")
+pytest.importorskip("crewai.memory")  # "crewai" alone would find this test directory
 
 from crewai.memory.storage.backend import EmbeddingDimensionMismatchError, StorageBackend  # noqa: E402
 from crewai.memory.types import MemoryRecord  # noqa: E402
