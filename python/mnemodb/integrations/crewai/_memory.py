@@ -237,7 +237,7 @@ class MnemoStorage:
             importance=float(md.get("importance", 0.5)),
             created_at=datetime.fromisoformat(md["created_at"]),
             last_accessed=datetime.fromisoformat(md["last_accessed"]),
-            embedding=None if emb is None else [float(x) for x in emb],
+            embedding=None if emb is None else np.asarray(emb, dtype=np.float64).tolist(),
             source=md.get("source"),
             private=bool(md.get("private", False)),
         )
