@@ -16,6 +16,9 @@ The pieces, usable on their own:
   crewai's Chroma client.
 - :class:`MnemoKnowledgeStorage`: a ``BaseKnowledgeStorage`` over :class:`MnemoRagClient`.
 
+:func:`migrate` copies an existing Chroma persist directory (crewai's knowledge and RAG data)
+into mnemodb, through the real ``chromadb`` package.
+
 Importing this module does not import crewai; the classes that subclass crewai's bases are
 loaded on first use.
 """
@@ -26,6 +29,7 @@ from typing import Any
 
 from ._paths import default_root
 from ._install import install, uninstall
+from ._migrate import MigrationError, migrate
 
 __all__ = [
     "MnemoStorage",
@@ -33,6 +37,8 @@ __all__ = [
     "MnemoKnowledgeStorage",
     "install",
     "uninstall",
+    "migrate",
+    "MigrationError",
     "default_root",
 ]
 
