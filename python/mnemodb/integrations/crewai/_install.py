@@ -55,9 +55,9 @@ def install(path: "str | os.PathLike[str] | None" = None) -> None:
     memory specs (``"qdrant-edge"``, a LanceDB directory) keep crewai's built-in choice.
     Call it once at start-up, before building crews; :func:`uninstall` undoes it.
     """
-    from crewai.knowledge.storage.factory import set_knowledge_storage_factory
-    from crewai.memory.storage.factory import set_memory_storage_factory
-    from crewai.rag.factory import register_rag_client_factory
+    from crewai.knowledge.storage.factory import set_knowledge_storage_factory  # type: ignore  # crewai is optional
+    from crewai.memory.storage.factory import set_memory_storage_factory  # type: ignore  # crewai is optional
+    from crewai.rag.factory import register_rag_client_factory  # type: ignore  # crewai is optional
 
     root = Path(path).expanduser().resolve() if path is not None else None
 
@@ -76,7 +76,7 @@ def install(path: "str | os.PathLike[str] | None" = None) -> None:
         target = rag_path(root)
         persist = getattr(getattr(config, "settings", None), "persist_directory", None)
         if persist:
-            from crewai.rag.chromadb.constants import DEFAULT_STORAGE_PATH
+            from crewai.rag.chromadb.constants import DEFAULT_STORAGE_PATH  # type: ignore  # chromadb is optional
 
             if Path(persist).resolve() != Path(DEFAULT_STORAGE_PATH).resolve():
                 target = Path(persist) / "mnemodb"  # a directory the application chose
@@ -95,9 +95,9 @@ def install(path: "str | os.PathLike[str] | None" = None) -> None:
 
 def uninstall() -> None:
     """Restores crewai's built-in memory, knowledge and Chroma choices."""
-    from crewai.knowledge.storage.factory import set_knowledge_storage_factory
-    from crewai.memory.storage.factory import set_memory_storage_factory
-    from crewai.rag.factory import unregister_rag_client_factory
+    from crewai.knowledge.storage.factory import set_knowledge_storage_factory  # type: ignore  # crewai is optional
+    from crewai.memory.storage.factory import set_memory_storage_factory  # type: ignore  # crewai is optional
+    from crewai.rag.factory import unregister_rag_client_factory  # type: ignore  # crewai is optional
 
     set_memory_storage_factory(None)
     set_knowledge_storage_factory(None)

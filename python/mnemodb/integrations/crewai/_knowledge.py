@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr  # type: ignore  # comes with crewai
 
-from crewai.knowledge.storage.base_knowledge_storage import BaseKnowledgeStorage
-from crewai.rag.types import SearchResult
+from crewai.knowledge.storage.base_knowledge_storage import BaseKnowledgeStorage  # type: ignore  # crewai is optional
+from crewai.rag.types import SearchResult  # type: ignore  # crewai is optional
 from mnemodb.errors import NotFoundError
 
 from ._rag import MnemoRagClient
@@ -41,12 +41,12 @@ class MnemoKnowledgeStorage(BaseKnowledgeStorage):
     def _get_client(self) -> MnemoRagClient:
         if self._client is None:
             if self.embedder:
-                from crewai.rag.embeddings.factory import build_embedder
+                from crewai.rag.embeddings.factory import build_embedder  # type: ignore  # crewai is optional
 
                 ef = build_embedder(self.embedder)
                 self._client = MnemoRagClient(self.path, embedding_function=ef)
             else:
-                from crewai.rag.config.utils import get_rag_config
+                from crewai.rag.config.utils import get_rag_config  # type: ignore  # crewai is optional
 
                 cfg = get_rag_config()
                 self._client = MnemoRagClient(
@@ -58,7 +58,7 @@ class MnemoKnowledgeStorage(BaseKnowledgeStorage):
                 )
         return self._client
 
-    def __deepcopy__(self, memo: Dict[int, Any]) -> "MnemoKnowledgeStorage":
+    def __deepcopy__(self, memo: Optional[Dict[int, Any]] = None) -> "MnemoKnowledgeStorage":
         return self
 
     @property

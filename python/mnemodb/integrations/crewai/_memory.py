@@ -55,7 +55,7 @@ _INCLUDE_ALL = ["documents", "metadatas", "embeddings"]
 
 
 def _mismatch(stored: int, new: int) -> Exception:
-    from crewai.memory.storage.backend import EmbeddingDimensionMismatchError
+    from crewai.memory.storage.backend import EmbeddingDimensionMismatchError  # type: ignore  # crewai is optional
 
     return EmbeddingDimensionMismatchError(stored, new)
 
@@ -120,7 +120,7 @@ class MnemoStorage:
     def __repr__(self) -> str:
         return f"MnemoStorage(path={self._path!r})"
 
-    def __deepcopy__(self, memo: Dict[int, Any]) -> "MnemoStorage":
+    def __deepcopy__(self, memo: Optional[Dict[int, Any]] = None) -> "MnemoStorage":
         return self
 
     def __copy__(self) -> "MnemoStorage":
@@ -226,7 +226,7 @@ class MnemoStorage:
 
     @staticmethod
     def _record(rid: str, doc: Optional[str], md: Dict[str, Any], emb: Any) -> Any:
-        from crewai.memory.types import MemoryRecord
+        from crewai.memory.types import MemoryRecord  # type: ignore  # crewai is optional
 
         return MemoryRecord(
             id=rid,
@@ -422,7 +422,7 @@ class MnemoStorage:
         return self._children(_normalize(parent), mds)
 
     def get_scope_info(self, scope: str) -> Any:
-        from crewai.memory.types import ScopeInfo
+        from crewai.memory.types import ScopeInfo  # type: ignore  # crewai is optional
 
         path = (scope or "").rstrip("/") or "/"
         _, mds = self._scan(path)

@@ -28,7 +28,7 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
     if not enabled:
         return None
     try:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore  # optional, untyped
 
         return tqdm(total=total, desc=desc, unit="rec", file=sys.stderr)
     except ImportError:  # a plain line per page instead
@@ -42,7 +42,7 @@ def _open_chroma(chromadb: Any, settings_cls: Any, path: str) -> Any:
     except ValueError:
         # this process already opened the directory with other settings (crewai's, say):
         # chromadb allows one configuration per directory, so reuse that one
-        from chromadb.api.shared_system_client import SharedSystemClient
+        from chromadb.api.shared_system_client import SharedSystemClient  # type: ignore  # chromadb is optional
 
         system = SharedSystemClient._identifier_to_system.get(path)
         if system is None:
@@ -63,8 +63,8 @@ def migrate(
     (upsert), so a re-run resumes an interrupted copy. Returns ``{collection: records}``;
     raises :class:`MigrationError` when a copy's count differs from its source's.
     """
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
+    import chromadb  # type: ignore  # chromadb is optional
+    from chromadb.config import Settings as ChromaSettings  # type: ignore  # chromadb is optional
 
     source = _open_chroma(chromadb, ChromaSettings, str(chroma_path))
     target_dir = str(Path(path if path is not None else rag_path()).expanduser().resolve())

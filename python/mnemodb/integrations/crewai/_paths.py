@@ -14,7 +14,7 @@ def default_root() -> Path:
     storage_dir = os.environ.get("CREWAI_STORAGE_DIR")
     if storage_dir:
         return Path(storage_dir) / "mnemodb"
-    from crewai_core.paths import db_storage_path
+    from crewai_core.paths import db_storage_path  # type: ignore  # crewai is optional
 
     return Path(db_storage_path()) / "mnemodb"
 

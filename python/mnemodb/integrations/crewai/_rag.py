@@ -29,14 +29,14 @@ import mnemodb
 from mnemodb.config import Settings
 from mnemodb.errors import InvalidArgumentError
 
-from crewai.rag.chromadb.utils import (
+from crewai.rag.chromadb.utils import (  # type: ignore  # chromadb is optional
     _convert_distance_to_score,
     _create_batch_slice,
     _prepare_documents_for_chromadb,
     _sanitize_collection_name,
 )
-from crewai.rag.core.base_client import BaseClient
-from crewai.rag.types import SearchResult
+from crewai.rag.core.base_client import BaseClient  # type: ignore  # crewai is optional
+from crewai.rag.types import SearchResult  # type: ignore  # crewai is optional
 
 from ._paths import rag_path
 
@@ -74,7 +74,7 @@ class MnemoRagClient(BaseClient):
     def __repr__(self) -> str:
         return f"MnemoRagClient(path={self.path!r})"
 
-    def __deepcopy__(self, memo: Dict[int, Any]) -> "MnemoRagClient":
+    def __deepcopy__(self, memo: Optional[Dict[int, Any]] = None) -> "MnemoRagClient":
         return self
 
     # collections
@@ -120,9 +120,9 @@ class MnemoRagClient(BaseClient):
         collection = self._plain(kwargs["collection_name"])
         prepared = _prepare_documents_for_chromadb(documents)
         for i in range(0, len(prepared.ids), batch_size):
-            ids, texts, metadatas = _create_batch_slice(prepared=prepared, start_index=i, batch_size=batch_size)
-            if metadatas is not None:
-                metadatas = [dict(m) if m else None for m in metadatas]
+            ids, texts, batch_md = _create_batch_slice(prepared=prepared, start_index=i, batch_size=batch_size)
+            # Chroma refuses the {} crewai sends for documents without metadata: None instead
+            metadatas: Any = None if batch_md is None else [dict(m) if m else None for m in batch_md]
             try:
                 collection.upsert(ids=ids, documents=texts, metadatas=metadatas)
             except InvalidArgumentError as e:
