@@ -6,7 +6,9 @@ For each N: both stores are bulk-loaded with the same N records (384-dim unit ve
 scopes), then timed on the paths Memory uses:
 - ``search``: the backend call behind ``recall`` (limit 20 = Memory's 10 x oversample 2),
   over the whole store and within one scope;
-- ``recall``: ``Memory.recall(depth="shallow", limit=10)`` end to end (embedding included);
+- ``recall``: ``Memory.recall(depth="shallow", limit=10)`` end to end (embedding included),
+  over the whole store, and in one crew (``root_scope="/crew/c1"``, a fifth of the records,
+  as ``Crew(memory=True)`` scopes its memory);
 - ``remember``: ``Memory.remember`` on the zero-LLM path (scope, categories, importance given).
 Reports the median and p95 in milliseconds. Not run by the test suite.
 """
@@ -81,6 +83,9 @@ def bench(name, store, recs, rng):
     s_scope = timed(lambda: store.search(next(it), scope_prefix="/crew/c1/agent/a11", limit=20), 50)
     mem = Memory(storage=store, embedder=embedder, consolidation_threshold=1.0, llm="gpt-4o-mini")
     recall = timed(lambda: mem.recall(f"query {rng.integers(1e9)}", depth="shallow", limit=10), 30)
+    crew = Memory(storage=store, embedder=embedder, consolidation_threshold=1.0, llm="gpt-4o-mini", root_scope="/crew/c1")
+    recall_crew = timed(lambda: crew.recall(f"query {rng.integers(1e9)}", depth="shallow", limit=10), 30)
+    crew.close()
     k = iter(range(10**9))
     remember = timed(
         lambda: mem.remember(f"new fact {next(k)}", scope="/crew/c1/agent/a11", categories=["new"], importance=0.5), 30
@@ -89,6 +94,7 @@ def bench(name, store, recs, rng):
     print(
         f"{name:10s} load {len(recs) / load:9.0f} rec/s | search all {s_all[0]:7.2f} / {s_all[1]:7.2f} ms"
         f" | search scope {s_scope[0]:7.2f} / {s_scope[1]:7.2f} | recall {recall[0]:7.2f} / {recall[1]:7.2f}"
+        f" | recall crew {recall_crew[0]:7.2f} / {recall_crew[1]:7.2f}"
         f" | remember {remember[0]:7.2f} / {remember[1]:7.2f}",
         flush=True,
     )

@@ -261,3 +261,15 @@ def test_lancedb_reference_has_the_scope_bugs(tmp_path):
     assert lance.count("/app") == 3  # mnemodb: 2
     lance.save([rec("root", "/")])
     assert lance.delete(scope_prefix="/app") == 4  # mnemodb: 2 (root and /apple stay)
+
+
+def test_a_reset_through_another_handle_is_seen(tmp_path):
+    """Another MnemoStorage (another worker process, say) drops the collection: this one's
+    handle is stale, and the next call reopens it, with the new embedder's dimension."""
+    a, b = MnemoStorage(tmp_path / "m"), MnemoStorage(tmp_path / "m")
+    a.save([rec("x")])
+    assert b.count() == 1
+    b.reset()
+    assert a.count() == 0 and a.search(embed("x")) == [] and a.list_records() == []
+    a.save([rec("y", dims=8)])
+    assert b.count() == 1 and len(b.list_records()[0].embedding) == 8
