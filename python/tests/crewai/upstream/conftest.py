@@ -9,6 +9,9 @@ directory, ``"lancedb"`` in the test's storage directory), so every Memory these
 runs on mnemodb. Tests that construct ``LanceDBStorage`` directly still test LanceDB.
 
 ``ROUTED`` counts the stores handed out; ``test_zz_routing`` checks the suite used them.
+
+``test_storage_backend_suite.py`` is crewai's backend-level suite (written for Qdrant Edge)
+with its storage constructor pointed at MnemoStorage; its docstring lists the changes.
 """
 
 from __future__ import annotations
