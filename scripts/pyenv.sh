@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates (idempotently) the Python environment of the repository: `.venv` at the root, with
 # python/requirements-test.txt installed (maturin, pytest, numpy, mypy, hypothesis, and the
-# real chromadb 1.5.9 the parity tests compare against), and mnemodb built (release) into it.
+# real chromadb 1.5.9 the parity tests compare against) and python/requirements-crewai.txt
+# (the real crewai 1.15.30 the integration is tested with), and mnemodb built (release) into it.
 #
 # Needs Python >= 3.9 with venv and pip, Rust (cargo), and the package registries the first
 # time. Re-running only rebuilds what changed. PYTHON=python3.X picks the interpreter.
@@ -24,11 +25,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.mnemodb-requirements
-if ! cmp -s python/requirements-test.txt "$stamp"; then
-    echo "scripts/pyenv.sh: installing python/requirements-test.txt"
+wanted=$(cat python/requirements-test.txt python/requirements-crewai.txt)
+if [ "$wanted" != "$(cat "$stamp" 2>/dev/null)" ]; then
+    echo "scripts/pyenv.sh: installing python/requirements-test.txt and requirements-crewai.txt"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -r python/requirements-test.txt
-    cp python/requirements-test.txt "$stamp"
+    .venv/bin/python -m pip install --quiet -r python/requirements-test.txt \
+        -r python/requirements-crewai.txt
+    printf '%s' "$wanted" >"$stamp"
 fi
 
 echo "scripts/pyenv.sh: building mnemodb into .venv (maturin develop --release)"

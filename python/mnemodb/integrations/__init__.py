@@ -1,0 +1,6 @@
+"""Integrations of mnemodb with other frameworks, each importing its framework lazily.
+
+- :mod:`mnemodb.integrations.crewai`: mnemodb as CrewAI's memory, knowledge and RAG store.
+
+mnemodb itself never requires any of these frameworks.
+"""
