@@ -2,7 +2,9 @@
 //! chromadb's defaults): ingest with the index ready, query latency, recall against the exact
 //! scan, filtered queries, index size and reopen. Prints one table; nothing is asserted.
 //!
-//! `cargo run --release -p mnemodb-bench --bin hnsw_report [N]`
+//! `cargo run --release -p mnemodb-bench --bin hnsw_report [N | DIR]`: N generated records
+//! (100,000 by default), or a `bench-data` set directory holding `base.npy` and `queries.npy`
+//! (float32, 384 columns; e.g. `bench-data/out/synthetic-100k`).
 
 #![allow(clippy::print_stdout)] // a report binary: its output is the point
 
@@ -18,11 +20,18 @@ const DIM: usize = 384;
 const QUERIES: usize = 1_000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100_000);
-    let (data, queries) = clustered_unit_rows(n, QUERIES, DIM, 1_000, 42);
+    let arg = std::env::args().nth(1);
+    let (data, queries) = match arg.as_deref().map(std::path::Path::new) {
+        Some(dir) if dir.is_dir() => (
+            read_npy(&dir.join("base.npy"))?,
+            read_npy(&dir.join("queries.npy"))?,
+        ),
+        _ => {
+            let n = arg.and_then(|a| a.parse().ok()).unwrap_or(100_000);
+            clustered_unit_rows(n, QUERIES, DIM, 1_000, 42)
+        }
+    };
+    let n = data.len() / DIM;
     let dir = tempfile::tempdir()?;
     let ids: Vec<String> = (0..n).map(|i| format!("id{i}")).collect();
     let metas: Vec<Option<Metadata>> = (0..n)
@@ -56,6 +65,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_, _, truth) = run(&c, &queries, None, exact);
     let (p50, p95, got) = run(&c, &queries, None, SearchOptions::default());
     let recall = recall(&got, &truth);
+    let mut sweep = String::new();
+    for ef in [16, 24, 32, 48, 64] {
+        let opts = SearchOptions {
+            ef_search: Some(ef),
+            exact: false,
+        };
+        let (p50, _, got) = run(&c, &queries, None, opts);
+        sweep.push_str(&format!(
+            "ef {ef}: {:.3} ms, recall {:.3}; ",
+            p50.as_secs_f64() * 1e3,
+            recall_of(&got, &truth)
+        ));
+    }
     let filter = serde_json::json!({"source": "s3"});
     let (fp50_exact, _, ftruth) = run(&c, &queries, Some(&filter), exact);
     let (fp50, _, fgot) = run(&c, &queries, Some(&filter), SearchOptions::default());
@@ -95,7 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3);
     let rows = [
-        ("records", format!("{n} x {DIM}, cosine, 1,000 clusters")),
+        ("records", format!("{n} x {DIM}, cosine, {} queries", queries.len() / DIM)),
         (
             "add, durable (index building behind)",
             format!(
@@ -117,6 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!("{} / {}", ms(p50), ms(p95)),
         ),
         ("recall@10", format!("{recall:.3}")),
+        ("p50 and recall@10 by ef_search", sweep),
         ("batch-100 QPS", format!("{qps:.0}")),
         (
             "filtered 10 % p50 (graph / exact plan)",
@@ -164,6 +187,33 @@ fn run(
     }
     times.sort();
     (times[times.len() / 2], times[times.len() * 95 / 100], hits)
+}
+
+/// The float32 rows of a `.npy` file of shape (rows, 384), C order.
+fn read_npy(path: &std::path::Path) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(path)?;
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(format!("{}: not a .npy file", path.display()).into());
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        _ => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+    };
+    let header = String::from_utf8_lossy(&bytes[start..start + header_len]);
+    if !header.contains("'<f4'") || header.contains("'fortran_order': True") {
+        return Err(format!("{}: want little-endian float32 in C order", path.display()).into());
+    }
+    let data = &bytes[start + header_len..];
+    if data.len() % (4 * DIM) != 0 {
+        return Err(format!("{}: not rows of {DIM} floats", path.display()).into());
+    }
+    Ok(data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 fn recall(got: &[Vec<String>], truth: &[Vec<String>]) -> f64 {
