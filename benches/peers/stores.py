@@ -41,7 +41,8 @@ def version(*pkgs: str) -> dict:
 class Store:
     name = "?"
     packages: tuple[str, ...] = ()
-    efs: tuple[int, ...] = ()       # empty: exact search, no knob
+    efs: tuple[int, ...] = ()       # empty: exact search, or a fixed ef (fixed_ef)
+    fixed_ef: int | None = None     # an ef set once at build and not tuned
     needs_records = False           # metadata and documents passed at ingest
     has_batch = True                # a call that takes many queries at once
 
@@ -51,6 +52,13 @@ class Store:
         self.params: dict = {}
         self.threads: dict = {}
         self.notes: list[str] = []
+
+    def prepare(self) -> None:
+        """Import the library (not timed: imports can take seconds)."""
+        for mod in self.modules:
+            __import__(mod)
+
+    modules: tuple[str, ...] = ()
 
     def build(self, base: np.ndarray, records: list[dict] | None) -> None:
         raise NotImplementedError
@@ -110,6 +118,7 @@ class NumpyStore(Store):
 class HnswlibStore(Store):
     name = "hnswlib"
     packages = ("hnswlib",)
+    modules = ("hnswlib",)
     efs = EFS
 
     def build(self, base, records):
@@ -155,6 +164,7 @@ class HnswlibStore(Store):
 class FaissFlatStore(Store):
     name = "faiss Flat (exact)"
     packages = ("faiss-cpu",)
+    modules = ("faiss",)
 
     def _setup(self):
         import faiss
@@ -211,6 +221,7 @@ class FaissHnswStore(FaissFlatStore):
 class UsearchStore(Store):
     name = "usearch"
     packages = ("usearch",)
+    modules = ("usearch.index",)
     efs = EFS
 
     def build(self, base, records):
@@ -245,22 +256,30 @@ def _where():
 
 
 class ChromaLikeStore(Store):
-    """chromadb's API; mnemodb's Python client has the same surface."""
+    """chromadb's API; mnemodb's Python client has the same surface.
+
+    chromadb 1.5.9 accepts `modify(configuration={"hnsw": {"ef_search": ...}})` and persists
+    it, but the index already loaded in the process keeps searching with the old value
+    (recall does not move), so chromadb is measured at its default ef_search = 100, set at
+    creation. mnemodb's ef_search is changed at query time, so it is tuned like the libraries.
+    """
 
     name = "chromadb"
     packages = ("chromadb",)
     needs_records = True
     module = "chromadb"
-    efs = EFS
+    fixed_ef = 100
+
+    def prepare(self):
+        self.mod = __import__(self.module)
 
     def _client(self):
-        mod = __import__(self.module)
-        return mod.PersistentClient(path=str(self.path / "db"))
+        return self.mod.PersistentClient(path=str(self.path / "db"))
 
     def build(self, base, records):
         self.client = self._client()
         config = {"hnsw": {"space": "cosine", "ef_construction": EF_CONSTRUCTION,
-                           "max_neighbors": M, "ef_search": 100}}
+                           "max_neighbors": M, "ef_search": self.fixed_ef or 100}}
         self.col = self.client.create_collection(COLLECTION, configuration=config)
         try:
             batch = int(self.client.get_max_batch_size())
@@ -302,6 +321,8 @@ class MnemodbStore(ChromaLikeStore):
     name = "mnemodb"
     packages = ("mnemodb",)
     module = "mnemodb"
+    efs = EFS
+    fixed_ef = None
 
     def build(self, base, records):
         super().build(base, records)
@@ -311,6 +332,7 @@ class MnemodbStore(ChromaLikeStore):
 class LanceStore(Store):
     name = "lancedb (flat)"
     packages = ("lancedb", "pylance", "pyarrow")
+    modules = ("lancedb", "pyarrow")
     needs_records = True
 
     def build(self, base, records):
@@ -350,6 +372,7 @@ class LanceStore(Store):
 class SqliteVecStore(Store):
     name = "sqlite-vec"
     packages = ("sqlite-vec",)
+    modules = ("sqlite_vec",)
     needs_records = True
 
     def _connect(self):
