@@ -38,6 +38,8 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--corpus", type=Path, help="real-50k: reuse a saved corpus.jsonl")
     ap.add_argument("--check", action="store_true",
                     help="only compare the outputs' sha256 with the set's README")
+    ap.add_argument("--update-readme", action="store_true",
+                    help="only rewrite the checksum table in the set's README from its manifest")
     ap.add_argument("--no-venv", action="store_true",
                     help="run in the current interpreter (numpy etc. already installed)")
     args = ap.parse_args()
@@ -87,8 +89,30 @@ def check(name: str, out: Path) -> bool:
     return ok
 
 
+def update_readme(name: str, out: Path) -> None:
+    """Rewrite the table between the checksum markers of <name>/README.md from the manifest."""
+    import json
+
+    m = json.loads((out / name / "manifest.json").read_text())
+    rows = ["| file | bytes | sha256 |", "|---|---|---|"]
+    rows += [f"| `{f}` | {v['bytes']:,} | `{v['sha256']}` |" for f, v in m["files"].items()]
+    made = m["made_with"]
+    rows += ["", f"Made {m['made_at']} with Python {made['python']}, numpy {made['numpy']} "
+             f"on {made['platform']}."]
+    readme = HERE / name / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- checksums -->\n", "<!-- /checksums -->"
+    i, j = text.index(start) + len(start), text.index(end)
+    readme.write_text(text[:i] + "\n".join(rows) + "\n" + text[j:])
+    print(f"updated {readme}")
+
+
 def main() -> None:
     args = parse()
+    if args.update_readme:
+        for s in args.sets:
+            update_readme(s, args.out)
+        return
     if not args.no_venv:
         ensure_venv("embed" if "real-50k" in args.sets and not args.check else "plain")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
