@@ -299,6 +299,7 @@ def run_store(key: str, args, workdir: Path) -> dict:
                "--repeats", str(args.repeats), "--phase-budget", str(args.phase_budget),
                "--target-recall", str(args.target_recall)]
         t = time.perf_counter()
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         try:
             p = subprocess.run(cmd, env=env, timeout=args.timeout, capture_output=True,
                                text=True)
@@ -310,6 +311,8 @@ def run_store(key: str, args, workdir: Path) -> dict:
             break
         res = json.loads(res_file.read_text())
         res[f"{phase}_wall_s"] = time.perf_counter() - t
+        ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        res[f"{phase}_cpu_s"] = (ru2.ru_utime - ru.ru_utime) + (ru2.ru_stime - ru.ru_stime)
         if "skipped" in res:
             result.update(res)
             break
@@ -381,15 +384,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--target-recall", type=float, default=0.95)
     ap.add_argument("--timeout", type=float, default=None,
-                    help="seconds per store process (default 900, --quick 100)")
+                    help="seconds per store process (default 900, --quick 150)")
     ap.add_argument("--phase-budget", type=float, default=None,
-                    help="seconds per timed phase before it stops early (default 60, quick 8)")
+                    help="seconds per timed phase before it stops early (default 60, quick 5)")
     ap.add_argument("--keep", action="store_true", help="keep the stores' directories")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args()
     args.set = args.set or ("synthetic-20k" if args.quick else "synthetic-100k")
-    args.timeout = args.timeout or (100 if args.quick else 900)
-    args.phase_budget = args.phase_budget or (8 if args.quick else 60)
+    args.timeout = args.timeout or (150 if args.quick else 900)
+    args.phase_budget = args.phase_budget or (5 if args.quick else 60)
     if args.worker:
         args.store = args.worker
         worker_main(args)
@@ -418,16 +421,24 @@ def main() -> None:
             f"recall {res['recall@10']:.3f}, ef {res.get('ef_search')}")
         print(f"         {key}: {status} ({time.perf_counter() - t:.0f} s)", file=sys.stderr,
               flush=True)
+        save(run, args, stamp, t0)
+    save(run, args, stamp, t0)
+    shutil.rmtree(workdir, ignore_errors=True)
+    print(render(run))
+    base = args.out / f"{args.set}-{stamp}"
+    print(f"\nwrote {base}.json and {base}.md ({run['wall_s']:.0f} s)", file=sys.stderr)
+
+
+def save(run: dict, args, stamp: str, t0: float) -> None:
+    """Write the JSON and the table; called after every store, so a cut run keeps its rows."""
     run["machine"]["loadavg_end"] = os.getloadavg()
     run["wall_s"] = time.perf_counter() - t0
-    shutil.rmtree(workdir, ignore_errors=True)
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run["cpu_s"] = ru.ru_utime + ru.ru_stime
     args.out.mkdir(parents=True, exist_ok=True)
     base = args.out / f"{args.set}-{stamp}"
     base.with_suffix(".json").write_text(json.dumps(run, indent=1, default=str) + "\n")
-    md = render(run)
-    base.with_suffix(".md").write_text(md)
-    print(md)
-    print(f"\nwrote {base}.json and {base}.md ({run['wall_s']:.0f} s)", file=sys.stderr)
+    base.with_suffix(".md").write_text(render(run))
 
 
 def render(run: dict) -> str:
@@ -440,7 +451,8 @@ def render(run: dict) -> str:
              f"Machine: {m.get('cpu', '?')}, {m.get('cores')} cores, {m.get('mem_gb')} GB, "
              f"Linux {m.get('kernel')}, Python {m.get('python')}; {flags}. "
              f"{run['date']}; load average {m['loadavg_start'][0]:.1f} at start, "
-             f"{m.get('loadavg_end', [0])[0]:.1f} at end. Threads: "
+             f"{m.get('loadavg_end', [0])[0]:.1f} at end; the run took {run.get('wall_s', 0):.0f} s "
+             f"wall, {run.get('cpu_s', 0):.0f} s CPU. Threads: "
              + ", ".join(f"{k}={v}" for k, v in run["thread_env"].items()) + ".",
              "",
              table(run["results"]),
