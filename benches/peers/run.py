@@ -243,7 +243,6 @@ def worker(args) -> dict:
     out["threads"] = store.threads
     out["notes"] = store.notes
     store.close()
-    del store
     out["rss_peak_mb"] = rss_peak_mb()
     out["rss_after_data_mb"] = rss_data
     out["rss_over_data_mb"] = rss_peak_mb() - rss_data
