@@ -3,8 +3,8 @@
 
     python3 bench-data/make.py --quick                    # synthetic-20k (~15 s)
     python3 bench-data/make.py --set synthetic-100k       # ~1 min
-    python3 bench-data/make.py --set synthetic-1m         # ~5 min, 1.6 GB
-    python3 bench-data/make.py --set real-50k             # ~10 min; installs torch (~3 GB)
+    python3 bench-data/make.py --set synthetic-1m         # ~2 min, 1.6 GB
+    python3 bench-data/make.py --set real-50k             # ~20 min; installs torch (~6 GB)
     python3 bench-data/make.py --check --set synthetic-100k   # compare sha256s with README
 
 Runs itself inside a virtualenv it creates on first use: bench-data/.venv (numpy, pinned in
