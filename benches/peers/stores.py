@@ -326,6 +326,9 @@ class MnemodbStore(ChromaLikeStore):
 
     def build(self, base, records):
         super().build(base, records)
+        # Adds return once durable and the index builds behind them: ingest ends when the
+        # index is complete, like the peers' builds.
+        self.col.wait_for_index()
         self.threads = {"rayon": os.environ.get("RAYON_NUM_THREADS", "default")}
 
 

@@ -316,6 +316,13 @@ class Collection:
     def count(self, read_level: Any = None) -> int:
         return int(self._native.count())
 
+    def wait_for_index(self) -> None:
+        """mnemodb only (chromadb has no such call): returns once every record is linked
+        into the collection's HNSW index. Writes build it in the background and queries
+        scan what it has not reached, so this is never needed for correct results; call it
+        before measuring query speed."""
+        self._native.wait_for_index()
+
     def get(
         self,
         ids: Any = None,

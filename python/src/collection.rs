@@ -123,6 +123,12 @@ impl Collection {
         py.detach(|| self.inner.count()).py_err()
     }
 
+    /// Links every committed record into the HNSW index now (writes queue it in the
+    /// background); returns when the index is complete.
+    fn wait_for_index(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.inner.catch_up_index()).py_err()
+    }
+
     /// Adds records; `embeddings` is a C-contiguous float32 `(len(ids), dim)` array, read in place.
     #[pyo3(signature = (ids, embeddings, documents=None, uris=None, metadatas=None))]
     fn add(
