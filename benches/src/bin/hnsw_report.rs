@@ -117,7 +117,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3);
     let rows = [
-        ("records", format!("{n} x {DIM}, cosine, {} queries", queries.len() / DIM)),
+        (
+            "records",
+            format!("{n} x {DIM}, cosine, {} queries", queries.len() / DIM),
+        ),
         (
             "add, durable (index building behind)",
             format!(
