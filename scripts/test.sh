@@ -54,7 +54,7 @@ awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;/) p += $(i
 read -r rust_passed rust_failed rust_ignored <"$log.sum"
 rm -f "$log.sum"
 py_summary=$(grep -E '^=*[ ]*[0-9]+ (passed|failed|error|skipped).* in [0-9.]+s' "$pylog" || true)
-count() { echo "$py_summary" | grep -oE "[0-9]+ $1" | grep -oE '[0-9]+' | awk '{ s += $1 } END { print s + 0 }'; }
+count() { echo "$py_summary" | { grep -oE "[0-9]+ $1" || true; } | awk '{ s += $1 } END { print s + 0 }'; }
 py_passed=$(count passed)
 py_failed=$(( $(count failed) + $(count error) ))
 py_skipped=$(count skipped)

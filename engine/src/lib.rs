@@ -71,6 +71,13 @@ pub fn validate_filters(
     filter::parse_filter(where_, where_document, filter::Validation::Client).map(|_| ())
 }
 
+/// Checks chromadb's rule for collection names (3-512 characters of `[a-zA-Z0-9._-]`, starting
+/// and ending with a letter or digit, no `..`, not an IPv4 address), which chroma also applies
+/// to database names; the error says what is wrong, in chromadb's words.
+pub fn validate_collection_name(name: &str) -> Result<()> {
+    validate::collection_name(name)
+}
+
 /// Hooks for the engine's own integration tests; not part of the API (no stability promise).
 #[doc(hidden)]
 pub mod testing {

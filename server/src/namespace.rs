@@ -356,37 +356,10 @@ impl Namespaces {
     }
 }
 
-/// chromadb's rule for collection and database names (the engine checks collection names).
+/// chromadb's rule for collection and database names (the engine's, which it checks for
+/// collection names itself).
 pub fn validate_name(name: &str) -> Result<()> {
-    let ok_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    let ends_ok = name
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphanumeric())
-        && name
-            .bytes()
-            .last()
-            .is_some_and(|b| b.is_ascii_alphanumeric());
-    if !(3..=512).contains(&name.len()) || !ok_chars || !ends_ok {
-        return Err(Error::invalid(format!(
-            "Validation error: name: Expected a name containing 3-512 characters from \
-             [a-zA-Z0-9._-], starting and ending with a character in [a-zA-Z0-9]. Got: {name}"
-        )));
-    }
-    if name.contains("..") {
-        return Err(Error::invalid(format!(
-            "Validation error: name: Expected a name that does not contains two consecutive \
-             periods (..). Got {name}"
-        )));
-    }
-    if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        return Err(Error::invalid(format!(
-            "Validation error: name: Expected a name that is not a valid ip address. Got {name}"
-        )));
-    }
-    Ok(())
+    mnemodb::validate_collection_name(name).map_err(|e| Error::invalid(e.to_string()))
 }
 
 fn remove_dir_if_present(dir: &Path) -> Result<()> {

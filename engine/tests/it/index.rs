@@ -22,11 +22,28 @@ fn clustered(rng: &mut Rng, n: usize, dim: usize, centres: &[f32]) -> Vec<f32> {
     out
 }
 
+/// The directory of the one collection in the database at `db`.
+fn only_collection_dir(db: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(db.join("collections"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
 fn normal(rng: &mut Rng) -> f32 {
     // Box-Muller; u1 in (0, 1].
     let u1 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 + f64::EPSILON;
     let u2 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+}
+
+/// `n` points around `clusters` centres, from `seed`.
+fn mixture(seed: u64, clusters: usize, n: usize, dim: usize) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    let centres = centres(&mut rng, clusters, dim);
+    clustered(&mut rng, n, dim, &centres)
 }
 
 fn centres(rng: &mut Rng, clusters: usize, dim: usize) -> Vec<f32> {
@@ -166,9 +183,7 @@ fn recall_at_defaults_on_20k_with_and_without_filters() {
 #[test]
 fn records_not_yet_linked_are_found_by_the_exact_tail() {
     let dim = 16;
-    let mut rng = Rng::new(11);
-    let centres = centres(&mut rng, 20, dim);
-    let data = clustered(&mut rng, 6_000, dim, &centres);
+    let data = mixture(11, 20, 6_000, dim);
     let dir = tempfile::tempdir().unwrap();
     let writer = Database::open(dir.path()).unwrap();
     let w = writer.create_collection("tail", Space::L2, None).unwrap();
@@ -206,12 +221,7 @@ fn reopen_answers_from_the_saved_graph_as_before_close() {
         c.catch_up_index().unwrap();
         search(&c, &queries, dim, None, SearchOptions::default())
     };
-    let cdir = std::fs::read_dir(dir.path().join("collections"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let cdir = only_collection_dir(dir.path());
     assert!(cdir.join("hnsw.0.bin").exists(), "closing saves the graph");
     let db = Database::open(dir.path()).unwrap();
     let c = db.get_collection("reopen").unwrap();
@@ -227,9 +237,7 @@ fn reopen_answers_from_the_saved_graph_as_before_close() {
 #[test]
 fn a_damaged_index_file_is_rebuilt_not_trusted() {
     let dim = 8;
-    let mut rng = Rng::new(5);
-    let centres = centres(&mut rng, 10, dim);
-    let data = clustered(&mut rng, 5_000, dim, &centres);
+    let data = mixture(5, 10, 5_000, dim);
     let dir = tempfile::tempdir().unwrap();
     {
         let db = Database::open(dir.path()).unwrap();
@@ -237,12 +245,7 @@ fn a_damaged_index_file_is_rebuilt_not_trusted() {
         add_with_buckets(&c, 0, &data, dim);
         c.catch_up_index().unwrap();
     }
-    let cdir = std::fs::read_dir(dir.path().join("collections"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let cdir = only_collection_dir(dir.path());
     let path = cdir.join("hnsw.0.bin");
     let mut bytes = std::fs::read(&path).unwrap();
     let len = bytes.len();
@@ -271,9 +274,7 @@ fn a_damaged_index_file_is_rebuilt_not_trusted() {
 #[test]
 fn compaction_rebuilds_the_graph_for_the_new_slots() {
     let dim = 8;
-    let mut rng = Rng::new(9);
-    let centres = centres(&mut rng, 10, dim);
-    let data = clustered(&mut rng, 5_000, dim, &centres);
+    let data = mixture(9, 10, 5_000, dim);
     let db = Database::in_memory().unwrap();
     let c = db.create_collection("compact", Space::L2, None).unwrap();
     mnemodb::testing::set_index_min_slots(&db, 100);
@@ -383,12 +384,7 @@ fn the_live_slots_file_is_used_only_for_its_own_seq() {
         // The table a process has read is what it saves.
         assert_eq!(c.count().unwrap(), 10);
     }
-    let cdir = std::fs::read_dir(dir.path().join("collections"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let cdir = only_collection_dir(dir.path());
     assert!(cdir.join("live.0.bin").exists(), "closing saves the table");
     // A writer that never closes (as if killed) leaves the file one seq behind.
     let db = Database::open(dir.path()).unwrap();
