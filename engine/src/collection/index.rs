@@ -130,11 +130,12 @@ impl Collection {
         rayon::spawn(move || {
             let index = &collection.shared.index;
             loop {
-                let done = collection.catch_up_index();
+                let ran = collection.catch_up_now(false);
                 index.scheduled.store(false, SeqCst);
                 // A write that came meanwhile found `scheduled` set and left its records to
-                // this task: look again, unless another task has taken over.
-                let lags = done.is_ok() && collection.index_lags().unwrap_or(false);
+                // this task: look again, unless another task has taken over. When another
+                // thread was building (`Ok(false)`), that thread looks again when it is done.
+                let lags = matches!(ran, Ok(true)) && collection.index_lags().unwrap_or(false);
                 if !lags || index.scheduled.swap(true, SeqCst) {
                     break;
                 }
@@ -142,8 +143,15 @@ impl Collection {
         });
     }
 
+    /// Links what the index lacks as of now; `wait` says whether to wait for another
+    /// thread's build (see `CollectionShared::catch_up`).
+    pub(super) fn catch_up_now(&self, wait: bool) -> Result<bool> {
+        let row = self.db.sidecar.read(|tx| self.row(tx))?;
+        self.shared.catch_up(&row, self.index_min_slots(), wait)
+    }
+
     /// Whether committed records are waiting to be linked into this process's graph.
-    fn index_lags(&self) -> Result<bool> {
+    pub(super) fn index_lags(&self) -> Result<bool> {
         let row = self.db.sidecar.read(|tx| self.row(tx))?;
         let st = read(&self.shared.index.state);
         Ok(row.dimension.is_some()
@@ -171,20 +179,31 @@ impl CollectionShared {
     /// Links every committed slot of `row` into the graph (loading the saved graph first,
     /// or starting one for a new generation), then saves it when `sync_threshold` slots or
     /// more are not on disk yet. A collection below `min_slots` gets no graph.
-    pub(crate) fn catch_up(&self, row: &CollectionRow, min_slots: u64) -> Result<()> {
+    ///
+    /// With `wait` false, returns `Ok(false)` at once when another thread is building: a
+    /// rayon worker must never block on that lock, or the build it waits for loses a worker.
+    pub(crate) fn catch_up(&self, row: &CollectionRow, min_slots: u64, wait: bool) -> Result<bool> {
         let Some(dim) = row.dimension else {
-            return Ok(());
+            return Ok(true);
         };
         if row.slot_count < min_slots {
-            return Ok(());
+            return Ok(true);
         }
         let index = &self.index;
-        let _building = index.building.lock().unwrap_or_else(|p| p.into_inner());
+        let _building = if wait {
+            index.building.lock().unwrap_or_else(|p| p.into_inner())
+        } else {
+            match index.building.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return Ok(false),
+            }
+        };
         let (from, to) = {
             let mut st = write(&index.state);
             self.open_locked(&mut st, row);
             if st.linked >= row.slot_count {
-                return Ok(());
+                return Ok(true);
             }
             let from = st.linked;
             let graph = match &mut st.graph {
@@ -217,7 +236,7 @@ impl CollectionShared {
         if st.linked - st.saved >= row.config.hnsw.sync_threshold as u64 {
             self.save_index(&mut st);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Makes the state about `row`'s generation, loading its saved graph the first time.

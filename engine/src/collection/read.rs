@@ -244,8 +244,13 @@ impl Collection {
     /// in the background on their own; call it to have the index complete, say before
     /// measuring queries.
     pub fn catch_up_index(&self) -> Result<()> {
-        let row = self.db.sidecar.read(|tx| self.row(tx))?;
-        self.shared.catch_up(&row, self.index_min_slots())
+        self.catch_up_now(true)?;
+        // Writes that came while this ran may have left their records to it (their
+        // background task found the build busy): hand them to a background task.
+        if self.index_lags()? {
+            self.catch_up_in_background();
+        }
+        Ok(())
     }
 
     fn materialize(

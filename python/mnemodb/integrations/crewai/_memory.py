@@ -455,7 +455,12 @@ class MnemoStorage:
         """Nothing to release: the database stays open for the other users of the path."""
 
     def optimize(self) -> None:
-        """Nothing to do: mnemodb needs no compaction schedule (LanceDBStorage has one)."""
+        """Completes the vector index now (writes build it in the background and searches
+        meanwhile scan what it lacks, so this only matters before timing searches). mnemodb
+        needs no compaction schedule (LanceDBStorage has one)."""
+        col = self._collection(False)
+        if col is not None:
+            col.wait_for_index()
 
     # async twins (Memory itself calls the sync methods)
     async def asave(self, records: List[Any]) -> None:
