@@ -47,13 +47,18 @@ pub struct HnswConfig {
     pub resize_factor: f64,
 }
 
+/// chromadb's defaults (`hnsw` configuration of chromadb 1.5), shared with the graph.
+pub(crate) const DEFAULT_MAX_NEIGHBORS: usize = 16;
+pub(crate) const DEFAULT_EF_CONSTRUCTION: usize = 100;
+pub(crate) const DEFAULT_EF_SEARCH: usize = 100;
+
 impl Default for HnswConfig {
     fn default() -> Self {
         HnswConfig {
             space: Space::L2,
-            ef_construction: 100,
-            ef_search: 100,
-            max_neighbors: 16,
+            ef_construction: DEFAULT_EF_CONSTRUCTION,
+            ef_search: DEFAULT_EF_SEARCH,
+            max_neighbors: DEFAULT_MAX_NEIGHBORS,
             num_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             batch_size: 100,
             sync_threshold: 1000,

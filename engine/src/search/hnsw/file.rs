@@ -40,9 +40,8 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
-use super::graph::{
-    DEFAULT_EF_SEARCH, Entry, Hnsw, HnswParams, MAX_LEVEL, MAX_NEIGHBORS_LIMIT, NO_UPPER,
-};
+use super::graph::{Entry, Hnsw, HnswParams, MAX_LEVEL, MAX_NEIGHBORS_LIMIT, NO_UPPER};
+use crate::config::DEFAULT_EF_SEARCH;
 use crate::distance::Space;
 use crate::error::{Error, Result};
 

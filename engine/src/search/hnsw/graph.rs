@@ -43,14 +43,9 @@ use rayon::prelude::*;
 
 use super::search::{Cand, Visited};
 use super::{Point, Rows};
+use crate::config::{DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_MAX_NEIGHBORS};
 use crate::distance::Space;
 use crate::error::{Error, Result};
-
-/// Chroma's defaults (`hnsw` configuration of chromadb 1.5: `max_neighbors` 16,
-/// `ef_construction` 100, `ef_search` 100).
-pub(crate) const DEFAULT_MAX_NEIGHBORS: usize = 16;
-pub(crate) const DEFAULT_EF_CONSTRUCTION: usize = 100;
-pub(crate) const DEFAULT_EF_SEARCH: usize = 100;
 
 /// Largest `M` accepted: beyond it a node's list is bigger than any useful graph needs, and
 /// the bound keeps a damaged file from asking for absurd allocations.
@@ -478,13 +473,7 @@ impl Hnsw {
         loop {
             let mut moved = false;
             self.neighbours(cur.id, layer, locked, buf);
-            if let Some(&first) = buf.first() {
-                rows.prefetch(first);
-            }
-            for (i, &nb) in buf.iter().enumerate() {
-                if let Some(&next) = buf.get(i + 1) {
-                    rows.prefetch(next);
-                }
+            for nb in rows.prefetched(buf) {
                 let d = rows.distance(q, rows.point(nb));
                 if d < cur.d {
                     cur = Cand { d, id: nb };

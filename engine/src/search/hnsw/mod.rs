@@ -69,6 +69,24 @@ impl<'a> Rows<'a> {
         Point { v, inv_norm }
     }
 
+    /// `ids` in order, each yielded once the next one's row has been asked for: the rows are
+    /// scattered through memory, so the walk then waits on memory less often.
+    #[inline]
+    fn prefetched<'b>(self, ids: &'b [u32]) -> impl Iterator<Item = u32> + 'b
+    where
+        'a: 'b,
+    {
+        if let Some(&first) = ids.first() {
+            self.prefetch(first);
+        }
+        ids.iter().enumerate().map(move |(i, &id)| {
+            if let Some(&next) = ids.get(i + 1) {
+                self.prefetch(next);
+            }
+            id
+        })
+    }
+
     /// Hints the CPU to start loading row `slot` (and its norm) into cache.
     #[inline]
     fn prefetch(&self, slot: u32) {

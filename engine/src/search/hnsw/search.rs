@@ -134,15 +134,7 @@ impl Hnsw {
             }
             self.neighbours(c.id, layer, locked, &mut buf);
             buf.retain(|&nb| visited.insert(nb));
-            // The rows are scattered through memory: ask for the next one while this one is
-            // compared, so the walk waits on memory less often.
-            if let Some(&first) = buf.first() {
-                rows.prefetch(first);
-            }
-            for (i, &nb) in buf.iter().enumerate() {
-                if let Some(&next) = buf.get(i + 1) {
-                    rows.prefetch(next);
-                }
+            for nb in rows.prefetched(&buf) {
                 let d = rows.distance(q, rows.point(nb));
                 let worst = if top.len() < ef {
                     f32::INFINITY
