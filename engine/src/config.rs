@@ -52,6 +52,13 @@ pub(crate) const DEFAULT_MAX_NEIGHBORS: usize = 16;
 pub(crate) const DEFAULT_EF_CONSTRUCTION: usize = 100;
 pub(crate) const DEFAULT_EF_SEARCH: usize = 100;
 
+/// The machine's cores, asked once: `available_parallelism` reads cgroup files on Linux, and a
+/// default configuration is made for every catalog row read.
+fn machine_cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 impl Default for HnswConfig {
     fn default() -> Self {
         HnswConfig {
@@ -59,7 +66,7 @@ impl Default for HnswConfig {
             ef_construction: DEFAULT_EF_CONSTRUCTION,
             ef_search: DEFAULT_EF_SEARCH,
             max_neighbors: DEFAULT_MAX_NEIGHBORS,
-            num_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            num_threads: machine_cores(),
             batch_size: 100,
             sync_threshold: 1000,
             resize_factor: 1.2,

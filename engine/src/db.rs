@@ -272,6 +272,7 @@ impl DbInner {
                     live: RwLock::new(LiveSlots::default()),
                     index: Default::default(),
                     filter_cache: Default::default(),
+                    row_memo: Default::default(),
                 });
                 map.insert(row.uuid, Arc::clone(&s));
                 s

@@ -379,6 +379,7 @@ impl CollectionShared {
                     dim,
                     ords: &live.ords,
                     dead: DEAD,
+                    live: Some(&live.live_bits),
                 };
                 let allow_fn = bitmap.as_ref().map(|b| {
                     move |slot: u32| {

@@ -61,6 +61,7 @@ pub(crate) fn load(dir: &Path, row: &CollectionRow) -> Option<LiveSlots> {
     }
     Some(LiveSlots {
         seq: Some(row.seq),
+        live_bits: super::live_bits(&ords),
         ords,
         live,
         generation: Some(row.generation),

@@ -46,6 +46,8 @@ pub(crate) struct CollectionShared {
     pub(crate) index: index::Index,
     /// Candidate slots of recent filters.
     pub(crate) filter_cache: filter_cache::FilterCache,
+    /// The last catalog row read, decoded.
+    pub(crate) row_memo: meta::RowMemo,
 }
 
 impl Drop for CollectionShared {
@@ -69,6 +71,9 @@ pub(crate) struct LiveSlots {
     pub(crate) seq: Option<u64>,
     /// Insertion order per slot, [`DEAD`] for dead slots; `len()` is the committed slot count.
     pub(crate) ords: Vec<u64>,
+    /// One bit per slot, set for the live ones: `ords` in 1/64 of the space, which the
+    /// graph walk checks for every node it meets (the `ords` table would not stay in cache).
+    pub(crate) live_bits: Vec<u64>,
     /// Number of live slots.
     pub(crate) live: u64,
     /// The vector generation the slots are of, when loaded from a snapshot.
@@ -105,8 +110,37 @@ impl LiveSlots {
         self.live = pairs.len() as u64;
         self.seq = Some(row.seq);
         self.generation = Some(row.generation);
+        self.live_bits = live_bits(&self.ords);
         Ok(())
     }
+
+    /// Grows the table to `slots` slots (new ones dead), then marks `died` dead and sets the
+    /// ords of `born`: a committed write's effect.
+    pub(crate) fn apply(&mut self, slots: u64, died: &[u64], born: &[(u64, u64)]) {
+        let slots = slots as usize;
+        self.ords.resize(slots, DEAD);
+        self.live_bits.resize(slots.div_ceil(64), 0);
+        for &slot in died {
+            self.ords[slot as usize] = DEAD;
+            self.live_bits[(slot / 64) as usize] &= !(1 << (slot % 64));
+        }
+        for &(slot, ord) in born {
+            self.ords[slot as usize] = ord;
+            self.live_bits[(slot / 64) as usize] |= 1 << (slot % 64);
+        }
+        self.live = self.live + born.len() as u64 - died.len() as u64;
+    }
+}
+
+/// The bitmap of the slots whose ord is not [`DEAD`].
+pub(crate) fn live_bits(ords: &[u64]) -> Vec<u64> {
+    let mut bits = vec![0u64; ords.len().div_ceil(64)];
+    for (slot, &ord) in ords.iter().enumerate() {
+        if ord != DEAD {
+            bits[slot / 64] |= 1 << (slot % 64);
+        }
+    }
+    bits
 }
 
 impl LiveSlots {
@@ -195,7 +229,25 @@ impl Collection {
 
     /// The collection's catalog row, or `CollectionNotFound` if it was deleted.
     fn row(&self, conn: &rusqlite::Connection) -> Result<CollectionRow> {
-        meta::collection_by_id(conn, self.shared.uuid)?
+        meta::collection_by_id_memo(conn, self.shared.uuid, &self.shared.row_memo)?
             .ok_or_else(|| Error::CollectionNotFound(self.shared.uuid.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DEAD, LiveSlots, live_bits};
+
+    /// Writes keep the bitmap the graph walk reads in step with the `ords` table.
+    #[test]
+    fn applied_writes_keep_live_bits_in_step() {
+        let mut live = LiveSlots::default();
+        live.apply(70, &[], &(0..70).map(|s| (s, s)).collect::<Vec<_>>());
+        live.apply(130, &[3, 64, 69], &[(100, 70), (129, 71)]);
+        live.apply(130, &[129], &[]);
+        assert_eq!(live.live_bits, live_bits(&live.ords));
+        assert_eq!(live.live, live.ords.iter().filter(|&&o| o != DEAD).count() as u64);
+        assert_eq!(live.live, 70 - 3 + 1);
+        assert_eq!(live.live_bits.len(), 3, "one word per 64 slots");
     }
 }

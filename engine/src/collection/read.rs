@@ -205,6 +205,7 @@ impl Collection {
                                 dim,
                                 ords: &live.ords,
                                 dead: DEAD,
+                                live: None,
                             };
                             exact_search(&scan, req.embeddings, req.n_results, candidates)
                         })?
@@ -261,14 +262,17 @@ impl Collection {
         include: Include,
         embeddings: Option<Embeddings>,
     ) -> Result<QueryHits> {
-        let mut records = Vec::with_capacity(hits.len());
-        for h in hits {
-            let r = meta::records::by_slot(tx, row.key, h.slot)?.ok_or_else(|| Error::Corrupt {
-                path: meta::SQLITE_FILE.into(),
-                detail: format!("live slot {} has no record", h.slot),
-            })?;
-            records.push(r);
-        }
+        let slots: Vec<u64> = hits.iter().map(|h| h.slot).collect();
+        let records = meta::records::by_slots(tx, row.key, &slots)?
+            .into_iter()
+            .zip(&slots)
+            .map(|(r, slot)| {
+                r.ok_or_else(|| Error::Corrupt {
+                    path: meta::SQLITE_FILE.into(),
+                    detail: format!("live slot {slot} has no record"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut out = fields(records, include);
         out.distances = include
             .distances

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::Transaction;
 
-use super::{Collection, DEAD};
+use super::Collection;
 use crate::error::{Error, Result};
 use crate::filter::{Validation, parse_filter};
 use crate::meta::{self, CollectionRow, RecordRow};
@@ -328,14 +328,7 @@ impl Collection {
         if delta.changed {
             let mut live = self.shared.live.write().unwrap_or_else(|p| p.into_inner());
             if live.seq == Some(before) && !delta.renumbered {
-                live.ords.resize(after.slot_count as usize, DEAD);
-                for &slot in &delta.died {
-                    live.ords[slot as usize] = DEAD;
-                }
-                for &(slot, ord) in &delta.born {
-                    live.ords[slot as usize] = ord;
-                }
-                live.live = live.live + delta.born.len() as u64 - delta.died.len() as u64;
+                live.apply(after.slot_count, &delta.died, &delta.born);
                 live.seq = Some(after.seq);
             } else {
                 live.seq = None;

@@ -112,6 +112,38 @@ fn decode(raw: RawRow) -> Result<CollectionRow> {
     })
 }
 
+/// The last catalog row read for one collection, raw and decoded. Decoding parses the
+/// configuration and metadata JSON; every read (a query, a count) needs the row for its
+/// counters, which change with each write, while the JSON rarely does: a read whose raw
+/// columns equal the last ones reuses the decoded row.
+#[derive(Debug, Default)]
+pub(crate) struct RowMemo(std::sync::Mutex<Option<(RawRow, CollectionRow)>>);
+
+/// [`collection_by_id`], reusing the decoding of `memo` when the row has not changed.
+pub(crate) fn collection_by_id_memo(
+    conn: &Connection,
+    uuid: Uuid,
+    memo: &RowMemo,
+) -> Result<Option<CollectionRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM collections WHERE uuid = ?1");
+    let Some(raw) = conn
+        .prepare_cached(&sql)?
+        .query_row([uuid.to_string()], from_row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut memo = memo.0.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((last, row)) = memo.as_ref()
+        && *last == raw
+    {
+        return Ok(Some(row.clone()));
+    }
+    let row = decode(raw.clone())?;
+    *memo = Some((raw, row.clone()));
+    Ok(Some(row))
+}
+
 /// The collection called `name`, if any.
 pub(crate) fn collection_by_name(conn: &Connection, name: &str) -> Result<Option<CollectionRow>> {
     let sql = format!("SELECT {COLUMNS} FROM collections WHERE name = ?1");

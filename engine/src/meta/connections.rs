@@ -14,6 +14,10 @@ use crate::error::{Error, Result};
 /// Writes hold the lock for one transaction only, so a long wait means something is wrong.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How much of the sidecar file SQLite maps (address space, not memory: pages are the page
+/// cache's); SQLite's own ceiling). Past this, reads fall back to `pread`.
+const SQLITE_MMAP_BYTES: u64 = 0x7fff_0000;
+
 /// Idle reader connections kept for reuse.
 const MAX_IDLE_READERS: usize = 8;
 
@@ -119,6 +123,11 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
     )?;
+    // Reads through a map instead of a `pread` per page: a query's record lookups touch a
+    // dozen pages, and the system calls were a tenth of its time. Writes still go through the
+    // WAL, so the map is never written to. (An I/O error on a mapped page is a SIGBUS rather
+    // than an error code; the vector segment is mapped already, so this adds no new failure.)
+    conn.execute_batch(&format!("PRAGMA mmap_size={SQLITE_MMAP_BYTES};"))?;
     conn.set_prepared_statement_cache_capacity(64);
     // Compiled filters call `mnemo_regex` and `rarray` on whichever connection runs them.
     super::sql::register(conn)?;

@@ -7,7 +7,10 @@ pub(crate) mod records;
 mod schema;
 pub(crate) mod sql;
 
-pub(crate) use catalog::{CollectionRow, catalog_rows, collection_by_id, collection_by_name};
+pub(crate) use catalog::{
+    CollectionRow, RowMemo, catalog_rows, collection_by_id, collection_by_id_memo,
+    collection_by_name,
+};
 pub(crate) use connections::Sidecar;
 pub(crate) use records::{RecordRow, metadata_to_json};
 pub(crate) use schema::SQLITE_FILE;

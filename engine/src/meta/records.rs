@@ -89,10 +89,45 @@ const BY_IDS: &str = "SELECT r.id, r.slot, r.ord, r.document, r.uri, r.metadata 
      CROSS JOIN records AS r \
      WHERE r.collection_id = ?1 AND r.id = j.id ORDER BY r.ord";
 
-/// `by_slot`: without the hint SQLite 3.54's planner walks the whole collection by primary
-/// key for every call: a query materializing k hits paid k scans.
-const BY_SLOT: &str = "SELECT id, slot, ord, document, uri, metadata \
-     FROM records INDEXED BY records_by_slot WHERE collection_id = ?1 AND slot = ?2";
+/// `by_slots`: one probe of `records_by_slot` per listed slot, in list order. `CROSS JOIN`
+/// fixes the loop order; without the index hint SQLite 3.54's planner walked the whole
+/// collection by primary key for every slot (a query materializing k hits paid k scans).
+const BY_SLOTS: &str = "SELECT r.id, r.slot, r.ord, r.document, r.uri, r.metadata \
+     FROM rarray(?2) AS s CROSS JOIN records AS r INDEXED BY records_by_slot \
+     WHERE r.collection_id = ?1 AND r.slot = s.value";
+
+/// The records at `slots`, in the same order, `None` where no record points: one statement
+/// for a query's hits instead of one per hit.
+pub(crate) fn by_slots(
+    conn: &Connection,
+    key: i64,
+    slots: &[u64],
+) -> Result<Vec<Option<RecordRow>>> {
+    let list: rusqlite::vtab::array::Array = std::rc::Rc::new(
+        slots
+            .iter()
+            .map(|&s| rusqlite::types::Value::Integer(s as i64))
+            .collect(),
+    );
+    let mut stmt = conn.prepare_cached(BY_SLOTS)?;
+    let mut found = stmt
+        .query_map(params![key, list], raw_row)?
+        .map(|r| r.map_err(Error::from).and_then(decode_row).map(Some))
+        .collect::<Result<Vec<_>>>()?;
+    // Rows come in list order, but a slot without a record yields no row.
+    let mut out = Vec::with_capacity(slots.len());
+    let mut next = 0;
+    for &slot in slots {
+        match found.get_mut(next) {
+            Some(r) if r.as_ref().is_some_and(|r| r.slot == slot) => {
+                out.push(r.take());
+                next += 1;
+            }
+            _ => out.push(None),
+        }
+    }
+    Ok(out)
+}
 
 /// The records with these ids (missing ones and repeats skipped), in insertion order. One
 /// bound parameter whatever the number of ids: no "too many SQL variables".
@@ -124,15 +159,6 @@ pub(crate) fn page(
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(decode_row).collect()
-}
-
-/// The record stored at `slot`, if a record points there.
-pub(crate) fn by_slot(conn: &Connection, key: i64, slot: u64) -> Result<Option<RecordRow>> {
-    conn.prepare_cached(BY_SLOT)?
-        .query_row(params![key, slot as i64], raw_row)
-        .optional()?
-        .map(decode_row)
-        .transpose()
 }
 
 /// `(slot, ord)` of every record of a collection, for the in-memory liveness table.
@@ -363,12 +389,13 @@ pub(crate) fn for_each(
 mod tests {
     use rusqlite::Connection;
 
-    use super::{BY_IDS, BY_SLOT};
+    use super::{BY_IDS, BY_SLOTS};
 
     /// The plan of a statement, one detail line per step.
     fn plan(sql: &str, params: &[&dyn rusqlite::ToSql]) -> String {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::meta::schema::create_or_check(&mut conn).unwrap();
+        crate::meta::sql::register(&conn).unwrap();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap();
         rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
@@ -383,10 +410,12 @@ mod tests {
             by_ids.contains("SEARCH r USING PRIMARY KEY (collection_id=? AND id=?)"),
             "{by_ids}"
         );
-        let by_slot = plan(BY_SLOT, &[&1i64, &0i64]);
+        let slots: rusqlite::vtab::array::Array =
+            std::rc::Rc::new(vec![rusqlite::types::Value::Integer(0)]);
+        let by_slots = plan(BY_SLOTS, &[&1i64, &slots]);
         assert!(
-            by_slot.contains("USING INDEX records_by_slot (collection_id=? AND slot=?)"),
-            "{by_slot}"
+            by_slots.contains("USING INDEX records_by_slot (collection_id=? AND slot=?)"),
+            "{by_slots}"
         );
     }
 }

@@ -38,6 +38,9 @@ pub(crate) struct Scan<'a> {
     pub(crate) ords: &'a [u64],
     /// The `ords` value of a dead slot.
     pub(crate) dead: u64,
+    /// `ords` as a bitmap (bit set: live), when the caller keeps one: the graph walk reads
+    /// it instead of `ords`, which stays in cache where the table would not.
+    pub(crate) live: Option<&'a [u64]>,
 }
 
 /// The `k` nearest live rows to each of the `queries` (back to back), nearest first.
@@ -53,6 +56,7 @@ pub(crate) fn exact_search(
         dim,
         ords,
         dead,
+        live: _,
     } = *scan;
     let n_queries = queries.len() / dim;
     let block_rows = (ROW_BLOCK_BYTES / (dim * 4)).clamp(1, TASK_ROWS);

@@ -22,8 +22,8 @@
 //! then    inverse norms: f32 per node (cosine: `1 / |row|`, 0 for a zero row), if held
 //! then    levels: n u8
 //! ```
-//! Every 4-byte region starts at a multiple of 4, so the file is read straight into a `u32`
-//! buffer and each region used in place; the byte-sized levels come last for that reason. The
+//! Every 4-byte region starts at a multiple of 4, so the mapped file is read as `u32` words in
+//! place; the byte-sized levels come last for that reason. The
 //! file length is fully determined by the header, which is how truncation is caught. Version 1
 //! (no norms) is refused as unsupported and the graph rebuilt: the index is derived data.
 //!
@@ -31,16 +31,19 @@
 //! file and the directory synced, so a crash leaves either the old graph or the new one.
 //! Reading checks every field and every link (ids below n, upper-layer neighbours tall enough
 //! to have that layer) and every norm (finite, not negative), so a damaged file is
-//! [`Error::Corrupt`], never a panic or an out-of-bounds walk later. The file is read, not
-//! mapped: the checks touch every word anyway, and a graph that grows needs its own memory.
+//! [`Error::Corrupt`], never a panic or an out-of-bounds walk later. The file is mapped
+//! copy-on-write and checked in place; layer 0 (nearly all of it) is then walked in the
+//! mapped pages until a build grows the graph and copies it into memory of its own
+//! (`links.rs`).
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use super::graph::{Entry, Hnsw, HnswParams, MAX_LEVEL, MAX_NEIGHBORS_LIMIT, NO_UPPER};
+use super::links::Links;
 use crate::config::DEFAULT_EF_SEARCH;
 use crate::distance::Space;
 use crate::error::{Error, Result};
@@ -102,7 +105,7 @@ impl Hnsw {
         out.extend_from_slice(&(self.upper.len() as u64).to_le_bytes());
         out.extend_from_slice(&(self.inv_norms.len() as u64).to_le_bytes());
         debug_assert_eq!(out.len(), HEADER_LEN);
-        for w in &self.layer0 {
+        for w in self.layer0.iter() {
             out.extend_from_slice(&w.load(Relaxed).to_le_bytes());
         }
         for o in &self.upper_offsets {
@@ -120,34 +123,55 @@ impl Hnsw {
 
     /// Reads a graph written by [`Hnsw::save`] for `space`. `ef_search` is not stored (it is a
     /// query-time setting); the loaded graph has chromadb's default until the caller sets it.
+    ///
+    /// The file is mapped copy-on-write and checked in place; the layer-0 links (nearly all of
+    /// it) stay the mapped pages until a build grows the graph, so a reopen costs a pass over
+    /// the file in the page cache, not an allocation and a copy of it.
     pub(crate) fn load(path: &Path, space: Space) -> Result<Hnsw> {
-        let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
         let len = file
             .metadata()
             .map_err(|e| Error::io("stat", path, e))?
             .len();
-        let len = usize::try_from(len).map_err(|_| Error::Corrupt {
+        if len < HEADER_LEN as u64 {
+            return Err(Error::Corrupt {
+                path: path.to_owned(),
+                detail: format!(
+                    "HNSW index: truncated: {len} bytes, the header alone is {HEADER_LEN}"
+                ),
+            });
+        }
+        // SAFETY: a private (copy-on-write) mapping: writes through it never reach the file.
+        // Index files are written to a temporary name and renamed into place, never truncated
+        // or rewritten in place, so the mapped pages cannot change or vanish under the map
+        // (which would make reads undefined, or a SIGBUS).
+        let map = unsafe { memmap2::MmapOptions::new().map_copy(&file) }
+            .map_err(|e| Error::io("map", path, e))?;
+        if cfg!(target_endian = "big") {
+            // The words are little-endian on disk: copy and swap them.
+            return Hnsw::parse(&map, path, space, true).map(|(g, _)| g);
+        }
+        let (mut graph, words) = Hnsw::parse(&map, path, space, false)?;
+        graph.layer0 = Links::mapped(map, HEADER_LEN, words).ok_or_else(|| Error::Corrupt {
             path: path.to_owned(),
-            detail: format!("HNSW index: {len} bytes"),
+            detail: "HNSW index: layer 0 outside the mapping".to_owned(),
         })?;
-        // Read into u32 words (aligned), so every region can be used in place.
-        let mut words = vec![0u32; len.div_ceil(4)];
-        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
-        file.read_exact(&mut bytes[..len])
-            .map_err(|e| Error::io("read", path, e))?;
-        Hnsw::from_words(&words, len, path, space)
+        Ok(graph)
     }
 
     #[cfg(test)]
     pub(super) fn from_bytes(bytes: &[u8], path: &Path, space: Space) -> Result<Hnsw> {
+        // Copied into u32 words so the regions are aligned, as in a mapping.
         let mut words = vec![0u32; bytes.len().div_ceil(4)];
         bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-        Hnsw::from_words(&words, bytes.len(), path, space)
+        let aligned = &bytemuck::cast_slice::<u32, u8>(&words)[..bytes.len()];
+        Hnsw::parse(aligned, path, space, true).map(|(g, _)| g)
     }
 
-    /// Parses a file of `len` bytes held in `words` (its tail padded with zeros).
-    fn from_words(words: &[u32], len: usize, path: &Path, space: Space) -> Result<Hnsw> {
-        let bytes: &[u8] = &bytemuck::cast_slice(words)[..len];
+    /// Parses and checks a file held in `bytes` (4-byte aligned). With `copy_layer0` the graph
+    /// gets its own copy of the layer-0 links; without, its layer 0 is left empty for the
+    /// caller to point at the file's words (`HEADER_LEN` on, as many as returned).
+    fn parse(bytes: &[u8], path: &Path, space: Space, copy_layer0: bool) -> Result<(Hnsw, usize)> {
         let corrupt = |detail: String| Error::Corrupt {
             path: path.to_owned(),
             detail: format!("HNSW index: {detail}"),
@@ -226,6 +250,8 @@ impl Hnsw {
             )));
         }
         // The 4-byte regions, in place (words are little-endian on disk).
+        let words: &[u32] = bytemuck::try_cast_slice(&bytes[..bytes.len() / 4 * 4])
+            .map_err(|e| corrupt(format!("not aligned for reading in place: {e}")))?;
         let l0_start = HEADER_WORDS;
         let off_start = l0_start + n * stride0;
         let up_start = off_start + n;
@@ -322,12 +348,14 @@ impl Hnsw {
         let mut graph = Hnsw::new(space, params)?;
         graph.watermark = watermark;
         graph.levels = levels;
-        graph.layer0 = layer0.iter().map(|&w| AtomicU32::new(le(w))).collect();
+        if copy_layer0 {
+            graph.layer0 = Links::Owned(layer0.iter().map(|&w| AtomicU32::new(le(w))).collect());
+        }
         graph.upper_offsets = upper_offsets.iter().map(|&w| le(w)).collect();
         graph.upper = upper.iter().map(|&w| AtomicU32::new(le(w))).collect();
         graph.inv_norms = inv_norms;
-        graph.locks = (0..n).map(|_| Mutex::new(())).collect();
+        // No node locks: only a build takes them, and `grow` makes them for every node.
         graph.entry = Mutex::new(entry);
-        Ok(graph)
+        Ok((graph, layer0.len()))
     }
 }

@@ -3,7 +3,8 @@
 //! # Storage
 //! Layer 0 is one flat array with a fixed stride of `1 + 2M` words per node (a count, then up
 //! to `2M` neighbour ids), so a node's layer-0 links are found by multiplication, as in the
-//! file. Upper layers are one compact array: a node of level `l > 0` owns `l` records of
+//! file; a graph loaded from its file keeps layer 0 in the file's mapped pages until it
+//! grows (`links.rs`). Upper layers are one compact array: a node of level `l > 0` owns `l` records of
 //! `1 + M` words starting at `upper_offsets[node]`. Links are `AtomicU32` so that the parallel
 //! build can share the graph (`&self`) between threads, and queries can walk it while a build
 //! links new nodes ([`Hnsw::link`]). A list's count is stored with `Release` after its ids
@@ -41,6 +42,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rayon::prelude::*;
 
+use super::links::Links;
 use super::search::{Cand, Visited};
 use super::{Point, Rows};
 use crate::config::{DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_MAX_NEIGHBORS};
@@ -99,7 +101,7 @@ pub(crate) struct Hnsw {
     /// Level of each node.
     pub(super) levels: Vec<u8>,
     /// Layer 0: `1 + 2M` words per node, a count then the neighbours.
-    pub(super) layer0: Vec<AtomicU32>,
+    pub(super) layer0: Links,
     /// Start of each node's upper records in `upper`, or [`NO_UPPER`].
     pub(super) upper_offsets: Vec<u32>,
     /// Upper layers: `1 + M` words per (node, layer >= 1).
@@ -139,7 +141,7 @@ impl Hnsw {
             space,
             watermark: 0,
             levels: Vec::new(),
-            layer0: Vec::new(),
+            layer0: Links::default(),
             upper_offsets: Vec::new(),
             upper: Vec::new(),
             inv_norms: Vec::new(),
@@ -285,7 +287,9 @@ impl Hnsw {
         }
         self.levels.extend_from_slice(&levels);
         let n = upto as usize;
-        self.layer0.resize_with(n * (1 + 2 * m), AtomicU32::default);
+        self.layer0
+            .to_mut()
+            .resize_with(n * (1 + 2 * m), AtomicU32::default);
         self.locks.resize_with(n, Mutex::default);
         Ok(())
     }

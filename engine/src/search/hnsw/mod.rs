@@ -19,6 +19,7 @@
 
 mod file;
 mod graph;
+mod links;
 mod search;
 #[cfg(test)]
 mod tests;
@@ -92,6 +93,18 @@ impl<'a> Rows<'a> {
     fn prefetch(&self, slot: u32) {
         let start = slot as usize * self.dim;
         if let Some(row) = self.data.get(start..start + self.dim) {
+            prefetch(row);
+        }
+        if let Some(n) = self.inv_norms.and_then(|n| n.get(slot as usize)) {
+            prefetch(std::slice::from_ref(n));
+        }
+    }
+
+    /// Hints the CPU to load the first line of row `slot` and its norm.
+    #[inline]
+    fn prefetch_head(&self, slot: u32) {
+        let start = slot as usize * self.dim;
+        if let Some(row) = self.data.get(start..start + 16.min(self.dim)) {
             prefetch(row);
         }
         if let Some(n) = self.inv_norms.and_then(|n| n.get(slot as usize)) {

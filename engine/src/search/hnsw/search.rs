@@ -134,6 +134,9 @@ impl Hnsw {
             }
             self.neighbours(c.id, layer, locked, &mut buf);
             buf.retain(|&nb| visited.insert(nb));
+            for &nb in &buf {
+                rows.prefetch_head(nb);
+            }
             for nb in rows.prefetched(&buf) {
                 let d = rows.distance(q, rows.point(nb));
                 let worst = if top.len() < ef {
@@ -199,20 +202,28 @@ impl Hnsw {
             cur = self.greedy(rows, query, cur, layer, false, &mut buf);
         }
         let (ords, dead) = (scan.ords, scan.dead);
-        let result = |id: u32| {
-            let ord = *ords.get(id as usize)?;
-            (ord != dead && allow.is_none_or(|a| a(id))).then_some(ord)
+        let live = |id: u32| match scan.live {
+            Some(bits) => bits
+                .get(id as usize / 64)
+                .is_some_and(|w| w >> (id % 64) & 1 == 1),
+            None => ords.get(id as usize).is_some_and(|&o| o != dead),
         };
+        // During the walk results tie by slot, so the walk reads no ords: a tie at the edge
+        // of a full beam keeps the lower slot (not always the older record, after updates).
+        // The hits are put in the exact path's order (distance, then insertion order) below.
+        let result = |id: u32| (live(id) && allow.is_none_or(|a| a(id))).then_some(u64::from(id));
         let found = VISITED.with(|v| {
             let mut v = v.borrow_mut();
             self.search_layer(rows, query, &[cur], ef, 0, false, &result, &mut v)
         });
         let mut hits: Vec<Hit> = found
             .into_iter()
-            .map(|r| Hit {
-                distance: r.d,
-                ord: r.tie,
-                slot: u64::from(r.id),
+            .filter_map(|r| {
+                Some(Hit {
+                    distance: r.d,
+                    ord: *ords.get(r.id as usize)?,
+                    slot: u64::from(r.id),
+                })
             })
             .collect();
         // The exact path's order (NaN last), which differs from `total_cmp` only for NaN.

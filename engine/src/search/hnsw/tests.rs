@@ -71,6 +71,7 @@ fn scan<'a>(space: Space, data: &'a [f32], dim: usize, ords: &'a [u64]) -> Scan<
         dim,
         ords,
         dead: DEAD,
+        live: None,
     }
 }
 
@@ -300,6 +301,7 @@ fn save_then_load_gives_identical_results() {
     let path = dir.path().join("index.hnsw");
     g.save(&path).expect("save");
     let back = Hnsw::load(&path, Space::Ip).expect("load");
+    assert!(back.layer0.is_mapped(), "a reopen maps layer 0");
     assert_eq!(back.watermark(), 42);
     assert_eq!(back.len(), n);
     assert_eq!(back.params(), g.params());
@@ -328,8 +330,15 @@ fn save_then_load_gives_identical_results() {
     let mut prefix = Hnsw::new(Space::Ip, HnswParams::default()).expect("params");
     prefix.insert(rows, 2000).expect("insert");
     prefix.save(&path).expect("save");
+    let saved = std::fs::read(&path).expect("read");
     let mut grown = Hnsw::load(&path, Space::Ip).expect("load");
     grown.insert(rows, n as u32).expect("insert");
+    assert!(!grown.layer0.is_mapped(), "growing moves the links into memory");
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        saved,
+        "the mapping is copy-on-write: linking never reaches the file"
+    );
     assert_eq!(grown.levels, g.levels, "levels depend on (seed, slot) only");
     let all: Vec<u64> = (0..n as u64).collect();
     let s = scan(Space::Ip, &data, dim, &all);
