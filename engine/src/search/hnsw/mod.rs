@@ -100,18 +100,6 @@ impl<'a> Rows<'a> {
         }
     }
 
-    /// Hints the CPU to load the first line of row `slot` and its norm.
-    #[inline]
-    fn prefetch_head(&self, slot: u32) {
-        let start = slot as usize * self.dim;
-        if let Some(row) = self.data.get(start..start + 16.min(self.dim)) {
-            prefetch(row);
-        }
-        if let Some(n) = self.inv_norms.and_then(|n| n.get(slot as usize)) {
-            prefetch(std::slice::from_ref(n));
-        }
-    }
-
     /// A query vector as a point.
     fn query<'q>(&self, v: &'q [f32]) -> Point<'q> {
         let inv_norm = if self.kernel.space() == Space::Cosine {

@@ -134,9 +134,6 @@ impl Hnsw {
             }
             self.neighbours(c.id, layer, locked, &mut buf);
             buf.retain(|&nb| visited.insert(nb));
-            for &nb in &buf {
-                rows.prefetch_head(nb);
-            }
             for nb in rows.prefetched(&buf) {
                 let d = rows.distance(q, rows.point(nb));
                 let worst = if top.len() < ef {
