@@ -111,6 +111,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let query = |q: &[f32], include, filter: Option<&serde_json::Value>, opts| {
             query_in(&c, q, include, filter, opts)
         };
+        let ef24 = SearchOptions {
+            ef_search: Some(24),
+            exact: false,
+        };
+        per("query ef 24, chroma's include", &mut |q| {
+            query(q, chroma, None, ef24)
+        });
         per("count()", &mut |_| {
             c.count().ok();
         });

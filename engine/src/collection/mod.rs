@@ -246,7 +246,10 @@ mod tests {
         live.apply(130, &[3, 64, 69], &[(100, 70), (129, 71)]);
         live.apply(130, &[129], &[]);
         assert_eq!(live.live_bits, live_bits(&live.ords));
-        assert_eq!(live.live, live.ords.iter().filter(|&&o| o != DEAD).count() as u64);
+        assert_eq!(
+            live.live,
+            live.ords.iter().filter(|&&o| o != DEAD).count() as u64
+        );
         assert_eq!(live.live, 70 - 3 + 1);
         assert_eq!(live.live_bits.len(), 3, "one word per 64 slots");
     }

@@ -125,9 +125,11 @@ pub(crate) fn collection_by_id_memo(
     uuid: Uuid,
     memo: &RowMemo,
 ) -> Result<Option<CollectionRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM collections WHERE uuid = ?1");
+    // Made once: every read runs this statement, and formatting it showed in profiles.
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| format!("SELECT {COLUMNS} FROM collections WHERE uuid = ?1"));
     let Some(raw) = conn
-        .prepare_cached(&sql)?
+        .prepare_cached(sql)?
         .query_row([uuid.to_string()], from_row)
         .optional()?
     else {

@@ -89,42 +89,54 @@ const BY_IDS: &str = "SELECT r.id, r.slot, r.ord, r.document, r.uri, r.metadata 
      CROSS JOIN records AS r \
      WHERE r.collection_id = ?1 AND r.id = j.id ORDER BY r.ord";
 
-/// `by_slots`: one probe of `records_by_slot` per listed slot, in list order. `CROSS JOIN`
-/// fixes the loop order; without the index hint SQLite 3.54's planner walked the whole
-/// collection by primary key for every slot (a query materializing k hits paid k scans).
-const BY_SLOTS: &str = "SELECT r.id, r.slot, r.ord, r.document, r.uri, r.metadata \
-     FROM rarray(?2) AS s CROSS JOIN records AS r INDEXED BY records_by_slot \
-     WHERE r.collection_id = ?1 AND r.slot = s.value";
+/// Slots looked up per `by_slots` statement. A fixed-size `IN` list of bound parameters keeps
+/// one prepared statement for any number of hits; binding a list through `rarray` made SQLite
+/// re-prepare the statement on every call.
+const SLOTS_PER_STATEMENT: usize = 16;
 
-/// The records at `slots`, in the same order, `None` where no record points: one statement
-/// for a query's hits instead of one per hit.
+/// `by_slots`: one probe of `records_by_slot` per listed slot. Without the index hint SQLite
+/// 3.54's planner walked the whole collection by primary key (a query materializing k hits
+/// paid k scans).
+fn by_slots_sql() -> String {
+    let params: Vec<String> = (2..2 + SLOTS_PER_STATEMENT)
+        .map(|i| format!("?{i}"))
+        .collect();
+    format!(
+        "SELECT {COLUMNS} FROM records INDEXED BY records_by_slot \
+         WHERE collection_id = ?1 AND slot IN ({})",
+        params.join(", ")
+    )
+}
+
+/// The records at `slots`, in the same order, `None` where no record points: a statement per
+/// 16 hits instead of one per hit.
 pub(crate) fn by_slots(
     conn: &Connection,
     key: i64,
     slots: &[u64],
 ) -> Result<Vec<Option<RecordRow>>> {
-    let list: rusqlite::vtab::array::Array = std::rc::Rc::new(
-        slots
-            .iter()
-            .map(|&s| rusqlite::types::Value::Integer(s as i64))
-            .collect(),
-    );
-    let mut stmt = conn.prepare_cached(BY_SLOTS)?;
-    let mut found = stmt
-        .query_map(params![key, list], raw_row)?
-        .map(|r| r.map_err(Error::from).and_then(decode_row).map(Some))
-        .collect::<Result<Vec<_>>>()?;
-    // Rows come in list order, but a slot without a record yields no row.
-    let mut out = Vec::with_capacity(slots.len());
-    let mut next = 0;
-    for &slot in slots {
-        match found.get_mut(next) {
-            Some(r) if r.as_ref().is_some_and(|r| r.slot == slot) => {
-                out.push(r.take());
-                next += 1;
-            }
-            _ => out.push(None),
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(by_slots_sql);
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut found: Vec<RecordRow> = Vec::with_capacity(slots.len());
+    for chunk in slots.chunks(SLOTS_PER_STATEMENT) {
+        stmt.raw_bind_parameter(1, key)?;
+        for i in 0..SLOTS_PER_STATEMENT {
+            // Padding repeats a slot: SQLite drops repeats from an `IN` list, so the unused
+            // parameters cost no lookups.
+            let slot = chunk.get(i).or(chunk.last()).map_or(-1, |&s| s as i64);
+            stmt.raw_bind_parameter(i + 2, slot)?;
         }
+        let mut rows = stmt.raw_query();
+        while let Some(r) = rows.next()? {
+            found.push(decode_row(raw_row(r)?)?);
+        }
+    }
+    // Rows come in index order; put them in the order asked for.
+    let mut out = Vec::with_capacity(slots.len());
+    for &slot in slots {
+        let at = found.iter().position(|r| r.slot == slot);
+        out.push(at.map(|i| found.swap_remove(i)));
     }
     Ok(out)
 }
@@ -389,7 +401,7 @@ pub(crate) fn for_each(
 mod tests {
     use rusqlite::Connection;
 
-    use super::{BY_IDS, BY_SLOTS};
+    use super::{BY_IDS, by_slots_sql};
 
     /// The plan of a statement, one detail line per step.
     fn plan(sql: &str, params: &[&dyn rusqlite::ToSql]) -> String {
@@ -410,9 +422,10 @@ mod tests {
             by_ids.contains("SEARCH r USING PRIMARY KEY (collection_id=? AND id=?)"),
             "{by_ids}"
         );
-        let slots: rusqlite::vtab::array::Array =
-            std::rc::Rc::new(vec![rusqlite::types::Value::Integer(0)]);
-        let by_slots = plan(BY_SLOTS, &[&1i64, &slots]);
+        let params: Vec<i64> = (0..17).collect();
+        let params: Vec<&dyn rusqlite::ToSql> =
+            params.iter().map(|p| p as &dyn rusqlite::ToSql).collect();
+        let by_slots = plan(&by_slots_sql(), &params);
         assert!(
             by_slots.contains("USING INDEX records_by_slot (collection_id=? AND slot=?)"),
             "{by_slots}"

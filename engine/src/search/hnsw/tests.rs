@@ -333,7 +333,10 @@ fn save_then_load_gives_identical_results() {
     let saved = std::fs::read(&path).expect("read");
     let mut grown = Hnsw::load(&path, Space::Ip).expect("load");
     grown.insert(rows, n as u32).expect("insert");
-    assert!(!grown.layer0.is_mapped(), "growing moves the links into memory");
+    assert!(
+        !grown.layer0.is_mapped(),
+        "growing moves the links into memory"
+    );
     assert_eq!(
         std::fs::read(&path).expect("read"),
         saved,
