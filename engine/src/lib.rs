@@ -112,6 +112,6 @@ pub mod testing {
 }
 
 pub use types::{
-    AddBatch, CollectionInfo, CollectionStats, Embeddings, GetRequest, GetResult, Include,
-    Metadata, MetadataPatch, MetadataValue, QueryHits, QueryRequest, UpdateBatch,
+    AddBatch, CollectionInfo, CollectionStats, Durability, Embeddings, GetRequest, GetResult,
+    Include, Metadata, MetadataPatch, MetadataValue, QueryHits, QueryRequest, UpdateBatch,
 };

@@ -61,6 +61,20 @@ impl From<bool> for MetadataValue {
     }
 }
 
+/// When a write's commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Synced before the call returns: a power loss right after cannot undo it.
+    #[default]
+    Synced,
+    /// Committed and visible to every reader and process at once, but synced only with the
+    /// next synced write (or SQLite's next checkpoint): a power loss or OS crash soon after may
+    /// undo it, whole, never in part, and a process crash cannot. For bookkeeping that is
+    /// cheap to lose, such as access times, where a sync per write would cost more than the
+    /// write.
+    Deferred,
+}
+
 /// A record's (or a collection's) metadata: keys in sorted order.
 pub type Metadata = BTreeMap<String, MetadataValue>;
 

@@ -55,6 +55,8 @@ class Collection:
         uris: Optional[List[Optional[str]]] = None,
         metadatas: Optional[List[Optional[Dict[str, Any]]]] = None,
         upsert: bool = False,
+        *,
+        synced: bool = True,
     ) -> None: ...
     def delete(
         self,

@@ -446,6 +446,15 @@ class Collection:
         ids_l, matrix, mds, docs, uris_l = self._prepare_write("update", ids, embeddings, metadatas, documents, images, uris)
         self._native.update(ids_l, matrix, docs, uris_l, mds, False)
 
+    def update_deferred(self, ids: Any, metadatas: Any = None, documents: Any = None, uris: Any = None) -> None:
+        """mnemodb only: ``update`` (same checks, same effect, visible at once to every reader
+        and process) whose commit is not synced to disk before returning. A power loss or OS
+        crash soon after may undo it (whole, never in part); a process crash cannot. Meant for
+        bookkeeping written on every read, such as access times, where a sync would cost
+        more than the write itself. New embeddings are not accepted here."""
+        ids_l, _, mds, docs, uris_l = self._prepare_write("update", ids, None, metadatas, documents, None, uris)
+        self._native.update(ids_l, None, docs, uris_l, mds, False, synced=False)
+
     def _prepare_write(self, op: str, *args: Any) -> Tuple[List[str], Optional[np.ndarray], Any, Any, Any]:
         return v.context(op)(self._prepare_write_in)(op, *args)
 

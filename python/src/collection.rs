@@ -1,8 +1,8 @@
 //! `_native.Collection`: records in, results out; every engine call runs with the GIL released.
 
 use mnemodb::{
-    AddBatch, CollectionInfo, Embeddings, GetRequest, HnswConfigUpdate, Include, QueryRequest,
-    UpdateBatch,
+    AddBatch, CollectionInfo, Durability, Embeddings, GetRequest, HnswConfigUpdate, Include,
+    QueryRequest, UpdateBatch,
 };
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
@@ -155,8 +155,9 @@ impl Collection {
     }
 
     /// Updates existing records (`upsert=False`) or inserts-or-updates (`upsert=True`).
-    /// Metadata dicts are patches: a `None` value removes the key.
-    #[pyo3(signature = (ids, embeddings=None, documents=None, uris=None, metadatas=None, upsert=false))]
+    /// Metadata dicts are patches: a `None` value removes the key. `synced=False` (updates
+    /// only) leaves the commit unsynced (`Durability::Deferred`).
+    #[pyo3(signature = (ids, embeddings=None, documents=None, uris=None, metadatas=None, upsert=false, *, synced=true))]
     #[allow(clippy::too_many_arguments)]
     fn update(
         &self,
@@ -167,7 +168,13 @@ impl Collection {
         uris: Option<Vec<Option<String>>>,
         metadatas: Option<&Bound<'_, PyAny>>,
         upsert: bool,
+        synced: bool,
     ) -> PyResult<()> {
+        if upsert && !synced {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "an upsert is always synced (synced=False is for updates)",
+            ));
+        }
         let flat = opt_matrix(&embeddings)?;
         let patches = self::metadatas(metadatas, to_patch)?;
         py.detach(|| {
@@ -178,10 +185,15 @@ impl Collection {
                 uris: uris.as_deref(),
                 metadatas: patches.as_deref(),
             };
+            let durability = if synced {
+                Durability::Synced
+            } else {
+                Durability::Deferred
+            };
             if upsert {
                 self.inner.upsert(batch)
             } else {
-                self.inner.update(batch)
+                self.inner.update_with(batch, durability)
             }
         })
         .py_err()

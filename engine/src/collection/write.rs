@@ -9,7 +9,7 @@ use super::Collection;
 use crate::error::{Error, Result};
 use crate::filter::{Validation, parse_filter};
 use crate::meta::{self, CollectionRow, RecordRow};
-use crate::types::{AddBatch, Metadata, MetadataPatch, UpdateBatch};
+use crate::types::{AddBatch, Durability, Metadata, MetadataPatch, UpdateBatch};
 use crate::validate;
 
 /// How a committed write changed the live slots, applied to this process's cache.
@@ -88,7 +88,14 @@ impl Collection {
     /// Only the fields given change: a `None` document or uri keeps the old one, metadata is
     /// merged key by key (`None` removes a key), a new embedding moves the record to a new slot.
     pub fn update(&self, batch: UpdateBatch<'_>) -> Result<()> {
-        self.update_or_upsert(batch, false)
+        self.update_or_upsert(batch, false, Durability::Synced)
+    }
+
+    /// [`update`](Self::update) with a chosen [`Durability`]: `Deferred` skips the sync of
+    /// the commit (new vectors, if any, are still synced before it), for writes such as
+    /// access times that happen on every read.
+    pub fn update_with(&self, batch: UpdateBatch<'_>, durability: Durability) -> Result<()> {
+        self.update_or_upsert(batch, false, durability)
     }
 
     /// Inserts records that do not exist and updates those that do (as [`update`](Self::update)).
@@ -97,10 +104,15 @@ impl Collection {
         if batch.embeddings.is_none() {
             return Err(Error::invalid("upsert needs embeddings for every record"));
         }
-        self.update_or_upsert(batch, true)
+        self.update_or_upsert(batch, true, Durability::Synced)
     }
 
-    fn update_or_upsert(&self, batch: UpdateBatch<'_>, insert_missing: bool) -> Result<()> {
+    fn update_or_upsert(
+        &self,
+        batch: UpdateBatch<'_>,
+        insert_missing: bool,
+        durability: Durability,
+    ) -> Result<()> {
         let n = batch.ids.len();
         validate::ids(batch.ids)?;
         let dim = batch
@@ -114,7 +126,7 @@ impl Collection {
             m.as_ref()
                 .map_or(Ok(()), |m| validate::metadata_patch(i, m))?;
         }
-        self.write(|tx, row, delta| {
+        self.write_with(durability, |tx, row, delta| {
             if let Some(dim) = dim {
                 validate::dimension(row.dimension, dim)?;
                 // As chromadb: the first write with vectors fixes the dimension, even an
@@ -314,17 +326,27 @@ impl Collection {
         &self,
         f: impl FnOnce(&Transaction<'_>, &mut CollectionRow, &mut Delta) -> Result<T>,
     ) -> Result<T> {
-        let (out, before, after, delta) = self.db.sidecar.write(|tx| {
-            let mut row = self.row(tx)?;
-            let before = row.seq;
-            let mut delta = Delta::default();
-            let out = f(tx, &mut row, &mut delta)?;
-            if delta.changed {
-                row.seq += 1;
-                meta::catalog::set_counters(tx, &row)?;
-            }
-            Ok((out, before, row, delta))
-        })?;
+        self.write_with(Durability::Synced, f)
+    }
+
+    /// [`write`](Self::write) with the sidecar commit synced or deferred.
+    fn write_with<T>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&Transaction<'_>, &mut CollectionRow, &mut Delta) -> Result<T>,
+    ) -> Result<T> {
+        let (out, before, before_slots, after, delta) =
+            self.db.sidecar.write_with(durability, |tx| {
+                let mut row = self.row(tx)?;
+                let (before, before_slots) = (row.seq, row.slot_count);
+                let mut delta = Delta::default();
+                let out = f(tx, &mut row, &mut delta)?;
+                if delta.changed {
+                    row.seq += 1;
+                    meta::catalog::set_counters(tx, &row)?;
+                }
+                Ok((out, before, before_slots, row, delta))
+            })?;
         if delta.changed {
             let mut live = self.shared.live.write().unwrap_or_else(|p| p.into_inner());
             if live.seq == Some(before) && !delta.renumbered {
@@ -335,7 +357,9 @@ impl Collection {
             }
             drop(live);
             // Committed; the index catches up in the background (queries scan what it lacks).
-            if after.slot_count >= self.index_min_slots() {
+            // A write that added no slot (a metadata update, a delete) gives it nothing new.
+            let new_slots = after.slot_count > before_slots || delta.renumbered;
+            if new_slots && after.slot_count >= self.index_min_slots() {
                 self.catch_up_in_background();
             }
         }

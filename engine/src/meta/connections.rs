@@ -9,6 +9,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::schema;
 use crate::error::{Error, Result};
+use crate::types::Durability;
 
 /// How long a writer waits for another writer (in this or another process) before giving up.
 /// Writes hold the lock for one transaction only, so a long wait means something is wrong.
@@ -62,13 +63,38 @@ impl Sidecar {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.write_with(Durability::Synced, f)
+    }
+
+    /// [`write`](Self::write), with the commit synced or not (`Deferred`: SQLite's
+    /// `synchronous=NORMAL` for this one commit; in WAL mode that keeps the database
+    /// consistent and loses at most the latest such commits on a power loss).
+    pub(crate) fn write_with<T>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(busy)?;
-        let out = f(&tx)?;
-        tx.commit().map_err(busy)?;
-        Ok(out)
+        let deferred = durability == Durability::Deferred && self.path.is_some();
+        if deferred {
+            conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        }
+        let out = (|| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(busy)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(busy)?;
+            Ok(out)
+        })();
+        if deferred {
+            // Back to synced for everyone else's writes, whatever happened.
+            let restored = conn.execute_batch("PRAGMA synchronous=FULL;");
+            if let (Ok(_), Err(e)) = (&out, restored) {
+                return Err(e.into());
+            }
+        }
+        out
     }
 
     /// Runs `f` in a read transaction: every statement in it sees one snapshot, which holds
@@ -143,5 +169,51 @@ fn busy(e: rusqlite::Error) -> Error {
             BUSY_TIMEOUT.as_secs()
         )),
         _ => Error::Sqlite(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sidecar;
+    use crate::error::Error;
+    use crate::types::Durability;
+
+    fn synchronous(s: &Sidecar) -> i64 {
+        let conn = s.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .expect("pragma")
+    }
+
+    /// A deferred commit is committed (a new reader sees it), and the writer goes back to
+    /// synced commits afterwards, also when the deferred write failed.
+    #[test]
+    fn a_deferred_write_commits_and_restores_synced_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Sidecar::open(dir.path()).expect("open");
+        assert_eq!(synchronous(&s), 2, "FULL");
+        s.write_with(Durability::Deferred, |tx| {
+            tx.execute_batch("CREATE TABLE t (x)")?;
+            tx.execute("INSERT INTO t VALUES (7)", [])?;
+            Ok(())
+        })
+        .expect("deferred write");
+        assert_eq!(synchronous(&s), 2, "FULL again");
+        let failed: crate::error::Result<()> = s.write_with(Durability::Deferred, |tx| {
+            tx.execute("INSERT INTO t VALUES (8)", [])?;
+            Err(Error::invalid("refused"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(synchronous(&s), 2, "FULL after a failed deferred write");
+        let other = Sidecar::open(dir.path()).expect("second handle");
+        let xs: Vec<i64> = other
+            .read(|tx| {
+                let mut stmt = tx.prepare("SELECT x FROM t")?;
+                let xs = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()?;
+                Ok(xs)
+            })
+            .expect("read");
+        assert_eq!(xs, [7], "committed once, the failed write rolled back");
     }
 }

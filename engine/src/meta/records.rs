@@ -218,6 +218,16 @@ pub(crate) fn insert(conn: &Connection, key: i64, seq: u64, r: &RecordRow) -> Re
 /// Writes the typed key/value rows of one record's metadata (see the schema).
 fn index_metadata(conn: &Connection, key: i64, ord: u64, m: Option<&Metadata>) -> Result<()> {
     let Some(m) = m else { return Ok(()) };
+    index_metadata_entries(conn, key, ord, m.iter())
+}
+
+/// Writes the typed key/value rows of these metadata entries of one record.
+fn index_metadata_entries<'a>(
+    conn: &Connection,
+    key: i64,
+    ord: u64,
+    entries: impl Iterator<Item = (&'a String, &'a MetadataValue)>,
+) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO record_metadata \
          (collection_id, ord, key, idx, in_list, str_value, int_value, float_value, bool_value) \
@@ -236,7 +246,7 @@ fn index_metadata(conn: &Connection, key: i64, ord: u64, m: Option<&Metadata>) -
         stmt.execute(params![key, ord, k, position, idx.is_some(), s, i, f, b])?;
         Ok(())
     };
-    for (k, v) in m {
+    for (k, v) in entries {
         match v {
             MetadataValue::Str(s) => row(k, None, Typed::Str(s))?,
             MetadataValue::Int(i) => row(k, None, Typed::Int(*i))?,
@@ -274,6 +284,30 @@ enum Typed<'a> {
     Int(i64),
     Float(f64),
     Bool(bool),
+}
+
+/// Rewrites the key/value rows of one record for the keys whose value changed from `old` to
+/// `new`: a patch of one key (an access time, say) rewrites that key's rows, not the rows of
+/// every key the record has.
+fn reindex_changed_metadata(
+    conn: &Connection,
+    key: i64,
+    ord: u64,
+    old: Option<&Metadata>,
+    new: Option<&Metadata>,
+) -> Result<()> {
+    let empty = Metadata::new();
+    let (old, new) = (old.unwrap_or(&empty), new.unwrap_or(&empty));
+    let mut remove = conn.prepare_cached(
+        "DELETE FROM record_metadata WHERE collection_id = ?1 AND ord = ?2 AND key = ?3",
+    )?;
+    for (k, v) in old {
+        if new.get(k) != Some(v) {
+            remove.execute(params![key, ord as i64, k])?;
+        }
+    }
+    let changed = new.iter().filter(|&(k, v)| old.get(k) != Some(v));
+    index_metadata_entries(conn, key, ord, changed)
 }
 
 /// Removes the key/value rows of one record.
@@ -336,9 +370,11 @@ pub(crate) fn replace(
         r.uri,
         metadata_to_json(r.metadata.as_ref())
     ])?;
-    if old.metadata != r.metadata {
+    if old.ord != r.ord {
         unindex_metadata(conn, key, old.ord)?;
         index_metadata(conn, key, r.ord, r.metadata.as_ref())?;
+    } else if old.metadata != r.metadata {
+        reindex_changed_metadata(conn, key, r.ord, old.metadata.as_ref(), r.metadata.as_ref())?;
     }
     if old.document != r.document {
         unindex_document(conn, key, old.ord)?;
