@@ -5,7 +5,7 @@ use std::sync::RwLockWriteGuard;
 
 use rusqlite::Transaction;
 
-use super::{Collection, DEAD, LiveSlots, SearchOptions};
+use super::{Collection, DEAD, LiveSlots, SearchOptions, filter_cache};
 use crate::error::{Error, Result};
 use crate::filter::{Validation, parse_filter};
 use crate::meta::{self, CollectionRow, RecordRow};
@@ -166,13 +166,15 @@ impl Collection {
                 Some(live.slots_of(&ords))
             } else {
                 let key = serde_json::json!([where_, where_document]).to_string();
-                let slots = self
-                    .shared
-                    .filter_cache
-                    .get_or_try_insert(row.seq, key, || {
+                let slots = self.shared.filter_cache.get_or_try_insert(
+                    row.seq,
+                    key,
+                    || filter_cache::Reads::of(where_),
+                    || {
                         let ords = meta::sql::matching_ords(tx, row.key, &filter, None)?;
                         Ok::<_, Error>(live.slots_of(&ords))
-                    })?;
+                    },
+                )?;
                 Some(slots.as_ref().clone())
             };
             let opts = SearchOptions {

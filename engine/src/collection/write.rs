@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use rusqlite::Transaction;
 
 use super::Collection;
+use super::filter_cache::Change as FilterChange;
 use crate::error::{Error, Result};
 use crate::filter::{Validation, parse_filter};
 use crate::meta::{self, CollectionRow, RecordRow};
@@ -23,6 +24,8 @@ struct Delta {
     renumbered: bool,
     /// Anything at all changed (bumps the collection's seq).
     changed: bool,
+    /// What changed, for the filter cache (records born or dead are in `born` / `died`).
+    filter_change: FilterChange,
 }
 
 impl Collection {
@@ -174,6 +177,9 @@ impl Collection {
                         delta.died.push(old.slot);
                         delta.born.push((slot, old.ord));
                     }
+                    if document.is_some() || uri.is_some() {
+                        delta.filter_change.records_or_documents = true;
+                    }
                     if document.is_some() {
                         record.document = document;
                     }
@@ -181,6 +187,8 @@ impl Collection {
                         record.uri = uri;
                     }
                     if let Some(patch) = patch {
+                        let keys = &mut delta.filter_change.metadata_keys;
+                        keys.extend(patch.keys().cloned());
                         record.metadata = merge(record.metadata.take(), patch);
                     }
                     meta::records::replace(tx, row.key, row.seq + 1, &old, &record)?;
@@ -348,6 +356,10 @@ impl Collection {
                 Ok((out, before, before_slots, row, delta))
             })?;
         if delta.changed {
+            let mut change = delta.filter_change;
+            change.records_or_documents |=
+                !delta.born.is_empty() || !delta.died.is_empty() || delta.renumbered;
+            self.shared.filter_cache.advance(before, after.seq, &change);
             let mut live = self.shared.live.write().unwrap_or_else(|p| p.into_inner());
             if live.seq == Some(before) && !delta.renumbered {
                 live.apply(after.slot_count, &delta.died, &delta.born);

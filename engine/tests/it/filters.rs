@@ -760,3 +760,67 @@ fn hostile_keys() {
     assert_eq!(c.count().unwrap(), keys.len() as u64);
     assert!(db.check().unwrap().is_ok());
 }
+
+/// A filter's cached candidates survive a metadata patch of other keys (an access time, say)
+/// and are recomputed when the patch touches a key the filter reads, or records change.
+#[test]
+fn cached_filters_follow_metadata_patches() {
+    let db = Database::in_memory().unwrap();
+    let c = db.create_collection("cache", Space::L2, None).unwrap();
+    let ids: Vec<String> = (0..6).map(|i| format!("r{i}")).collect();
+    let emb: Vec<f32> = (0..6).flat_map(|i| [i as f32, 0.0]).collect();
+    let metas: Vec<Option<Metadata>> = (0..6)
+        .map(|i| {
+            let mut m = Metadata::new();
+            m.insert("scope".into(), MetadataValue::Str(if i < 3 { "a" } else { "b" }.into()));
+            m.insert("seen".into(), MetadataValue::Int(0));
+            Some(m)
+        })
+        .collect();
+    c.add(AddBatch {
+        ids: &ids,
+        embeddings: &emb,
+        metadatas: Some(&metas),
+        ..AddBatch::default()
+    })
+    .unwrap();
+    let query = |w: Value| {
+        let mut ids = c
+            .query_where(
+                QueryRequest {
+                    embeddings: &[0.0, 0.0],
+                    dim: 2,
+                    n_results: 10,
+                    ids: None,
+                    include: Include::default(),
+                },
+                Some(&w),
+                None,
+            )
+            .unwrap()
+            .remove(0)
+            .ids;
+        ids.sort();
+        ids
+    };
+    let patch = |id: &str, key: &str, v: MetadataValue| {
+        let mut p = MetadataPatch::new();
+        p.insert(key.to_owned(), Some(v));
+        c.update(UpdateBatch {
+            ids: &[id.to_owned()],
+            metadatas: Some(&[Some(p)]),
+            ..UpdateBatch::default()
+        })
+        .unwrap();
+    };
+    assert_eq!(query(json!({"scope": "a"})), ["r0", "r1", "r2"]);
+    assert_eq!(query(json!({"seen": 1})), Vec::<String>::new());
+    patch("r1", "seen", MetadataValue::Int(1));
+    assert_eq!(query(json!({"scope": "a"})), ["r0", "r1", "r2"]);
+    assert_eq!(query(json!({"seen": 1})), ["r1"], "a filter on the patched key");
+    patch("r2", "scope", MetadataValue::Str("b".into()));
+    assert_eq!(query(json!({"scope": "a"})), ["r0", "r1"]);
+    c.delete(&["r0".to_owned()]).unwrap();
+    assert_eq!(query(json!({"scope": "a"})), ["r1"]);
+    assert_eq!(query(json!({"seen": 1})), ["r1"]);
+}

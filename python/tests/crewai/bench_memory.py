@@ -82,9 +82,9 @@ def bench(name, store, recs, rng):
     s_all = timed(lambda: store.search(next(it), limit=20), 50)
     s_scope = timed(lambda: store.search(next(it), scope_prefix="/crew/c1/agent/a11", limit=20), 50)
     mem = Memory(storage=store, embedder=embedder, consolidation_threshold=1.0, llm="gpt-4o-mini")
-    recall = timed(lambda: mem.recall(f"query {rng.integers(1e9)}", depth="shallow", limit=10), 30)
+    recall = timed(lambda: mem.recall(f"query {rng.integers(1e9)}", depth="shallow", limit=10), 100)
     crew = Memory(storage=store, embedder=embedder, consolidation_threshold=1.0, llm="gpt-4o-mini", root_scope="/crew/c1")
-    recall_crew = timed(lambda: crew.recall(f"query {rng.integers(1e9)}", depth="shallow", limit=10), 30)
+    recall_crew = timed(lambda: crew.recall(f"query {rng.integers(1e9)}", depth="shallow", limit=10), 100)
     crew.close()
     k = iter(range(10**9))
     remember = timed(
