@@ -204,10 +204,39 @@ impl<'a> Rows<'a> {
         slots: &'a [u64],
         dim: usize,
     ) -> impl Iterator<Item = &'a [f32]> + 'a {
-        slots
-            .iter()
-            .map(move |&s| &table[s as usize * dim..(s as usize + 1) * dim])
+        slots.iter().enumerate().map(move |(i, &s)| {
+            // Candidate rows are scattered: ask for one a few rows ahead while this one is
+            // compared (the hardware prefetcher follows a row once it is being read, but
+            // cannot guess the next).
+            if let Some(&ahead) = slots.get(i + GATHER_PREFETCH_AHEAD) {
+                let start = ahead as usize * dim;
+                if let Some(row) = table.get(start..start + dim) {
+                    prefetch(row);
+                }
+            }
+            &table[s as usize * dim..(s as usize + 1) * dim]
+        })
     }
+}
+
+/// How many rows ahead a gathered scan prefetches.
+const GATHER_PREFETCH_AHEAD: usize = 4;
+
+/// Asks for every cache line of `v` (a hint: no effect on results, never a fault).
+#[inline]
+pub(crate) fn prefetch(v: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // 16 floats per 64-byte line.
+        for line in v.chunks(16) {
+            // SAFETY: a prefetch is a hint that never faults and never changes memory; the
+            // pointer is also in bounds (it comes from a slice).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
 }
 
 /// A distance function bound to one SIMD path: copy it into a scan and call it per block.

@@ -772,7 +772,10 @@ fn cached_filters_follow_metadata_patches() {
     let metas: Vec<Option<Metadata>> = (0..6)
         .map(|i| {
             let mut m = Metadata::new();
-            m.insert("scope".into(), MetadataValue::Str(if i < 3 { "a" } else { "b" }.into()));
+            m.insert(
+                "scope".into(),
+                MetadataValue::Str(if i < 3 { "a" } else { "b" }.into()),
+            );
             m.insert("seen".into(), MetadataValue::Int(0));
             Some(m)
         })
@@ -817,7 +820,11 @@ fn cached_filters_follow_metadata_patches() {
     assert_eq!(query(json!({"seen": 1})), Vec::<String>::new());
     patch("r1", "seen", MetadataValue::Int(1));
     assert_eq!(query(json!({"scope": "a"})), ["r0", "r1", "r2"]);
-    assert_eq!(query(json!({"seen": 1})), ["r1"], "a filter on the patched key");
+    assert_eq!(
+        query(json!({"seen": 1})),
+        ["r1"],
+        "a filter on the patched key"
+    );
     patch("r2", "scope", MetadataValue::Str("b".into()));
     assert_eq!(query(json!({"scope": "a"})), ["r0", "r1"]);
     c.delete(&["r0".to_owned()]).unwrap();

@@ -144,19 +144,19 @@ fn recall_at_defaults_on_20k_with_and_without_filters() {
         }
     }
 
-    // 60% of the records pass: too many for the exact plan, so the graph walks with them as
-    // an allow-list.
-    let filter = serde_json::json!({"bucket": {"$lt": 6}});
+    // 80% of the records pass: too many for the exact plan (16k^2 > 3 * 30 * ef 100 * 20k),
+    // so the graph walks with them as an allow-list.
+    let filter = serde_json::json!({"bucket": {"$lt": 8}});
     let exact = search(&c, &queries, dim, Some(&filter), EXACT);
     let approx = search(&c, &queries, dim, Some(&filter), SearchOptions::default());
     let r = recall(&approx, &exact);
-    eprintln!("filtered (60%) recall@10: {r:.3}");
+    eprintln!("filtered (80%) recall@10: {r:.3}");
     assert!(r >= 0.95, "filtered recall@10 {r:.3}");
     for (ids, _) in &approx {
         assert_eq!(ids.len(), 10);
         for id in ids {
             let i: usize = id[1..].parse().unwrap();
-            assert!(i % 10 < 6, "{id} does not pass the filter");
+            assert!(i % 10 < 8, "{id} does not pass the filter");
         }
     }
 

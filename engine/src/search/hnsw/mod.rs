@@ -26,7 +26,7 @@ mod tests;
 
 pub(crate) use graph::{Hnsw, HnswParams};
 
-use crate::distance::{Kernel, Space};
+use crate::distance::{Kernel, Space, prefetch};
 
 /// The vectors a graph is built over: `dim` floats per row, slot `s` at `s * dim`.
 #[derive(Debug, Clone, Copy)]
@@ -133,23 +133,6 @@ impl<'a> Rows<'a> {
 #[inline]
 fn dot(kernel: Kernel, a: &[f32], b: &[f32]) -> f32 {
     1.0 - kernel.with_space(Space::Ip).distance(a, b)
-}
-
-/// Asks for every cache line of `v` (a hint: no effect on results, never a fault).
-#[inline]
-fn prefetch(v: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // 16 floats per 64-byte line.
-        for line in v.chunks(16) {
-            // SAFETY: a prefetch is a hint that never faults and never changes memory; the
-            // pointer is also in bounds (it comes from a slice).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
 }
 
 /// `1 / |v|`, or 0 for a zero vector.
