@@ -145,7 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("p50 and recall@10 by ef_search", sweep),
         ("batch-100 QPS", format!("{qps:.0}")),
         (
-            "filtered 10 % p50 (graph / exact plan)",
+            "filtered 10 % p50 (planner's choice / exact plan)",
             format!("{} / {}", ms(fp50), ms(fp50_exact)),
         ),
         ("filtered 10 % recall@10", format!("{frecall:.3}")),
