@@ -53,7 +53,7 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         // The exact-scan collections get no HNSW graph: building one in the background would
         // load both cores while the scans are measured (and the planner would then walk it).
-        let db = Database::open(&dir.path().join("exact")).expect("open the database");
+        let db = Database::open(dir.path().join("exact")).expect("open the database");
         mnemodb::testing::set_index_min_slots(&db, u64::MAX);
         let collections = [Space::L2, Space::Cosine]
             .into_iter()
@@ -79,7 +79,7 @@ impl Fixture {
         // The filtered collection has its graph, complete before measuring: each filter is
         // answered by the plan the collection picks (an exact scan of the candidates, or the
         // walk with them as an allow-list).
-        let filtered_db = Database::open(&dir.path().join("filtered")).expect("open the database");
+        let filtered_db = Database::open(dir.path().join("filtered")).expect("open the database");
         let filtered = filtered_db
             .create_collection("bench-filtered", Space::Cosine, None)
             .expect("create the collection");
