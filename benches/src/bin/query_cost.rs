@@ -133,6 +133,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         per("query 10% filter, ids only", &mut |q| {
             query(q, ids_only, Some(&filter), SearchOptions::default())
         });
+        let fresh = std::cell::Cell::new(0u64);
+        per("query 10% new filter each time, ids only", &mut |q| {
+            fresh.set(fresh.get() + 1);
+            let absent = format!("absent-{}", fresh.get());
+            let w = serde_json::json!({"source": {"$in": ["s3", absent]}});
+            query(q, ids_only, Some(&w), SearchOptions::default())
+        });
+        per("get 10% new filter each time, limit 1", &mut |_| {
+            fresh.set(fresh.get() + 1);
+            let absent = format!("absent-{}", fresh.get());
+            let w = serde_json::json!({"source": {"$in": ["s3", absent]}});
+            c.get(mnemodb::GetRequest {
+                where_: Some(&w),
+                limit: Some(1),
+                ..mnemodb::GetRequest::default()
+            })
+            .ok();
+        });
         per("query 10% filter exact, ids only", &mut |q| {
             query(q, ids_only, Some(&filter), exact)
         });
