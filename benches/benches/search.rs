@@ -277,21 +277,7 @@ fn filtered_queries(c: &mut Criterion, fx: &Fixture) {
             (None, Some(serde_json::json!({"$contains": "topic 3"}))),
         ),
     ] {
-        let run = || {
-            fx.filtered
-                .query_where(
-                    QueryRequest {
-                        embeddings: q,
-                        dim: DIM,
-                        n_results: K,
-                        ids: None,
-                        include: ids_and_distances(),
-                    },
-                    where_.as_ref(),
-                    where_document.as_ref(),
-                )
-                .expect("filtered query")
-        };
+        let run = || filtered(fx, q, where_.as_ref(), where_document.as_ref());
         assert_eq!(
             run()[0].ids.len(),
             K,
@@ -308,22 +294,32 @@ fn filtered_queries(c: &mut Criterion, fx: &Fixture) {
             fresh.set(fresh.get() + 1);
             let absent = format!("absent-{}", fresh.get());
             let w = serde_json::json!({"source": {"$in": ["s3", absent]}});
-            fx.filtered
-                .query_where(
-                    QueryRequest {
-                        embeddings: q,
-                        dim: DIM,
-                        n_results: K,
-                        ids: None,
-                        include: ids_and_distances(),
-                    },
-                    Some(&w),
-                    None,
-                )
-                .expect("filtered query")
+            filtered(fx, q, Some(&w), None)
         })
     });
     group.finish();
+}
+
+/// One k-nearest query of the filtered collection, ids and distances only.
+fn filtered(
+    fx: &Fixture,
+    q: &[f32],
+    where_: Option<&serde_json::Value>,
+    where_document: Option<&serde_json::Value>,
+) -> Vec<mnemodb::QueryHits> {
+    fx.filtered
+        .query_where(
+            QueryRequest {
+                embeddings: q,
+                dim: DIM,
+                n_results: K,
+                ids: None,
+                include: ids_and_distances(),
+            },
+            where_,
+            where_document,
+        )
+        .expect("filtered query")
 }
 
 fn search_benches(c: &mut Criterion) {
