@@ -125,14 +125,7 @@ pub(crate) fn collection_by_id_memo(
     uuid: Uuid,
     memo: &RowMemo,
 ) -> Result<Option<CollectionRow>> {
-    // Made once: every read runs this statement, and formatting it showed in profiles.
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(|| format!("SELECT {COLUMNS} FROM collections WHERE uuid = ?1"));
-    let Some(raw) = conn
-        .prepare_cached(sql)?
-        .query_row([uuid.to_string()], from_row)
-        .optional()?
-    else {
+    let Some(raw) = raw_by_id(conn, uuid)? else {
         return Ok(None);
     };
     let mut memo = memo.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -158,12 +151,18 @@ pub(crate) fn collection_by_name(conn: &Connection, name: &str) -> Result<Option
 
 /// The collection with catalog key `key`, if it still exists.
 pub(crate) fn collection_by_id(conn: &Connection, uuid: Uuid) -> Result<Option<CollectionRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM collections WHERE uuid = ?1");
-    conn.prepare_cached(&sql)?
+    raw_by_id(conn, uuid)?.map(decode).transpose()
+}
+
+/// The undecoded row of collection `uuid`, if it still exists.
+fn raw_by_id(conn: &Connection, uuid: Uuid) -> Result<Option<RawRow>> {
+    // Made once: every read runs this statement, and formatting it showed in profiles.
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| format!("SELECT {COLUMNS} FROM collections WHERE uuid = ?1"));
+    Ok(conn
+        .prepare_cached(sql)?
         .query_row([uuid.to_string()], from_row)
-        .optional()?
-        .map(decode)
-        .transpose()
+        .optional()?)
 }
 
 /// Every collection, oldest first.

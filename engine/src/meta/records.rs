@@ -132,13 +132,11 @@ pub(crate) fn by_slots(
             found.push(decode_row(raw_row(r)?)?);
         }
     }
-    // Rows come in index order; put them in the order asked for.
-    let mut out = Vec::with_capacity(slots.len());
-    for &slot in slots {
-        let at = found.iter().position(|r| r.slot == slot);
-        out.push(at.map(|i| found.swap_remove(i)));
-    }
-    Ok(out)
+    // Rows come in index order; put them in the order asked for (a map: `n_results` may be
+    // large).
+    let mut by_slot: std::collections::HashMap<u64, RecordRow> =
+        found.into_iter().map(|r| (r.slot, r)).collect();
+    Ok(slots.iter().map(|s| by_slot.remove(s)).collect())
 }
 
 /// The records with these ids (missing ones and repeats skipped), in insertion order. One
