@@ -33,7 +33,9 @@ use crate::meta::CollectionRow;
 use rayon::prelude::*;
 
 use crate::distance::Space;
-use crate::search::{Candidates, Hit, Hnsw, HnswParams, HnswRows, Scan, exact_search, inv_norm};
+use crate::search::{
+    Candidates, Hit, Hnsw, HnswParams, HnswRows, Scan, WalkCopy, exact_search, inv_norm,
+};
 use crate::types::QueryRequest;
 
 /// Below this many slots a collection is searched exactly and has no graph: a scan of 4,096
@@ -159,9 +161,10 @@ impl Collection {
     pub(super) fn index_lags(&self) -> Result<bool> {
         let row = self.db.sidecar.read(|tx| self.row(tx))?;
         let st = read(&self.shared.index.state);
+        let walk_lags = st.graph.as_ref().is_some_and(|g| g.walk.len() < g.len());
         Ok(row.dimension.is_some()
             && row.slot_count >= self.index_min_slots()
-            && (st.generation != row.generation || st.linked < row.slot_count))
+            && (st.generation != row.generation || st.linked < row.slot_count || walk_lags))
     }
 }
 
@@ -207,18 +210,24 @@ impl CollectionShared {
         let (from, to) = {
             let mut st = write(&index.state);
             self.open_locked(&mut st, row);
-            if st.linked >= row.slot_count {
+            let walk_done = st.graph.as_ref().is_some_and(|g| g.walk.len() >= g.len());
+            if st.linked >= row.slot_count && walk_done {
                 return Ok(true);
             }
-            let from = st.linked;
-            let graph = match &mut st.graph {
-                Some(g) => g,
-                graph => graph.insert(Hnsw::new(row.config.hnsw.space, params(&row.config.hnsw))?),
-            };
-            graph.grow(row.slot_count as u32)?;
-            add_norms(graph, self, row, row.slot_count)?;
-            (from, row.slot_count)
+            if st.graph.is_none() {
+                st.graph = Some(Hnsw::new(row.config.hnsw.space, params(&row.config.hnsw))?);
+            }
+            (st.linked, row.slot_count.max(st.linked))
         };
+        // The walk's copy first, so the new nodes are linked through it too.
+        self.encode_walk_copy(row, dim, to)?;
+        if from < to {
+            let mut st = write(&index.state);
+            if let Some(graph) = &mut st.graph {
+                graph.grow(to as u32)?;
+                add_norms(graph, self, row, to)?;
+            }
+        }
         {
             let st = read(&index.state);
             if let Some(graph) = &st.graph {
@@ -228,6 +237,7 @@ impl CollectionShared {
                         data: rows,
                         dim,
                         inv_norms: norms(graph),
+                        half: None,
                     };
                     graph.link(rows, from as u32..to as u32);
                 })?;
@@ -237,11 +247,43 @@ impl CollectionShared {
         st.linked = to;
         if let Some(g) = &mut st.graph {
             g.set_watermark(row.seq);
+            g.publish();
         }
         if st.linked - st.saved >= row.config.hnsw.sync_threshold as u64 {
             self.save_index(&mut st);
         }
         Ok(true)
+    }
+
+    /// Extends the graph's half-precision copy of the rows to the first `to` slots: the new
+    /// rows of a build, or every row of a graph just loaded from its file (which walks the
+    /// f32 rows until this is done). Encoded in chunks outside the state lock, each appended
+    /// under it, so queries wait for a copy of memory, never for the encoding. The caller
+    /// holds `building`.
+    fn encode_walk_copy(&self, row: &CollectionRow, dim: usize, to: u64) -> Result<()> {
+        /// Rows encoded per chunk: 12 MB of f32 rows at 384 floats.
+        const CHUNK: u64 = 8192;
+        let mut have = match &read(&self.index.state).graph {
+            Some(g) => g.walk.len() as u64,
+            None => return Ok(()),
+        };
+        if have < to
+            && let Some(g) = &mut write(&self.index.state).graph
+        {
+            g.walk.reserve_rows(dim, to as usize);
+        }
+        while have < to {
+            let end = to.min(have + CHUNK);
+            let more = self.segment.with_rows(row.generation, dim, end, |rows| {
+                let rows = &rows[have as usize * dim..end as usize * dim];
+                WalkCopy::encode(rows, dim, self.kernel.space())
+            })?;
+            if let Some(g) = &mut write(&self.index.state).graph {
+                g.walk.append(more);
+            }
+            have = end;
+        }
+        Ok(())
     }
 
     /// Makes the state about `row`'s generation, loading its saved graph the first time.
@@ -351,7 +393,9 @@ impl CollectionShared {
         else {
             return Ok((None, true));
         };
-        let link_after = row.slot_count.saturating_sub(st.linked) > TAIL_CATCH_UP;
+        // A long unlinked tail, or a graph just loaded whose walk copy is not encoded yet.
+        let link_after = row.slot_count.saturating_sub(st.linked) > TAIL_CATCH_UP
+            || graph.walk.len() < graph.len();
         // Asking for a large share of the records: a scan reads them all once, which a walk
         // as wide as `k` cannot beat, and it cannot miss one.
         let most = k.saturating_mul(4) >= live.live as usize;
@@ -399,19 +443,8 @@ impl CollectionShared {
                     allow_fn.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
                 let mut per_query: Vec<Vec<Hit>> = queries
                     .chunks_exact(dim)
-                    .map(|q| {
-                        let mut hits = graph.search(&scan, q, k, Some(ef), allow, norms(graph));
-                        if self.kernel.space() == Space::Cosine {
-                            // The graph's cosine comes from cached norms; report the exact
-                            // kernel's distances, as an exact scan would.
-                            for h in &mut hits {
-                                let s = h.slot as usize;
-                                h.distance = self.kernel.distance(q, &rows[s * dim..(s + 1) * dim]);
-                            }
-                            hits.sort_unstable();
-                        }
-                        hits
-                    })
+                    // The graph reports the exact kernel's distances, as an exact scan would.
+                    .map(|q| graph.search(&scan, q, k, Some(ef), allow, norms(graph)))
                     .collect();
                 if linked < row.slot_count {
                     let tail_scan = Scan {

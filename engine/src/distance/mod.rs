@@ -10,6 +10,7 @@
 //! [`Kernel::new`] or [`Kernel::with_isa`], which admit available paths only, so holding a
 //! `Kernel` proves its path runs here; [`Kernel::distances`] relies on that.
 
+pub(crate) mod half;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 mod portable;
@@ -224,15 +225,18 @@ const GATHER_PREFETCH_AHEAD: usize = 4;
 
 /// Asks for every cache line of `v` (a hint: no effect on results, never a fault).
 #[inline]
-pub(crate) fn prefetch(v: &[f32]) {
+pub(crate) fn prefetch<T>(v: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // 16 floats per 64-byte line.
-        for line in v.chunks(16) {
+        let start = v.as_ptr().cast::<i8>();
+        let bytes = std::mem::size_of_val(v);
+        // One hint per 64 bytes, and the last byte: a slice that does not start on a line
+        // boundary ends in one more line.
+        for offset in (0..bytes).step_by(64).chain(bytes.checked_sub(1)) {
             // SAFETY: a prefetch is a hint that never faults and never changes memory; the
-            // pointer is also in bounds (it comes from a slice).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+            // address is also in bounds (an offset inside the slice).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -5,5 +5,5 @@ mod hnsw;
 mod topk;
 
 pub(crate) use exact::{Candidates, Scan, exact_search};
-pub(crate) use hnsw::{Hnsw, HnswParams, Rows as HnswRows, inv_norm};
+pub(crate) use hnsw::{Hnsw, HnswParams, Rows as HnswRows, WalkCopy, inv_norm};
 pub(crate) use topk::Hit;

@@ -356,6 +356,7 @@ impl Hnsw {
         graph.inv_norms = inv_norms;
         // No node locks: only a build takes them, and `grow` makes them for every node.
         graph.entry = Mutex::new(entry);
+        graph.publish();
         Ok((graph, layer0.len()))
     }
 }

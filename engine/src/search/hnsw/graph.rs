@@ -44,7 +44,7 @@ use rayon::prelude::*;
 
 use super::links::Links;
 use super::search::{Cand, Visited};
-use super::{Point, Rows};
+use super::{Point, Rows, WalkCopy};
 use crate::config::{DEFAULT_EF_CONSTRUCTION, DEFAULT_EF_SEARCH, DEFAULT_MAX_NEIGHBORS};
 use crate::distance::Space;
 use crate::error::{Error, Result};
@@ -109,9 +109,20 @@ pub(crate) struct Hnsw {
     /// Cosine graphs kept by a collection: `1 / |row|` per node (see `Rows::inv_norms`),
     /// saved with the links; empty otherwise.
     pub(crate) inv_norms: Vec<f32>,
+    /// The rows in half precision for the walk, covering the first `walk.len()` slots: used
+    /// only when it covers every node (`walk_copy.rs`). Not saved: a loaded graph has none
+    /// until the collection encodes it, and walks the f32 rows meanwhile.
+    pub(crate) walk: WalkCopy,
     /// One lock per node, taken only by the parallel build.
     pub(super) locks: Vec<Mutex<()>>,
     pub(super) entry: Mutex<Option<Entry>>,
+    /// What queries may walk: the entry point and node count as of the last [`Hnsw::publish`],
+    /// when every node below that count was fully linked. A build in progress allocates
+    /// nodes with empty lists and links other nodes to them layer by layer, top first, so a
+    /// query that followed such links could reach a node whose layer-0 list is still empty
+    /// and stop there; queries ignore nodes past the published count (the collection scans
+    /// them exactly instead).
+    pub(super) searchable: Option<(Entry, u32)>,
 }
 
 /// Locks a mutex, ignoring poisoning: the data behind every lock here is `()` or a plain
@@ -145,8 +156,10 @@ impl Hnsw {
             upper_offsets: Vec::new(),
             upper: Vec::new(),
             inv_norms: Vec::new(),
+            walk: WalkCopy::default(),
             locks: Vec::new(),
             entry: Mutex::new(None),
+            searchable: None,
         })
     }
 
@@ -237,7 +250,13 @@ impl Hnsw {
             )));
         }
         self.grow(upto)?;
+        if self.walk.len() == first as usize {
+            let dim = rows.dim;
+            let new = &rows.data[first as usize * dim..upto as usize * dim];
+            self.walk.append(WalkCopy::encode(new, dim, self.space));
+        }
         self.link(rows, first..upto);
+        self.publish();
         Ok(())
     }
 
@@ -246,6 +265,7 @@ impl Hnsw {
     /// graph meanwhile (they may or may not find the new nodes until this returns).
     pub(crate) fn link(&self, rows: Rows<'_>, new: std::ops::Range<u32>) {
         debug_assert_eq!(rows.kernel.space(), self.space);
+        let rows = self.with_walk_copy(rows);
         debug_assert!(new.end as usize <= self.len() && rows.len() >= new.end as usize);
         let mut start = new.start;
         if start < new.end && lock(&self.entry).is_none() {
@@ -258,6 +278,12 @@ impl Hnsw {
             .for_each_init(Visited::default, |visited, s| {
                 self.insert_with(rows, s, visited);
             });
+    }
+
+    /// Lets queries walk every node: the caller has linked them all (no build is running).
+    pub(crate) fn publish(&mut self) {
+        let entry = *lock(&self.entry);
+        self.searchable = entry.map(|e| (e, self.len() as u32));
     }
 
     /// Draws levels for the new nodes and allocates their (empty) lists. Checks the size
@@ -294,6 +320,14 @@ impl Hnsw {
         Ok(())
     }
 
+    /// `rows` reading the walk's copy when it covers every node.
+    pub(super) fn with_walk_copy<'a>(&'a self, rows: Rows<'a>) -> Rows<'a> {
+        Rows {
+            half: self.walk.view(rows.dim, self.len()),
+            ..rows
+        }
+    }
+
     fn insert_one(&self, rows: Rows<'_>, s: u32) {
         self.insert_with(rows, s, &mut Visited::default());
     }
@@ -301,7 +335,8 @@ impl Hnsw {
     /// Algorithm 1 of the paper, with the locking described in the module docs.
     fn insert_with(&self, rows: Rows<'_>, s: u32, visited: &mut Visited) {
         let level = self.levels[s as usize];
-        let q = rows.point(s);
+        let mut q_buf = Vec::new();
+        let q = rows.point_in(s, &mut q_buf);
         let mut guard = lock(&self.entry);
         let Some(entry) = *guard else {
             *guard = Some(Entry { node: s, level });
@@ -316,11 +351,11 @@ impl Hnsw {
         };
         let mut buf = Vec::new();
         let mut cur = Cand {
-            d: rows.distance(q, rows.point(entry.node)),
+            d: rows.distance_to(q, entry.node),
             id: entry.node,
         };
         for layer in (level as usize + 1..=entry.level as usize).rev() {
-            cur = self.greedy(rows, q, cur, layer, true, &mut buf);
+            cur = self.greedy(rows, q, cur, layer, true, u32::MAX, &mut buf);
         }
         let mut eps = vec![cur];
         for layer in (0..=level.min(entry.level) as usize).rev() {
@@ -332,7 +367,7 @@ impl Hnsw {
                     &eps,
                     self.params.ef_construction,
                     layer,
-                    true,
+                    (true, u32::MAX),
                     &|id| Some(u64::from(id)),
                     visited,
                 )
@@ -365,13 +400,14 @@ impl Hnsw {
             self.write_list(s, layer, &ids);
             return;
         }
-        let q = rows.point(s);
+        let mut q_buf = Vec::new();
+        let q = rows.point_in(s, &mut q_buf);
         let mut all: Vec<Cand> = chosen.to_vec();
         for w in &list[1..=existing.min(list.len() - 1)] {
             let id = w.load(Relaxed);
             if all.iter().all(|c| c.id != id) {
                 all.push(Cand {
-                    d: rows.distance(q, rows.point(id)),
+                    d: rows.distance_to(q, id),
                     id,
                 });
             }
@@ -396,11 +432,12 @@ impl Hnsw {
             self.write_list(node, layer, buf);
             return;
         }
-        let base = rows.point(node);
+        let mut base_buf = Vec::new();
+        let base = rows.point_in(node, &mut base_buf);
         let mut all: Vec<Cand> = buf
             .iter()
             .map(|&id| Cand {
-                d: rows.distance(base, rows.point(id)),
+                d: rows.distance_to(base, id),
                 id,
             })
             .collect();
@@ -429,17 +466,18 @@ impl Hnsw {
             return sorted.to_vec();
         }
         let mut kept: Vec<Cand> = Vec::with_capacity(m);
+        let mut row_buf = Vec::new();
         for c in sorted {
             if kept.len() >= m {
                 break;
             }
-            let row = rows.point(c.id);
+            let row = rows.point_in(c.id, &mut row_buf);
             // Kept when no kept neighbour is nearer to it than the base is (`>=`, as hnswlib).
             // An exact duplicate of a kept neighbour (both at distance 0) is redundant: without
             // this rule a group of duplicates fills each other's lists and every other node
             // near them loses its incoming links, becoming unreachable.
             let diverse = kept.iter().all(|k| {
-                let dk = rows.distance(row, rows.point(k.id));
+                let dk = rows.distance_to(row, k.id);
                 dk > c.d || (dk == c.d && dk != 0.0)
             });
             if diverse {
@@ -465,6 +503,8 @@ impl Hnsw {
 
 /// Greedy search on one layer, kept here so the build's use of it sits beside the insert.
 impl Hnsw {
+    /// Moves to nearer neighbours on `layer` while there are some, among nodes below `bound`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn greedy(
         &self,
         rows: Rows<'_>,
@@ -472,13 +512,15 @@ impl Hnsw {
         mut cur: Cand,
         layer: usize,
         locked: bool,
+        bound: u32,
         buf: &mut Vec<u32>,
     ) -> Cand {
         loop {
             let mut moved = false;
             self.neighbours(cur.id, layer, locked, buf);
+            buf.retain(|&nb| nb < bound);
             for nb in rows.prefetched(buf) {
-                let d = rows.distance(q, rows.point(nb));
+                let d = rows.distance_to(q, nb);
                 if d < cur.d {
                     cur = Cand { d, id: nb };
                     moved = true;

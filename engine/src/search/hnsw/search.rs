@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use super::graph::{Hnsw, lock};
+use super::graph::Hnsw;
 use super::{Point, Rows};
 use crate::search::{Hit, Scan};
 
@@ -94,7 +94,8 @@ thread_local! {
 }
 
 impl Hnsw {
-    /// Beam search of width `ef` on `layer` from `entries`. `result` says whether a node may
+    /// Beam search of width `ef` on `layer` from `entries`, among nodes below `bound`, reading
+    /// lists under the nodes' locks when `locked` (a build). `result` says whether a node may
     /// be returned and with which tie-break key (`None`: traverse only). Returns the results,
     /// nearest first.
     #[allow(clippy::too_many_arguments)]
@@ -105,7 +106,7 @@ impl Hnsw {
         entries: &[Cand],
         ef: usize,
         layer: usize,
-        locked: bool,
+        (locked, bound): (bool, u32),
         result: &F,
         visited: &mut Visited,
     ) -> Vec<Ranked> {
@@ -133,9 +134,9 @@ impl Hnsw {
                 break;
             }
             self.neighbours(c.id, layer, locked, &mut buf);
-            buf.retain(|&nb| visited.insert(nb));
+            buf.retain(|&nb| nb < bound && visited.insert(nb));
             for nb in rows.prefetched(&buf) {
-                let d = rows.distance(q, rows.point(nb));
+                let d = rows.distance_to(q, nb);
                 let worst = if top.len() < ef {
                     f32::INFINITY
                 } else {
@@ -174,16 +175,17 @@ impl Hnsw {
         allow: Option<&dyn Fn(u32) -> bool>,
         inv_norms: Option<&[f32]>,
     ) -> Vec<Hit> {
-        let rows = Rows {
+        let rows = self.with_walk_copy(Rows {
             kernel: scan.kernel,
             data: scan.rows,
             dim: scan.dim,
             inv_norms,
-        };
-        let query = rows.query(query);
+            half: None,
+        });
+        let q = rows.query(query);
         assert!(rows.len() >= self.len(), "the rows must cover the graph");
-        let entry = *lock(&self.entry);
-        let Some(entry) = entry else {
+        // Only what the last publish covered: nodes past it may still be half linked.
+        let Some((entry, bound)) = self.searchable else {
             return Vec::new();
         };
         if k == 0 {
@@ -192,11 +194,11 @@ impl Hnsw {
         let ef = ef.unwrap_or(self.params.ef_search).max(k);
         let mut buf = Vec::new();
         let mut cur = Cand {
-            d: rows.distance(query, rows.point(entry.node)),
+            d: rows.distance_to(q, entry.node),
             id: entry.node,
         };
         for layer in (1..=entry.level as usize).rev() {
-            cur = self.greedy(rows, query, cur, layer, false, &mut buf);
+            cur = self.greedy(rows, q, cur, layer, false, bound, &mut buf);
         }
         let (ords, dead) = (scan.ords, scan.dead);
         let live = |id: u32| match scan.live {
@@ -211,15 +213,27 @@ impl Hnsw {
         let result = |id: u32| (live(id) && allow.is_none_or(|a| a(id))).then_some(u64::from(id));
         let found = VISITED.with(|v| {
             let mut v = v.borrow_mut();
-            self.search_layer(rows, query, &[cur], ef, 0, false, &result, &mut v)
+            self.search_layer(rows, q, &[cur], ef, 0, (false, bound), &result, &mut v)
         });
-        let mut hits: Vec<Hit> = found
-            .into_iter()
-            .filter_map(|r| {
+        // The walk ranked with half-precision rows or cached norms: every result of the beam
+        // gets the exact kernel's distance, as the exact scan would give it, and is ranked
+        // again with it (an f32 row each, read in place with prefetching).
+        let slots: Vec<u64> = found.iter().map(|r| u64::from(r.id)).collect();
+        let mut exact = vec![0.0f32; slots.len()];
+        scan.kernel.distances_at(
+            query,
+            &scan.rows[..rows.len() * scan.dim],
+            &slots,
+            &mut exact,
+        );
+        let mut hits: Vec<Hit> = slots
+            .iter()
+            .zip(exact)
+            .filter_map(|(&slot, distance)| {
                 Some(Hit {
-                    distance: r.d,
-                    ord: *ords.get(r.id as usize)?,
-                    slot: u64::from(r.id),
+                    distance,
+                    ord: *ords.get(slot as usize)?,
+                    slot,
                 })
             })
             .collect();

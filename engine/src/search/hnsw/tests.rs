@@ -59,6 +59,7 @@ fn build(space: Space, data: &[f32], dim: usize, params: HnswParams) -> Hnsw {
         data,
         dim,
         inv_norms: None,
+        half: None,
     };
     g.insert(rows, (data.len() / dim) as u32).expect("insert");
     g
@@ -218,6 +219,7 @@ fn incremental_batches_and_small_graphs() {
         data: &data,
         dim,
         inv_norms: None,
+        half: None,
     };
     let mut g = Hnsw::new(Space::L2, HnswParams::default()).expect("params");
     assert!(g.search(&s, &data[..dim], 5, None, None, None).is_empty());
@@ -278,6 +280,7 @@ fn determinism_with_a_fixed_seed() {
         data: &data,
         dim,
         inv_norms: None,
+        half: None,
     };
     for upto in [7, 300, 1500] {
         batched.insert(rows, upto).expect("insert");
@@ -326,6 +329,7 @@ fn save_then_load_gives_identical_results() {
         data: &data,
         dim,
         inv_norms: None,
+        half: None,
     };
     let mut prefix = Hnsw::new(Space::Ip, HnswParams::default()).expect("params");
     prefix.insert(rows, 2000).expect("insert");
