@@ -14,6 +14,7 @@ use std::collections::BinaryHeap;
 
 use super::graph::Hnsw;
 use super::{Point, Rows};
+use crate::distance::prefetch;
 use crate::search::{Hit, Scan};
 
 /// A node and its distance to the point being searched for or inserted; ordered by
@@ -132,6 +133,11 @@ impl Hnsw {
         while let Some(Reverse(c)) = frontier.pop() {
             if top.len() >= ef && top.peek().is_some_and(|w| c.d > w.d) {
                 break;
+            }
+            // The next candidate's list is read after this one's neighbours are measured:
+            // ask for it now (it is a cache miss of its own, like each row).
+            if let Some(Reverse(next)) = frontier.peek() {
+                prefetch(self.list(next.id, layer));
             }
             self.neighbours(c.id, layer, locked, &mut buf);
             buf.retain(|&nb| nb < bound && visited.insert(nb));
