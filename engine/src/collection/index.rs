@@ -237,7 +237,7 @@ impl CollectionShared {
                         data: rows,
                         dim,
                         inv_norms: norms(graph),
-                        half: None,
+                        coded: None,
                     };
                     graph.link(rows, from as u32..to as u32);
                 })?;
@@ -255,7 +255,7 @@ impl CollectionShared {
         Ok(true)
     }
 
-    /// Extends the graph's half-precision copy of the rows to the first `to` slots: the new
+    /// Extends the graph's 8-bit copy of the rows to the first `to` slots: the new
     /// rows of a build, or every row of a graph just loaded from its file (which walks the
     /// f32 rows until this is done). Encoded in chunks outside the state lock, each appended
     /// under it, so queries wait for a copy of memory, never for the encoding. The caller
@@ -270,7 +270,7 @@ impl CollectionShared {
         if have < to
             && let Some(g) = &mut write(&self.index.state).graph
         {
-            g.walk.reserve_rows(dim, to as usize);
+            g.walk.reserve_rows(dim, self.kernel.space(), to as usize);
         }
         while have < to {
             let end = to.min(have + CHUNK);

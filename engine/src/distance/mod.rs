@@ -10,11 +10,11 @@
 //! [`Kernel::new`] or [`Kernel::with_isa`], which admit available paths only, so holding a
 //! `Kernel` proves its path runs here; [`Kernel::distances`] relies on that.
 
-pub(crate) mod half;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 mod portable;
 mod scalar;
+pub(crate) mod sq8;
 #[cfg(test)]
 mod tests;
 #[cfg(target_arch = "x86_64")]

@@ -109,7 +109,7 @@ pub(crate) struct Hnsw {
     /// Cosine graphs kept by a collection: `1 / |row|` per node (see `Rows::inv_norms`),
     /// saved with the links; empty otherwise.
     pub(crate) inv_norms: Vec<f32>,
-    /// The rows in half precision for the walk, covering the first `walk.len()` slots: used
+    /// The rows in 8 bits for the walk, covering the first `walk.len()` slots: used
     /// only when it covers every node (`walk_copy.rs`). Not saved: a loaded graph has none
     /// until the collection encodes it, and walks the f32 rows meanwhile.
     pub(crate) walk: WalkCopy,
@@ -323,7 +323,7 @@ impl Hnsw {
     /// `rows` reading the walk's copy when it covers every node.
     pub(super) fn with_walk_copy<'a>(&'a self, rows: Rows<'a>) -> Rows<'a> {
         Rows {
-            half: self.walk.view(rows.dim, self.len()),
+            coded: self.walk.view(rows.dim, self.len()),
             ..rows
         }
     }

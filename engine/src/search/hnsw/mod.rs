@@ -28,7 +28,7 @@ mod walk_copy;
 pub(crate) use graph::{Hnsw, HnswParams};
 pub(crate) use walk_copy::WalkCopy;
 
-use crate::distance::half::decode;
+use crate::distance::sq8::decode;
 use crate::distance::{Kernel, Space, prefetch};
 
 /// The vectors a graph is built over: `dim` floats per row, slot `s` at `s * dim`.
@@ -43,26 +43,28 @@ pub(crate) struct Rows<'a> {
     /// For cosine: `1 / |row|` per slot (0 for a zero row), so a comparison is one dot
     /// product instead of a dot product and two norms. `None` computes them as needed.
     pub(crate) inv_norms: Option<&'a [f32]>,
-    /// The graph's half-precision copy of the rows (covering every node), which the walk
-    /// reads instead of `data` when present: see [`WalkCopy`]. Set by the graph itself.
-    pub(crate) half: Option<HalfRows<'a>>,
+    /// The graph's 8-bit copy of the rows (covering every node), which the walk reads
+    /// instead of `data` when present: see [`WalkCopy`]. Set by the graph itself.
+    pub(crate) coded: Option<CodedRows<'a>>,
 }
 
-/// A [`WalkCopy`] as the walk reads it: row `s` is `bits[s * dim..]` times `scales[s]`.
+/// A [`WalkCopy`] as the walk reads it: row `s` is about `lo + step * codes[s * dim..]`
+/// with `[lo, step] = lo_step[s]`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct HalfRows<'a> {
-    bits: &'a [u16],
-    scales: &'a [f32],
+pub(crate) struct CodedRows<'a> {
+    codes: &'a [u8],
+    lo_step: &'a [[f32; 2]],
     /// `|row|^2` per row, for l2 only.
     sq_norms: &'a [f32],
 }
 
-/// A vector and, for cosine, its inverse norm; for l2 when the walk reads half-precision
-/// rows, its squared norm.
+/// A vector and, for cosine, its inverse norm; when the walk reads coded rows, the sum of
+/// its values (for `lo * sum(q)`) and, for l2, its squared norm.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Point<'a> {
     v: &'a [f32],
     inv_norm: f32,
+    sum: f32,
     sq_norm: f32,
 }
 
@@ -82,23 +84,29 @@ impl<'a> Rows<'a> {
         Point {
             v,
             inv_norm: self.inv_norm_of(slot, v),
+            sum: if self.coded.is_some() {
+                v.iter().sum()
+            } else {
+                0.0
+            },
             sq_norm: self.sq_norm_of(slot, v),
         }
     }
 
-    /// Row `slot` as a point, decoded from the half-precision copy into `buf` when there is
-    /// one (12 cache lines to read instead of 24 for 384 floats), else the f32 row.
+    /// Row `slot` as a point, decoded from the 8-bit copy into `buf` when there is one (6
+    /// cache lines to read instead of 24 for 384 floats), else the f32 row.
     #[inline]
     fn point_in<'b>(&self, slot: u32, buf: &'b mut Vec<f32>) -> Point<'b>
     where
         'a: 'b,
     {
-        let Some(h) = self.half else {
+        let Some(c) = self.coded else {
             return self.point(slot);
         };
         let s = slot as usize;
+        let [lo, step] = c.lo_step[s];
         buf.resize(self.dim, 0.0);
-        decode(&h.bits[s * self.dim..(s + 1) * self.dim], h.scales[s], buf);
+        decode(&c.codes[s * self.dim..(s + 1) * self.dim], lo, step, buf);
         let inv_norm = match (self.kernel.space(), self.inv_norms) {
             (Space::Cosine, Some(n)) => n[s],
             (Space::Cosine, None) => inv_norm(buf),
@@ -107,7 +115,8 @@ impl<'a> Rows<'a> {
         Point {
             v: buf,
             inv_norm,
-            sq_norm: h.sq_norms.get(s).copied().unwrap_or(0.0),
+            sum: buf.iter().sum(),
+            sq_norm: c.sq_norms.get(s).copied().unwrap_or(0.0),
         }
     }
 
@@ -124,8 +133,8 @@ impl<'a> Rows<'a> {
     /// `|row|^2` of `slot` (row `v`) when the walk computes l2 from dot products.
     #[inline]
     fn sq_norm_of(&self, slot: u32, v: &[f32]) -> f32 {
-        match (self.kernel.space(), self.half) {
-            (Space::L2, Some(h)) => h
+        match (self.kernel.space(), self.coded) {
+            (Space::L2, Some(c)) => c
                 .sq_norms
                 .get(slot as usize)
                 .copied()
@@ -156,11 +165,11 @@ impl<'a> Rows<'a> {
     #[inline]
     fn prefetch(&self, slot: u32) {
         let start = slot as usize * self.dim;
-        if let Some(h) = self.half {
-            if let Some(row) = h.bits.get(start..start + self.dim) {
+        if let Some(c) = self.coded {
+            if let Some(row) = c.codes.get(start..start + self.dim) {
                 prefetch(row);
             }
-            if let Some(s) = h.scales.get(slot as usize) {
+            if let Some(s) = c.lo_step.get(slot as usize) {
                 prefetch(std::slice::from_ref(s));
             }
         } else if let Some(row) = self.data.get(start..start + self.dim) {
@@ -181,6 +190,7 @@ impl<'a> Rows<'a> {
         Point {
             v,
             inv_norm,
+            sum: v.iter().sum(),
             sq_norm: sq_norm(v),
         }
     }
@@ -203,24 +213,26 @@ impl<'a> Rows<'a> {
         }
     }
 
-    /// The distance from `a` to row `slot`, read from the half-precision copy when there is
-    /// one: every space's distance from `a . row` and the norms. For l2 that is
-    /// `|a|^2 + |row|^2 - 2 a.row`, clamped at 0: the walk only ranks with it, and its
-    /// cancellation error (about `2^-11 |a| |row|`) is far below the gaps it ranks.
+    /// The distance from `a` to row `slot`, read from the 8-bit copy when there is one:
+    /// `a . row = lo * sum(a) + step * (a . codes)`, and every space's distance from that and
+    /// the norms. For l2 that is `|a|^2 + |row|^2 - 2 a.row`, clamped at 0. The walk only
+    /// ranks with these; the beam is re-ranked with exact distances.
     #[inline]
     fn distance_to(&self, a: Point<'_>, slot: u32) -> f32 {
-        let Some(h) = self.half else {
+        let Some(c) = self.coded else {
             return self.distance(a, self.point(slot));
         };
         let s = slot as usize;
-        let dot = self
-            .kernel
-            .dot_half(a.v, &h.bits[s * self.dim..(s + 1) * self.dim])
-            * h.scales[s];
+        let [lo, step] = c.lo_step[s];
+        let dot = lo * a.sum
+            + step
+                * self
+                    .kernel
+                    .dot_codes(a.v, &c.codes[s * self.dim..(s + 1) * self.dim]);
         match self.kernel.space() {
             Space::Cosine => 1.0 - dot * a.inv_norm * self.inv_norm_of(slot, self.row(slot)),
             Space::Ip => 1.0 - dot,
-            Space::L2 => (a.sq_norm + h.sq_norms[s] - 2.0 * dot).max(0.0),
+            Space::L2 => (a.sq_norm + c.sq_norms[s] - 2.0 * dot).max(0.0),
         }
     }
 }

@@ -186,7 +186,7 @@ impl Hnsw {
             data: scan.rows,
             dim: scan.dim,
             inv_norms,
-            half: None,
+            coded: None,
         });
         let q = rows.query(query);
         assert!(rows.len() >= self.len(), "the rows must cover the graph");
@@ -221,7 +221,7 @@ impl Hnsw {
             let mut v = v.borrow_mut();
             self.search_layer(rows, q, &[cur], ef, 0, (false, bound), &result, &mut v)
         });
-        // The walk ranked with half-precision rows or cached norms: every result of the beam
+        // The walk ranked with 8-bit rows or cached norms: every result of the beam
         // gets the exact kernel's distance, as the exact scan would give it, and is ranked
         // again with it (an f32 row each, read in place with prefetching).
         let slots: Vec<u64> = found.iter().map(|r| u64::from(r.id)).collect();

@@ -59,7 +59,7 @@ fn build(space: Space, data: &[f32], dim: usize, params: HnswParams) -> Hnsw {
         data,
         dim,
         inv_norms: None,
-        half: None,
+        coded: None,
     };
     g.insert(rows, (data.len() / dim) as u32).expect("insert");
     g
@@ -143,6 +143,42 @@ fn recall_at_10_on_mixture_at_defaults() {
     }
 }
 
+/// The walk reads the graph's 8-bit copy of the rows when it has one, and the f32 rows
+/// otherwise (a graph just loaded): in every space both keep recall, and both report the
+/// exact path's hits (the beam is re-ranked with the exact kernel).
+#[test]
+fn the_coded_walk_and_the_f32_walk_both_match_the_exact_path() {
+    let n = 5_000;
+    let data = mixture(n, DIM, 500, 21);
+    let queries = mixture(QUERIES, DIM, 500, 22);
+    let ords: Vec<u64> = (0..n as u64).collect();
+    for space in [Space::L2, Space::Ip, Space::Cosine] {
+        let mut g = build(space, &data, DIM, HnswParams::default());
+        assert_eq!(g.walk.len(), n, "a build encodes what it links");
+        let s = scan(space, &data, DIM, &ords);
+        let exact = exact_search(&s, &queries, 10, Candidates::All);
+        let mut check = |g: &Hnsw, what: &str| {
+            let approx: Vec<Vec<Hit>> = queries
+                .chunks_exact(DIM)
+                .map(|q| g.search(&s, q, 10, None, None, None))
+                .collect();
+            let r = recall(&approx, &exact);
+            println!("{space:?}, {what}: recall@10 {r:.4}");
+            assert!(r >= 0.95, "{space:?}, {what}: recall@10 {r}");
+            for (a, e) in approx.iter().zip(&exact) {
+                for h in a {
+                    if let Some(x) = e.iter().find(|x| x.slot == h.slot) {
+                        assert_eq!(h, x, "{space:?}, {what}");
+                    }
+                }
+            }
+        };
+        check(&g, "coded rows");
+        g.walk = super::WalkCopy::default();
+        check(&g, "f32 rows");
+    }
+}
+
 #[test]
 fn tombstones_are_traversed_never_returned() {
     let (n, dim) = (3000, 32);
@@ -219,7 +255,7 @@ fn incremental_batches_and_small_graphs() {
         data: &data,
         dim,
         inv_norms: None,
-        half: None,
+        coded: None,
     };
     let mut g = Hnsw::new(Space::L2, HnswParams::default()).expect("params");
     assert!(g.search(&s, &data[..dim], 5, None, None, None).is_empty());
@@ -280,7 +316,7 @@ fn determinism_with_a_fixed_seed() {
         data: &data,
         dim,
         inv_norms: None,
-        half: None,
+        coded: None,
     };
     for upto in [7, 300, 1500] {
         batched.insert(rows, upto).expect("insert");
@@ -329,7 +365,7 @@ fn save_then_load_gives_identical_results() {
         data: &data,
         dim,
         inv_norms: None,
-        half: None,
+        coded: None,
     };
     let mut prefix = Hnsw::new(Space::Ip, HnswParams::default()).expect("params");
     prefix.insert(rows, 2000).expect("insert");

@@ -1,28 +1,29 @@
-//! The rows as the graph walks them: a half-precision copy of slots `0..len()` kept in memory
-//! beside the links (`distance::half` says why half the bytes is nearly half the time).
+//! The rows as the graph walks them: an 8-bit copy of slots `0..len()` kept in memory beside
+//! the links (`distance::sq8` says why a quarter of the bytes is most of the time saved).
 //!
 //! The copy is derived from the vector segment and never saved: an open maps the graph at
 //! once and answers with the f32 rows until a background task has encoded the copy
-//! (`collection/index.rs`), so a reopen stays a map. It costs `2 * dim + 4` bytes per row
-//! (`+ 4` more for l2), 77 MB for 100k rows of 384 floats.
+//! (`collection/index.rs`), so a reopen stays a map. It costs `dim + 8` bytes per row (`+ 4`
+//! more for l2), 39 MB for 100k rows of 384 floats.
 //!
-//! The walk ranks with it; the hits' distances are always recomputed from the f32 rows.
+//! The walk ranks with it; the beam is re-ranked, and the hits' distances computed, from the
+//! f32 rows.
 
 use rayon::prelude::*;
 
-use super::HalfRows;
+use super::CodedRows;
 use crate::distance::Space;
-use crate::distance::half::encode;
+use crate::distance::sq8::encode;
 
-/// Rows in f16, scaled to `[-1, 1]`, with what each space needs to get its distance from a
-/// dot product.
+/// Rows as bytes over each row's own range, with what each space needs to get its distance
+/// from a dot product.
 #[derive(Debug, Default)]
 pub(crate) struct WalkCopy {
     dim: usize,
-    /// `dim` f16 bit patterns per row.
-    bits: Vec<u16>,
-    /// The factor each row was divided by (its largest magnitude; 0 for a zero row).
-    scales: Vec<f32>,
+    /// `dim` codes per row.
+    codes: Vec<u8>,
+    /// Per row: its minimum and its range / 255 (value `i` is about `lo + step * code_i`).
+    lo_step: Vec<[f32; 2]>,
     /// `|row|^2` per row for l2, which is computed as `|q|^2 + |row|^2 - 2 q.row`; empty
     /// otherwise.
     sq_norms: Vec<f32>,
@@ -39,11 +40,14 @@ impl WalkCopy {
             return copy;
         }
         let n = rows.len() / dim;
-        copy.bits = vec![0u16; n * dim];
-        copy.scales = rows
+        copy.codes = vec![0u8; n * dim];
+        copy.lo_step = rows
             .par_chunks_exact(dim)
-            .zip(copy.bits.par_chunks_exact_mut(dim))
-            .map_init(Vec::new, |scratch, (row, out)| encode(row, out, scratch))
+            .zip(copy.codes.par_chunks_exact_mut(dim))
+            .map(|(row, out)| {
+                let (lo, step) = encode(row, out);
+                [lo, step]
+            })
             .collect();
         if space == Space::L2 {
             copy.sq_norms = rows
@@ -56,16 +60,16 @@ impl WalkCopy {
 
     /// Rows held.
     pub(crate) fn len(&self) -> usize {
-        self.scales.len()
+        self.lo_step.len()
     }
 
     /// Makes room for `rows` rows in all, so appending up to there copies nothing.
-    pub(crate) fn reserve_rows(&mut self, dim: usize, rows: usize) {
+    pub(crate) fn reserve_rows(&mut self, dim: usize, space: Space, rows: usize) {
         self.dim = dim;
         let more = rows.saturating_sub(self.len());
-        self.bits.reserve(more * dim);
-        self.scales.reserve(more);
-        if !self.sq_norms.is_empty() || self.len() == 0 {
+        self.codes.reserve(more * dim);
+        self.lo_step.reserve(more);
+        if space == Space::L2 {
             self.sq_norms.reserve(more);
         }
     }
@@ -74,17 +78,17 @@ impl WalkCopy {
     pub(crate) fn append(&mut self, more: WalkCopy) {
         debug_assert!(self.len() == 0 || self.dim == more.dim);
         self.dim = more.dim;
-        self.bits.extend_from_slice(&more.bits);
-        self.scales.extend_from_slice(&more.scales);
+        self.codes.extend_from_slice(&more.codes);
+        self.lo_step.extend_from_slice(&more.lo_step);
         self.sq_norms.extend_from_slice(&more.sq_norms);
     }
 
     /// The copy as the walk reads it, when it covers the first `nodes` rows and was encoded
     /// for rows of `dim` floats.
-    pub(crate) fn view(&self, dim: usize, nodes: usize) -> Option<HalfRows<'_>> {
-        (self.dim == dim && dim > 0 && self.len() >= nodes).then_some(HalfRows {
-            bits: &self.bits,
-            scales: &self.scales,
+    pub(crate) fn view(&self, dim: usize, nodes: usize) -> Option<CodedRows<'_>> {
+        (self.dim == dim && dim > 0 && self.len() >= nodes).then_some(CodedRows {
+            codes: &self.codes,
+            lo_step: &self.lo_step,
             sq_norms: &self.sq_norms,
         })
     }
