@@ -157,7 +157,7 @@ fn the_coded_walk_and_the_f32_walk_both_match_the_exact_path() {
         assert_eq!(g.walk.len(), n, "a build encodes what it links");
         let s = scan(space, &data, DIM, &ords);
         let exact = exact_search(&s, &queries, 10, Candidates::All);
-        let mut check = |g: &Hnsw, what: &str| {
+        let check = |g: &Hnsw, what: &str| {
             let approx: Vec<Vec<Hit>> = queries
                 .chunks_exact(DIM)
                 .map(|q| g.search(&s, q, 10, None, None, None))
