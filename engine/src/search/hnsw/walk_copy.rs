@@ -50,10 +50,7 @@ impl WalkCopy {
             })
             .collect();
         if space == Space::L2 {
-            copy.sq_norms = rows
-                .par_chunks_exact(dim)
-                .map(|r| r.iter().map(|x| x * x).sum())
-                .collect();
+            copy.sq_norms = rows.par_chunks_exact(dim).map(super::sq_norm).collect();
         }
         copy
     }
