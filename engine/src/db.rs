@@ -273,6 +273,7 @@ impl DbInner {
                     index: Default::default(),
                     filter_cache: Default::default(),
                     row_memo: Default::default(),
+                    hit_ids: Default::default(),
                 });
                 map.insert(row.uuid, Arc::clone(&s));
                 s

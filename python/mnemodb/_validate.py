@@ -73,6 +73,11 @@ def embeddings_matrix(target: Any) -> Optional[np.ndarray]:
         if isinstance(first, (int, float)) and not isinstance(first, bool):
             return np.array([target], dtype=np.float32)
         if isinstance(first, np.ndarray):
+            if len(target) == 1 and first.ndim == 1 and first.size:
+                # One vector (a single query): the checks and result of the loop below, as a
+                # view of the row instead of a copy through `np.array`.
+                _check_dtype(first)
+                return _contiguous(first.reshape(1, -1))
             for i, row in enumerate(target):
                 if not isinstance(row, np.ndarray):
                     raise ValueError(

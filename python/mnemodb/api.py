@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -367,12 +367,11 @@ class Collection:
         matrix, ids_l, inc = self._prepare_query(
             query_embeddings, query_texts, query_images, query_uris, ids, n_results, where, where_document, include
         )
-        hits: List[Dict[str, Any]]
         if ids_l is not None and len(ids_l) == 0:
-            hits = [{"ids": [], "embeddings": None, "documents": [], "uris": [], "metadatas": [], "distances": []}] * len(matrix)
-        else:
-            hits = self._native.query(matrix, n_results, ids_l, where, where_document, inc)
-        return _query_result(hits, inc)
+            hits: List[Dict[str, Any]] = [{"ids": [], "embeddings": None, "documents": [], "uris": [], "metadatas": [], "distances": []}] * len(matrix)
+            return _query_result(hits, inc)
+        # The native side builds the QueryResult itself (one dict, no per-query dicts).
+        return cast(QueryResult, self._native.query(matrix, n_results, ids_l, where, where_document, inc))
 
     @v.context("query")
     def _prepare_query(
@@ -392,7 +391,10 @@ class Collection:
         images = v.one_to_many(query_images)
         uris = v.one_to_many(query_uris)
         fields: Dict[str, Any] = {"embeddings": matrix, "documents": texts, "images": images, "uris": uris}
-        v.record_set_lengths(fields)
+        if matrix is None or texts is not None or images is not None or uris is not None:
+            # With embeddings alone there is nothing to compare: `embeddings_matrix` refused
+            # an empty batch.
+            v.record_set_lengths(fields)
         if texts is not None:
             v.documents(texts, nullable=matrix is not None)
         ids_l = v.one_to_many(ids)

@@ -2,7 +2,7 @@
 
 use mnemodb::{
     AddBatch, CollectionInfo, Durability, Embeddings, GetRequest, HnswConfigUpdate, Include,
-    QueryRequest, UpdateBatch,
+    QueryHits, QueryRequest, UpdateBatch,
 };
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
@@ -75,6 +75,87 @@ fn fields_to_py<'py>(
         Some(m) => d.set_item("metadatas", metadatas_to_py(py, &m)?)?,
         None => d.set_item("metadatas", py.None())?,
     }
+    Ok(d)
+}
+
+/// chromadb's `QueryResult` for the hits of a batch of queries: one list per field across
+/// the queries (`None` for a field `include` leaves out), in chromadb's key order, with
+/// `included` set to the caller's `include` list. Built here rather than from per-query dicts
+/// in Python: a single query's result is then one dict instead of two, and no Python loop.
+fn query_result_to_py<'py>(
+    py: Python<'py>,
+    mut hits: Vec<QueryHits>,
+    inc: Include,
+    included: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
+    /// One field across the queries: `None` unless included; a query without it gives `[]`.
+    fn column<'py, T>(
+        py: Python<'py>,
+        wanted: bool,
+        hits: &mut [QueryHits],
+        take: impl Fn(&mut QueryHits) -> Option<T>,
+        to_py: impl Fn(T) -> PyResult<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if !wanted {
+            return Ok(py.None().into_bound(py));
+        }
+        let items = hits
+            .iter_mut()
+            .map(|h| match take(h) {
+                Some(v) => to_py(v),
+                None => Ok(PyList::empty(py).into_any()),
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyList::new(py, items)?.into_any())
+    }
+    let ids = hits
+        .iter_mut()
+        .map(|h| PyList::new(py, std::mem::take(&mut h.ids)))
+        .collect::<PyResult<Vec<_>>>()?;
+    let d = PyDict::new(py);
+    d.set_item("ids", PyList::new(py, ids)?)?;
+    let embeddings = column(
+        py,
+        inc.embeddings,
+        &mut hits,
+        |h| h.embeddings.take(),
+        |e| embeddings_to_py(py, e),
+    )?;
+    d.set_item("embeddings", embeddings)?;
+    let documents = column(
+        py,
+        inc.documents,
+        &mut hits,
+        |h| h.documents.take(),
+        |v| Ok(PyList::new(py, v)?.into_any()),
+    )?;
+    d.set_item("documents", documents)?;
+    let uris = column(
+        py,
+        inc.uris,
+        &mut hits,
+        |h| h.uris.take(),
+        |v| Ok(PyList::new(py, v)?.into_any()),
+    )?;
+    d.set_item("uris", uris)?;
+    d.set_item("included", included)?;
+    d.set_item("data", py.None())?;
+    let metadatas = column(
+        py,
+        inc.metadatas,
+        &mut hits,
+        |h| h.metadatas.take(),
+        |m| Ok(metadatas_to_py(py, &m)?.into_any()),
+    )?;
+    d.set_item("metadatas", metadatas)?;
+    let distances = column(
+        py,
+        inc.distances,
+        &mut hits,
+        |h| h.distances.take(),
+        |v| Ok(PyList::new(py, v)?.into_any()),
+    )?;
+    d.set_item("distances", distances)?;
     Ok(d)
 }
 
@@ -250,9 +331,9 @@ impl Collection {
         fields_to_py(py, r.ids, r.embeddings, r.documents, r.uris, r.metadatas)
     }
 
-    /// The `n_results` nearest records to each row of `embeddings`: one dict per query, with
-    /// `distances` as a list of floats when included.
-    #[pyo3(signature = (embeddings, n_results, ids=None, r#where=None, where_document=None, include=Vec::new()))]
+    /// The `n_results` nearest records to each row of `embeddings`, as chromadb's
+    /// `QueryResult` dict (its `included` is the `include` list given).
+    #[pyo3(signature = (embeddings, n_results, ids=None, r#where=None, where_document=None, include=None))]
     #[allow(clippy::too_many_arguments)]
     fn query<'py>(
         &self,
@@ -262,12 +343,13 @@ impl Collection {
         ids: Option<Vec<String>>,
         r#where: Option<&Bound<'py, PyAny>>,
         where_document: Option<&Bound<'py, PyAny>>,
-        include: Vec<String>,
-    ) -> PyResult<Bound<'py, PyList>> {
+        include: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let (flat, _, dim) = matrix(&embeddings)?;
         let w = opt_json(r#where)?;
         let wd = opt_json(where_document)?;
-        let inc = self::include(&include)?;
+        let include = include.unwrap_or_else(|| PyList::empty(py).into_any());
+        let inc = self::include(&include.extract::<Vec<String>>()?)?;
         let hits = py
             .detach(|| {
                 self.inner.query_where(
@@ -283,15 +365,7 @@ impl Collection {
                 )
             })
             .py_err()?;
-        let out = hits
-            .into_iter()
-            .map(|h| {
-                let d = fields_to_py(py, h.ids, h.embeddings, h.documents, h.uris, h.metadatas)?;
-                d.set_item("distances", h.distances)?;
-                Ok(d)
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, out)
+        query_result_to_py(py, hits, inc, &include)
     }
 
     /// Renames the collection and/or replaces its metadata (`None`: unchanged).

@@ -29,6 +29,10 @@ def test_float32_c_contiguous_reaches_rust_without_copy() -> None:
     assert _native.buffer_address(_validate.embeddings_matrix(rows)) == rows.ctypes.data
     one = arr[5]  # a single embedding, 1-D
     assert _native.buffer_address(_validate.embeddings_matrix(one)) == one.ctypes.data
+    # ... and as a query usually passes it: a list holding that one row.
+    as_list = _validate.embeddings_matrix([one])
+    assert as_list.shape == (1, 64)
+    assert _native.buffer_address(as_list) == one.ctypes.data
 
 
 @pytest.mark.parametrize(
@@ -55,6 +59,28 @@ def test_other_inputs_are_converted(client: Any, make: Any) -> None:
     got = col.get(include=["embeddings"])["embeddings"]
     assert isinstance(got, np.ndarray) and got.dtype == np.float32 and got.shape == (3, 4)
     np.testing.assert_allclose(got, np.asarray(given, dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        np.arange(4, dtype=np.float32),
+        np.arange(4, dtype=np.float64),
+        np.arange(4, dtype=np.int64),
+        np.arange(8, dtype=np.float32)[::2],  # strided
+        np.arange(8, dtype=np.float16).reshape(2, 4)[:, 1],  # a column: strided, float16
+    ],
+    ids=["float32", "float64", "int64", "strided", "float16-column"],
+)
+def test_one_array_in_a_list_is_one_row(client: Any, row: Any) -> None:
+    # The single-vector shortcut gives what the general path (one copy of all rows) gives.
+    m = _validate.embeddings_matrix([row])
+    assert m.dtype == np.float32 and m.flags.c_contiguous and m.shape == (1, len(row))
+    np.testing.assert_array_equal(m, np.array([row], dtype=np.float32))
+    col = client.create_collection("one")
+    col.add(ids=["a", "b"], embeddings=np.stack([np.zeros(len(row)), np.asarray(row, dtype=np.float64)]))
+    r = col.query(query_embeddings=[row], n_results=2, include=["distances"])
+    assert r["ids"] == [["b", "a"]] and r["distances"] is not None and r["distances"][0][0] == 0.0
 
 
 def test_bool_embeddings_rejected(client: Any) -> None:

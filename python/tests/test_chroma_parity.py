@@ -121,6 +121,11 @@ def script(space_form: str) -> List[Any]:
     add(("query_big_n", lambda e: e.col.query(query_embeddings=queries[:1], n_results=1000, include=["distances"])))
     add(("query_where_few", lambda e: e.col.query(query_embeddings=queries[:1], n_results=10, where={"n": {"$in": [1, 2, 3]}})))
     add(("query_self", lambda e: e.col.query(query_embeddings=vecs[7:8], n_results=1, include=["distances"])))
+    # One vector as a list holding a 1-D array (how a single query is usually written), in
+    # float32 (passed through as a view) and float64 (converted).
+    add(("query_one_array", lambda e: e.col.query(query_embeddings=[queries[0]], n_results=3, include=["distances"])))
+    add(("query_one_array_f64", lambda e: e.col.query(query_embeddings=[queries[1].astype(np.float64)], n_results=3, include=["distances", "embeddings"])))
+    add(("query_two_arrays", lambda e: e.col.query(query_embeddings=[queries[0], queries[1]], n_results=2, include=["distances"])))
     # writes
     add(("upsert", lambda e: e.col.upsert(ids=["id1", "new1"], embeddings=vecs[50:52] + 1, metadatas=[{"source": "up", "n": None}, {"source": "new"}], documents=["upserted one", "new doc"])))
     add(("after_upsert", lambda e: e.col.get(ids=["id1", "new1"], include=["documents", "metadatas", "embeddings"])))
@@ -185,6 +190,10 @@ def error_script() -> List[Any]:
     add(("delete_limit_neg", lambda e: col(e).delete(where={"k": 1}, limit=-1)))
     add(("query_missing_ids", lambda e: col(e).query(query_embeddings=[[1.0, 2.0]], ids=["zz"])))
     add(("query_empty_ids", lambda e: col(e).query(query_embeddings=[[1.0, 2.0]], ids=[], n_results=1)))
+    add(("query_one_array_bad_dtype", lambda e: col(e).query(query_embeddings=[np.array(["1", "2"])])))
+    add(("query_one_array_0d", lambda e: col(e).query(query_embeddings=[np.float32(1.0)])))
+    add(("query_one_array_empty", lambda e: col(e).query(query_embeddings=[np.array([], dtype=np.float32)])))
+    add(("query_one_array_dim", lambda e: col(e).query(query_embeddings=[np.array([1.0, 2.0, 3.0], dtype=np.float32)], include=["distances"])))
     add(("get_missing_collection", lambda e: e.client.get_collection("nope")))
     add(("delete_missing_collection", lambda e: e.client.delete_collection("nope")))
     add(("create_existing", lambda e: e.client.create_collection("errors")))

@@ -2,6 +2,7 @@
 //! which slots are live, kept in step with the sidecar.
 
 mod filter_cache;
+mod hit_ids;
 mod index;
 mod live_checkpoint;
 mod read;
@@ -48,6 +49,8 @@ pub(crate) struct CollectionShared {
     pub(crate) filter_cache: filter_cache::FilterCache,
     /// The last catalog row read, decoded.
     pub(crate) row_memo: meta::RowMemo,
+    /// Ids of records by slot, for query hits.
+    pub(crate) hit_ids: hit_ids::HitIds,
 }
 
 impl Drop for CollectionShared {

@@ -265,6 +265,21 @@ impl Collection {
         embeddings: Option<Embeddings>,
     ) -> Result<QueryHits> {
         let slots: Vec<u64> = hits.iter().map(|h| h.slot).collect();
+        let distances = include
+            .distances
+            .then(|| hits.iter().map(|h| h.distance).collect());
+        if !(include.documents || include.uris || include.metadatas) {
+            // Nothing asked for lives in the records table but the ids, which this process
+            // keeps by slot.
+            return Ok(QueryHits {
+                ids: self.shared.hit_ids.ids(tx, row, &slots)?,
+                distances,
+                embeddings,
+                documents: None,
+                uris: None,
+                metadatas: None,
+            });
+        }
         let records = meta::records::by_slots(tx, row.key, &slots)?
             .into_iter()
             .zip(&slots)
@@ -275,10 +290,13 @@ impl Collection {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        // Read in this snapshot: the ids are good for later ids-only queries too.
+        self.shared.hit_ids.remember(
+            row.generation,
+            records.iter().map(|r| (r.slot, r.id.as_str())),
+        );
         let mut out = fields(records, include);
-        out.distances = include
-            .distances
-            .then(|| hits.iter().map(|h| h.distance).collect());
+        out.distances = distances;
         out.embeddings = embeddings;
         Ok(out)
     }

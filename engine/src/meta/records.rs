@@ -97,28 +97,27 @@ const SLOTS_PER_STATEMENT: usize = 16;
 /// `by_slots`: one probe of `records_by_slot` per listed slot. Without the index hint SQLite
 /// 3.54's planner walked the whole collection by primary key (a query materializing k hits
 /// paid k scans).
-fn by_slots_sql() -> String {
+fn by_slots_sql(columns: &str) -> String {
     let params: Vec<String> = (2..2 + SLOTS_PER_STATEMENT)
         .map(|i| format!("?{i}"))
         .collect();
     format!(
-        "SELECT {COLUMNS} FROM records INDEXED BY records_by_slot \
+        "SELECT {columns} FROM records INDEXED BY records_by_slot \
          WHERE collection_id = ?1 AND slot IN ({})",
         params.join(", ")
     )
 }
 
-/// The records at `slots`, in the same order, `None` where no record points: a statement per
-/// 16 hits instead of one per hit.
-pub(crate) fn by_slots(
+/// Runs the `by_slots` statement `sql` over `slots`, a chunk of [`SLOTS_PER_STATEMENT`] at a
+/// time, handing each row to `row`.
+fn for_each_at_slots(
     conn: &Connection,
+    sql: &str,
     key: i64,
     slots: &[u64],
-) -> Result<Vec<Option<RecordRow>>> {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let sql = SQL.get_or_init(by_slots_sql);
+    mut row: impl FnMut(&rusqlite::Row<'_>) -> Result<()>,
+) -> Result<()> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let mut found: Vec<RecordRow> = Vec::with_capacity(slots.len());
     for chunk in slots.chunks(SLOTS_PER_STATEMENT) {
         stmt.raw_bind_parameter(1, key)?;
         for i in 0..SLOTS_PER_STATEMENT {
@@ -129,14 +128,50 @@ pub(crate) fn by_slots(
         }
         let mut rows = stmt.raw_query();
         while let Some(r) = rows.next()? {
-            found.push(decode_row(raw_row(r)?)?);
+            row(r)?;
         }
     }
+    Ok(())
+}
+
+/// The records at `slots`, in the same order, `None` where no record points: a statement per
+/// 16 hits instead of one per hit.
+pub(crate) fn by_slots(
+    conn: &Connection,
+    key: i64,
+    slots: &[u64],
+) -> Result<Vec<Option<RecordRow>>> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| by_slots_sql(COLUMNS));
+    let mut found: Vec<RecordRow> = Vec::with_capacity(slots.len());
+    for_each_at_slots(conn, sql, key, slots, |r| {
+        found.push(decode_row(raw_row(r)?)?);
+        Ok(())
+    })?;
     // Rows come in index order; put them in the order asked for (a map: `n_results` may be
     // large).
     let mut by_slot: std::collections::HashMap<u64, RecordRow> =
         found.into_iter().map(|r| (r.slot, r)).collect();
     Ok(slots.iter().map(|s| by_slot.remove(s)).collect())
+}
+
+/// The ids of the records at `slots`, as `(slot, id)` in no particular order; slots no record
+/// points at are left out. Read from `records_by_slot` alone (an index of a WITHOUT ROWID
+/// table holds the primary key, so the id is in it): no probe of the table, no metadata to
+/// decode.
+pub(crate) fn ids_by_slots(
+    conn: &Connection,
+    key: i64,
+    slots: &[u64],
+) -> Result<Vec<(u64, String)>> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| by_slots_sql("slot, id"));
+    let mut found = Vec::with_capacity(slots.len());
+    for_each_at_slots(conn, sql, key, slots, |r| {
+        found.push((r.get::<_, i64>(0)? as u64, r.get(1)?));
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 /// The records with these ids (missing ones and repeats skipped), in insertion order. One
@@ -435,7 +470,7 @@ pub(crate) fn for_each(
 mod tests {
     use rusqlite::Connection;
 
-    use super::{BY_IDS, by_slots_sql};
+    use super::{BY_IDS, COLUMNS, by_slots_sql};
 
     /// The plan of a statement, one detail line per step.
     fn plan(sql: &str, params: &[&dyn rusqlite::ToSql]) -> String {
@@ -459,10 +494,17 @@ mod tests {
         let params: Vec<i64> = (0..17).collect();
         let params: Vec<&dyn rusqlite::ToSql> =
             params.iter().map(|p| p as &dyn rusqlite::ToSql).collect();
-        let by_slots = plan(&by_slots_sql(), &params);
+        let by_slots = plan(&by_slots_sql(COLUMNS), &params);
         assert!(
             by_slots.contains("USING INDEX records_by_slot (collection_id=? AND slot=?)"),
             "{by_slots}"
+        );
+        // The ids of query hits come from the index alone.
+        let ids_by_slots = plan(&by_slots_sql("slot, id"), &params);
+        assert!(
+            ids_by_slots
+                .contains("USING COVERING INDEX records_by_slot (collection_id=? AND slot=?)"),
+            "{ids_by_slots}"
         );
     }
 }
