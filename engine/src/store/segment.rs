@@ -197,8 +197,13 @@ impl Segment {
                 || (live && name != keep_live)
                 || derived_tmp;
             if stale {
-                std::fs::remove_file(entry.path())
-                    .map_err(|e| Error::io("remove", entry.path(), e))?;
+                match std::fs::remove_file(entry.path()) {
+                    // Gone since the listing: a save in this or another process renamed its
+                    // temporary file meanwhile (the file it made is stale too, and is removed
+                    // by the next cleanup).
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    other => other.map_err(|e| Error::io("remove", entry.path(), e))?,
+                }
             }
         }
         Ok(())
