@@ -128,8 +128,21 @@ impl HitIds {
     pub(crate) fn remember<'a>(
         &self,
         generation: u64,
-        records: impl IntoIterator<Item = (u64, &'a str)>,
+        records: impl IntoIterator<Item = (u64, &'a str)> + Clone,
     ) {
+        {
+            // Usually every id is held already: check under the read lock, so concurrent
+            // queries do not queue for the write lock.
+            let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+            if table.generation == Some(generation)
+                && records
+                    .clone()
+                    .into_iter()
+                    .all(|(slot, _)| table.get(slot).is_some())
+            {
+                return;
+            }
+        }
         let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
         match table.generation {
             Some(g) if g == generation => {}
