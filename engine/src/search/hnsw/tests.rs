@@ -129,16 +129,21 @@ fn recall_at_10_on_mixture_at_defaults() {
     let r = recall(&approx, &exact);
     println!("{N} x {DIM}: built in {built:?}, recall@10 {r:.4}");
     assert!(r >= 0.95, "recall@10 {r}");
-    // Same distances and tie-break as the exact path, so a found neighbour has the same hit.
-    for (a, e) in approx.iter().zip(&exact) {
+    assert_same_hits_as_exact(&approx, &exact, "L2");
+}
+
+/// Same distances and tie-break as the exact path, so a found neighbour has the same hit, and
+/// each answer is sorted by (distance, ord).
+fn assert_same_hits_as_exact(approx: &[Vec<Hit>], exact: &[Vec<Hit>], what: &str) {
+    for (a, e) in approx.iter().zip(exact) {
         for h in a {
             if let Some(x) = e.iter().find(|x| x.slot == h.slot) {
-                assert_eq!(h, x);
+                assert_eq!(h, x, "{what}");
             }
         }
         assert!(
             a.windows(2).all(|w| w[0] <= w[1]),
-            "sorted by (distance, ord)"
+            "{what}: sorted by (distance, ord)"
         );
     }
 }
@@ -165,13 +170,7 @@ fn the_coded_walk_and_the_f32_walk_both_match_the_exact_path() {
             let r = recall(&approx, &exact);
             println!("{space:?}, {what}: recall@10 {r:.4}");
             assert!(r >= 0.95, "{space:?}, {what}: recall@10 {r}");
-            for (a, e) in approx.iter().zip(&exact) {
-                for h in a {
-                    if let Some(x) = e.iter().find(|x| x.slot == h.slot) {
-                        assert_eq!(h, x, "{space:?}, {what}");
-                    }
-                }
-            }
+            assert_same_hits_as_exact(&approx, &exact, &format!("{space:?}, {what}"));
         };
         check(&g, "coded rows");
         g.walk = super::WalkCopy::default();
