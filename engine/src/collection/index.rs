@@ -16,8 +16,8 @@
 //! same way, when a query finds the unindexed tail too long.
 //!
 //! Concurrency: one builder at a time (`building`); it takes the state's write lock only to
-//! allocate the new nodes and to publish `linked`, and links them under the read lock, so
-//! queries (read lock) run during a build.
+//! append rows to the walk's 8-bit copy, to allocate the new nodes and to publish `linked`,
+//! and links them under the read lock, so queries (read lock) run during a build.
 //!
 //! **Invariant:** the index is derived data. A missing, stale, foreign or damaged file is
 //! rebuilt from the vectors; nothing is ever answered from the graph alone.
@@ -161,7 +161,7 @@ impl Collection {
     pub(super) fn index_lags(&self) -> Result<bool> {
         let row = self.db.sidecar.read(|tx| self.row(tx))?;
         let st = read(&self.shared.index.state);
-        let walk_lags = st.graph.as_ref().is_some_and(|g| g.walk.len() < g.len());
+        let walk_lags = st.graph.as_ref().is_some_and(Hnsw::walk_copy_lags);
         Ok(row.dimension.is_some()
             && row.slot_count >= self.index_min_slots()
             && (st.generation != row.generation || st.linked < row.slot_count || walk_lags))
@@ -210,7 +210,7 @@ impl CollectionShared {
         let (from, to) = {
             let mut st = write(&index.state);
             self.open_locked(&mut st, row);
-            let walk_done = st.graph.as_ref().is_some_and(|g| g.walk.len() >= g.len());
+            let walk_done = st.graph.as_ref().is_some_and(|g| !g.walk_copy_lags());
             if st.linked >= row.slot_count && walk_done {
                 return Ok(true);
             }
@@ -394,8 +394,8 @@ impl CollectionShared {
             return Ok((None, true));
         };
         // A long unlinked tail, or a graph just loaded whose walk copy is not encoded yet.
-        let link_after = row.slot_count.saturating_sub(st.linked) > TAIL_CATCH_UP
-            || graph.walk.len() < graph.len();
+        let link_after =
+            row.slot_count.saturating_sub(st.linked) > TAIL_CATCH_UP || graph.walk_copy_lags();
         // Asking for a large share of the records: a scan reads them all once, which a walk
         // as wide as `k` cannot beat, and it cannot miss one.
         let most = k.saturating_mul(4) >= live.live as usize;

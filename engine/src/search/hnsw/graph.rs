@@ -320,6 +320,12 @@ impl Hnsw {
         Ok(())
     }
 
+    /// Whether the walk's copy lacks rows of some nodes (a graph just loaded), so walks read
+    /// the f32 rows until it is encoded.
+    pub(crate) fn walk_copy_lags(&self) -> bool {
+        self.walk.len() < self.len()
+    }
+
     /// `rows` reading the walk's copy when it covers every node.
     pub(super) fn with_walk_copy<'a>(&'a self, rows: Rows<'a>) -> Rows<'a> {
         Rows {

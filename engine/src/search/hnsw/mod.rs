@@ -5,13 +5,15 @@
 //! `s` of the collection's vector segment, so the graph covers the slot prefix `0..len()` and
 //! grows by appending slots, as the segment does. Vectors are passed in on every call
 //! ([`Rows`], or the exact path's [`Scan`](super::Scan) for queries), which keeps the file
-//! dimension-independent and lets the same mapping serve both search paths.
+//! dimension-independent and lets the same mapping serve both search paths; the graph also
+//! keeps an in-memory 8-bit copy of them that the walk reads instead ([`WalkCopy`]).
 //!
 //! * `graph.rs`: parameters, storage of the links, level assignment, (parallel) insertion and
 //!   the neighbour-selection heuristic (the paper's algorithm 4).
 //! * `search.rs`: greedy descent on upper layers, beam search with `ef` on layer 0, tombstones
 //!   and allow-lists.
 //! * `file.rs`: the on-disk format.
+//! * `walk_copy.rs`: the 8-bit copy of the rows (never saved).
 //!
 //! Tombstones are not the graph's business: a deleted record's slot stays in the graph (it is
 //! still a useful waypoint) and the query path drops it through the `ords` table, exactly as
@@ -77,15 +79,16 @@ impl<'a> Rows<'a> {
         &self.data[start..start + self.dim]
     }
 
-    /// Row `slot` as a point.
+    /// Row `slot` as a point for the f32 walk ([`Rows::distance`]), which needs neither the
+    /// sum nor the squared norm: with a coded copy the walk goes through [`Rows::point_in`].
     #[inline]
     fn point(&self, slot: u32) -> Point<'a> {
         let v = self.row(slot);
         Point {
             v,
             inv_norm: self.inv_norm_of(slot, v),
-            sum: if self.coded.is_some() { sum(v) } else { 0.0 },
-            sq_norm: self.sq_norm_of(slot, v),
+            sum: 0.0,
+            sq_norm: 0.0,
         }
     }
 
@@ -107,14 +110,9 @@ impl<'a> Rows<'a> {
         // The sum of the decoded values from the codes' integer sum: a float sum in order
         // would be a chain of `dim` dependent additions.
         let code_sum: u32 = codes.iter().map(|&c| u32::from(c)).sum();
-        let inv_norm = match (self.kernel.space(), self.inv_norms) {
-            (Space::Cosine, Some(n)) => n[s],
-            (Space::Cosine, None) => inv_norm(buf),
-            _ => 0.0,
-        };
         Point {
+            inv_norm: self.inv_norm_of(slot, buf),
             v: buf,
-            inv_norm,
             sum: self.dim as f32 * lo + step * code_sum as f32,
             sq_norm: c.sq_norms.get(s).copied().unwrap_or(0.0),
         }
@@ -126,19 +124,6 @@ impl<'a> Rows<'a> {
         match (self.kernel.space(), self.inv_norms) {
             (Space::Cosine, Some(n)) => n[slot as usize],
             (Space::Cosine, None) => inv_norm(v),
-            _ => 0.0,
-        }
-    }
-
-    /// `|row|^2` of `slot` (row `v`) when the walk computes l2 from dot products.
-    #[inline]
-    fn sq_norm_of(&self, slot: u32, v: &[f32]) -> f32 {
-        match (self.kernel.space(), self.coded) {
-            (Space::L2, Some(c)) => c
-                .sq_norms
-                .get(slot as usize)
-                .copied()
-                .unwrap_or_else(|| sq_norm(v)),
             _ => 0.0,
         }
     }
@@ -187,11 +172,17 @@ impl<'a> Rows<'a> {
         } else {
             0.0
         };
+        // What the coded walk needs besides (`distance_to`).
+        let coded = self.coded.is_some();
         Point {
             v,
             inv_norm,
-            sum: sum(v),
-            sq_norm: sq_norm(v),
+            sum: if coded { sum(v) } else { 0.0 },
+            sq_norm: if coded && self.kernel.space() == Space::L2 {
+                sq_norm(v)
+            } else {
+                0.0
+            },
         }
     }
 

@@ -169,6 +169,7 @@ impl Hnsw {
     /// never returned. `allow`, when given, restricts the results further without pruning the
     /// walk. `ef` overrides the graph's `ef_search` and is raised to `k`. `inv_norms` (cosine
     /// only, one per slot the graph covers) saves recomputing row norms on every comparison.
+    /// The hits' distances are the exact kernel's on the f32 rows, whatever the walk read.
     ///
     /// # Panics
     /// If the rows do not cover every slot of the graph.
