@@ -1,6 +1,8 @@
-//! Vector storage: append-only, fixed-stride f32 rows, in a memory-mapped file or in memory.
+//! Vector storage: append-only, fixed-stride f32 rows, in a memory-mapped file or in memory;
+//! and `mmap.rs`, the one place that maps files (the HNSW graph's too).
 
 mod mmap;
 mod segment;
 
+pub(crate) use mmap::{MappedWords, map_copy_on_write};
 pub(crate) use segment::{HEADER_LEN, Segment, read_header};

@@ -47,6 +47,7 @@ use super::links::Links;
 use crate::config::DEFAULT_EF_SEARCH;
 use crate::distance::Space;
 use crate::error::{Error, Result};
+use crate::store::map_copy_on_write;
 
 const MAGIC: &[u8; 8] = b"MNEMOHNW";
 const VERSION: u32 = 2;
@@ -141,12 +142,9 @@ impl Hnsw {
                 ),
             });
         }
-        // SAFETY: a private (copy-on-write) mapping: writes through it never reach the file.
-        // Index files are written to a temporary name and renamed into place, never truncated
-        // or rewritten in place, so the mapped pages cannot change or vanish under the map
-        // (which would make reads undefined, or a SIGBUS).
-        let map = unsafe { memmap2::MmapOptions::new().map_copy(&file) }
-            .map_err(|e| Error::io("map", path, e))?;
+        // Index files are written to a temporary name and renamed into place (`save`), never
+        // truncated or rewritten in place: the contract `map_copy_on_write` asks for.
+        let map = map_copy_on_write(&file, path)?;
         if cfg!(target_endian = "big") {
             // The words are little-endian on disk: copy and swap them.
             return Hnsw::parse(&map, path, space, true).map(|(g, _)| g);

@@ -543,3 +543,151 @@ fn cosine_norms_round_trip_and_bad_ones_are_corrupt() {
         "NaN norm"
     );
 }
+
+/// The detail of the `Error::Corrupt` a damaged file gives, which names the file.
+fn corrupt_detail(r: crate::error::Result<Hnsw>, path: &Path) -> String {
+    match r {
+        Err(Error::Corrupt { path: p, detail }) => {
+            assert_eq!(p, path, "the error names the file");
+            detail
+        }
+        other => panic!("expected Error::Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
+fn each_kind_of_damage_is_named_in_the_error() {
+    let (n, dim) = (300, 8);
+    let data = mixture(n, dim, 5, 14);
+    let g = build(Space::L2, &data, dim, HnswParams::default());
+    let good = g.to_bytes();
+    let p = Path::new("named.hnsw");
+    let detail = |b: &[u8], space: Space| corrupt_detail(Hnsw::from_bytes(b, p, space), p);
+    let with = |at: usize, bytes: &[u8]| {
+        let mut bad = good.clone();
+        bad[at..at + bytes.len()].copy_from_slice(bytes);
+        bad
+    };
+    let l2 = Space::L2;
+    assert_eq!(
+        detail(&good[..40], l2),
+        "HNSW index: truncated: 40 bytes, the header alone is 72"
+    );
+    assert_eq!(
+        detail(&with(0, b"X"), l2),
+        "HNSW index: not an HNSW index file (bad magic)"
+    );
+    assert_eq!(
+        detail(&good, Space::Ip),
+        "HNSW index: built for space code 0, the collection uses ip"
+    );
+    assert_eq!(
+        detail(&with(16, &1u32.to_le_bytes()), l2),
+        "HNSW index: max_neighbors 1 out of range"
+    );
+    assert_eq!(
+        detail(&with(20, &0u32.to_le_bytes()), l2),
+        "HNSW index: ef_construction is 0"
+    );
+    assert_eq!(
+        detail(&with(24, &u64::MAX.to_le_bytes()), l2),
+        format!("HNSW index: node count {} out of range", u64::MAX)
+    );
+    assert_eq!(
+        detail(&with(64, &7u64.to_le_bytes()), l2),
+        format!("HNSW index: 7 norms for {n} nodes")
+    );
+    assert_eq!(
+        detail(&with(56, &u64::MAX.to_le_bytes()), l2),
+        format!("HNSW index: upper-layer size {} out of range", u64::MAX)
+    );
+    let expected = good.len();
+    assert_eq!(
+        detail(&good[..expected - 1], l2),
+        format!(
+            "HNSW index: {} bytes, the header implies {expected} (truncated or overwritten)",
+            expected - 1
+        )
+    );
+    let lv = good.len() - n;
+    let flat = (0..n).find(|&s| good[lv + s] == 0).expect("a level-0 node");
+    let tall = (0..n).find(|&s| good[lv + s] > 0).expect("a tall node");
+    assert_eq!(
+        detail(&with(lv + flat, &[200]), l2),
+        format!("HNSW index: node {flat} has level 200")
+    );
+    let stride = 4 * (1 + 2 * 16);
+    let off_start = 72 + n * stride;
+    assert_eq!(
+        detail(&with(off_start + 4 * flat, &5u32.to_le_bytes()), l2),
+        format!(
+            "HNSW index: node {flat}: upper offset 5, expected {}",
+            u32::MAX
+        )
+    );
+    // A level-0 node raised to level 1 (its offset fixed up): the upper layers are too small.
+    let last = n - 1;
+    assert_eq!(good[lv + last], 0, "the seed gives a last node of level 0");
+    let upper_words = u64::from_le_bytes(good[56..64].try_into().expect("8"));
+    let mut bad = with(lv + last, &[1]);
+    bad[off_start + 4 * last..][..4].copy_from_slice(&(upper_words as u32).to_le_bytes());
+    assert_eq!(
+        detail(&bad, l2),
+        format!(
+            "HNSW index: upper layers hold {upper_words} words, the levels need {}",
+            upper_words + 17
+        )
+    );
+    let entry = u32::from_le_bytes(good[40..44].try_into().expect("4"));
+    let top = u32::from_le_bytes(good[44..48].try_into().expect("4"));
+    assert_eq!(
+        detail(&with(40, &(flat as u32).to_le_bytes()), l2),
+        format!("HNSW index: entry point {flat} at level {top} does not match the levels")
+    );
+    assert_ne!(entry as usize, flat);
+    let node5 = 72 + 5 * stride;
+    assert_eq!(
+        detail(&with(node5, &33u32.to_le_bytes()), l2),
+        "HNSW index: node 5 layer 0: 33 links"
+    );
+    assert_eq!(
+        detail(&with(node5 + 4, &(n as u32).to_le_bytes()), l2),
+        format!("HNSW index: node 5 layer 0: bad neighbour {n}")
+    );
+    let up_start = off_start + 4 * n;
+    let off = u32::from_le_bytes(good[off_start + 4 * tall..][..4].try_into().expect("4"));
+    let rec = up_start + 4 * off as usize;
+    let mut bad = with(rec, &1u32.to_le_bytes());
+    bad[rec + 4..rec + 8].copy_from_slice(&(flat as u32).to_le_bytes());
+    assert_eq!(
+        detail(&bad, l2),
+        format!("HNSW index: node {tall} layer 1: bad neighbour {flat}")
+    );
+
+    // An empty graph whose header names an entry point.
+    let empty = Hnsw::new(Space::L2, HnswParams::default())
+        .expect("params")
+        .to_bytes();
+    let mut bad = empty.clone();
+    bad[40..44].copy_from_slice(&0u32.to_le_bytes());
+    assert_eq!(
+        detail(&bad, l2),
+        "HNSW index: empty graph with an entry point"
+    );
+
+    // A cosine graph's norms: a negative one.
+    let mut g = build(Space::Cosine, &data, dim, HnswParams::default());
+    g.inv_norms = data.chunks_exact(dim).map(super::inv_norm).collect();
+    let good = g.to_bytes();
+    let at = good.len() - n - 4;
+    let mut bad = good.clone();
+    bad[at..at + 4].copy_from_slice(&(-1.0f32).to_le_bytes());
+    assert_eq!(detail(&bad, Space::Cosine), "HNSW index: inverse norm -1");
+    // A version this build does not read is its own error, naming both versions.
+    let mut bad = good.clone();
+    bad[8..12].copy_from_slice(&3u32.to_le_bytes());
+    assert!(matches!(
+        Hnsw::from_bytes(&bad, p, Space::Cosine),
+        Err(Error::UnsupportedFormat { found: 3, supported: 2, ref path }) if path == p
+    ));
+}
