@@ -29,25 +29,25 @@
 //!
 //! Writing goes to a temporary file of the writing process, is synced, renamed over the old
 //! file and the directory synced, so a crash leaves either the old graph or the new one.
-//! Reading checks every field and every link (ids below n, upper-layer neighbours tall enough
-//! to have that layer) and every norm (finite, not negative), so a damaged file is
-//! [`Error::Corrupt`], never a panic or an out-of-bounds walk later. The file is mapped
-//! copy-on-write and checked in place; layer 0 (nearly all of it) is then walked in the
-//! mapped pages until a build grows the graph and copies it into memory of its own
-//! (`links.rs`).
+//! Reading (`file/parse.rs`) checks every field and every link (ids below n, upper-layer
+//! neighbours tall enough to have that layer) and every norm (finite, not negative), so a
+//! damaged file is [`Error::Corrupt`], never a panic or an out-of-bounds walk later. The file is
+//! mapped copy-on-write (`store::map_copy_on_write`) and checked in place; layer 0 (nearly all
+//! of it) is then walked in the mapped pages until a build grows the graph and copies it into
+//! memory of its own (`links.rs`).
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
-use super::graph::{Entry, Hnsw, HnswParams, MAX_LEVEL, MAX_NEIGHBORS_LIMIT, NO_UPPER};
+use super::graph::Hnsw;
 use super::links::Links;
-use crate::config::DEFAULT_EF_SEARCH;
 use crate::distance::Space;
 use crate::error::{Error, Result};
 use crate::store::map_copy_on_write;
+
+mod parse;
 
 const MAGIC: &[u8; 8] = b"MNEMOHNW";
 const VERSION: u32 = 2;
@@ -147,9 +147,9 @@ impl Hnsw {
         let map = map_copy_on_write(&file, path)?;
         if cfg!(target_endian = "big") {
             // The words are little-endian on disk: copy and swap them.
-            return Hnsw::parse(&map, path, space, true).map(|(g, _)| g);
+            return parse::parse(&map, path, space, true).map(|(g, _)| g);
         }
-        let (mut graph, words) = Hnsw::parse(&map, path, space, false)?;
+        let (mut graph, words) = parse::parse(&map, path, space, false)?;
         graph.layer0 = Links::mapped(map, HEADER_LEN, words).ok_or_else(|| Error::Corrupt {
             path: path.to_owned(),
             detail: "HNSW index: layer 0 outside the mapping".to_owned(),
@@ -163,198 +163,6 @@ impl Hnsw {
         let mut words = vec![0u32; bytes.len().div_ceil(4)];
         bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
         let aligned = &bytemuck::cast_slice::<u32, u8>(&words)[..bytes.len()];
-        Hnsw::parse(aligned, path, space, true).map(|(g, _)| g)
-    }
-
-    /// Parses and checks a file held in `bytes` (4-byte aligned). With `copy_layer0` the graph
-    /// gets its own copy of the layer-0 links; without, its layer 0 is left empty for the
-    /// caller to point at the file's words (`HEADER_LEN` on, as many as returned).
-    fn parse(bytes: &[u8], path: &Path, space: Space, copy_layer0: bool) -> Result<(Hnsw, usize)> {
-        let corrupt = |detail: String| Error::Corrupt {
-            path: path.to_owned(),
-            detail: format!("HNSW index: {detail}"),
-        };
-        let Some(header) = bytes.get(..HEADER_LEN) else {
-            return Err(corrupt(format!(
-                "truncated: {} bytes, the header alone is {HEADER_LEN}",
-                bytes.len()
-            )));
-        };
-        if &header[..8] != MAGIC {
-            return Err(corrupt("not an HNSW index file (bad magic)".to_owned()));
-        }
-        let u32_at =
-            |o: usize| u32::from_le_bytes([header[o], header[o + 1], header[o + 2], header[o + 3]]);
-        let u64_at = |o: usize| u64::from(u32_at(o)) | (u64::from(u32_at(o + 4)) << 32);
-        let version = u32_at(8);
-        if version != VERSION {
-            return Err(Error::UnsupportedFormat {
-                path: path.to_owned(),
-                found: version,
-                supported: VERSION,
-            });
-        }
-        if u32_at(12) != space_code(space) {
-            return Err(corrupt(format!(
-                "built for space code {}, the collection uses {}",
-                u32_at(12),
-                space.as_str()
-            )));
-        }
-        let m = u32_at(16) as usize;
-        if !(2..=MAX_NEIGHBORS_LIMIT).contains(&m) {
-            return Err(corrupt(format!("max_neighbors {m} out of range")));
-        }
-        let ef_construction = u32_at(20) as usize;
-        if ef_construction == 0 {
-            return Err(corrupt("ef_construction is 0".to_owned()));
-        }
-        let n64 = u64_at(24);
-        let n = match u32::try_from(n64) {
-            Ok(n) if n != u32::MAX => n as usize,
-            _ => return Err(corrupt(format!("node count {n64} out of range"))),
-        };
-        let watermark = u64_at(32);
-        let entry_node = u32_at(40);
-        let top = u32_at(44);
-        let seed = u64_at(48);
-        let upper_words = u64_at(56);
-        let norms = match u64_at(64) {
-            0 => 0,
-            k if k == n64 && space == Space::Cosine => n,
-            k => return Err(corrupt(format!("{k} norms for {n} nodes"))),
-        };
-        let stride0 = 1 + 2 * m;
-        let stride_up = 1 + m;
-        // The length the header implies, in checked arithmetic (the header may be garbage).
-        let expected = usize::try_from(upper_words)
-            .ok()
-            .and_then(|w| {
-                let words = n
-                    .checked_mul(stride0)?
-                    .checked_add(n)?
-                    .checked_add(w)?
-                    .checked_add(norms)?;
-                words
-                    .checked_mul(4)?
-                    .checked_add(HEADER_LEN)?
-                    .checked_add(n)
-            })
-            .ok_or_else(|| corrupt(format!("upper-layer size {upper_words} out of range")))?;
-        if bytes.len() != expected {
-            return Err(corrupt(format!(
-                "{} bytes, the header implies {expected} (truncated or overwritten)",
-                bytes.len()
-            )));
-        }
-        // The 4-byte regions, in place (words are little-endian on disk).
-        let words: &[u32] = bytemuck::try_cast_slice(&bytes[..bytes.len() / 4 * 4])
-            .map_err(|e| corrupt(format!("not aligned for reading in place: {e}")))?;
-        let l0_start = HEADER_WORDS;
-        let off_start = l0_start + n * stride0;
-        let up_start = off_start + n;
-        let norms_start = up_start + upper_words as usize;
-        let lv_start = 4 * (norms_start + norms);
-        let layer0 = &words[l0_start..off_start];
-        let upper_offsets = &words[off_start..up_start];
-        let upper = &words[up_start..norms_start];
-        let inv_norms = &words[norms_start..norms_start + norms];
-        let levels = bytes[lv_start..].to_vec();
-        let le = u32::from_le;
-        // Levels and offsets: the offsets must be exactly the running sum the writer made.
-        let mut next = 0usize;
-        let mut max_level = 0u8;
-        for (s, (&level, &off)) in levels.iter().zip(upper_offsets).enumerate() {
-            let off = le(off);
-            if level > MAX_LEVEL {
-                return Err(corrupt(format!("node {s} has level {level}")));
-            }
-            max_level = max_level.max(level);
-            let want = if level == 0 { NO_UPPER } else { next as u32 };
-            if off != want || (level > 0 && next >= NO_UPPER as usize) {
-                return Err(corrupt(format!(
-                    "node {s}: upper offset {off}, expected {want}"
-                )));
-            }
-            next += level as usize * stride_up;
-        }
-        if next as u64 != upper_words {
-            return Err(corrupt(format!(
-                "upper layers hold {upper_words} words, the levels need {next}"
-            )));
-        }
-        let entry = if n == 0 {
-            if entry_node != u32::MAX || top != 0 {
-                return Err(corrupt("empty graph with an entry point".to_owned()));
-            }
-            None
-        } else {
-            let ok = (entry_node as usize) < n
-                && u32::from(levels[entry_node as usize]) == top
-                && top == u32::from(max_level);
-            if !ok {
-                return Err(corrupt(format!(
-                    "entry point {entry_node} at level {top} does not match the levels"
-                )));
-            }
-            Some(Entry {
-                node: entry_node,
-                level: max_level,
-            })
-        };
-
-        // Every list: count within capacity, neighbours existing and tall enough.
-        let check_list = |s: usize, layer: usize, list: &[u32]| -> Result<()> {
-            let count = le(list[0]) as usize;
-            if count > list.len() - 1 {
-                return Err(corrupt(format!("node {s} layer {layer}: {count} links")));
-            }
-            for &nb in &list[1..=count] {
-                let nb = le(nb);
-                if nb as usize >= n || (levels[nb as usize] as usize) < layer {
-                    return Err(corrupt(format!(
-                        "node {s} layer {layer}: bad neighbour {nb}"
-                    )));
-                }
-            }
-            Ok(())
-        };
-        for (s, list) in layer0.chunks_exact(stride0).enumerate() {
-            check_list(s, 0, list)?;
-        }
-        for (s, &level) in levels.iter().enumerate() {
-            if level == 0 {
-                continue;
-            }
-            let start = le(upper_offsets[s]) as usize;
-            for layer in 1..=level as usize {
-                let from = start + (layer - 1) * stride_up;
-                check_list(s, layer, &upper[from..from + stride_up])?;
-            }
-        }
-
-        let params = HnswParams {
-            max_neighbors: m,
-            ef_construction,
-            ef_search: DEFAULT_EF_SEARCH,
-            seed,
-        };
-        let inv_norms: Vec<f32> = inv_norms.iter().map(|&w| f32::from_bits(le(w))).collect();
-        if let Some(bad) = inv_norms.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
-            return Err(corrupt(format!("inverse norm {bad}")));
-        }
-        let mut graph = Hnsw::new(space, params)?;
-        graph.watermark = watermark;
-        graph.levels = levels;
-        if copy_layer0 {
-            graph.layer0 = Links::Owned(layer0.iter().map(|&w| AtomicU32::new(le(w))).collect());
-        }
-        graph.upper_offsets = upper_offsets.iter().map(|&w| le(w)).collect();
-        graph.upper = upper.iter().map(|&w| AtomicU32::new(le(w))).collect();
-        graph.inv_norms = inv_norms;
-        // No node locks: only a build takes them, and `grow` makes them for every node.
-        graph.entry = Mutex::new(entry);
-        graph.publish();
-        Ok((graph, layer0.len()))
+        parse::parse(aligned, path, space, true).map(|(g, _)| g)
     }
 }
