@@ -92,6 +92,30 @@ pub mod testing {
             .store(slots.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Whether `collection`'s HNSW graph in this process was loaded from its file
+    /// (`hnsw.<generation>.bin`) rather than built (false while it has none).
+    pub fn index_loaded_from_file(collection: &crate::Collection) -> crate::Result<bool> {
+        collection.index_loaded_from_file()
+    }
+
+    /// Whether `collection`'s live-slots table in this process was last loaded from its
+    /// checkpoint file (`live.<generation>.bin`) rather than from SQLite.
+    pub fn live_slots_from_checkpoint(collection: &crate::Collection) -> bool {
+        collection.live_slots_from_checkpoint()
+    }
+
+    /// Reads an HNSW graph file for `space` as an open does (every check included) and
+    /// returns its node count.
+    pub fn read_index_file(path: &std::path::Path, space: crate::Space) -> crate::Result<usize> {
+        crate::search::Hnsw::load(path, space).map(|g| g.len())
+    }
+
+    /// Reads a live-slots checkpoint file as an open does (on its own, not against the
+    /// catalog) and returns its seq, slot count and live count.
+    pub fn read_live_checkpoint(path: &std::path::Path) -> crate::Result<(u64, u64, u64)> {
+        crate::collection::read_live_checkpoint(path).map(|h| (h.seq, h.slots, h.live))
+    }
+
     /// The naive filter evaluator (plain Rust over one record, the oracle of the SQL
     /// execution), for `where` / `where_document` parsed as the Python client does
     /// (`backend: false`) or as chroma's server does (`backend: true`).

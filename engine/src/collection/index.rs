@@ -82,6 +82,8 @@ struct State {
     linked: u64,
     /// Slots the file on disk covers.
     saved: u64,
+    /// The graph was loaded from the generation's file (then maybe grown), not started here.
+    loaded: bool,
 }
 
 /// Extends a cosine graph's inverse norms to its first `slots` rows (they are saved with it,
@@ -182,6 +184,13 @@ impl CollectionShared {
         } else {
             0
         }
+    }
+
+    /// Whether this process holds a graph for `generation` that it loaded from the file
+    /// rather than built (for tests: a golden file must be used, not rebuilt).
+    pub(crate) fn index_loaded_from_file(&self, generation: u64) -> bool {
+        let st = read(&self.index.state);
+        st.generation == generation && st.graph.is_some() && st.loaded
     }
 
     /// Links every committed slot of `row` into the graph (loading the saved graph first,
@@ -302,6 +311,7 @@ impl CollectionShared {
                     st.linked = n;
                     st.saved = n;
                     st.graph = Some(g);
+                    st.loaded = true;
                 }
             }
         }

@@ -10,6 +10,7 @@ mod write;
 
 pub(crate) use index::EXACT_BELOW_SLOTS;
 pub use index::SearchOptions;
+pub(crate) use live_checkpoint::read as read_live_checkpoint;
 
 use std::sync::{Arc, RwLock};
 
@@ -81,6 +82,9 @@ pub(crate) struct LiveSlots {
     pub(crate) live: u64,
     /// The vector generation the slots are of, when loaded from a snapshot.
     pub(crate) generation: Option<u64>,
+    /// The table was last loaded from the checkpoint file (`live.<generation>.bin`), not
+    /// from SQLite (this process's writes since then patched it).
+    pub(crate) from_checkpoint: bool,
 }
 
 impl LiveSlots {
@@ -114,6 +118,7 @@ impl LiveSlots {
         self.seq = Some(row.seq);
         self.generation = Some(row.generation);
         self.live_bits = live_bits(&self.ords);
+        self.from_checkpoint = false;
         Ok(())
     }
 
@@ -221,6 +226,22 @@ impl Collection {
                 indexed_slots: self.shared.indexed_slots(row.generation),
             })
         })
+    }
+
+    /// Whether this process's graph of the collection's current generation was loaded from
+    /// its file (`hnsw.<generation>.bin`) rather than built; false without a graph.
+    pub(crate) fn index_loaded_from_file(&self) -> Result<bool> {
+        let row = self.db.sidecar.read(|tx| self.row(tx))?;
+        Ok(self.shared.index_loaded_from_file(row.generation))
+    }
+
+    /// Whether this process's live-slots table was last loaded from the checkpoint file
+    /// (`live.<generation>.bin`) rather than from SQLite.
+    pub(crate) fn live_slots_from_checkpoint(&self) -> bool {
+        self.shared
+            .live
+            .read()
+            .is_ok_and(|live| live.from_checkpoint)
     }
 
     /// Slots from which this database's collections get an HNSW graph.

@@ -8,6 +8,7 @@ mod chroma_parity;
 mod crash;
 mod filters;
 mod golden;
+mod golden_index;
 mod hit_ids;
 mod index;
 mod model;
