@@ -4,9 +4,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mnemodb::{AddBatch, Collection, GetRequest, QueryRequest, UpdateBatch};
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::replies::{Deleted, Empty};
 use super::routes::{collection_id, query_params};
 use super::wire::{
     self, AddBody, DeleteBody, GetBody, GetOut, IncludeItem, QueryBody, QueryOut, UpdateBody,
@@ -63,7 +65,7 @@ pub(crate) async fn add(
             uris: b.uris.as_deref(),
             metadatas: b.metadatas.as_deref(),
         })?;
-        super::json(StatusCode::CREATED, &json!({}))
+        super::json(StatusCode::CREATED, &Empty {})
     })
     .await
 }
@@ -97,7 +99,7 @@ async fn update_or_upsert(
         } else {
             col.update(batch)?;
         }
-        super::json(StatusCode::OK, &json!({}))
+        super::json(StatusCode::OK, &Empty {})
     })
     .await
 }
@@ -142,7 +144,7 @@ pub(crate) async fn delete(
             (Some(ids), None, None) => ids.len() as u64,
             _ => deleted,
         };
-        super::json(StatusCode::OK, &json!({ "deleted": reported }))
+        super::json(StatusCode::OK, &Deleted { deleted: reported })
     })
     .await
 }
@@ -206,9 +208,9 @@ pub(crate) async fn query(
 }
 
 /// `?read_level=index_and_wal|index_only`: every read sees every committed write here.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CountParams {
+pub(crate) struct CountParams {
     #[allow(dead_code)]
     read_level: Option<String>,
 }
