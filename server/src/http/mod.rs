@@ -9,6 +9,7 @@
 mod auth;
 mod metrics;
 mod openapi;
+mod params;
 mod records;
 mod replies;
 mod routes;

@@ -1,4 +1,4 @@
-//! The record routes: add, upsert, update, delete, get, query, count.
+//! The record routes: add, upsert, update, delete, get, query, count, and their documentation.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -8,14 +8,56 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::openapi::{Api, Doc};
+use super::params::{collection_id, query_params};
 use super::replies::{Deleted, Empty};
-use super::routes::{collection_id, query_params};
 use super::wire::{
     self, AddBody, DeleteBody, GetBody, GetOut, IncludeItem, QueryBody, QueryOut, UpdateBody,
 };
 use super::{AppState, RawBody};
 use crate::error::{Error, Result};
 use crate::namespace::Namespaces;
+
+/// The record routes of the collection path `c`.
+pub(crate) fn routes(api: Api, c: &str) -> Api {
+    api.post(
+        &format!("{c}/add"),
+        add,
+        Doc::json::<Empty>("Add records")
+            .takes::<AddBody>()
+            .status(StatusCode::CREATED),
+    )
+    .post(
+        &format!("{c}/upsert"),
+        upsert,
+        Doc::json::<Empty>("Upsert records").takes::<UpdateBody>(),
+    )
+    .post(
+        &format!("{c}/update"),
+        update,
+        Doc::json::<Empty>("Update records").takes::<UpdateBody>(),
+    )
+    .post(
+        &format!("{c}/delete"),
+        delete,
+        Doc::json::<Deleted>("Delete records").takes::<DeleteBody>(),
+    )
+    .post(
+        &format!("{c}/get"),
+        get,
+        Doc::json::<GetOut>("Get records").takes::<GetBody>(),
+    )
+    .post(
+        &format!("{c}/query"),
+        query,
+        Doc::json::<QueryOut>("Nearest neighbours").takes::<QueryBody>(),
+    )
+    .get(
+        &format!("{c}/count"),
+        count,
+        Doc::json::<u64>("Count records").query::<CountParams>(),
+    )
+}
 
 type CollectionPath = Path<(String, String, String)>;
 
@@ -42,7 +84,7 @@ fn check_batch(state: &AppState, n: usize) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn add(
+async fn add(
     State(state): State<AppState>,
     path: CollectionPath,
     RawBody(body): RawBody,
@@ -104,7 +146,7 @@ async fn update_or_upsert(
     .await
 }
 
-pub(crate) async fn upsert(
+async fn upsert(
     State(state): State<AppState>,
     path: CollectionPath,
     RawBody(body): RawBody,
@@ -112,7 +154,7 @@ pub(crate) async fn upsert(
     update_or_upsert(state, path, body, true).await
 }
 
-pub(crate) async fn update(
+async fn update(
     State(state): State<AppState>,
     path: CollectionPath,
     RawBody(body): RawBody,
@@ -125,7 +167,7 @@ fn filter(v: Option<Value>) -> Option<Value> {
     v.filter(|v| !v.is_null())
 }
 
-pub(crate) async fn delete(
+async fn delete(
     State(state): State<AppState>,
     path: CollectionPath,
     RawBody(body): RawBody,
@@ -149,7 +191,7 @@ pub(crate) async fn delete(
     .await
 }
 
-pub(crate) async fn get(
+async fn get(
     State(state): State<AppState>,
     path: CollectionPath,
     RawBody(body): RawBody,
@@ -173,7 +215,7 @@ pub(crate) async fn get(
     .await
 }
 
-pub(crate) async fn query(
+async fn query(
     State(state): State<AppState>,
     path: CollectionPath,
     RawBody(body): RawBody,
@@ -210,12 +252,12 @@ pub(crate) async fn query(
 /// `?read_level=index_and_wal|index_only`: every read sees every committed write here.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CountParams {
+struct CountParams {
     #[allow(dead_code)]
     read_level: Option<String>,
 }
 
-pub(crate) async fn count(
+async fn count(
     State(state): State<AppState>,
     path: CollectionPath,
     RawQuery(q): RawQuery,

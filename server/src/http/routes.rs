@@ -12,15 +12,12 @@ use mnemodb::{CollectionConfig, HnswConfigUpdate};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use super::metrics::CollectionSize;
 use super::openapi::{Api, Doc};
-use super::replies::{Deleted, Empty, Health, Heartbeat, Identity, PreFlight, Tenant};
-use super::wire::{
-    self, AddBody, CollectionOut, CreateCollection, DeleteBody, GetBody, GetOut, ModifyCollection,
-    NameBody, QueryBody, QueryOut, UpdateBody,
-};
+use super::params::{collection_id, query_params};
+use super::replies::{Empty, Health, Heartbeat, Identity, PreFlight, Tenant};
+use super::wire::{self, CollectionOut, CreateCollection, ModifyCollection, NameBody};
 use super::{AppState, RawBody, records};
 use crate::error::{Error, Result};
 use crate::namespace::{DEFAULT_DATABASE, DEFAULT_TENANT, DatabaseEntry};
@@ -34,7 +31,7 @@ pub(crate) fn api() -> Api {
     let api = system(Api::new());
     let api = databases(api);
     let api = collections(api, T);
-    let api = records(api, &format!("{T}/collections/{{collection}}"));
+    let api = records::routes(api, &format!("{T}/collections/{{collection}}"));
     api.get(
         "/metrics",
         metrics,
@@ -150,47 +147,6 @@ fn collections(api: Api, t: &str) -> Api {
     )
 }
 
-/// The record routes of the collection path `c`.
-fn records(api: Api, c: &str) -> Api {
-    api.post(
-        &format!("{c}/add"),
-        records::add,
-        Doc::json::<Empty>("Add records")
-            .takes::<AddBody>()
-            .status(StatusCode::CREATED),
-    )
-    .post(
-        &format!("{c}/upsert"),
-        records::upsert,
-        Doc::json::<Empty>("Upsert records").takes::<UpdateBody>(),
-    )
-    .post(
-        &format!("{c}/update"),
-        records::update,
-        Doc::json::<Empty>("Update records").takes::<UpdateBody>(),
-    )
-    .post(
-        &format!("{c}/delete"),
-        records::delete,
-        Doc::json::<Deleted>("Delete records").takes::<DeleteBody>(),
-    )
-    .post(
-        &format!("{c}/get"),
-        records::get,
-        Doc::json::<GetOut>("Get records").takes::<GetBody>(),
-    )
-    .post(
-        &format!("{c}/query"),
-        records::query,
-        Doc::json::<QueryOut>("Nearest neighbours").takes::<QueryBody>(),
-    )
-    .get(
-        &format!("{c}/count"),
-        records::count,
-        Doc::json::<u64>("Count records").query::<records::CountParams>(),
-    )
-}
-
 /// The router: [`api`] with its document, and the answers for no route and a wrong method.
 pub(crate) fn router(state: AppState) -> Router {
     api()
@@ -206,31 +162,6 @@ pub(crate) fn router(state: AppState) -> Router {
 pub(crate) struct Page {
     limit: Option<usize>,
     offset: Option<usize>,
-}
-
-/// Parses a query string into `T`; 400 with the reason if it does not fit.
-pub(crate) fn query_params<T: serde::de::DeserializeOwned + Default>(
-    raw: Option<String>,
-) -> Result<T> {
-    match raw {
-        None => Ok(T::default()),
-        Some(q) => serde_urlencoded_from_str(&q),
-    }
-}
-
-fn serde_urlencoded_from_str<T: serde::de::DeserializeOwned>(q: &str) -> Result<T> {
-    let uri: Uri = format!("/?{q}")
-        .parse()
-        .map_err(|e| Error::invalid(format!("invalid query string: {e}")))?;
-    axum::extract::Query::<T>::try_from_uri(&uri)
-        .map(|axum::extract::Query(v)| v)
-        .map_err(|e| Error::invalid(format!("invalid query string: {}", e.body_text())))
-}
-
-/// A collection id from the path (`PUT`, by-id and record routes take ids).
-pub(crate) fn collection_id(raw: &str) -> Result<Uuid> {
-    raw.parse()
-        .map_err(|_| Error::invalid(format!("Collection ID is not a valid UUIDv4: {raw}")))
 }
 
 /// chroma's server refuses an empty collection metadata map (`null` is fine).
