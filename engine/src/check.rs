@@ -33,7 +33,7 @@ impl Database {
     /// has a valid header, the catalog's dimension and at least the committed rows.
     pub fn check(&self) -> Result<ConsistencyReport> {
         let dir = self.path().map(|p| p.join(COLLECTIONS_DIR));
-        self.inner().sidecar.read(|tx| {
+        self.inner().sidecar().read(|tx| {
             let mut report = ConsistencyReport::default();
             let integrity: String = tx.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
             if integrity != "ok" {

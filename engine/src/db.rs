@@ -2,14 +2,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
-use crate::collection::{Collection, CollectionShared, EXACT_BELOW_SLOTS, LiveSlots};
-use crate::config::{CollectionConfig, HnswConfigUpdate};
-use crate::distance::Kernel;
+use crate::collection::{Collection, CollectionShared, DbShared};
+use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::meta::{self, CollectionRow, Sidecar};
 use crate::store::Segment;
@@ -33,13 +31,11 @@ pub struct Database {
 pub(crate) struct DbInner {
     /// `None` for an in-memory database.
     pub(crate) dir: Option<PathBuf>,
-    pub(crate) sidecar: Sidecar,
+    /// The sidecar and settings, shared with every collection handle.
+    pub(crate) shared: Arc<DbShared>,
     /// Per-process state of every collection opened so far (segment mapping, live slots).
     /// In memory the segment *is* the data, so entries live until the collection is deleted.
     collections: Mutex<HashMap<Uuid, Arc<CollectionShared>>>,
-    /// Collections with fewer slots are searched exactly and get no graph
-    /// ([`EXACT_BELOW_SLOTS`](crate::collection::EXACT_BELOW_SLOTS); tests lower it).
-    pub(crate) index_min_slots: AtomicU64,
 }
 
 impl Database {
@@ -53,9 +49,8 @@ impl Database {
         let sidecar = Sidecar::open(&dir)?;
         let inner = Arc::new(DbInner {
             dir: Some(dir),
-            sidecar,
+            shared: Arc::new(DbShared::new(sidecar)),
             collections: Mutex::default(),
-            index_min_slots: AtomicU64::new(EXACT_BELOW_SLOTS),
         });
         inner.recover()?;
         Ok(Database { inner })
@@ -67,9 +62,8 @@ impl Database {
         Ok(Database {
             inner: Arc::new(DbInner {
                 dir: None,
-                sidecar,
+                shared: Arc::new(DbShared::new(sidecar)),
                 collections: Mutex::default(),
-                index_min_slots: AtomicU64::new(EXACT_BELOW_SLOTS),
             }),
         })
     }
@@ -111,7 +105,7 @@ impl Database {
     pub fn get_collection(&self, name: &str) -> Result<Collection> {
         let row = self
             .inner
-            .sidecar
+            .sidecar()
             .read(|tx| meta::collection_by_name(tx, name))?
             .ok_or_else(|| Error::CollectionNotFound(name.to_owned()))?;
         self.inner.handle(&row)
@@ -121,7 +115,7 @@ impl Database {
     pub fn get_collection_by_id(&self, id: Uuid) -> Result<Collection> {
         let row = self
             .inner
-            .sidecar
+            .sidecar()
             .read(|tx| meta::collection_by_id(tx, id))?
             .ok_or_else(|| Error::CollectionNotFound(id.to_string()))?;
         self.inner.handle(&row)
@@ -129,13 +123,13 @@ impl Database {
 
     /// Every collection, oldest first.
     pub fn list_collections(&self) -> Result<Vec<CollectionInfo>> {
-        let rows = self.inner.sidecar.read(|tx| meta::catalog_rows(tx))?;
+        let rows = self.inner.sidecar().read(|tx| meta::catalog_rows(tx))?;
         Ok(rows.iter().map(CollectionRow::info).collect())
     }
 
     /// Deletes a collection, its records and its files. Handles to it fail from now on.
     pub fn delete_collection(&self, name: &str) -> Result<()> {
-        let row = self.inner.sidecar.write(|tx| {
+        let row = self.inner.sidecar().write(|tx| {
             let row = meta::collection_by_name(tx, name)?
                 .ok_or_else(|| Error::CollectionNotFound(name.to_owned()))?;
             meta::catalog::delete_collection(tx, row.key)?;
@@ -163,8 +157,7 @@ impl Database {
         new_name: Option<&str>,
         metadata: Option<Option<&Metadata>>,
     ) -> Result<()> {
-        let collection = self.get_collection(name)?;
-        modify(&self.inner, collection.id(), new_name, metadata)
+        self.get_collection(name)?.modify(new_name, metadata)
     }
 
     fn create(
@@ -178,7 +171,7 @@ impl Database {
         if let Some(m) = metadata {
             validate::collection_metadata(m)?;
         }
-        let row = self.inner.sidecar.write(|tx| {
+        let row = self.inner.sidecar().write(|tx| {
             if let Some(row) = meta::collection_by_name(tx, name)? {
                 return if get_or_create {
                     Ok(row)
@@ -201,60 +194,14 @@ impl Database {
     }
 }
 
-/// Applies a configuration update to the collection `uuid`.
-pub(crate) fn modify_configuration(
-    db: &DbInner,
-    uuid: Uuid,
-    update: &HnswConfigUpdate,
-) -> Result<CollectionConfig> {
-    db.sidecar.write(|tx| {
-        let row = meta::collection_by_id(tx, uuid)?
-            .ok_or_else(|| Error::CollectionNotFound(uuid.to_string()))?;
-        let next = CollectionConfig {
-            hnsw: row.config.hnsw.updated(update)?,
-        };
-        meta::catalog::set_configuration(tx, row.key, &next)?;
-        Ok(next)
-    })
-}
-
-/// Shared by [`Database::modify_collection`] and [`Collection::modify`].
-pub(crate) fn modify(
-    db: &DbInner,
-    uuid: Uuid,
-    new_name: Option<&str>,
-    metadata: Option<Option<&Metadata>>,
-) -> Result<()> {
-    if let Some(n) = new_name {
-        validate::collection_name(n)?;
-    }
-    if let Some(Some(m)) = metadata {
-        validate::collection_metadata(m)?;
-        if m.contains_key("hnsw:space") {
-            // chromadb's own check and wording.
-            return Err(Error::invalid(
-                "Changing the distance function of a collection once it is created is not \
-                 supported currently.",
-            ));
-        }
-    }
-    db.sidecar.write(|tx| {
-        let row = meta::collection_by_id(tx, uuid)?
-            .ok_or_else(|| Error::CollectionNotFound(uuid.to_string()))?;
-        if let Some(n) = new_name
-            && n != row.name
-            && meta::collection_by_name(tx, n)?.is_some()
-        {
-            return Err(Error::CollectionExists(n.to_owned()));
-        }
-        let json = metadata.map(|m| meta::metadata_to_json(m));
-        meta::catalog::modify_collection(tx, row.key, new_name, json.as_ref().map(|j| j.as_deref()))
-    })
-}
-
 impl DbInner {
+    /// The sidecar's connections (held in [`DbShared`] with the collections).
+    pub(crate) fn sidecar(&self) -> &Sidecar {
+        &self.shared.sidecar
+    }
+
     /// This process's shared state for a collection, created on first use.
-    pub(crate) fn handle(self: &Arc<Self>, row: &CollectionRow) -> Result<Collection> {
+    pub(crate) fn handle(&self, row: &CollectionRow) -> Result<Collection> {
         let mut map = self.collections.lock().unwrap_or_else(|p| p.into_inner());
         let shared = match map.get(&row.uuid) {
             Some(s) => Arc::clone(s),
@@ -265,31 +212,22 @@ impl DbInner {
                     }
                     None => Segment::in_memory(),
                 };
-                let s = Arc::new(CollectionShared {
-                    uuid: row.uuid,
-                    kernel: Kernel::new(row.config.hnsw.space)?,
-                    segment,
-                    live: RwLock::new(LiveSlots::default()),
-                    index: Default::default(),
-                    filter_cache: Default::default(),
-                    row_memo: Default::default(),
-                    hit_ids: Default::default(),
-                });
+                let s = Arc::new(CollectionShared::new(row, segment)?);
                 map.insert(row.uuid, Arc::clone(&s));
                 s
             }
         };
-        Ok(Collection::new(Arc::clone(self), shared))
+        Ok(Collection::new(Arc::clone(&self.shared), shared))
     }
 
     /// Crash recovery, under the write lock: drop vector rows past each collection's committed
     /// slots, files of older generations, and directories of collections no longer in the
     /// catalog. Every file change happens under the write lock, so none of this can race
     /// with a writer in another process.
-    fn recover(self: &Arc<Self>) -> Result<()> {
+    fn recover(&self) -> Result<()> {
         let Some(dir) = &self.dir else { return Ok(()) };
         let collections_dir = dir.join(COLLECTIONS_DIR);
-        self.sidecar.write(|tx| {
+        self.sidecar().write(|tx| {
             let rows = meta::catalog_rows(tx)?;
             for row in &rows {
                 let cdir = collections_dir.join(row.uuid.to_string());

@@ -88,6 +88,7 @@ pub mod testing {
     /// tests can exercise the index on small data.
     pub fn set_index_min_slots(db: &crate::Database, slots: u64) {
         db.inner()
+            .shared
             .index_min_slots
             .store(slots.max(1), std::sync::atomic::Ordering::Relaxed);
     }

@@ -8,13 +8,13 @@ use uuid::Uuid;
 use crate::config::CollectionConfig;
 use crate::distance::Space;
 
-/// A metadata value, as Chroma allows them: scalars and non-empty homogeneous lists.
-///
-/// Serialized untagged (a JSON scalar or array). Deserialized by `metadata_serde` with the
-/// result serde's derived untagged enum gives, without its cost (it buffers the value and
-/// tries each variant in turn, building an error per miss: a tenth of a query's time went to
-/// reading back the metadata of its hits).
+// Deserialized by `metadata_serde` with the result serde's derived untagged enum gives,
+// without its cost (it buffers the value and tries each variant in turn, building an error
+// per miss: a tenth of a query's time went to reading back the metadata of its hits).
+/// A metadata value, as Chroma allows them: scalars and non-empty homogeneous lists, written
+/// in JSON as a scalar or an array.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum MetadataValue {
     /// `true` / `false` (distinct from integers, as in Chroma).

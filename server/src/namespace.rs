@@ -24,7 +24,7 @@ pub const CATALOG_FILE: &str = "mnemodb-server.json";
 pub const DATABASES_DIR: &str = "databases";
 
 /// A database as chromadb names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DatabaseEntry {
     /// Stable id (all zeros for the default database, as in chromadb).
     pub id: Uuid,

@@ -5,24 +5,24 @@ mod filter_cache;
 mod hit_ids;
 mod index;
 mod live_checkpoint;
+mod modify;
 mod read;
 mod write;
 
-pub(crate) use index::EXACT_BELOW_SLOTS;
+use index::EXACT_BELOW_SLOTS;
 pub use index::SearchOptions;
 pub(crate) use live_checkpoint::read as read_live_checkpoint;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;
 
-use crate::config::{CollectionConfig, HnswConfigUpdate};
-use crate::db::DbInner;
 use crate::distance::{Kernel, Space};
 use crate::error::{Error, Result};
-use crate::meta::{self, CollectionRow};
+use crate::meta::{self, CollectionRow, Sidecar};
 use crate::store::Segment;
-use crate::types::{CollectionInfo, CollectionStats, Metadata};
+use crate::types::{CollectionInfo, CollectionStats};
 
 /// `ords[slot]` of a slot no record points to.
 pub(crate) const DEAD: u64 = u64::MAX;
@@ -33,8 +33,28 @@ pub(crate) const DEAD: u64 = u64::MAX;
 /// shares one segment mapping and one liveness cache.
 #[derive(Debug, Clone)]
 pub struct Collection {
-    db: Arc<DbInner>,
+    db: Arc<DbShared>,
     shared: Arc<CollectionShared>,
+}
+
+/// What every collection of one database shares: the sidecar and the database's settings.
+/// The database holds it and hands it to each handle, so a collection needs nothing else of
+/// the database.
+#[derive(Debug)]
+pub(crate) struct DbShared {
+    pub(crate) sidecar: Sidecar,
+    /// Collections with fewer slots are searched exactly and get no graph
+    /// ([`EXACT_BELOW_SLOTS`]; tests lower it).
+    pub(crate) index_min_slots: AtomicU64,
+}
+
+impl DbShared {
+    pub(crate) fn new(sidecar: Sidecar) -> DbShared {
+        DbShared {
+            sidecar,
+            index_min_slots: AtomicU64::new(EXACT_BELOW_SLOTS),
+        }
+    }
 }
 
 /// What every handle to one collection shares within a process.
@@ -52,6 +72,23 @@ pub(crate) struct CollectionShared {
     pub(crate) row_memo: meta::RowMemo,
     /// Ids of records by slot, for query hits.
     pub(crate) hit_ids: hit_ids::HitIds,
+}
+
+impl CollectionShared {
+    /// The state of the collection of catalog row `row`, whose vectors are in `segment`,
+    /// before anything is loaded.
+    pub(crate) fn new(row: &CollectionRow, segment: Segment) -> Result<CollectionShared> {
+        Ok(CollectionShared {
+            uuid: row.uuid,
+            kernel: Kernel::new(row.config.hnsw.space)?,
+            segment,
+            live: RwLock::new(LiveSlots::default()),
+            index: Default::default(),
+            filter_cache: Default::default(),
+            row_memo: Default::default(),
+            hit_ids: Default::default(),
+        })
+    }
 }
 
 impl Drop for CollectionShared {
@@ -174,7 +211,7 @@ impl LiveSlots {
 }
 
 impl Collection {
-    pub(crate) fn new(db: Arc<DbInner>, shared: Arc<CollectionShared>) -> Collection {
+    pub(crate) fn new(db: Arc<DbShared>, shared: Arc<CollectionShared>) -> Collection {
         Collection { db, shared }
     }
 
@@ -196,21 +233,6 @@ impl Collection {
     /// The current name.
     pub fn name(&self) -> Result<String> {
         Ok(self.info()?.name)
-    }
-
-    /// Renames the collection and/or replaces its metadata (as chromadb's `modify`).
-    pub fn modify(
-        &self,
-        new_name: Option<&str>,
-        metadata: Option<Option<&Metadata>>,
-    ) -> Result<()> {
-        crate::db::modify(&self.db, self.shared.uuid, new_name, metadata)
-    }
-
-    /// Changes the settings chromadb lets a collection change after creation (`ef_search`
-    /// and the bookkeeping knobs) and returns the new configuration.
-    pub fn modify_configuration(&self, update: &HnswConfigUpdate) -> Result<CollectionConfig> {
-        crate::db::modify_configuration(&self.db, self.shared.uuid, update)
     }
 
     /// Storage figures: live records, slots, dead slots, writes so far.
@@ -246,9 +268,7 @@ impl Collection {
 
     /// Slots from which this database's collections get an HNSW graph.
     fn index_min_slots(&self) -> u64 {
-        self.db
-            .index_min_slots
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.db.index_min_slots.load(Ordering::Relaxed)
     }
 
     /// The collection's catalog row, or `CollectionNotFound` if it was deleted.

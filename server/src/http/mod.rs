@@ -9,7 +9,9 @@
 mod auth;
 mod metrics;
 mod openapi;
+mod params;
 mod records;
+mod replies;
 mod routes;
 pub mod wire;
 
@@ -153,9 +155,12 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Respon
         .into_response())
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every failure's body.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct ErrorBody<'a> {
+    /// The chromadb exception class the client raises (`NotFoundError`, ...).
     error: &'a str,
+    /// What went wrong and how to fix it.
     message: String,
 }
 

@@ -1,19 +1,63 @@
-//! The record routes: add, upsert, update, delete, get, query, count.
+//! The record routes: add, upsert, update, delete, get, query, count, and their documentation.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mnemodb::{AddBatch, Collection, GetRequest, QueryRequest, UpdateBatch};
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::routes::{collection_id, query_params};
+use super::openapi::{Api, Doc};
+use super::params::{collection_id, query_params};
+use super::replies::{Deleted, Empty};
 use super::wire::{
     self, AddBody, DeleteBody, GetBody, GetOut, IncludeItem, QueryBody, QueryOut, UpdateBody,
 };
 use super::{AppState, RawBody};
 use crate::error::{Error, Result};
 use crate::namespace::Namespaces;
+
+/// The record routes of the collection path `c`.
+pub(crate) fn routes(api: Api, c: &str) -> Api {
+    api.post(
+        &format!("{c}/add"),
+        add,
+        Doc::json::<Empty>("Add records")
+            .takes::<AddBody>()
+            .status(StatusCode::CREATED),
+    )
+    .post(
+        &format!("{c}/upsert"),
+        upsert,
+        Doc::json::<Empty>("Upsert records").takes::<UpdateBody>(),
+    )
+    .post(
+        &format!("{c}/update"),
+        update,
+        Doc::json::<Empty>("Update records").takes::<UpdateBody>(),
+    )
+    .post(
+        &format!("{c}/delete"),
+        delete,
+        Doc::json::<Deleted>("Delete records").takes::<DeleteBody>(),
+    )
+    .post(
+        &format!("{c}/get"),
+        get,
+        Doc::json::<GetOut>("Get records").takes::<GetBody>(),
+    )
+    .post(
+        &format!("{c}/query"),
+        query,
+        Doc::json::<QueryOut>("Nearest neighbours").takes::<QueryBody>(),
+    )
+    .get(
+        &format!("{c}/count"),
+        count,
+        Doc::json::<u64>("Count records").query::<CountParams>(),
+    )
+}
 
 type CollectionPath = Path<(String, String, String)>;
 
@@ -40,7 +84,7 @@ fn check_batch(state: &AppState, n: usize) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn add(
+async fn add(
     State(state): State<AppState>,
     path: CollectionPath,
     RawBody(body): RawBody,
@@ -63,7 +107,7 @@ pub(crate) async fn add(
             uris: b.uris.as_deref(),
             metadatas: b.metadatas.as_deref(),
         })?;
-        super::json(StatusCode::CREATED, &json!({}))
+        super::json(StatusCode::CREATED, &Empty {})
     })
     .await
 }
@@ -97,12 +141,12 @@ async fn update_or_upsert(
         } else {
             col.update(batch)?;
         }
-        super::json(StatusCode::OK, &json!({}))
+        super::json(StatusCode::OK, &Empty {})
     })
     .await
 }
 
-pub(crate) async fn upsert(
+async fn upsert(
     State(state): State<AppState>,
     path: CollectionPath,
     RawBody(body): RawBody,
@@ -110,7 +154,7 @@ pub(crate) async fn upsert(
     update_or_upsert(state, path, body, true).await
 }
 
-pub(crate) async fn update(
+async fn update(
     State(state): State<AppState>,
     path: CollectionPath,
     RawBody(body): RawBody,
@@ -123,7 +167,7 @@ fn filter(v: Option<Value>) -> Option<Value> {
     v.filter(|v| !v.is_null())
 }
 
-pub(crate) async fn delete(
+async fn delete(
     State(state): State<AppState>,
     path: CollectionPath,
     RawBody(body): RawBody,
@@ -142,12 +186,12 @@ pub(crate) async fn delete(
             (Some(ids), None, None) => ids.len() as u64,
             _ => deleted,
         };
-        super::json(StatusCode::OK, &json!({ "deleted": reported }))
+        super::json(StatusCode::OK, &Deleted { deleted: reported })
     })
     .await
 }
 
-pub(crate) async fn get(
+async fn get(
     State(state): State<AppState>,
     path: CollectionPath,
     RawBody(body): RawBody,
@@ -171,7 +215,7 @@ pub(crate) async fn get(
     .await
 }
 
-pub(crate) async fn query(
+async fn query(
     State(state): State<AppState>,
     path: CollectionPath,
     RawBody(body): RawBody,
@@ -206,14 +250,14 @@ pub(crate) async fn query(
 }
 
 /// `?read_level=index_and_wal|index_only`: every read sees every committed write here.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CountParams {
     #[allow(dead_code)]
     read_level: Option<String>,
 }
 
-pub(crate) async fn count(
+async fn count(
     State(state): State<AppState>,
     path: CollectionPath,
     RawQuery(q): RawQuery,

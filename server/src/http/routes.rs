@@ -7,123 +7,161 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::any;
 use mnemodb::{CollectionConfig, HnswConfigUpdate};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use super::metrics::CollectionSize;
+use super::openapi::{Api, Doc};
+use super::params::{collection_id, query_params};
+use super::replies::{Empty, Health, Heartbeat, Identity, PreFlight, Tenant};
 use super::wire::{self, CollectionOut, CreateCollection, ModifyCollection, NameBody};
-use super::{AppState, RawBody, openapi, records};
+use super::{AppState, RawBody, records};
 use crate::error::{Error, Result};
-use crate::namespace::{DEFAULT_DATABASE, DEFAULT_TENANT};
+use crate::namespace::{DEFAULT_DATABASE, DEFAULT_TENANT, DatabaseEntry};
 
-/// Every route of the API.
-pub(crate) fn router(state: AppState) -> Router {
+/// What `/metrics` answers: Prometheus' text format.
+const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Every route of the API, each with what it takes and answers.
+pub(crate) fn api() -> Api {
     const T: &str = "/api/v2/tenants/{tenant}/databases/{database}";
-    Router::new()
-        .route("/api/v2", get(heartbeat))
-        .route("/api/v2/heartbeat", get(heartbeat))
-        .route("/api/v2/healthcheck", get(healthcheck))
-        .route("/api/v2/version", get(version))
-        .route("/api/v2/pre-flight-checks", get(pre_flight))
-        .route("/api/v2/auth/identity", get(identity))
-        .route("/api/v2/reset", post(reset))
-        .route("/api/v2/tenants", post(create_tenant))
-        .route("/api/v2/tenants/{tenant}", get(get_tenant))
-        .route(
-            "/api/v2/tenants/{tenant}/databases",
-            get(list_databases).post(create_database),
+    let api = system(Api::new());
+    let api = databases(api);
+    let api = collections(api, T);
+    let api = records::routes(api, &format!("{T}/collections/{{collection}}"));
+    api.get(
+        "/metrics",
+        metrics,
+        Doc::text("Prometheus metrics", METRICS_CONTENT_TYPE),
+    )
+    .unlisted("/api/v1", any(v1_gone))
+    .unlisted("/api/v1/{*rest}", any(v1_gone))
+}
+
+/// Liveness, version, limits, identity and reset.
+fn system(api: Api) -> Api {
+    api.get("/api/v2", heartbeat, Doc::json::<Heartbeat>("Heartbeat"))
+        .get(
+            "/api/v2/heartbeat",
+            heartbeat,
+            Doc::json::<Heartbeat>("Heartbeat"),
         )
-        .route(
-            "/api/v2/tenants/{tenant}/databases/{database}",
-            get(get_database).delete(delete_database),
+        .get(
+            "/api/v2/healthcheck",
+            healthcheck,
+            Doc::json::<Health>("Readiness"),
         )
-        .route(
-            &format!("{T}/collections"),
-            get(list_collections).post(create_collection),
+        .get(
+            "/api/v2/version",
+            version,
+            Doc::json::<String>("The API version"),
         )
-        .route(&format!("{T}/collections_count"), get(count_collections))
-        .route(
-            &format!("{T}/collections/{{collection}}"),
-            get(get_collection)
-                .put(modify_collection)
-                .delete(delete_collection),
+        .get(
+            "/api/v2/pre-flight-checks",
+            pre_flight,
+            Doc::json::<PreFlight>("The limits the client batches by"),
         )
-        .route(
-            &format!("{T}/collections/by-id/{{collection}}"),
-            get(get_collection_by_id),
+        .get(
+            "/api/v2/auth/identity",
+            identity,
+            Doc::json::<Identity>("The caller's identity"),
         )
-        .route(
-            &format!("{T}/collections/{{collection}}/add"),
-            post(records::add),
+        .post(
+            "/api/v2/reset",
+            reset,
+            Doc::json::<bool>("Delete everything (needs --allow-reset)"),
         )
-        .route(
-            &format!("{T}/collections/{{collection}}/upsert"),
-            post(records::upsert),
-        )
-        .route(
-            &format!("{T}/collections/{{collection}}/update"),
-            post(records::update),
-        )
-        .route(
-            &format!("{T}/collections/{{collection}}/delete"),
-            post(records::delete),
-        )
-        .route(
-            &format!("{T}/collections/{{collection}}/get"),
-            post(records::get),
-        )
-        .route(
-            &format!("{T}/collections/{{collection}}/query"),
-            post(records::query),
-        )
-        .route(
-            &format!("{T}/collections/{{collection}}/count"),
-            get(records::count),
-        )
-        .route("/api/v1", any(v1_gone))
-        .route("/api/v1/{*rest}", any(v1_gone))
-        .route("/openapi.json", get(openapi::document))
-        .route("/api/v2/openapi.json", get(openapi::document))
-        .route("/metrics", get(metrics))
+}
+
+/// Tenants and their databases.
+fn databases(api: Api) -> Api {
+    const TENANT: &str = "/api/v2/tenants/{tenant}";
+    api.post(
+        "/api/v2/tenants",
+        create_tenant,
+        Doc::json::<Empty>("Create a tenant").takes::<NameBody>(),
+    )
+    .get(TENANT, get_tenant, Doc::json::<Tenant>("Get a tenant"))
+    .get(
+        &format!("{TENANT}/databases"),
+        list_databases,
+        Doc::json::<Vec<DatabaseEntry>>("List databases").query::<Page>(),
+    )
+    .post(
+        &format!("{TENANT}/databases"),
+        create_database,
+        Doc::json::<Empty>("Create a database").takes::<NameBody>(),
+    )
+    .get(
+        &format!("{TENANT}/databases/{{database}}"),
+        get_database,
+        Doc::json::<DatabaseEntry>("Get a database"),
+    )
+    .delete(
+        &format!("{TENANT}/databases/{{database}}"),
+        delete_database,
+        Doc::json::<Empty>("Delete a database"),
+    )
+}
+
+/// The collection routes under the database prefix `t`.
+fn collections(api: Api, t: &str) -> Api {
+    let one = format!("{t}/collections/{{collection}}");
+    api.get(
+        &format!("{t}/collections"),
+        list_collections,
+        Doc::json::<Vec<CollectionOut>>("List collections").query::<Page>(),
+    )
+    .post(
+        &format!("{t}/collections"),
+        create_collection,
+        Doc::json::<CollectionOut>("Create a collection").takes::<CreateCollection>(),
+    )
+    .get(
+        &format!("{t}/collections_count"),
+        count_collections,
+        Doc::json::<usize>("Count collections"),
+    )
+    .get(
+        &one,
+        get_collection,
+        Doc::json::<CollectionOut>("Get a collection by name"),
+    )
+    .put(
+        &one,
+        modify_collection,
+        Doc::json::<Empty>("Modify a collection by id").takes::<ModifyCollection>(),
+    )
+    .delete(
+        &one,
+        delete_collection,
+        Doc::json::<Empty>("Delete a collection by name"),
+    )
+    .get(
+        &format!("{t}/collections/by-id/{{collection}}"),
+        get_collection_by_id,
+        Doc::json::<CollectionOut>("Get a collection by id"),
+    )
+}
+
+/// The router: [`api`] with its document, and the answers for no route and a wrong method.
+pub(crate) fn router(state: AppState) -> Router {
+    api()
+        .into_router()
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(state)
 }
 
 /// Query parameters of the list routes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Page {
     limit: Option<usize>,
     offset: Option<usize>,
-}
-
-/// Parses a query string into `T`; 400 with the reason if it does not fit.
-pub(crate) fn query_params<T: serde::de::DeserializeOwned + Default>(
-    raw: Option<String>,
-) -> Result<T> {
-    match raw {
-        None => Ok(T::default()),
-        Some(q) => serde_urlencoded_from_str(&q),
-    }
-}
-
-fn serde_urlencoded_from_str<T: serde::de::DeserializeOwned>(q: &str) -> Result<T> {
-    let uri: Uri = format!("/?{q}")
-        .parse()
-        .map_err(|e| Error::invalid(format!("invalid query string: {e}")))?;
-    axum::extract::Query::<T>::try_from_uri(&uri)
-        .map(|axum::extract::Query(v)| v)
-        .map_err(|e| Error::invalid(format!("invalid query string: {}", e.body_text())))
-}
-
-/// A collection id from the path (`PUT`, by-id and record routes take ids).
-pub(crate) fn collection_id(raw: &str) -> Result<Uuid> {
-    raw.parse()
-        .map_err(|_| Error::invalid(format!("Collection ID is not a valid UUIDv4: {raw}")))
 }
 
 /// chroma's server refuses an empty collection metadata map (`null` is fine).
@@ -152,18 +190,22 @@ fn collection_out(
 }
 
 fn ok_empty(status: StatusCode) -> Result<Response> {
-    super::json(status, &json!({}))
+    super::json(status, &Empty {})
 }
 
 async fn heartbeat() -> Response {
-    let ns = SystemTime::now()
+    let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    axum::Json(json!({ "nanosecond heartbeat": ns })).into_response()
+    axum::Json(Heartbeat { nanos }).into_response()
 }
 
 async fn healthcheck() -> Response {
-    axum::Json(json!({"is_executor_ready": true, "is_log_client_ready": true})).into_response()
+    axum::Json(Health {
+        is_executor_ready: true,
+        is_log_client_ready: true,
+    })
+    .into_response()
 }
 
 /// chroma's own server answers "1.0.0" (its API version); clients do not check it.
@@ -172,19 +214,19 @@ async fn version() -> Response {
 }
 
 async fn pre_flight(State(state): State<AppState>) -> Response {
-    axum::Json(json!({
-        "max_batch_size": state.cfg.max_batch_size,
-        "supports_base64_encoding": true,
-    }))
+    axum::Json(PreFlight {
+        max_batch_size: state.cfg.max_batch_size,
+        supports_base64_encoding: true,
+    })
     .into_response()
 }
 
 async fn identity() -> Response {
-    axum::Json(json!({
-        "user_id": "",
-        "tenant": DEFAULT_TENANT,
-        "databases": [DEFAULT_DATABASE],
-    }))
+    axum::Json(Identity {
+        user_id: String::new(),
+        tenant: DEFAULT_TENANT.to_owned(),
+        databases: vec![DEFAULT_DATABASE.to_owned()],
+    })
     .into_response()
 }
 
@@ -210,7 +252,10 @@ async fn get_tenant(State(state): State<AppState>, Path(tenant): Path<String>) -
     state.ns.require_tenant(&tenant)?;
     super::json(
         StatusCode::OK,
-        &json!({ "name": tenant, "resource_name": null }),
+        &Tenant {
+            name: tenant,
+            resource_name: None,
+        },
     )
 }
 
@@ -436,10 +481,7 @@ async fn metrics(State(state): State<AppState>) -> Result<Response> {
         .await?;
     let text = state.metrics.render(&sizes);
     Ok((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(axum::http::header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
         text,
     )
         .into_response())

@@ -1,8 +1,10 @@
 //! Request and response bodies of the Chroma HTTP API v2, as chromadb 1.5.9's client sends
-//! and reads them (`chromadb/api/fastapi.py`), and their conversion to engine values.
+//! and reads them (`chromadb/api/fastapi.py`), and their conversion to engine values. Each
+//! derives `JsonSchema` too: the OpenAPI document's schemas are generated from these types.
 
 use base64::Engine as _;
 use mnemodb::{CollectionInfo, Embeddings, GetResult, Include, Metadata, MetadataPatch, QueryHits};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,12 +37,14 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 }
 
 /// `POST .../collections`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCollection {
     pub name: String,
     #[serde(default)]
     pub metadata: Option<Metadata>,
+    /// chromadb's collection configuration: `{"hnsw": {"space": "l2|cosine|ip",
+    /// "ef_construction", "ef_search", "max_neighbors", ...}, "embedding_function": ...}`.
     #[serde(default)]
     pub configuration: Option<Value>,
     /// chromadb's index schema: accepted and ignored (mnemodb indexes every metadata key).
@@ -52,19 +56,20 @@ pub struct CreateCollection {
 }
 
 /// `PUT .../collections/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModifyCollection {
     #[serde(default)]
     pub new_name: Option<String>,
     #[serde(default)]
     pub new_metadata: Option<Metadata>,
+    /// The settings chromadb lets a collection change: `{"hnsw": {"ef_search", ...}}`.
     #[serde(default)]
     pub new_configuration: Option<Value>,
 }
 
 /// `POST /tenants` and `POST .../databases`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NameBody {
     pub name: String,
@@ -72,7 +77,7 @@ pub struct NameBody {
 
 /// One embedding on the wire: a list of floats, or little-endian f32 packed in base64 (what
 /// the client sends when pre-flight says `supports_base64_encoding`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum EmbeddingIn {
     Floats(Vec<f32>),
@@ -107,13 +112,15 @@ impl EmbeddingIn {
 
 /// `POST .../add`, `/upsert`, `/update`; `M` is [`Metadata`] for add and [`MetadataPatch`]
 /// (a `null` value removes a key) for update and upsert.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RecordsBody_{M}")]
 pub struct RecordsBody<M> {
     pub ids: Vec<String>,
     #[serde(default)]
     pub embeddings: Option<Vec<Option<EmbeddingIn>>>,
     #[serde(default = "none")]
+    #[schemars(default)]
     pub metadatas: Option<Vec<Option<M>>>,
     #[serde(default)]
     pub documents: Option<Vec<Option<String>>>,
@@ -198,7 +205,7 @@ pub fn flatten(list: Vec<Option<EmbeddingIn>>) -> Result<Option<(Vec<f32>, usize
 }
 
 /// An `include` item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IncludeItem {
     Documents,
@@ -227,13 +234,15 @@ pub fn include_of(items: &[IncludeItem]) -> Include {
 }
 
 /// `POST .../get`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetBody {
     #[serde(default)]
     pub ids: Option<Vec<String>>,
+    /// chromadb's `where` filter on metadata.
     #[serde(default, rename = "where")]
     pub where_: Option<Value>,
+    /// chromadb's `where_document` filter on documents.
     #[serde(default)]
     pub where_document: Option<Value>,
     #[serde(default)]
@@ -245,7 +254,7 @@ pub struct GetBody {
 }
 
 /// `POST .../query`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryBody {
     #[serde(default)]
@@ -253,8 +262,10 @@ pub struct QueryBody {
     pub query_embeddings: Vec<Option<EmbeddingIn>>,
     #[serde(default)]
     pub n_results: Option<usize>,
+    /// chromadb's `where` filter on metadata.
     #[serde(default, rename = "where")]
     pub where_: Option<Value>,
+    /// chromadb's `where_document` filter on documents.
     #[serde(default)]
     pub where_document: Option<Value>,
     #[serde(default)]
@@ -262,13 +273,15 @@ pub struct QueryBody {
 }
 
 /// `POST .../delete`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteBody {
     #[serde(default)]
     pub ids: Option<Vec<String>>,
+    /// chromadb's `where` filter on metadata.
     #[serde(default, rename = "where")]
     pub where_: Option<Value>,
+    /// chromadb's `where_document` filter on documents.
     #[serde(default)]
     pub where_document: Option<Value>,
     #[serde(default)]
@@ -276,11 +289,13 @@ pub struct DeleteBody {
 }
 
 /// A collection as the client's `CollectionModel.from_json` reads it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct CollectionOut {
     pub id: String,
     pub name: String,
+    /// The configuration as chromadb shows it (`hnsw` settings, `embedding_function`).
     pub configuration_json: Value,
+    /// Always `null` (chromadb's index schema; mnemodb indexes every metadata key).
     pub schema: Option<Value>,
     pub metadata: Option<Metadata>,
     pub dimension: Option<usize>,
@@ -323,7 +338,7 @@ fn rows(e: Embeddings) -> Vec<Vec<f32>> {
 }
 
 /// The body of a `get` answer; fields not included are `null`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct GetOut {
     pub ids: Vec<String>,
     pub embeddings: Option<Vec<Vec<f32>>>,
@@ -350,7 +365,7 @@ impl GetOut {
 }
 
 /// The body of a `query` answer: one inner list per query vector.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct QueryOut {
     pub ids: Vec<Vec<String>>,
     pub embeddings: Option<Vec<Vec<Vec<f32>>>>,

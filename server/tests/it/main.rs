@@ -7,3 +7,4 @@ mod cli;
 mod common;
 mod lifecycle;
 mod load;
+mod openapi;
