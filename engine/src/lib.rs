@@ -56,7 +56,7 @@ mod types;
 mod validate;
 
 pub use check::ConsistencyReport;
-pub use collection::{Collection, SearchOptions};
+pub use collection::{Collection, Coverage, Plan, Reason, SearchOptions, Strategy};
 pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};

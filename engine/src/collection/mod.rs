@@ -5,11 +5,13 @@ mod filter_cache;
 mod hit_ids;
 mod index;
 mod live_checkpoint;
+mod plan;
 mod read;
 mod write;
 
 pub(crate) use index::EXACT_BELOW_SLOTS;
 pub use index::SearchOptions;
+pub use plan::{Coverage, Plan, Reason, Strategy};
 
 use std::sync::{Arc, RwLock};
 
