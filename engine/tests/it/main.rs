@@ -12,5 +12,6 @@ mod hit_ids;
 mod index;
 mod model;
 mod multiprocess;
+mod plan;
 mod support;
 mod tidy;
