@@ -1,5 +1,7 @@
-//! The read path: get, query, count, peek. Each call reads one SQLite snapshot and the vector
-//! rows that snapshot commits, so it sees every write committed before it started.
+//! The read path: get, query, count, peek, and explain (a query's plan without running it).
+//! Each call reads one SQLite snapshot and the vector rows that snapshot commits, so it sees
+//! every write committed before it started. A query finds its candidates and this process's
+//! graph, asks `plan.rs` how to answer, and runs that plan here (walks in `index.rs`).
 
 use std::sync::{Arc, RwLockWriteGuard};
 
@@ -90,7 +92,8 @@ impl Collection {
     /// the `chromadb` Python client checks them. With `req.ids` too, a record must be among
     /// them and pass the filters. Fewer than `n_results` records may pass: the hits are those.
     ///
-    /// Collections of 4,096 slots or more are searched through their HNSW index (see [`SearchOptions`] for the beam width and for asking for an exact scan).
+    /// Collections of 4,096 slots or more are searched through their HNSW index (see [`SearchOptions`] for the beam width and for asking for an exact scan, and
+    /// [`explain`](Self::explain) for the way a request is answered and why).
     pub fn query_where(
         &self,
         req: QueryRequest<'_>,
