@@ -38,8 +38,10 @@
 //!
 //! Collections of 4,096 records or more are searched through an HNSW index kept up to date
 //! by every write and saved beside the vectors; smaller ones, and queries that ask for it
-//! ([`SearchOptions::exact`]), are scanned exactly. The index settings are chromadb's `hnsw`
-//! configuration ([`CollectionConfig`]).
+//! ([`SearchOptions::exact`]), are scanned exactly, and so are a filter's candidates when they
+//! are few. [`Collection::explain`] returns a query's [`Plan`] (the strategy, the rule that
+//! chose it, the candidate count and the estimated cost) without running it. The index settings
+//! are chromadb's `hnsw` configuration ([`CollectionConfig`]).
 #![deny(missing_docs)]
 
 mod check;
@@ -56,7 +58,7 @@ mod types;
 mod validate;
 
 pub use check::ConsistencyReport;
-pub use collection::{Collection, SearchOptions};
+pub use collection::{Collection, Coverage, Plan, Reason, SearchOptions, Strategy};
 pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};

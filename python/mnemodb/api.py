@@ -20,7 +20,7 @@ from . import _native
 from . import _validate as v
 from .errors import AuthorizationError, InvalidArgumentError, NotFoundError, _adopt_chroma
 from .config import Settings
-from .types import DeleteResult, GetResult, Include, QueryResult
+from .types import DeleteResult, GetResult, Include, QueryPlan, QueryResult
 
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
@@ -372,6 +372,43 @@ class Collection:
             return _query_result(hits, inc)
         # The native side builds the QueryResult itself (one dict, no per-query dicts).
         return cast(QueryResult, self._native.query(matrix, n_results, ids_l, where, where_document, inc))
+
+    def explain(
+        self,
+        query_embeddings: Any = None,
+        query_texts: Any = None,
+        query_images: Any = None,
+        query_uris: Any = None,
+        ids: Any = None,
+        n_results: int = 10,
+        where: Optional[Dict[str, Any]] = None,
+        where_document: Optional[Dict[str, Any]] = None,
+    ) -> QueryPlan:
+        """How :meth:`query` would answer the same request now, without running it.
+
+        mnemodb's addition to chromadb's API (chromadb has no such method). The arguments are
+        ``query``'s, checked as ``query`` checks them. The result says:
+
+        - ``strategy``: ``"scan"`` (every record compared with the query),
+          ``"scan_candidates"`` (only the records that pass ``ids``, ``where`` and
+          ``where_document``), ``"walk"`` (the HNSW graph walked), ``"walk_allow_list"``
+          (the graph walked returning only those records) or ``"empty"`` (nothing can match);
+          a walk also scans exactly the records the graph has not linked yet.
+        - ``reason``: the rule that chose it (``"small_collection"`` below 4,096 records,
+          ``"few_candidates"`` when scanning a filter's records beats a walk that skips the
+          others, ...) and ``detail``, a sentence with the figures.
+        - ``candidates``: how many records pass the filters and ids (``None`` without either).
+        - ``estimated_cost``: distance computations per query vector of the chosen strategy
+          (``scan_cost`` and ``walk_cost`` give both alternatives; a walk's are dearer).
+        - ``index``: what this process's graph covers (``linked`` / ``unlinked`` records), or
+          ``None`` without one; ``catch_up``: whether the query would link records after.
+
+        Nothing changes: no record is read past the filter's candidates and nothing is linked.
+        """
+        matrix, ids_l, _ = self._prepare_query(
+            query_embeddings, query_texts, query_images, query_uris, ids, n_results, where, where_document, ["distances"]
+        )
+        return cast(QueryPlan, self._native.explain(matrix, n_results, ids_l, where, where_document))
 
     @v.context("query")
     def _prepare_query(

@@ -60,6 +60,39 @@ class DeleteResult(TypedDict):
     deleted: int
 
 
+class IndexCoverage(TypedDict):
+    """What this process's HNSW graph of a collection covers (mnemodb's, not chromadb's)."""
+
+    linked: int
+    """Slots linked into the graph: a walk reaches them."""
+    unlinked: int
+    """Committed slots past those, scanned exactly beside a walk."""
+
+
+class QueryPlan(TypedDict):
+    """``Collection.explain``: how ``query`` would answer a request (mnemodb's, not chromadb's).
+
+    Costs are estimated distance computations per query vector.
+    """
+
+    strategy: Literal["empty", "scan", "scan_candidates", "walk", "walk_allow_list"]
+    reason: str
+    """The rule that chose the strategy: ``no_vectors``, ``no_records``, ``no_candidates``,
+    ``small_collection``, ``id_list``, ``exact_asked``, ``many_results``, ``few_candidates``,
+    ``no_index``, ``large_collection`` or ``many_candidates``."""
+    detail: str
+    n_results: int
+    ef: int
+    live: int
+    slots: int
+    candidates: Optional[int]
+    index: Optional[IndexCoverage]
+    estimated_cost: int
+    scan_cost: int
+    walk_cost: Optional[int]
+    catch_up: bool
+
+
 D = TypeVar("D", contravariant=True)
 
 
@@ -93,6 +126,8 @@ __all__ = [
     "GetResult",
     "QueryResult",
     "DeleteResult",
+    "IndexCoverage",
+    "QueryPlan",
     "EmbeddingFunction",
     "NotRequired",
     "Sequence",

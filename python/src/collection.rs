@@ -1,8 +1,8 @@
 //! `_native.Collection`: records in, results out; every engine call runs with the GIL released.
 
 use mnemodb::{
-    AddBatch, CollectionInfo, Durability, Embeddings, GetRequest, HnswConfigUpdate, Include,
-    QueryHits, QueryRequest, UpdateBatch,
+    AddBatch, CollectionInfo, Durability, Embeddings, GetRequest, HnswConfigUpdate, Include, Plan,
+    QueryHits, QueryRequest, SearchOptions, UpdateBatch,
 };
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
@@ -156,6 +156,35 @@ fn query_result_to_py<'py>(
         |v| Ok(PyList::new(py, v)?.into_any()),
     )?;
     d.set_item("distances", distances)?;
+    Ok(d)
+}
+
+/// A query plan as a dict: `strategy`, `reason`, `detail`, `n_results`, `ef`, `live`,
+/// `slots`, `candidates`, `index` (`linked` / `unlinked`, or `None`), `estimated_cost`,
+/// `scan_cost`, `walk_cost`, `catch_up`.
+fn plan_to_py<'py>(py: Python<'py>, plan: &Plan) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("strategy", plan.strategy.name())?;
+    d.set_item("reason", plan.reason.name())?;
+    d.set_item("detail", plan.detail())?;
+    d.set_item("n_results", plan.k)?;
+    d.set_item("ef", plan.ef)?;
+    d.set_item("live", plan.live)?;
+    d.set_item("slots", plan.slots)?;
+    d.set_item("candidates", plan.candidates)?;
+    match plan.index {
+        Some(c) => {
+            let index = PyDict::new(py);
+            index.set_item("linked", c.linked)?;
+            index.set_item("unlinked", c.unlinked)?;
+            d.set_item("index", index)?;
+        }
+        None => d.set_item("index", py.None())?,
+    }
+    d.set_item("estimated_cost", plan.cost)?;
+    d.set_item("scan_cost", plan.scan_cost)?;
+    d.set_item("walk_cost", plan.walk_cost)?;
+    d.set_item("catch_up", plan.catch_up)?;
     Ok(d)
 }
 
@@ -366,6 +395,40 @@ impl Collection {
             })
             .py_err()?;
         query_result_to_py(py, hits, inc, &include)
+    }
+
+    /// How `query` would answer this request now, without running it: the engine's plan as
+    /// a dict (mnemodb's addition to chromadb's API).
+    #[pyo3(signature = (embeddings, n_results, ids=None, r#where=None, where_document=None))]
+    fn explain<'py>(
+        &self,
+        py: Python<'py>,
+        embeddings: PyReadonlyArray2<'py, f32>,
+        n_results: usize,
+        ids: Option<Vec<String>>,
+        r#where: Option<&Bound<'py, PyAny>>,
+        where_document: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let (flat, _, dim) = matrix(&embeddings)?;
+        let w = opt_json(r#where)?;
+        let wd = opt_json(where_document)?;
+        let plan = py
+            .detach(|| {
+                self.inner.explain(
+                    QueryRequest {
+                        embeddings: flat,
+                        dim,
+                        n_results,
+                        ids: ids.as_deref(),
+                        include: Include::default(),
+                    },
+                    w.as_ref(),
+                    wd.as_ref(),
+                    SearchOptions::default(),
+                )
+            })
+            .py_err()?;
+        plan_to_py(py, &plan)
     }
 
     /// Renames the collection and/or replaces its metadata (`None`: unchanged).

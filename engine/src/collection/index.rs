@@ -24,8 +24,9 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
+use super::plan::{IndexFigures, Plan};
 use super::{Collection, CollectionShared, DEAD, LiveSlots};
 use crate::config::HnswConfig;
 use crate::error::Result;
@@ -36,22 +37,10 @@ use crate::distance::Space;
 use crate::search::{
     Candidates, Hit, Hnsw, HnswParams, HnswRows, Scan, WalkCopy, exact_search, inv_norm,
 };
-use crate::types::QueryRequest;
 
 /// Below this many slots a collection is searched exactly and has no graph: a scan of 4,096
 /// rows of 384 floats costs about what a graph search does (see `benches/README.md`).
 pub(crate) const EXACT_BELOW_SLOTS: u64 = 4096;
-/// A query that finds more unindexed slots than this links them after answering.
-const TAIL_CATCH_UP: u64 = 2048;
-/// Distance computations a graph walk of beam width 1 makes, about (measured: a walk of
-/// `ef` 100 over 100k rows of 384 floats computes some 3,000 distances).
-const WALK_COST_PER_EF: usize = 30;
-/// How many times cheaper a distance of an exact scan of candidates is than one of a walk:
-/// the scan reads rows in slot order with prefetching, on every core; the walk waits on
-/// memory for each row, on one (measured with `query_cost` on 100k x 384: 10k candidates
-/// scanned in 0.6 ms, a walk at `ef` 24 under a 10% filter in 1.2 ms for about 7k distances).
-const SCAN_DISCOUNT: usize = 3;
-
 /// How a query may be answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SearchOptions {
@@ -110,7 +99,7 @@ fn add_norms(
         })
 }
 
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|p| p.into_inner())
 }
 fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
@@ -362,117 +351,111 @@ impl CollectionShared {
         }
     }
 
-    /// The `k` nearest hits per query through the graph, merged with an exact scan of the
-    /// slots it has not reached; `None` when the graph cannot answer (none yet, another
-    /// generation, or a filter selective enough for an exact scan to be the better plan).
-    /// `allowed` holds the candidate slots of a filter (sorted). Also says whether records
-    /// are waiting to be linked (a long unindexed tail, or no graph yet for a collection that
-    /// should have one): the caller links them after answering.
-    pub(crate) fn index_search(
-        &self,
-        row: &CollectionRow,
-        live: &LiveSlots,
-        req: &QueryRequest<'_>,
-        allowed: Option<&[u64]>,
-        opts: SearchOptions,
-        min_slots: u64,
-    ) -> Result<(Option<Vec<Vec<Hit>>>, bool)> {
-        let (queries, k) = (req.embeddings, req.n_results);
-        let Some(dim) = row.dimension else {
-            return Ok((None, false));
-        };
-        if row.slot_count < min_slots {
-            return Ok((None, false));
+    /// This process's graph of `row`'s generation as a query sees it (none below `min_slots`
+    /// slots). The first query of a generation maps the saved graph, unless a writer is busy
+    /// with the index (then this query does not wait for it).
+    pub(crate) fn index_view(&self, row: &CollectionRow, min_slots: u64) -> IndexView<'_> {
+        if row.dimension.is_none() || row.slot_count < min_slots {
+            return IndexView(None);
         }
         let stale = {
             let st = read(&self.index.state);
             st.generation != row.generation || !st.opened
         };
-        if stale {
-            // First query of this generation in this process: map the saved graph, unless a
-            // writer is busy with the index (then this query does not wait for it).
-            if let Ok(_building) = self.index.building.try_lock() {
-                self.open_locked(&mut write(&self.index.state), row);
-            }
+        if stale && let Ok(_building) = self.index.building.try_lock() {
+            self.open_locked(&mut write(&self.index.state), row);
         }
         let st = read(&self.index.state);
-        let Some(graph) = st
-            .graph
-            .as_ref()
-            .filter(|_| st.generation == row.generation)
-        else {
-            return Ok((None, true));
-        };
-        // A long unlinked tail, or a graph just loaded whose walk copy is not encoded yet.
-        let link_after =
-            row.slot_count.saturating_sub(st.linked) > TAIL_CATCH_UP || graph.walk_copy_lags();
-        // Asking for a large share of the records: a scan reads them all once, which a walk
-        // as wide as `k` cannot beat, and it cannot miss one.
-        let most = k.saturating_mul(4) >= live.live as usize;
-        // A filter passing a fraction `f` of the records makes the walk visit about `1 / f`
-        // times as many nodes to collect `ef` allowed ones, while a scan of the candidates
-        // costs `f * live` (cheaper) distances: the walk wins when
-        // `candidates^2 > walk cost * scan discount * live`.
-        let ef_plan = opts.ef_search.unwrap_or(row.config.hnsw.ef_search).max(k);
-        let scan_is_cheaper = |a: &[u64]| {
-            let walk = WALK_COST_PER_EF
-                .saturating_mul(ef_plan)
-                .saturating_mul(SCAN_DISCOUNT);
-            a.len().saturating_mul(a.len()) <= walk.saturating_mul(live.live as usize)
-        };
-        if opts.exact || most || allowed.is_some_and(scan_is_cheaper) {
-            return Ok((None, link_after));
-        }
-        let linked = st.linked.min(row.slot_count);
+        IndexView((st.graph.is_some() && st.generation == row.generation).then_some(st))
+    }
+
+    /// The `k` nearest hits per query (`dim` floats each) through `graph` at the plan's beam
+    /// width, merged with an exact scan of the slots it has not linked (`plan.index`).
+    /// `allowed` holds the candidate slots of a filter (sorted), the walk's allow-list.
+    pub(crate) fn walk(
+        &self,
+        graph: &Hnsw,
+        row: &CollectionRow,
+        live: &LiveSlots,
+        (queries, dim): (&[f32], usize),
+        plan: &Plan,
+        allowed: Option<&[u64]>,
+    ) -> Result<Vec<Vec<Hit>>> {
+        // (A plan walks only with a graph, so `index` is there; without it the whole tail
+        // would be scanned, still the right answer.)
+        let linked = plan.index.map_or(0, |c| c.linked);
+        let k = plan.k;
         // The graph may have grown past this snapshot (a later write): map what it covers.
         // Those rows are committed; `ords` stops at the snapshot, so they are never returned.
         let mapped = row.slot_count.max(graph.len() as u64);
         let bitmap = allowed.map(|a| slot_bitmap(a, mapped));
-        // The snapshot's configuration: `modify_configuration` may have changed `ef_search`.
         // No widening for filters: the walk goes on until it holds `ef` allowed results, so
         // a selective filter makes it visit more nodes by itself.
-        let ef = opts.ef_search.unwrap_or(row.config.hnsw.ef_search);
-        let hits = self
-            .segment
-            .with_rows(row.generation, dim, mapped, |rows| {
-                let scan = Scan {
-                    kernel: self.kernel,
-                    rows,
-                    dim,
-                    ords: &live.ords,
-                    dead: DEAD,
-                    live: Some(&live.live_bits),
-                };
-                let allow_fn = bitmap.as_ref().map(|b| {
-                    move |slot: u32| {
-                        b.get(slot as usize / 64)
-                            .is_some_and(|w| w >> (slot % 64) & 1 == 1)
-                    }
-                });
-                let allow: Option<&dyn Fn(u32) -> bool> =
-                    allow_fn.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
-                let mut per_query: Vec<Vec<Hit>> = queries
-                    .chunks_exact(dim)
-                    // The graph reports the exact kernel's distances, as an exact scan would.
-                    .map(|q| graph.search(&scan, q, k, Some(ef), allow, norms(graph)))
-                    .collect();
-                if linked < row.slot_count {
-                    let tail_scan = Scan {
-                        rows: &rows[..row.slot_count as usize * dim],
-                        ..scan
-                    };
-                    let tail = match allowed {
-                        Some(a) => Candidates::Slots(&a[a.partition_point(|&s| s < linked)..]),
-                        None => Candidates::Tail(linked),
-                    };
-                    let exact = exact_search(&tail_scan, queries, k, tail);
-                    for (hits, more) in per_query.iter_mut().zip(exact) {
-                        merge_hits(hits, more, k);
-                    }
+        let ef = plan.ef;
+        self.segment.with_rows(row.generation, dim, mapped, |rows| {
+            let scan = Scan {
+                kernel: self.kernel,
+                rows,
+                dim,
+                ords: &live.ords,
+                dead: DEAD,
+                live: Some(&live.live_bits),
+            };
+            let allow_fn = bitmap.as_ref().map(|b| {
+                move |slot: u32| {
+                    b.get(slot as usize / 64)
+                        .is_some_and(|w| w >> (slot % 64) & 1 == 1)
                 }
-                per_query
-            })?;
-        Ok((Some(hits), link_after))
+            });
+            let allow: Option<&dyn Fn(u32) -> bool> =
+                allow_fn.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
+            let mut per_query: Vec<Vec<Hit>> = queries
+                .chunks_exact(dim)
+                // The graph reports the exact kernel's distances, as an exact scan would.
+                .map(|q| graph.search(&scan, q, k, Some(ef), allow, norms(graph)))
+                .collect();
+            if linked < row.slot_count {
+                let tail_scan = Scan {
+                    rows: &rows[..row.slot_count as usize * dim],
+                    ..scan
+                };
+                let tail = match allowed {
+                    Some(a) => Candidates::Slots(&a[a.partition_point(|&s| s < linked)..]),
+                    None => Candidates::Tail(linked),
+                };
+                let exact = exact_search(&tail_scan, queries, k, tail);
+                for (hits, more) in per_query.iter_mut().zip(exact) {
+                    merge_hits(hits, more, k);
+                }
+            }
+            per_query
+        })
+    }
+}
+
+/// This process's graph of one generation, held under the index's read lock while a query
+/// plans and walks (`None`: no graph of that generation).
+pub(crate) struct IndexView<'a>(Option<RwLockReadGuard<'a, State>>);
+
+impl IndexView<'_> {
+    /// No graph.
+    pub(crate) fn none() -> Self {
+        IndexView(None)
+    }
+
+    /// What the planner needs to know about the graph.
+    pub(crate) fn figures(&self) -> Option<IndexFigures> {
+        let st = self.0.as_ref()?;
+        let graph = st.graph.as_ref()?;
+        Some(IndexFigures {
+            linked: st.linked,
+            walk_copy_lags: graph.walk_copy_lags(),
+        })
+    }
+
+    /// The graph.
+    pub(crate) fn graph(&self) -> Option<&Hnsw> {
+        self.0.as_ref()?.graph.as_ref()
     }
 }
 

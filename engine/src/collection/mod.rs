@@ -6,12 +6,14 @@ mod hit_ids;
 mod index;
 mod live_checkpoint;
 mod modify;
+mod plan;
 mod read;
 mod write;
 
 use index::EXACT_BELOW_SLOTS;
 pub use index::SearchOptions;
 pub(crate) use live_checkpoint::read as read_live_checkpoint;
+pub use plan::{Coverage, Plan, Reason, Strategy};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};

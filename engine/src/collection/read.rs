@@ -1,13 +1,17 @@
-//! The read path: get, query, count, peek. Each call reads one SQLite snapshot and the vector
-//! rows that snapshot commits, so it sees every write committed before it started.
+//! The read path: get, query, count, peek, and explain (a query's plan without running it).
+//! Each call reads one SQLite snapshot and the vector rows that snapshot commits, so it sees
+//! every write committed before it started. A query finds its candidates and this process's
+//! graph, asks `plan.rs` how to answer, and runs that plan here (walks in `index.rs`).
 
-use std::sync::RwLockWriteGuard;
+use std::sync::{Arc, RwLockWriteGuard};
 
 use rusqlite::Transaction;
 
+use super::index::IndexView;
+use super::plan::{self, Inputs, Plan, Strategy};
 use super::{Collection, DEAD, LiveSlots, SearchOptions, filter_cache};
 use crate::error::{Error, Result};
-use crate::filter::{Validation, parse_filter};
+use crate::filter::{Filter, Validation, parse_filter};
 use crate::meta::{self, CollectionRow, RecordRow};
 use crate::search::{Candidates, Hit, Scan, exact_search};
 use crate::types::{Embeddings, GetRequest, GetResult, Include, Metadata, QueryHits, QueryRequest};
@@ -88,7 +92,8 @@ impl Collection {
     /// the `chromadb` Python client checks them. With `req.ids` too, a record must be among
     /// them and pass the filters. Fewer than `n_results` records may pass: the hits are those.
     ///
-    /// Collections of 4,096 slots or more are searched through their HNSW index (see [`SearchOptions`] for the beam width and for asking for an exact scan).
+    /// Collections of 4,096 slots or more are searched through their HNSW index (see [`SearchOptions`] for the beam width and for asking for an exact scan, and
+    /// [`explain`](Self::explain) for the way a request is answered and why).
     pub fn query_where(
         &self,
         req: QueryRequest<'_>,
@@ -107,112 +112,15 @@ impl Collection {
         where_document: Option<&serde_json::Value>,
         opts: SearchOptions,
     ) -> Result<Vec<QueryHits>> {
-        if req.n_results == 0 {
-            return Err(Error::invalid(
-                "Number of requested results 0, cannot be negative, or zero.",
-            ));
-        }
-        let n_queries = req.embeddings.len().checked_div(req.dim).unwrap_or(0);
-        if n_queries == 0 {
-            return Err(Error::invalid("Expected at least one query embedding"));
-        }
-        if req.embeddings.len() != n_queries * req.dim {
-            return Err(Error::invalid(format!(
-                "query embeddings hold {} floats, not a multiple of the dimension {}",
-                req.embeddings.len(),
-                req.dim
-            )));
-        }
-        if opts.ef_search == Some(0) {
-            return Err(Error::invalid("ef_search must be at least 1"));
-        }
+        let n_queries = check_query(&req, opts)?;
         let filter = parse_filter(where_, where_document, Validation::Client)?;
-        let link_later = std::sync::atomic::AtomicBool::new(false);
         // Query vectors are not checked for NaN or infinity: chromadb accepts them and returns
         // NaN / infinite distances, and nothing is stored.
-        let out = self.snapshot(|tx, row, live| {
-            let Some(dim) = row.dimension else {
-                return Ok(vec![QueryHits::empty(req.include); n_queries]);
-            };
-            validate::dimension(Some(dim), req.dim)?;
-            let restricted: Option<Vec<u64>> = match req.ids {
-                Some([]) => Some(Vec::new()),
-                Some(ids) => {
-                    // Duplicates are fine (chromadb de-duplicates); missing ids are an error.
-                    let found = meta::records::by_ids(tx, row.key, ids)?;
-                    let known: std::collections::HashSet<&str> =
-                        found.iter().map(|r| r.id.as_str()).collect();
-                    let mut missing: Vec<String> = Vec::new();
-                    for id in ids.iter().filter(|id| !known.contains(id.as_str())) {
-                        if !missing.contains(id) {
-                            missing.push(id.clone());
-                        }
-                    }
-                    if !missing.is_empty() {
-                        return Err(Error::QueryIdsNotFound(missing));
-                    }
-                    let mut slots: Vec<u64> = found.iter().map(|r| r.slot).collect();
-                    slots.sort_unstable();
-                    Some(slots)
-                }
-                None => None,
-            };
-            let restricted = if filter.is_empty() || restricted.as_ref().is_some_and(Vec::is_empty)
-            {
-                restricted
-            } else if req.ids.is_some() {
-                // The ids (checked above) are one more set to intersect with.
-                let ords = meta::sql::matching_ords(tx, row.key, &filter, req.ids)?;
-                Some(live.slots_of(&ords))
-            } else {
-                let key = serde_json::json!([where_, where_document]).to_string();
-                let slots = self.shared.filter_cache.get_or_try_insert(
-                    row.seq,
-                    key,
-                    || filter_cache::Reads::of(where_),
-                    || {
-                        let ords = meta::sql::matching_ords(tx, row.key, &filter, None)?;
-                        Ok::<_, Error>(live.slots_of(&ords))
-                    },
-                )?;
-                Some(slots.as_ref().clone())
-            };
-            let opts = SearchOptions {
-                // An id list is answered exactly: it is the caller's own short list.
-                exact: opts.exact || req.ids.is_some(),
-                ..opts
-            };
-            let (by_index, link_after) = self.shared.index_search(
-                row,
-                live,
-                &req,
-                restricted.as_deref(),
-                opts,
-                self.index_min_slots(),
-            )?;
-            link_later.store(link_after, std::sync::atomic::Ordering::Relaxed);
-            let hits = match by_index {
-                Some(hits) => hits,
-                None => {
-                    let candidates = match &restricted {
-                        Some(slots) => Candidates::Slots(slots),
-                        None => Candidates::All,
-                    };
-                    self.shared
-                        .segment
-                        .with_rows(row.generation, dim, row.slot_count, |rows| {
-                            let scan = Scan {
-                                kernel: self.shared.kernel,
-                                rows,
-                                dim,
-                                ords: &live.ords,
-                                dead: DEAD,
-                                live: None,
-                            };
-                            exact_search(&scan, req.embeddings, req.n_results, candidates)
-                        })?
-                }
-            };
+        let (out, catch_up) = self.snapshot(|tx, row, live| {
+            let planned =
+                self.plan(tx, row, live, &req, &filter, (where_, where_document), opts)?;
+            let catch_up = planned.plan.catch_up;
+            let hits = self.run(row, live, &req, planned)?;
             let embeddings: Option<Vec<Embeddings>> = if req.include.embeddings {
                 Some(
                     hits.iter()
@@ -232,14 +140,175 @@ impl Collection {
                     embeddings.as_ref().map(|e| e[q].clone()),
                 )?);
             }
-            Ok(out)
+            Ok((out, catch_up))
         })?;
-        if link_later.into_inner() {
+        if catch_up {
             // Records this process has not linked (written by another process, or a graph
             // missing on open): link them in the background; queries meanwhile scan them.
             self.catch_up_in_background();
         }
         Ok(out)
+    }
+
+    /// How [`query_with`](Self::query_with) would answer this request now, without running
+    /// it: the [`Plan`] (an exact scan, a walk of the HNSW graph with or without the filter's
+    /// candidates as an allow-list, or nothing to do), the rule that chose it, the candidate
+    /// count and the estimated cost, so one can see why a filtered query is slow. The request
+    /// is checked as a query checks it.
+    ///
+    /// Nothing changes: no record is read past the filter's candidates, nothing is linked
+    /// into the index (`plan.catch_up` says whether the query would queue that). Like the
+    /// first query of a process, it may map the saved index file, and it keeps the filter's
+    /// candidates for the query that follows.
+    pub fn explain(
+        &self,
+        req: QueryRequest<'_>,
+        where_: Option<&serde_json::Value>,
+        where_document: Option<&serde_json::Value>,
+        opts: SearchOptions,
+    ) -> Result<Plan> {
+        check_query(&req, opts)?;
+        let filter = parse_filter(where_, where_document, Validation::Client)?;
+        self.snapshot(|tx, row, live| {
+            let planned =
+                self.plan(tx, row, live, &req, &filter, (where_, where_document), opts)?;
+            Ok(planned.plan)
+        })
+    }
+
+    /// Plans a query in the caller's snapshot: finds the candidates of its ids and filters and
+    /// this process's graph, and asks the planner. Errors for ids that do not exist.
+    #[allow(clippy::too_many_arguments)]
+    fn plan(
+        &self,
+        tx: &Transaction<'_>,
+        row: &CollectionRow,
+        live: &LiveSlots,
+        req: &QueryRequest<'_>,
+        filter: &Filter,
+        (where_, where_document): (Option<&serde_json::Value>, Option<&serde_json::Value>),
+        opts: SearchOptions,
+    ) -> Result<Planned<'_>> {
+        let mut inputs = Inputs {
+            has_vectors: row.dimension.is_some(),
+            slots: row.slot_count,
+            live: live.live,
+            min_slots: self.index_min_slots(),
+            k: req.n_results,
+            ef: opts.ef_search.unwrap_or(row.config.hnsw.ef_search),
+            // An id list is answered exactly: it is the caller's own short list.
+            ids: req.ids.is_some(),
+            exact: opts.exact,
+            candidates: None,
+            index: None,
+        };
+        if row.dimension.is_none() {
+            return Ok(Planned {
+                plan: plan::choose(&inputs),
+                candidates: None,
+                index: IndexView::none(),
+            });
+        }
+        validate::dimension(row.dimension, req.dim)?;
+        let restricted: Option<Arc<Vec<u64>>> = match req.ids {
+            Some([]) => Some(Arc::default()),
+            Some(ids) => {
+                // Duplicates are fine (chromadb de-duplicates); missing ids are an error.
+                let found = meta::records::by_ids(tx, row.key, ids)?;
+                let known: std::collections::HashSet<&str> =
+                    found.iter().map(|r| r.id.as_str()).collect();
+                let mut missing: Vec<String> = Vec::new();
+                for id in ids.iter().filter(|id| !known.contains(id.as_str())) {
+                    if !missing.contains(id) {
+                        missing.push(id.clone());
+                    }
+                }
+                if !missing.is_empty() {
+                    return Err(Error::QueryIdsNotFound(missing));
+                }
+                let mut slots: Vec<u64> = found.iter().map(|r| r.slot).collect();
+                slots.sort_unstable();
+                Some(Arc::new(slots))
+            }
+            None => None,
+        };
+        let restricted = if filter.is_empty() || restricted.as_ref().is_some_and(|r| r.is_empty()) {
+            restricted
+        } else if req.ids.is_some() {
+            // The ids (checked above) are one more set to intersect with.
+            let ords = meta::sql::matching_ords(tx, row.key, filter, req.ids)?;
+            Some(Arc::new(live.slots_of(&ords)))
+        } else {
+            let key = serde_json::json!([where_, where_document]).to_string();
+            Some(self.shared.filter_cache.get_or_try_insert(
+                row.seq,
+                key,
+                || filter_cache::Reads::of(where_),
+                || {
+                    let ords = meta::sql::matching_ords(tx, row.key, filter, None)?;
+                    Ok::<_, Error>(live.slots_of(&ords))
+                },
+            )?)
+        };
+        let index = self.shared.index_view(row, inputs.min_slots);
+        inputs.candidates = restricted.as_deref().map(Vec::as_slice);
+        inputs.index = index.figures();
+        let plan = plan::choose(&inputs);
+        Ok(Planned {
+            plan,
+            candidates: restricted,
+            index,
+        })
+    }
+
+    /// Runs a plan: the hits of each query vector, nearest first.
+    fn run(
+        &self,
+        row: &CollectionRow,
+        live: &LiveSlots,
+        req: &QueryRequest<'_>,
+        planned: Planned<'_>,
+    ) -> Result<Vec<Vec<Hit>>> {
+        let Planned {
+            plan,
+            candidates,
+            index,
+        } = planned;
+        // Checked: a plan that is not `Empty` is for a collection of this dimension.
+        let dim = req.dim;
+        let n_queries = req.embeddings.len() / dim;
+        let candidates = candidates.as_deref().map(Vec::as_slice);
+        match (plan.strategy, index.graph()) {
+            (Strategy::Empty, _) => Ok(vec![Vec::new(); n_queries]),
+            (Strategy::Walk | Strategy::WalkAllowList, Some(graph)) => {
+                self.shared
+                    .walk(graph, row, live, (req.embeddings, dim), &plan, candidates)
+            }
+            // The scans (a plan walks only a graph `index` holds; were it gone, a scan would
+            // still be the exact answer).
+            _ => {
+                // A scan does not hold the index's lock: a build waiting to publish would
+                // stall the queries behind it.
+                drop(index);
+                let candidates = match candidates {
+                    Some(slots) => Candidates::Slots(slots),
+                    None => Candidates::All,
+                };
+                self.shared
+                    .segment
+                    .with_rows(row.generation, dim, row.slot_count, |rows| {
+                        let scan = Scan {
+                            kernel: self.shared.kernel,
+                            rows,
+                            dim,
+                            ords: &live.ords,
+                            dead: DEAD,
+                            live: None,
+                        };
+                        exact_search(&scan, req.embeddings, req.n_results, candidates)
+                    })
+            }
+        }
     }
 
     /// Links every committed record into this process's index now and returns when it is
@@ -268,6 +337,13 @@ impl Collection {
         let distances = include
             .distances
             .then(|| hits.iter().map(|h| h.distance).collect());
+        if hits.is_empty() {
+            // Nothing to read: no candidate, no record or no vector yet.
+            let mut out = fields(Vec::new(), include);
+            out.distances = distances;
+            out.embeddings = embeddings;
+            return Ok(out);
+        }
         if !(include.documents || include.uris || include.metadatas) {
             // Nothing asked for lives in the records table but the ids, which this process
             // keeps by slot.
@@ -350,10 +426,37 @@ impl Collection {
     }
 }
 
-impl QueryHits {
-    fn empty(include: Include) -> QueryHits {
-        fields(Vec::new(), include)
+/// A query planned in one snapshot: the plan and what running it reads.
+struct Planned<'a> {
+    plan: Plan,
+    /// The candidate slots of the filter and the id list, sorted.
+    candidates: Option<Arc<Vec<u64>>>,
+    /// The graph a walk reads, under the index's read lock.
+    index: IndexView<'a>,
+}
+
+/// Checks a query request; returns the number of query vectors.
+fn check_query(req: &QueryRequest<'_>, opts: SearchOptions) -> Result<usize> {
+    if req.n_results == 0 {
+        return Err(Error::invalid(
+            "Number of requested results 0, cannot be negative, or zero.",
+        ));
     }
+    let n_queries = req.embeddings.len().checked_div(req.dim).unwrap_or(0);
+    if n_queries == 0 {
+        return Err(Error::invalid("Expected at least one query embedding"));
+    }
+    if req.embeddings.len() != n_queries * req.dim {
+        return Err(Error::invalid(format!(
+            "query embeddings hold {} floats, not a multiple of the dimension {}",
+            req.embeddings.len(),
+            req.dim
+        )));
+    }
+    if opts.ef_search == Some(0) {
+        return Err(Error::invalid("ef_search must be at least 1"));
+    }
+    Ok(n_queries)
 }
 
 fn copy_rows(rows: &[f32], dim: usize, slots: impl Iterator<Item = u64>) -> Embeddings {

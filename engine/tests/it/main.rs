@@ -13,5 +13,6 @@ mod hit_ids;
 mod index;
 mod model;
 mod multiprocess;
+mod plan;
 mod support;
 mod tidy;
