@@ -142,6 +142,8 @@ def _fractional(v: Any) -> bool:
 def _field(key: str, value: Any) -> Tuple[Optional[Dict[str, Any]], bool]:
     if not isinstance(key, str) or not key or key[0] in "#$":
         raise ValueError(f"unsupported mem0 filter key {key!r}")
+    if key.startswith(("chroma:", "mem0:")):
+        return None, False  # kept in the JSON of the store's payload codec, or chromadb's own
     if not isinstance(value, Mapping):
         if value == "*":
             return None, False

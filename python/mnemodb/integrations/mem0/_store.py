@@ -2,10 +2,10 @@
 
 A memory is one record: mem0's id, its vector, its payload as metadata (filterable), and as
 document its BM25 text (``text_lemmatized``, else ``data``) in the form ``_keywords`` searches.
-Payload values mnemodb metadata cannot hold (``None``, dicts, empty or mixed lists, integers
-beyond 64 bits, keys starting with ``#`` or ``$``) travel together as one JSON string under
-the key ``mem0:json``, so every payload comes back as it was given (such values are not
-filterable in mnemodb, only by the Python check of ``_filters``).
+Payload values mnemodb metadata cannot hold (``None``, dicts, empty or mixed lists, keys
+starting with ``#``, ``$``, ``chroma:`` or ``mem0:``) travel together as one JSON string under
+the key ``mem0:json``, so every payload comes back as it was given; filters reach them through
+the Python check of ``_filters`` only. Integers beyond 64 bits, NaN and infinities are refused.
 
 Scores are similarities, higher is closer, as ``VectorStoreBase.search`` asks: ``1 - d`` for
 cosine (clamped at 0) and inner product, ``1 / (1 + d)`` for l2.
@@ -70,6 +70,10 @@ def to_metadata(payload: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]
     md: Dict[str, Any] = {}
     rest: Dict[str, Any] = {}
     for k, v in payload.items():
+        if isinstance(v, int) and not isinstance(v, bool) and not -_I64 <= v < _I64:
+            # Stored aside it would escape mnemodb's numeric filters, which the Python check
+            # of the same filter would not: refused, as chromadb refuses it.
+            raise TypeError(f"mem0 payload key {k!r}: integers beyond 64 bits are not supported, got {v}")
         if _native_key(k) and _native_value(v):
             md[k] = list(v) if isinstance(v, list) else v
         else:
