@@ -202,10 +202,3 @@ def test_store_on_a_given_client(tmp_path):
     s.insert(vectors=[vec(0)], ids=["a"])
     assert client.get_collection("given").count() == 1
 
-
-def test_default_path_is_beside_mem0s_history(monkeypatch, tmp_path):
-    import mem0.memory.setup as setup
-
-    monkeypatch.setattr(setup, "mem0_dir", str(tmp_path))
-    s = MnemoVectorStore(collection_name="defaults")
-    assert s.client._db.path == str((tmp_path / "mnemodb").resolve())
