@@ -8,10 +8,23 @@ import re
 
 import pytest
 
-from mnemodb.integrations.mem0 import MnemoVectorStore
+from mnemodb.integrations.mem0 import MnemoVectorStore, _store
 from mnemodb.integrations.mem0._keywords import index_text, query_terms
 
 V = [1.0, 0.0, 0.0, 0.0]
+
+
+@pytest.fixture(autouse=True, params=["full-text index", "scope scan"])
+def plan(request, monkeypatch):
+    """Every test runs with each way of finding the records forced."""
+    if request.param in ("chosen", "off"):
+        return request.param
+    if request.param == "full-text index":
+        monkeypatch.setattr(_store, "SCAN_SCOPE_MAX", -1)
+    else:
+        monkeypatch.setattr(_store, "SCAN_SCOPE_MAX", 10**9)
+        monkeypatch.setattr(_store, "SCAN_SCOPE_FRACTION", 0)
+    return request.param
 
 
 def add(store, rid, text, **payload):
@@ -142,3 +155,33 @@ def test_scores_on_a_store_opened_on_a_chromadb_style_client(tmp_path, chromadb)
         assert got == pytest.approx(_reference_bm25("alice sushi", scoped))
     finally:
         client.delete_collection("other")
+
+
+@pytest.mark.parametrize("plan", ["chosen"], indirect=True)
+def test_the_plan_follows_the_scope(store, monkeypatch):
+    """A user's memories among many users' are read directly; a scope that is most of the
+    collection goes through the full-text index."""
+    monkeypatch.setattr(_store, "SCAN_SCOPE_MAX", 4096)
+    monkeypatch.setattr(_store, "SCAN_SCOPE_FRACTION", 8)
+    for u in range(10):
+        store.insert(vectors=[V] * 5, payloads=[{"data": f"note {i} of user {u}", "user_id": f"u{u}"} for i in range(5)], ids=[f"u{u}-{i}" for i in range(5)])
+    calls = []
+    real_get = store.collection.get
+
+    def spy(**kwargs):
+        calls.append("where_document" in kwargs)
+        return real_get(**kwargs)
+
+    store.collection.get = spy
+    assert len(store.keyword_search("note", top_k=50, filters={"user_id": "u3"})) == 5
+    assert calls[0] is False  # 5 of 50 records: read them
+    calls.clear()
+    assert len(store.keyword_search("note", top_k=50, filters={"user_id": {"ne": "u3"}})) == 45
+    assert calls[0] is True  # 45 of 50: ask the index
+
+
+@pytest.mark.parametrize("plan", ["off"], indirect=True)
+def test_keyword_search_can_be_turned_off(tmp_path):
+    s = MnemoVectorStore(collection_name="no-keywords", path=str(tmp_path), keyword_search=False)
+    add(s, "a", "sushi")
+    assert s.keyword_search("sushi") is None

@@ -92,6 +92,16 @@ def test_hybrid_scores_use_bm25(mnemo_memory):
     assert hits[0]["score"] == pytest.approx((chess["semantic_score"] + chess["bm25_score"]) / 2)
 
 
+def test_vectors_only_when_keyword_search_is_off(make_memory, tmp_path):
+    m = make_memory(
+        {"provider": "mnemodb", "config": {"collection_name": "vectors", "path": str(tmp_path / "v"), "keyword_search": False}}
+    )
+    seed(m)
+    hits = m.search("chess Sundays", filters={"user_id": "alice"}, explain=True)["results"]
+    assert hits and all(h["score_details"]["bm25_score"] == 0 and h["score_details"]["max_possible_score"] == 1.0 for h in hits)
+    assert all(h["score"] == h["score_details"]["semantic_score"] for h in hits)
+
+
 def test_update_delete_history_delete_all(mnemo_memory):
     m = mnemo_memory
     seed(m)

@@ -25,13 +25,16 @@ class _Fields(BaseModel):
     embedding_model_dims: Optional[int] = Field(
         None, description="Vector size; when set, vectors of another size are refused up front"
     )
+    keyword_search: bool = Field(
+        True, description="BM25 keyword search for mem0's hybrid scoring; False: vectors only"
+    )
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
 
 class MnemoDbConfig(_Fields):
     """Settings of the ``"mnemodb"`` vector store: ``collection_name``, ``path`` or ``client``,
-    ``distance`` and ``embedding_model_dims``."""
+    ``distance``, ``embedding_model_dims`` and ``keyword_search``."""
 
     def __deepcopy__(self, memo: Any = None) -> "MnemoDbConfig":
         # mem0 deep-copies the config for its entity store and telemetry: the copy shares the

@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 JSON_KEY = "mem0:json"
 _I64 = 1 << 63
 _OVERFETCH = 4  # a search with a filter checked in Python asks for 4x top_k, then more
+# keyword_search reads the scope's documents instead of asking the full-text index when the
+# scope holds at most SCAN_SCOPE_MAX records and at most 1/SCAN_SCOPE_FRACTION of the collection.
+SCAN_SCOPE_MAX = 4096
+SCAN_SCOPE_FRACTION = 8
 
 
 class OutputData(BaseModel):
@@ -120,6 +124,7 @@ class MnemoVectorStore(VectorStoreBase):  # type: ignore[misc]  # mem0's base is
         client: Any = None,
         distance: str = "cosine",
         embedding_model_dims: Optional[int] = None,
+        keyword_search: bool = True,
     ) -> None:
         if client is None:
             import mnemodb
@@ -133,7 +138,12 @@ class MnemoVectorStore(VectorStoreBase):  # type: ignore[misc]  # mem0's base is
         self.collection_name = collection_name
         self.distance = distance
         self.embedding_model_dims = embedding_model_dims
-        self.collection = self.create_col(collection_name, embedding_model_dims, distance)
+        self.keyword_search_enabled = keyword_search
+        self._use(self.create_col(collection_name, embedding_model_dims, distance))
+
+    def _use(self, collection: Any) -> None:
+        self.collection = collection
+        self._collection_space = self._space(collection)  # fixed for a collection's life
 
     # collections
     def create_col(self, name: str, vector_size: Optional[int] = None, distance: Optional[str] = None) -> Any:
@@ -164,7 +174,7 @@ class MnemoVectorStore(VectorStoreBase):  # type: ignore[misc]  # mem0's base is
         logger.warning("Resetting collection %s", self.collection_name)
         if self.collection_name in {c.name for c in self.client.list_collections()}:
             self.delete_col()
-        self.collection = self.create_col(self.collection_name, self.embedding_model_dims, self.distance)
+        self._use(self.create_col(self.collection_name, self.embedding_model_dims, self.distance))
 
     # writes
     def insert(self, vectors: Any, payloads: Optional[Sequence[Optional[Mapping[str, Any]]]] = None, ids: Optional[Sequence[str]] = None) -> None:
@@ -242,7 +252,7 @@ class MnemoVectorStore(VectorStoreBase):  # type: ignore[misc]  # mem0's base is
         if top_k <= 0:
             return [[] for _ in vecs]
         compiled = _filters.compile_filters(filters)
-        space = self._space(self.collection)
+        space = self._collection_space
         if compiled.exact:
             return self._query(vecs, top_k, compiled.where, space)
         # Over-fetch and check in Python, asking for more until top_k pass or none are left.
@@ -258,28 +268,46 @@ class MnemoVectorStore(VectorStoreBase):  # type: ignore[misc]  # mem0's base is
                 n *= _OVERFETCH
         return out
 
-    def keyword_search(self, query: str, top_k: int = 5, filters: Optional[Mapping[str, Any]] = None) -> List[OutputData]:
+    def keyword_search(
+        self, query: str, top_k: int = 5, filters: Optional[Mapping[str, Any]] = None
+    ) -> Optional[List[OutputData]]:
         """The ``top_k`` memories passing ``filters`` whose BM25 text holds a word of ``query``,
-        by BM25 score (see ``_keywords``); ties in insertion order."""
+        by BM25 score (see ``_keywords``), ties in insertion order; ``None`` (mem0: no keyword
+        search, vectors only) when the store was made with ``keyword_search=False``.
+
+        Two ways to find the records, the cheaper chosen by counts alone: the document
+        full-text index (``where_document``), whose work grows with the matches in the whole
+        collection; or, when the filters' scope is a small part of the collection (a user's
+        memories among many users'), reading the scope's documents, whose work grows with the
+        scope only. Both give the same records and scores."""
+        if not self.keyword_search_enabled:
+            return None
         terms = _keywords.query_terms(query or "")
         if not terms or top_k <= 0:
             return []
         compiled = _filters.compile_filters(filters)
-        r = self.collection.get(
-            where=compiled.where,
-            where_document=_keywords.where_document(terms),
-            include=["documents", "metadatas"],
-        )
-        rows: List[Tuple[str, str, Dict[str, Any]]] = []
-        for i, doc, md in zip(r["ids"], r["documents"], r["metadatas"]):
-            payload = to_payload(md)
-            if compiled.exact or _filters.matches(filters, payload):
-                rows.append((i, doc or "", payload))
-        if not rows:
+        scope = self._count(compiled.where)
+        include = ["documents"] if compiled.exact else ["documents", "metadatas"]
+        if scope <= SCAN_SCOPE_MAX and scope * SCAN_SCOPE_FRACTION <= self.collection.count():
+            r = self.collection.get(where=compiled.where, include=include)
+            wanted = set(terms)
+            keep = [j for j, doc in enumerate(r["documents"]) if doc and not wanted.isdisjoint(doc.split())]
+        else:
+            r = self.collection.get(where=compiled.where, where_document=_keywords.where_document(terms), include=include)
+            keep = list(range(len(r["ids"])))
+        if not compiled.exact:  # the part of the filters mnemodb could not say
+            keep = [j for j in keep if _filters.matches(filters, to_payload(r["metadatas"][j]))]
+        if not keep:
             return []
-        scores = _keywords.bm25(terms, [doc for _, doc, _ in rows], self._count(compiled.where))
-        order = sorted(range(len(rows)), key=lambda j: -scores[j])[:top_k]
-        return [OutputData(id=rows[j][0], score=scores[j], payload=rows[j][2]) for j in order]
+        scores = _keywords.bm25(terms, [r["documents"][j] for j in keep], scope)
+        best = sorted(range(len(keep)), key=lambda x: -scores[x])[:top_k]
+        ids = [r["ids"][keep[x]] for x in best]
+        if compiled.exact:
+            got = self.collection.get(ids=ids, include=["metadatas"])
+            payloads = {i: to_payload(m) for i, m in zip(got["ids"], got["metadatas"])}
+        else:
+            payloads = {r["ids"][keep[x]]: to_payload(r["metadatas"][keep[x]]) for x in best}
+        return [OutputData(id=i, score=scores[x], payload=payloads[i]) for i, x in zip(ids, best) if i in payloads]
 
     # helpers
     def _query(self, vecs: Any, n: int, where: Optional[Dict[str, Any]], space: str) -> List[List[OutputData]]:
