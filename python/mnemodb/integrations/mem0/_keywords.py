@@ -1,5 +1,6 @@
-"""Keyword search for mem0's hybrid scoring: the document full-text index finds the records,
-BM25 ranks them.
+"""Keyword search for mem0's hybrid scoring: the words of each memory's document find the
+records (through the document full-text index, or by reading a small scope's documents: see
+``MnemoVectorStore.keyword_search``), BM25 ranks them.
 
 mem0 stores ``text_lemmatized`` (its BM25 text: lemmas without stop words when spaCy is
 installed, the text itself otherwise) in each payload and passes the query through the same
