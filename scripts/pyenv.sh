@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Creates (idempotently) the Python environment of the repository: `.venv` at the root, with
 # python/requirements-test.txt installed (maturin, pytest, numpy, mypy, hypothesis, and the
-# real chromadb 1.5.9 the parity tests compare against) and python/requirements-crewai.txt
-# (the real crewai 1.15.30 the integration is tested with), and mnemodb built (release) into it.
+# real chromadb 1.5.9 the parity tests compare against), python/requirements-crewai.txt
+# (the real crewai 1.15.30 the integration is tested with) and python/requirements-mem0.txt
+# (the real mem0ai 2.2.1), and mnemodb built (release) into it.
 #
 # Needs Python >= 3.9 with venv and pip, Rust (cargo), and the package registries the first
 # time. Re-running only rebuilds what changed. PYTHON=python3.X picks the interpreter.
@@ -25,12 +26,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.mnemodb-requirements
-wanted=$(cat python/requirements-test.txt python/requirements-crewai.txt)
+wanted=$(cat python/requirements-test.txt python/requirements-crewai.txt python/requirements-mem0.txt)
 if [ "$wanted" != "$(cat "$stamp" 2>/dev/null)" ]; then
-    echo "scripts/pyenv.sh: installing python/requirements-test.txt and requirements-crewai.txt"
+    echo "scripts/pyenv.sh: installing python/requirements-test.txt, requirements-crewai.txt and requirements-mem0.txt"
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -r python/requirements-test.txt \
-        -r python/requirements-crewai.txt
+        -r python/requirements-crewai.txt -r python/requirements-mem0.txt
     printf '%s' "$wanted" >"$stamp"
 fi
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _native
 from . import _validate as v
+from ._chroma_types import presents_as
 from .errors import AuthorizationError, InvalidArgumentError, NotFoundError, _adopt_chroma
 from .config import Settings
 from .types import DeleteResult, GetResult, Include, QueryPlan, QueryResult
@@ -66,6 +67,8 @@ def _database(identifier: str, path: Optional[str]) -> Any:
 
 class Client:
     """chromadb's ``ClientAPI`` over one mnemodb database."""
+
+    __class__ = presents_as("chromadb.api.client", "Client")  # isinstance checks: _chroma_types.py
 
     def __init__(
         self,
@@ -252,6 +255,8 @@ def _check_embedding_function(ef: Any) -> Any:
 
 class Collection:
     """chromadb's ``Collection``: records, filters and nearest-neighbour queries."""
+
+    __class__ = presents_as("chromadb.api.models.Collection", "Collection")  # see _chroma_types.py
 
     def __init__(self, client: Client, native: Any, info: Dict[str, Any], ef: Any, data_loader: Any) -> None:
         self._client = client

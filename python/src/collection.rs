@@ -228,9 +228,18 @@ impl Collection {
         info_to_py(py, &info)
     }
 
-    /// Number of records.
-    fn count(&self, py: Python<'_>) -> PyResult<u64> {
-        py.detach(|| self.inner.count()).py_err()
+    /// Number of records, or of those passing `where` / `where_document` (reads no record).
+    #[pyo3(signature = (r#where=None, where_document=None))]
+    fn count<'py>(
+        &self,
+        py: Python<'py>,
+        r#where: Option<&Bound<'py, PyAny>>,
+        where_document: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<u64> {
+        let w = opt_json(r#where)?;
+        let wd = opt_json(where_document)?;
+        py.detach(|| self.inner.count_where(w.as_ref(), wd.as_ref()))
+            .py_err()
     }
 
     /// Links every committed record into the HNSW index now (writes queue it in the

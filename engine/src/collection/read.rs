@@ -1,7 +1,8 @@
-//! The read path: get, query, count, peek, and explain (a query's plan without running it).
-//! Each call reads one SQLite snapshot and the vector rows that snapshot commits, so it sees
-//! every write committed before it started. A query finds its candidates and this process's
-//! graph, asks `plan.rs` how to answer, and runs that plan here (walks in `index.rs`).
+//! The read path: get, query, count (optionally filtered), peek, and explain (a query's plan
+//! without running it). Each call reads one SQLite snapshot and the vector rows that snapshot
+//! commits, so it sees every write committed before it started. A query finds its candidates
+//! and this process's graph, asks `plan.rs` how to answer, and runs that plan here (walks in
+//! `index.rs`).
 
 use std::sync::{Arc, RwLockWriteGuard};
 
@@ -24,6 +25,24 @@ impl Collection {
     /// Number of records.
     pub fn count(&self) -> Result<u64> {
         self.snapshot(|_, _, live| Ok(live.live))
+    }
+
+    /// Number of records that pass chromadb's `where` and `where_document` filters (JSON, checked
+    /// as `get` checks them; neither given: [`count`](Self::count)). Reads no record: the
+    /// filter's indexed statements give the matching ords, which are counted.
+    pub fn count_where(
+        &self,
+        where_: Option<&serde_json::Value>,
+        where_document: Option<&serde_json::Value>,
+    ) -> Result<u64> {
+        let filter = parse_filter(where_, where_document, Validation::Client)?;
+        if filter.is_empty() {
+            return self.count();
+        }
+        self.snapshot(|tx, row, _| {
+            let ords = meta::sql::matching_ords(tx, row.key, &filter, None)?;
+            Ok(ords.len() as u64)
+        })
     }
 
     /// The first `limit` records with embeddings, documents and metadata (chromadb's `peek`).

@@ -378,6 +378,7 @@ fn check_filter(
             // Invalid for the client: the engine refuses it too, with the same words.
             let got = get_ids(c, w, d, None, None, 0).unwrap_err();
             prop_assert_eq!(got.to_string(), e.to_string());
+            prop_assert_eq!(c.count_where(w, d).unwrap_err().to_string(), e.to_string());
             return Ok(false);
         }
     };
@@ -387,6 +388,7 @@ fn check_filter(
         .collect();
     let want_ids: Vec<String> = want.iter().map(|r| r.id.clone()).collect();
     prop_assert_eq!(&get_ids(c, w, d, None, None, 0).unwrap(), &want_ids);
+    prop_assert_eq!(c.count_where(w, d).unwrap(), want_ids.len() as u64);
 
     let (limit, offset) = page;
     let paged: Vec<String> = want_ids.iter().skip(offset).take(limit).cloned().collect();
