@@ -7,7 +7,6 @@ use rusqlite::Transaction;
 
 use super::{Collection, DEAD, LiveSlots, SearchOptions, filter_cache};
 use crate::error::{Error, Result};
-use crate::filter::{Validation, parse_filter};
 use crate::meta::{self, CollectionRow, RecordRow};
 use crate::search::{Candidates, Hit, Scan, exact_search};
 use crate::types::{Embeddings, GetRequest, GetResult, Include, Metadata, QueryHits, QueryRequest};
@@ -36,15 +35,7 @@ impl Collection {
 
     /// Records by id or by page, in insertion order. Ids that do not exist are skipped.
     pub fn get(&self, req: GetRequest<'_>) -> Result<GetResult> {
-        if req.include.distances {
-            return Err(Error::invalid(
-                "Include item cannot be one of distances, got distances",
-            ));
-        }
-        if let Some(ids) = req.ids {
-            validate::lookup_ids(ids)?;
-        }
-        let filter = parse_filter(req.where_, req.where_document, Validation::Client)?;
+        let filter = validate::get(&req)?;
         self.snapshot(|tx, row, _| {
             let records = match req.ids {
                 _ if !filter.is_empty() => {
@@ -107,26 +98,10 @@ impl Collection {
         where_document: Option<&serde_json::Value>,
         opts: SearchOptions,
     ) -> Result<Vec<QueryHits>> {
-        if req.n_results == 0 {
-            return Err(Error::invalid(
-                "Number of requested results 0, cannot be negative, or zero.",
-            ));
-        }
-        let n_queries = req.embeddings.len().checked_div(req.dim).unwrap_or(0);
-        if n_queries == 0 {
-            return Err(Error::invalid("Expected at least one query embedding"));
-        }
-        if req.embeddings.len() != n_queries * req.dim {
-            return Err(Error::invalid(format!(
-                "query embeddings hold {} floats, not a multiple of the dimension {}",
-                req.embeddings.len(),
-                req.dim
-            )));
-        }
+        let (n_queries, filter) = validate::query(&req, where_, where_document)?;
         if opts.ef_search == Some(0) {
             return Err(Error::invalid("ef_search must be at least 1"));
         }
-        let filter = parse_filter(where_, where_document, Validation::Client)?;
         let link_later = std::sync::atomic::AtomicBool::new(false);
         // Query vectors are not checked for NaN or infinity: chromadb accepts them and returns
         // NaN / infinite distances, and nothing is stored.
