@@ -197,14 +197,21 @@ impl std::str::FromStr for Op {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Op> {
-        [Op::Add, Op::Update, Op::Upsert, Op::Get, Op::Query, Op::Delete]
-            .into_iter()
-            .find(|op| op.name() == s)
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "unknown operation {s:?}: expected add, update, upsert, get, query or delete"
-                ))
-            })
+        [
+            Op::Add,
+            Op::Update,
+            Op::Upsert,
+            Op::Get,
+            Op::Query,
+            Op::Delete,
+        ]
+        .into_iter()
+        .find(|op| op.name() == s)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "unknown operation {s:?}: expected add, update, upsert, get, query or delete"
+            ))
+        })
     }
 }
 

@@ -93,10 +93,7 @@ pub fn metadatas(values: Vec<Value>, op: Op) -> Result<Vec<Option<Metadata>>> {
 
 /// The metadata patches of every record of an `update` or `upsert`.
 pub fn metadata_patches(values: Vec<Value>, op: Op) -> Result<Vec<Option<MetadataPatch>>> {
-    values
-        .into_iter()
-        .map(|v| metadata_patch(v, op))
-        .collect()
+    values.into_iter().map(|v| metadata_patch(v, op)).collect()
 }
 
 /// chromadb's `TypeError` for a `None` metadata value on `add`.
@@ -331,7 +328,7 @@ pub fn embedding_rows(lengths: impl IntoIterator<Item = usize>, op: Op) -> Resul
 /// Metadata are patches here: before embedding, chromadb lets `None` values through on `add`
 /// too (its bindings refuse them later).
 pub fn check_records(op: Op, batch: &UpdateBatch<'_>) -> Result<()> {
-    Records::update(op, batch).check_client()
+    Records::update(op, batch).check_before_embedding()
 }
 
 #[cfg(test)]
@@ -342,9 +339,12 @@ mod tests {
 
     #[test]
     fn metadata_types_follow_chromadb() {
-        let m = metadata(json!({"a": 1, "b": 2.5, "c": "x", "d": true, "e": [1, 2]}), Op::Add)
-            .unwrap()
-            .unwrap();
+        let m = metadata(
+            json!({"a": 1, "b": 2.5, "c": "x", "d": true, "e": [1, 2]}),
+            Op::Add,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(m["a"], MetadataValue::Int(1));
         assert_eq!(m["b"], MetadataValue::Float(2.5));
         assert_eq!(m["e"], MetadataValue::IntList(vec![1, 2]));
@@ -368,7 +368,9 @@ mod tests {
         let e = metadatas(vec![json!({"a": null}), json!({"b": 1})], Op::Add).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::TypeError);
         assert!(!e.to_string().ends_with(" in add."), "{e}");
-        let p = metadata_patch(json!({"a": null}), Op::Update).unwrap().unwrap();
+        let p = metadata_patch(json!({"a": null}), Op::Update)
+            .unwrap()
+            .unwrap();
         assert_eq!(p["a"], None);
     }
 
@@ -396,9 +398,18 @@ mod tests {
             "Expected requested number of results to be a int, got 3 in query."
         );
         assert_eq!(delete_limit(&json!(2)).unwrap(), 2);
-        assert_eq!(delete_limit(&json!(-1)).unwrap_err().kind(), ErrorKind::ValueError);
-        assert_eq!(delete_limit(&json!(true)).unwrap_err().kind(), ErrorKind::TypeError);
-        assert_eq!(delete_limit(&json!(1.0)).unwrap_err().kind(), ErrorKind::TypeError);
+        assert_eq!(
+            delete_limit(&json!(-1)).unwrap_err().kind(),
+            ErrorKind::ValueError
+        );
+        assert_eq!(
+            delete_limit(&json!(true)).unwrap_err().kind(),
+            ErrorKind::TypeError
+        );
+        assert_eq!(
+            delete_limit(&json!(1.0)).unwrap_err().kind(),
+            ErrorKind::TypeError
+        );
     }
 
     #[test]
@@ -408,7 +419,10 @@ mod tests {
         let e = embedding_rows([2, 0, 1], Op::Add).unwrap_err();
         assert!(e.to_string().ends_with("no values at pos 1 in add."), "{e}");
         let e = embedding_rows([2, 1], Op::Query).unwrap_err();
-        assert_eq!(e.to_string(), "Inconsistent dimensions in provided embeddings");
+        assert_eq!(
+            e.to_string(),
+            "Inconsistent dimensions in provided embeddings"
+        );
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     }
 }

@@ -7,7 +7,7 @@ use rusqlite::Transaction;
 
 use super::Collection;
 use super::filter_cache::Change as FilterChange;
-use crate::error::{Error, Op, Result};
+use crate::error::{Error, ErrorKind, Op, Result};
 use crate::meta::{self, CollectionRow, RecordRow};
 use crate::types::{AddBatch, Durability, Metadata, MetadataPatch, UpdateBatch};
 use crate::validate::{self, Records};
@@ -32,7 +32,9 @@ impl Collection {
     /// chromadb). The first add fixes the collection's dimension.
     pub fn add(&self, batch: AddBatch<'_>) -> Result<()> {
         let n = batch.ids.len();
-        let dim = Records::add(&batch).check()?.unwrap_or(batch.embeddings.dim);
+        let dim = Records::add(&batch)
+            .check()?
+            .unwrap_or(batch.embeddings.dim);
         let embeddings = batch.embeddings.data;
         self.write(|tx, row, delta| {
             validate::dimension(row.dimension, dim)?;
@@ -107,10 +109,20 @@ impl Collection {
         durability: Durability,
     ) -> Result<()> {
         let n = batch.ids.len();
-        let op = if insert_missing { Op::Upsert } else { Op::Update };
+        let op = if insert_missing {
+            Op::Upsert
+        } else {
+            Op::Update
+        };
         let dim = Records::update(op, &batch).check()?;
         if insert_missing && dim.is_none() {
-            return Err(Error::invalid("upsert needs embeddings for every record"));
+            // chromadb would embed the documents here (a `ValueError` when it cannot).
+            return Err(Error::Refused {
+                kind: ErrorKind::ValueError,
+                message: "upsert needs embeddings for every record (the engine embeds nothing)"
+                    .into(),
+                op: None,
+            });
         }
         self.write_with(durability, |tx, row, delta| {
             if let Some(dim) = dim {

@@ -338,7 +338,12 @@ fn errors_have_chromadb_classes_and_text() {
 
 #[test]
 fn null_means_no_filter() {
-    let f = parse_filter(Some(&Value::Null), Some(&Value::Null), Validation::Client(Op::Get)).unwrap();
+    let f = parse_filter(
+        Some(&Value::Null),
+        Some(&Value::Null),
+        Validation::Client(Op::Get),
+    )
+    .unwrap();
     assert!(f.is_empty());
     assert!(f.matches(None, None));
 }

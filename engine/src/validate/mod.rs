@@ -147,6 +147,18 @@ impl<M: RecordMetadata> Records<'_, M> {
     /// chromadb's `validate_insert_record_set` (and `normalize_embeddings` before it), in
     /// its order.
     pub(crate) fn check_client(&self) -> Result<()> {
+        self.client_checks(false)
+    }
+
+    /// [`check_client`](Self::check_client) of a write whose vectors the caller is about to
+    /// compute from its documents, as chromadb checks before it embeds: then every document
+    /// must be given (`None` cannot be embedded). The engine embeds nothing, so to its own
+    /// writes a `None` document only means "keep the stored one".
+    pub(crate) fn check_before_embedding(&self) -> Result<()> {
+        self.client_checks(self.embeddings.is_none())
+    }
+
+    fn client_checks(&self, documents_required: bool) -> Result<()> {
         let op = self.op;
         if let Some(e) = self.embeddings {
             vectors_shape(e)?;
@@ -165,9 +177,7 @@ impl<M: RecordMetadata> Records<'_, M> {
             ],
             op,
         )?;
-        // Documents may be missing only next to vectors (otherwise they are what chromadb
-        // embeds).
-        if self.embeddings.is_none()
+        if documents_required
             && self
                 .documents
                 .is_some_and(|d| d.iter().any(Option::is_none))
@@ -253,9 +263,7 @@ fn finite_vectors(v: Vectors<'_>) -> Result<usize> {
         )));
     }
     if let Some(pos) = v.data.iter().position(|x| !x.is_finite()) {
-        return Err(Error::NonFiniteEmbedding {
-            index: pos / v.dim,
-        });
+        return Err(Error::NonFiniteEmbedding { index: pos / v.dim });
     }
     Ok(v.dim)
 }

@@ -111,7 +111,10 @@ fn record_set_lengths_follow_chromadb() {
 #[test]
 fn vectors_are_finite_and_bounded() {
     let ids = v(&["a", "b"]);
-    assert_eq!(add(&ids, &[1.0, 2.0, 3.0, 4.0], 2).check().unwrap(), Some(2));
+    assert_eq!(
+        add(&ids, &[1.0, 2.0, 3.0, 4.0], 2).check().unwrap(),
+        Some(2)
+    );
     assert!(matches!(
         add(&ids, &[1.0, 2.0, f32::NAN, 4.0], 2).check(),
         Err(Error::NonFiniteEmbedding { index: 1 })
@@ -122,7 +125,7 @@ fn vectors_are_finite_and_bounded() {
 }
 
 #[test]
-fn documents_are_optional_only_beside_vectors() {
+fn documents_to_embed_are_all_given() {
     let ids = v(&["a"]);
     let docs = vec![None];
     let update = Records::<MetadataPatch> {
@@ -133,15 +136,18 @@ fn documents_are_optional_only_beside_vectors() {
         uris: None,
         metadatas: None,
     };
+    // Before embedding (chromadb's order): the documents are what is embedded.
     assert_eq!(
-        update.check().unwrap_err().to_string(),
+        update.check_before_embedding().unwrap_err().to_string(),
         "Expected document to be a str, got None in update."
     );
+    // The write itself: `None` keeps the stored document.
+    assert!(update.check().is_ok());
     let with_vectors = Records {
         embeddings: Some(Vectors::new(&[1.0], 1)),
         ..update
     };
-    assert!(with_vectors.check().is_ok());
+    assert!(with_vectors.check_before_embedding().is_ok());
 }
 
 #[test]

@@ -5,9 +5,9 @@ use serde_json::json;
 
 use super::leaves::*;
 use super::*;
+use crate::Op;
 use crate::distance::Space;
 use crate::filter::{CHROMA_DOCUMENT_KEY, Scalar, ScalarList};
-use crate::Op;
 use crate::filter::{Validation, parse_filter};
 use crate::meta::{Sidecar, catalog, records};
 
@@ -260,7 +260,11 @@ fn deepest_filters_run() {
 fn wide_or() {
     let (sidecar, key, records) = captured_records();
     let children: Vec<serde_json::Value> = (0..5000).map(|i| json!({"n": i - 10})).collect();
-    let filter = parse_filter(Some(&json!({ "$or": children })), None, Validation::Client(Op::Get))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let filter = parse_filter(
+        Some(&json!({ "$or": children })),
+        None,
+        Validation::Client(Op::Get),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     check_against_oracle(&sidecar, key, &records, &filter).unwrap_or_else(|e| panic!("{e}"));
 }
