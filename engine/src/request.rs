@@ -219,14 +219,16 @@ pub fn document_not_str(shown: &str, op: Op) -> Error {
     Error::value(format!("Expected document to be a str, got {shown}"), op)
 }
 
+/// chromadb's refusal of an `include` that is not a list (`shown`: Python's `str()` of it).
+pub fn include_not_a_list(shown: &str, op: Op) -> Error {
+    Error::value(format!("Expected include to be a list, got {shown}"), op)
+}
+
 /// `include` as chromadb's names (a JSON list of strings): `data` is accepted and never
 /// filled (the Python layer loads it from uris). `distances` on `get` is refused by `get`.
 pub fn include(value: &Value, op: Op) -> Result<Include> {
     let Value::Array(items) = value else {
-        return Err(Error::value(
-            format!("Expected include to be a list, got {}", py_str(value)),
-            op,
-        ));
+        return Err(include_not_a_list(&py_str(value), op));
     };
     let mut inc = Include::default();
     for item in items {
