@@ -282,7 +282,7 @@ def test_bad_input_is_400(server: Server, client: chromadb.api.ClientAPI) -> Non
         (b"{not json", "Failed to parse the request body as JSON"),
         (b'{"ids": "a", "embeddings": [[1, 2]]}', "ids"),
         (b'{"ids": ["a"], "embeddings": [[1, 2]], "surprise": 1}', "unknown field `surprise`"),
-        (b'{"ids": ["q"], "embeddings": [[1, 2]], "metadatas": [{"a": {"b": 1}}]}', "metadatas"),
+        (b'{"ids": ["q"], "embeddings": [[1, 2]], "metadatas": [{"a": {"b": 1}}]}', "which is a dict in add."),
     ]
     for body, fragment in cases:
         r = httpx.post(f"{base}/add", content=body, headers={"content-type": "application/json"})

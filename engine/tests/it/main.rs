@@ -14,3 +14,4 @@ mod model;
 mod multiprocess;
 mod support;
 mod tidy;
+mod validation;
