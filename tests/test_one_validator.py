@@ -105,8 +105,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def chroma_collection() -> Any:
-    client = chromadb.EphemeralClient(settings=chromadb.config.Settings(anonymized_telemetry=False))
+def chroma_collection(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    # A client of its own (chromadb keeps one system per path and refuses other settings).
+    client = chromadb.PersistentClient(
+        path=str(tmp_path_factory.mktemp("chroma")),
+        settings=chromadb.config.Settings(anonymized_telemetry=False),
+    )
     col = client.create_collection(f"one-validator-{next(_names)}", embedding_function=None)
     col.add(**SETUP)
     return col
