@@ -50,7 +50,7 @@ fn add_metadata(value: Value, op: Op) -> Result<(Option<Metadata>, bool)> {
     let mut out = Metadata::new();
     let mut null_seen = false;
     for (key, v) in map {
-        match scalar_or_list(&key, v, op)? {
+        match metadata_value(&key, v, op)? {
             Some(v) => {
                 out.insert(key, v);
             }
@@ -68,7 +68,7 @@ pub fn metadata_patch(value: Value, op: Op) -> Result<Option<MetadataPatch>> {
     };
     map.into_iter()
         .map(|(key, v)| {
-            let v = scalar_or_list(&key, v, op)?;
+            let v = metadata_value(&key, v, op)?;
             Ok((key, v))
         })
         .collect::<Result<MetadataPatch>>()
@@ -96,8 +96,9 @@ pub fn metadata_patches(values: Vec<Value>, op: Op) -> Result<Vec<Option<Metadat
     values.into_iter().map(|v| metadata_patch(v, op)).collect()
 }
 
-/// chromadb's `TypeError` for a `None` metadata value on `add`.
-fn null_on_add() -> Error {
+/// chromadb's `TypeError` for a `None` metadata value on `add` (its bindings raise it after
+/// its checks, so a layer converting value by value raises it once all values converted).
+pub fn null_on_add() -> Error {
     Error::Refused {
         kind: ErrorKind::TypeError,
         message: "argument 'metadatas': Cannot convert Python object to MetadataValue".into(),
@@ -114,8 +115,9 @@ fn object(value: Value, op: Op) -> Result<Option<Map<String, Value>>> {
     }
 }
 
-/// A metadata value: `None` for `null`.
-fn scalar_or_list(key: &str, v: Value, op: Op) -> Result<Option<MetadataValue>> {
+/// One metadata value of key `key`: `None` for `null` (which removes the key in an update and
+/// is refused on add, see [`null_on_add`]). Lists hold one of chromadb's types.
+pub fn metadata_value(key: &str, v: Value, op: Op) -> Result<Option<MetadataValue>> {
     Ok(Some(match v {
         Value::Null => return Ok(None),
         Value::Bool(b) => MetadataValue::Bool(b),

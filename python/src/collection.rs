@@ -162,17 +162,6 @@ fn opt_matrix<'a>(arr: &'a Option<PyReadonlyArray2<'_, f32>>) -> PyResult<Option
         .transpose()
 }
 
-/// The metadata of an `update` or `upsert` (`op`) as the engine's patches.
-fn patches(
-    metadatas: Option<&Bound<'_, PyAny>>,
-    op: Op,
-) -> PyResult<Option<Vec<Option<mnemodb::MetadataPatch>>>> {
-    convert::metadata_json(metadatas, op)?
-        .map(|m| request::metadata_patches(m, op))
-        .transpose()
-        .py_err()
-}
-
 /// chromadb's checks of a write (`op`: `"add"`, `"update"` or `"upsert"`) whose embeddings
 /// are still to be computed: the Python layer runs them before it calls the embedding
 /// function, as chromadb does; the write runs them again.
@@ -188,7 +177,7 @@ pub(crate) fn check_records(
     let op: Op = op.parse().py_err()?;
     let ids = convert::ids(ids, op)?;
     let documents = convert::documents(documents, op)?;
-    let metadatas = patches(metadatas, op)?;
+    let metadatas = convert::metadata_patches(metadatas, op)?;
     request::check_records(
         op,
         &UpdateBatch {
@@ -251,10 +240,7 @@ impl Collection {
         let ids = convert::ids(ids, op)?;
         let (flat, _, dim) = matrix(&embeddings)?;
         let documents = convert::documents(documents, op)?;
-        let metas = convert::metadata_json(metadatas, op)?
-            .map(|m| request::metadatas(m, op))
-            .transpose()
-            .py_err()?;
+        let metas = convert::metadatas(metadatas, op)?;
         py.detach(|| {
             self.inner.add(AddBatch {
                 ids: &ids,
@@ -292,7 +278,7 @@ impl Collection {
         let ids = convert::ids(ids, op)?;
         let vectors = opt_matrix(&embeddings)?;
         let documents = convert::documents(documents, op)?;
-        let patches = patches(metadatas, op)?;
+        let patches = convert::metadata_patches(metadatas, op)?;
         py.detach(|| {
             let batch = UpdateBatch {
                 ids: &ids,

@@ -5,7 +5,7 @@
 //! `bool` stays a JSON boolean (it is an `int` subclass), ints beyond `i64` become floats as
 //! chromadb stores them, and anything else is refused with a message naming the type.
 
-use mnemodb::{Include, Metadata, MetadataValue, Op, request};
+use mnemodb::{Include, Metadata, MetadataPatch, MetadataValue, Op, request};
 use numpy::{PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -236,13 +236,12 @@ pub(crate) fn documents(
         })
 }
 
-/// A list of metadata (dicts or `None`) as JSON for the engine's conversion
-/// (`mnemodb::request`), which checks them with chromadb's messages. What JSON cannot hold
-/// (keys that are not `str`, NaN, other Python objects) is refused here, in the engine's words.
-pub(crate) fn metadata_json(
+/// A list of metadata (dicts or `None`), each dict converted by `one`.
+fn metadata_list<T>(
     list: Option<&Bound<'_, PyAny>>,
     op: Op,
-) -> PyResult<Option<Vec<Value>>> {
+    mut one: impl FnMut(&Bound<'_, PyDict>) -> PyResult<T>,
+) -> PyResult<Option<Vec<Option<T>>>> {
     let Some(list) = list.filter(|l| !l.is_none()) else {
         return Ok(None);
     };
@@ -250,31 +249,79 @@ pub(crate) fn metadata_json(
         .map(|item| {
             let item = item?;
             if item.is_none() {
-                return Ok(Value::Null);
+                return Ok(None);
             }
-            let Ok(d) = item.cast::<PyDict>() else {
-                return to_json(&item)
-                    .map_err(|_| to_py(request::not_a_metadata_dict(&shown(&item).1, op)));
-            };
-            let mut map = Map::with_capacity(d.len());
-            for (k, v) in d.iter() {
-                let Ok(key) = k.cast::<PyString>() else {
-                    let (text, type_name) = shown(&k);
-                    return Err(to_py(request::metadata_key_not_str(&text, &type_name, op)));
-                };
-                let key = key.to_cow()?.into_owned();
-                let value = if v.is_instance_of::<PyTuple>() {
-                    // JSON would make it a list, which chromadb does not take for one.
-                    Err(to_py(not_json(&key, &v, op)))
-                } else {
-                    to_json(&v).map_err(|_| to_py(not_json(&key, &v, op)))
-                }?;
-                map.insert(key, value);
+            match item.cast::<PyDict>() {
+                Ok(d) => one(d).map(Some),
+                Err(_) => Err(to_py(request::not_a_metadata_dict(&shown(&item).1, op))),
             }
-            Ok(Value::Object(map))
         })
         .collect::<PyResult<Vec<_>>>()
         .map(Some)
+}
+
+/// The entries of a metadata dict, each value converted by the engine
+/// (`mnemodb::request::metadata_value`, chromadb's rules and messages; `None` for `None`).
+/// What JSON cannot hold (keys that are not `str`, NaN, other Python objects) is refused here,
+/// in the engine's words.
+fn metadata_entries(
+    d: &Bound<'_, PyDict>,
+    op: Op,
+    mut put: impl FnMut(String, Option<MetadataValue>),
+) -> PyResult<()> {
+    for (k, v) in d.iter() {
+        let Ok(key) = k.cast::<PyString>() else {
+            let (text, type_name) = shown(&k);
+            return Err(to_py(request::metadata_key_not_str(&text, &type_name, op)));
+        };
+        let key = key.to_cow()?.into_owned();
+        let json = if v.is_instance_of::<PyTuple>() {
+            // JSON would make it a list, which chromadb does not take for one.
+            Err(to_py(not_json(&key, &v, op)))
+        } else {
+            to_json(&v).map_err(|_| to_py(not_json(&key, &v, op)))
+        }?;
+        let value = request::metadata_value(&key, json, op).py_err()?;
+        put(key, value);
+    }
+    Ok(())
+}
+
+/// The metadata of an `add`. A `None` value is refused once every value converted, as
+/// chromadb's bindings refuse it after its checks.
+pub(crate) fn metadatas(
+    list: Option<&Bound<'_, PyAny>>,
+    op: Op,
+) -> PyResult<Option<Vec<Option<Metadata>>>> {
+    let mut null_seen = false;
+    let out = metadata_list(list, op, |d| {
+        let mut m = Metadata::new();
+        metadata_entries(d, op, |key, value| match value {
+            Some(v) => {
+                m.insert(key, v);
+            }
+            None => null_seen = true,
+        })?;
+        Ok(m)
+    })?;
+    if null_seen {
+        return Err(to_py(request::null_on_add()));
+    }
+    Ok(out)
+}
+
+/// The metadata of an `update` or `upsert`: a `None` value removes the key.
+pub(crate) fn metadata_patches(
+    list: Option<&Bound<'_, PyAny>>,
+    op: Op,
+) -> PyResult<Option<Vec<Option<MetadataPatch>>>> {
+    metadata_list(list, op, |d| {
+        let mut m = MetadataPatch::new();
+        metadata_entries(d, op, |key, value| {
+            m.insert(key, value);
+        })?;
+        Ok(m)
+    })
 }
 
 /// Why metadata value `v` is not JSON, in the engine's words.
