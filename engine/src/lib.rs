@@ -69,6 +69,7 @@ pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
 pub use error::{Error, ErrorKind, Op, Result};
+
 /// Checks chromadb's rule for collection names (3-512 characters of `[a-zA-Z0-9._-]`, starting
 /// and ending with a letter or digit, no `..`, not an IPv4 address), which chroma also applies
 /// to database names; the error says what is wrong, in chromadb's words.
