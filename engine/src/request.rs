@@ -326,6 +326,23 @@ pub fn embedding_rows(lengths: impl IntoIterator<Item = usize>, op: Op) -> Resul
     }
 }
 
+/// chromadb's length rule over the fields of a record set (`None`: the field was not given),
+/// in the order its message lists them: for the inputs of an embedding function that never
+/// reach the engine (a query's texts, images, uris; a write's images). A write's records are
+/// checked by the write.
+pub fn record_set_lengths(fields: &[(&str, Option<usize>)], op: Op) -> Result<()> {
+    validate::record_set_lengths(fields, op)
+}
+
+/// chromadb's check of the documents an embedding function is to embed (a query's texts):
+/// all given, unless vectors are given beside them (`nullable`).
+pub fn documents_to_embed(documents: &[Option<String>], nullable: bool, op: Op) -> Result<()> {
+    if !nullable && documents.iter().any(Option::is_none) {
+        return Err(document_not_str("None", op));
+    }
+    Ok(())
+}
+
 /// chromadb's client-side checks of a write (`op`: add, update or upsert) whose vectors are
 /// still to be computed: chromadb checks a request before it calls the embedding function, so
 /// a caller that embeds documents runs this first. The write itself runs every check again.

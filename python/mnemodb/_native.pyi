@@ -1,11 +1,20 @@
 """Type stub of the private native module (checked by ``python -m mypy.stubtest mnemodb._native``)."""
 
-from typing import Any, Dict, List, Optional, final
+from typing import Any, Dict, List, Optional, Tuple, final
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Database", "Collection", "buffer_address", "check_records", "embedding_rows", "__version__"]
+__all__ = [
+    "Database",
+    "Collection",
+    "buffer_address",
+    "check_lengths",
+    "check_records",
+    "check_texts",
+    "embedding_rows",
+    "__version__",
+]
 
 __version__: str
 
@@ -18,6 +27,8 @@ def check_records(
     metadatas: Optional[Any] = None,
 ) -> None: ...
 def embedding_rows(lengths: List[int], op: str) -> int: ...
+def check_lengths(fields: List[Tuple[str, Optional[int]]], op: str) -> None: ...
+def check_texts(texts: Any, nullable: bool, op: str) -> None: ...
 
 @final
 class Database:

@@ -5,8 +5,9 @@ The engine is the one validator: ids, lengths, metadata, filters, ``include``,
 1.5.9's rules, messages and `` in <op>.`` suffix. What stays here is what only Python has:
 numpy arrays and lists turned into one C-contiguous float32 matrix (a float32 C-contiguous
 array passes through untouched, no copy; the engine judges empty and ragged rows), the
-inputs of an embedding function (query texts, images), and :func:`context`, chromadb's
-``validation_context`` for the messages raised here.
+inputs of an embedding function (query texts, images: their checks are the engine's too,
+called from here), and :func:`context`, chromadb's ``validation_context`` for the messages
+raised here.
 """
 
 from __future__ import annotations
@@ -122,31 +123,11 @@ def _stack(rows: Sequence[Any], op: str) -> np.ndarray:
     return np.array(rows, dtype=np.float32)
 
 
-def record_set_lengths(fields: Dict[str, Any]) -> None:
-    """chromadb's length rule over the inputs of a query's embedding function (texts,
-    images, uris beside embeddings); the engine checks the records of a write."""
-    lengths = [len(v) for v in fields.values() if v is not None]
-    if not lengths:
-        raise ValueError(f"At least one of one of {', '.join(fields.keys())} must be provided")
-    zero = [k for k, v in fields.items() if v is not None and len(v) == 0]
-    if zero:
-        raise ValueError(f"Non-empty lists are required for {zero}")
-    if len(set(lengths)) > 1:
-        desc = ", ".join(f"{k}: {len(v)}" for k, v in fields.items() if v is not None)
-        raise ValueError(f"Unequal lengths for fields: {desc}")
-
-
-def documents(docs: Any, nullable: bool) -> None:
-    """chromadb's check of the texts a query embeds."""
-    if not isinstance(docs, list):
-        raise ValueError(f"Expected documents to be a list, got {type(docs).__name__}")
-    if len(docs) == 0:
-        raise ValueError(f"Expected documents to be a non-empty list, got {len(docs)} documents")
-    for d in docs:
-        if d is None and nullable:
-            continue
-        if not isinstance(d, str):
-            raise ValueError(f"Expected document to be a str, got {d}")
+def record_set_lengths(fields: Dict[str, Any], op: str) -> None:
+    """chromadb's length rule (the engine's) over the inputs of an embedding function (a
+    query's texts, images, uris beside embeddings; a write's images), which never reach the
+    engine themselves."""
+    _native.check_lengths([(k, None if v is None else len(v)) for k, v in fields.items()], op)
 
 
 def _list_value(key: str, value: list) -> None:

@@ -378,9 +378,9 @@ class Collection:
         if matrix is not None and texts is None and images is None and uris is None:
             return matrix
         fields: Dict[str, Any] = {"embeddings": matrix, "documents": texts, "images": images, "uris": uris}
-        v.record_set_lengths(fields)
+        v.record_set_lengths(fields, "query")
         if texts is not None:
-            v.documents(texts, nullable=matrix is not None)
+            _native.check_texts(texts, matrix is not None, "query")
         if matrix is None:
             matrix = self._embed(fields, is_query=True)
         return matrix
@@ -449,7 +449,7 @@ class Collection:
         if matrix is None and (op != "update" or docs is not None or imgs is not None):
             if imgs is not None:  # images never reach the engine: their length is Python's
                 fields = {"ids": ids_l, "metadatas": mds, "embeddings": None, "documents": docs, "images": imgs, "uris": uris_l}
-                v.record_set_lengths(fields)
+                v.record_set_lengths(fields, op)
             _native.check_records(op, ids_l, docs, uris_l, mds)
             base = {"embeddings": None, "documents": docs, "images": imgs, "uris": uris_l}
             if op == "add":

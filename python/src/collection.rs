@@ -191,6 +191,27 @@ pub(crate) fn check_records(
     .py_err()
 }
 
+/// chromadb's length rule over the inputs of an embedding function (`fields`: name and
+/// length, or `None` for a field not given), with the engine's messages.
+#[pyfunction]
+pub(crate) fn check_lengths(fields: Vec<(String, Option<usize>)>, op: &str) -> PyResult<()> {
+    let op: Op = op.parse().py_err()?;
+    let fields: Vec<(&str, Option<usize>)> = fields
+        .iter()
+        .map(|(name, len)| (name.as_str(), *len))
+        .collect();
+    request::record_set_lengths(&fields, op).py_err()
+}
+
+/// chromadb's check of the texts an embedding function is to embed: strings, and all given
+/// unless vectors come beside them (`nullable`).
+#[pyfunction]
+pub(crate) fn check_texts(texts: &Bound<'_, PyAny>, nullable: bool, op: &str) -> PyResult<()> {
+    let op: Op = op.parse().py_err()?;
+    let texts = convert::documents(Some(texts), op)?.unwrap_or_default();
+    request::documents_to_embed(&texts, nullable, op).py_err()
+}
+
 /// The common length of rows of vectors (`lengths`, one per row), with the engine's
 /// refusal of an empty row or of rows of different lengths (`op` names the call).
 #[pyfunction]

@@ -21,6 +21,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convert::buffer_address, m)?)?;
     m.add_function(wrap_pyfunction!(collection::check_records, m)?)?;
     m.add_function(wrap_pyfunction!(collection::embedding_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(collection::check_lengths, m)?)?;
+    m.add_function(wrap_pyfunction!(collection::check_texts, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -206,12 +206,23 @@ impl<M: RecordMetadata> Records<'_, M> {
     }
 }
 
-/// chromadb's `_validate_record_set_length_consistency` over the fields given, in order.
-fn record_set_lengths(fields: &[(&str, Option<usize>)], op: Op) -> Result<()> {
+/// chromadb's `_validate_record_set_length_consistency` over the fields (`None`: not given),
+/// in order.
+pub(crate) fn record_set_lengths(fields: &[(&str, Option<usize>)], op: Op) -> Result<()> {
     let given: Vec<(&str, usize)> = fields
         .iter()
         .filter_map(|&(name, len)| len.map(|l| (name, l)))
         .collect();
+    if given.is_empty() {
+        let names: Vec<&str> = fields.iter().map(|&(name, _)| name).collect();
+        return Err(Error::value(
+            format!(
+                "At least one of one of {} must be provided",
+                names.join(", ")
+            ),
+            op,
+        ));
+    }
     let empty: Vec<String> = given
         .iter()
         .filter(|(_, len)| *len == 0)
