@@ -9,7 +9,8 @@ Run (from the repository root, after `cargo build -p mnemodb-server`):
     python3 -m venv /tmp/httpvenv && /tmp/httpvenv/bin/pip install -r tests/requirements-http.txt
     /tmp/httpvenv/bin/python -m pytest -q tests/test_http_client.py
 
-`MNEMODB_BIN` names the binary to test (default: target/debug/mnemodb, else target/release).
+`MNEMODB_BIN` names the binary to test (default: target/debug/mnemodb, else target/release;
+see `mnemodb_server.py`).
 Nothing here downloads anything: every call passes embeddings and no collection gets
 chromadb's default embedding function; conftest.py makes every non-loopback connection fail.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 import math
 import os
 import socket
-import subprocess
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -41,8 +41,8 @@ from chromadb.errors import (  # noqa: E402
     NotFoundError,
     UniqueConstraintError,
 )
+from mnemodb_server import Server  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-0123456789"
 
 
@@ -59,41 +59,6 @@ def test_network_is_blocked() -> None:
 
 # --------------------------------------------------------------------------------------------
 # The server
-
-
-def _binary() -> Path:
-    env = os.environ.get("MNEMODB_BIN")
-    candidates = [Path(env)] if env else [
-        ROOT / "target" / "debug" / "mnemodb",
-        ROOT / "target" / "release" / "mnemodb",
-    ]
-    for c in candidates:
-        if c.is_file():
-            return c
-    pytest.fail(f"no mnemodb binary at {candidates}: run `cargo build -p mnemodb-server` first")
-
-
-class Server:
-    def __init__(self, path: Path, *extra: str) -> None:
-        self.proc = subprocess.Popen(
-            [str(_binary()), "serve", "--path", str(path), "--port", "0", *extra],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if "listening on http://" not in line:
-            self.proc.kill()
-            pytest.fail(f"mnemodb serve did not start: {line!r}")
-        hostport = line.strip().rsplit("http://", 1)[1]
-        self.host, port = hostport.rsplit(":", 1)
-        self.port = int(port)
-        self.url = f"http://{hostport}"
-
-    def stop(self) -> int:
-        self.proc.terminate()
-        return self.proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +247,7 @@ def test_bad_input_is_400(server: Server, client: chromadb.api.ClientAPI) -> Non
         (b"{not json", "Failed to parse the request body as JSON"),
         (b'{"ids": "a", "embeddings": [[1, 2]]}', "ids"),
         (b'{"ids": ["a"], "embeddings": [[1, 2]], "surprise": 1}', "unknown field `surprise`"),
-        (b'{"ids": ["q"], "embeddings": [[1, 2]], "metadatas": [{"a": {"b": 1}}]}', "metadatas"),
+        (b'{"ids": ["q"], "embeddings": [[1, 2]], "metadatas": [{"a": {"b": 1}}]}', "which is a dict in add."),
     ]
     for body, fragment in cases:
         r = httpx.post(f"{base}/add", content=body, headers={"content-type": "application/json"})

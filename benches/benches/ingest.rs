@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use mnemodb::{AddBatch, Database, Metadata, MetadataValue, Space};
+use mnemodb::{AddBatch, Database, Metadata, MetadataValue, Space, Vectors};
 use mnemodb_bench::unit_gaussian_rows;
 
 /// Records added per iteration.
@@ -62,7 +62,7 @@ fn add_all(records: &Records, with_fields: bool) -> Duration {
         let batch = if with_fields {
             AddBatch {
                 ids,
-                embeddings,
+                embeddings: Vectors::new(embeddings, DIM),
                 documents: Some(&records.documents[range.clone()]),
                 metadatas: Some(&records.metadatas[range]),
                 ..AddBatch::default()
@@ -70,7 +70,7 @@ fn add_all(records: &Records, with_fields: bool) -> Duration {
         } else {
             AddBatch {
                 ids,
-                embeddings,
+                embeddings: Vectors::new(embeddings, DIM),
                 ..AddBatch::default()
             }
         };

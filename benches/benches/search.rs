@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use mnemodb::{
     AddBatch, Collection, Database, Include, Isa, Metadata, MetadataValue, QueryRequest, Space,
+    Vectors,
 };
 use mnemodb_bench::unit_gaussian_rows;
 use rayon::prelude::*;
@@ -65,7 +66,7 @@ impl Fixture {
                     collection
                         .add(AddBatch {
                             ids,
-                            embeddings: rows,
+                            embeddings: Vectors::new(rows, DIM),
                             ..AddBatch::default()
                         })
                         .expect("add a batch");
@@ -104,7 +105,7 @@ impl Fixture {
             filtered
                 .add(AddBatch {
                     ids,
-                    embeddings: rows,
+                    embeddings: Vectors::new(rows, DIM),
                     metadatas: Some(&metadatas),
                     documents: Some(&documents),
                     ..AddBatch::default()

@@ -47,9 +47,28 @@ pub enum Error {
     #[error("Empty ID, ID must have at least one character")]
     EmptyId,
 
-    /// The same id appears twice in one call.
-    #[error("Expected IDs to be unique, found duplicates of: {}", .0.join(", "))]
-    DuplicateIds(Vec<String>),
+    /// The same id appears more than once in one call (chromadb's `DuplicateIDError`).
+    #[error("{}", duplicates_message(.ids, *.op))]
+    DuplicateIds {
+        /// Each duplicated id once, in the order of their first repetition.
+        ids: Vec<String>,
+        /// The call.
+        op: Op,
+    },
+
+    /// A request chromadb refuses in its Python client, before its backend sees it, with
+    /// Python's `ValueError` or `TypeError` ([`ErrorKind::ValueError`], [`ErrorKind::TypeError`]).
+    /// `message` is chromadb's text; with `op`, the whole message ends in chromadb's
+    /// `" in <op>."`, as its `validation_context` appends it.
+    #[error("{message}{}", in_op(*.op))]
+    Refused {
+        /// [`ErrorKind::ValueError`] or [`ErrorKind::TypeError`].
+        kind: ErrorKind,
+        /// chromadb's message, without the suffix.
+        message: String,
+        /// The call the message names, if chromadb names one.
+        op: Option<Op>,
+    },
 
     /// `query(ids=...)` named ids the collection does not have. chromadb raises this as an
     /// internal error with the same text; the ids are appended so the caller can fix the call.
@@ -126,6 +145,96 @@ pub enum ErrorKind {
     /// `chromadb.errors.InternalError` (HTTP 500). chromadb also uses it for one user error,
     /// query ids that do not exist ([`Error::QueryIdsNotFound`]).
     Internal,
+    /// Python's `ValueError`, which chromadb's client-side checks raise (HTTP 400, reported as
+    /// `InvalidArgumentError`: chroma's HTTP API has no other name for it).
+    ValueError,
+    /// Python's `TypeError`, which a few of chromadb's checks raise (HTTP 400, reported as
+    /// `InvalidArgumentError`).
+    TypeError,
+}
+
+/// The request a validation message belongs to, named as chromadb names it: its client ends
+/// the message of every check it makes with `" in <op>."` (`validation_context`), and so does
+/// the engine, so every caller (Rust, Python, HTTP) reads the same text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Op {
+    /// `add`.
+    Add,
+    /// `update`.
+    Update,
+    /// `upsert`.
+    Upsert,
+    /// `get`.
+    Get,
+    /// `query`.
+    Query,
+    /// `delete`.
+    Delete,
+}
+
+impl Op {
+    /// chromadb's name of the call: `add`, `update`, `upsert`, `get`, `query`, `delete`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Add => "add",
+            Op::Update => "update",
+            Op::Upsert => "upsert",
+            Op::Get => "get",
+            Op::Query => "query",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Op {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Op> {
+        [
+            Op::Add,
+            Op::Update,
+            Op::Upsert,
+            Op::Get,
+            Op::Query,
+            Op::Delete,
+        ]
+        .into_iter()
+        .find(|op| op.name() == s)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "unknown operation {s:?}: expected add, update, upsert, get, query or delete"
+            ))
+        })
+    }
+}
+
+/// chromadb's `" in <op>."`, or nothing.
+fn in_op(op: Option<Op>) -> String {
+    op.map_or_else(String::new, |op| format!(" in {op}."))
+}
+
+/// chromadb's `DuplicateIDError` text: every duplicate below ten, else the count and the first
+/// five and last five of the first eleven (as `validate_ids` prints its set).
+fn duplicates_message(ids: &[String], op: Op) -> String {
+    let listed = if ids.len() < 10 {
+        format!("found duplicates of: {}", ids.join(", "))
+    } else {
+        let examples = &ids[..ids.len().min(11)];
+        format!(
+            "found {} duplicated IDs: {}, ..., {}",
+            ids.len(),
+            examples[..5].join(", "),
+            examples[examples.len() - 5..].join(", ")
+        )
+    };
+    format!("Expected IDs to be unique, {listed} in {op}.")
 }
 
 impl Error {
@@ -134,7 +243,8 @@ impl Error {
         match self {
             Error::CollectionNotFound(_) => ErrorKind::NotFound,
             Error::CollectionExists(_) => ErrorKind::AlreadyExists,
-            Error::DuplicateIds(_) => ErrorKind::DuplicateId,
+            Error::DuplicateIds { .. } => ErrorKind::DuplicateId,
+            Error::Refused { kind, .. } => *kind,
             Error::InvalidCollectionName(_)
             | Error::DimensionMismatch { .. }
             | Error::NonFiniteEmbedding { .. }
@@ -159,5 +269,23 @@ impl Error {
 
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {
         Error::InvalidArgument(msg.into())
+    }
+
+    /// chromadb's client-side `ValueError` with `" in <op>."`.
+    pub(crate) fn value(msg: impl Into<String>, op: Op) -> Self {
+        Error::Refused {
+            kind: ErrorKind::ValueError,
+            message: msg.into(),
+            op: Some(op),
+        }
+    }
+
+    /// chromadb's client-side `TypeError` with `" in <op>."`.
+    pub(crate) fn type_error(msg: impl Into<String>, op: Op) -> Self {
+        Error::Refused {
+            kind: ErrorKind::TypeError,
+            message: msg.into(),
+            op: Some(op),
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! for the CPU at run time.
 //!
 //! ```
-//! use mnemodb::{AddBatch, Database, Include, QueryRequest, Space};
+//! use mnemodb::{AddBatch, Database, Include, QueryRequest, Space, Vectors};
 //!
 //! # fn main() -> mnemodb::Result<()> {
 //! let dir = tempfile::tempdir().expect("temp dir");
@@ -16,7 +16,7 @@
 //! let docs = vec![Some("apples".to_string()), Some("bicycles".to_string())];
 //! notes.add(AddBatch {
 //!     ids: &ids,
-//!     embeddings: &[1.0, 0.0, 0.0, 1.0],
+//!     embeddings: Vectors::new(&[1.0, 0.0, 0.0, 1.0], 2),
 //!     documents: Some(&docs),
 //!     ..AddBatch::default()
 //! })?;
@@ -36,6 +36,13 @@
 //! [`Collection::query_where`], [`Collection::delete_where`]), with chromadb 1.5.9's type
 //! semantics and error messages.
 //!
+//! The engine is the one validator of every request: each call runs chromadb's checks (its
+//! Python client's, then its backend's) in chromadb's order and words, so a Rust caller, the
+//! Python package and the HTTP server refuse a bad input with the same [`ErrorKind`] and the
+//! same message, ending in chromadb's `" in <op>."` where chromadb's has it ([`Op`]). The
+//! [`request`] module converts loosely typed values (JSON metadata, `include` names,
+//! `n_results`) with the same messages.
+//!
 //! Collections of 4,096 records or more are searched through an HNSW index kept up to date
 //! by every write and saved beside the vectors; smaller ones, and queries that ask for it
 //! ([`SearchOptions::exact`]), are scanned exactly, and so are a filter's candidates when they
@@ -52,6 +59,7 @@ mod distance;
 mod error;
 mod filter;
 mod meta;
+pub mod request;
 mod search;
 mod store;
 mod types;
@@ -62,16 +70,7 @@ pub use collection::{Collection, Coverage, Plan, Reason, SearchOptions, Strategy
 pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
-pub use error::{Error, ErrorKind, Result};
-/// Checks chromadb's `where` / `where_document` filters (as JSON) the way the `chromadb` Python
-/// client checks them, with its messages, without running them: client layers call it to
-/// raise the client's error before any work.
-pub fn validate_filters(
-    where_: Option<&serde_json::Value>,
-    where_document: Option<&serde_json::Value>,
-) -> Result<()> {
-    filter::parse_filter(where_, where_document, filter::Validation::Client).map(|_| ())
-}
+pub use error::{Error, ErrorKind, Op, Result};
 
 /// Checks chromadb's rule for collection names (3-512 characters of `[a-zA-Z0-9._-]`, starting
 /// and ending with a letter or digit, no `..`, not an IPv4 address), which chroma also applies
@@ -131,7 +130,7 @@ pub mod testing {
         let validation = if backend {
             Validation::Backend
         } else {
-            Validation::Client
+            Validation::Client(crate::Op::Get)
         };
         let filter = parse_filter(where_, where_document, validation)?;
         Ok(Box::new(move |m, d| filter.matches(m, d)))
@@ -140,5 +139,5 @@ pub mod testing {
 
 pub use types::{
     AddBatch, CollectionInfo, CollectionStats, Durability, Embeddings, GetRequest, GetResult,
-    Include, Metadata, MetadataPatch, MetadataValue, QueryHits, QueryRequest, UpdateBatch,
+    Include, Metadata, MetadataPatch, MetadataValue, QueryHits, QueryRequest, UpdateBatch, Vectors,
 };

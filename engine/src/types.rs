@@ -81,16 +81,38 @@ pub type Metadata = BTreeMap<String, MetadataValue>;
 /// A change to a record's metadata: `Some(v)` sets a key, `None` removes it (Chroma's update).
 pub type MetadataPatch = BTreeMap<String, Option<MetadataValue>>;
 
+/// Vectors passed in: rows of `dim` floats back to back (row-major), so a numpy array or a
+/// flat buffer passes in without a copy.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Vectors<'a> {
+    /// `rows * dim` floats.
+    pub data: &'a [f32],
+    /// Floats per vector.
+    pub dim: usize,
+}
+
+impl<'a> Vectors<'a> {
+    /// `data` read as rows of `dim` floats.
+    pub fn new(data: &'a [f32], dim: usize) -> Vectors<'a> {
+        Vectors { data, dim }
+    }
+
+    /// Number of vectors (0 when `dim` is 0); the write checks `data` holds whole rows.
+    pub fn rows(&self) -> usize {
+        self.data.len().checked_div(self.dim).unwrap_or(0)
+    }
+}
+
 /// Records to `add`: every record has an embedding; documents, uris and metadata are optional.
 ///
-/// `embeddings` holds `ids.len()` vectors back to back (row-major), so a numpy array or a
-/// flat buffer passes in without a copy.
+/// Every field has one entry per id; a call whose fields disagree fails with chromadb's
+/// `Unequal lengths for fields: ...` (see [`Op`](crate::Op) for how checks are worded).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AddBatch<'a> {
     /// One id per record, unique within the call.
     pub ids: &'a [String],
-    /// `ids.len() * dim` floats.
-    pub embeddings: &'a [f32],
+    /// One vector per record.
+    pub embeddings: Vectors<'a>,
     /// One optional document per record, or `None` for no documents at all.
     pub documents: Option<&'a [Option<String>]>,
     /// One optional uri per record.
@@ -107,8 +129,8 @@ pub struct AddBatch<'a> {
 pub struct UpdateBatch<'a> {
     /// One id per record, unique within the call.
     pub ids: &'a [String],
-    /// `ids.len() * dim` floats, or `None` to keep the stored vectors.
-    pub embeddings: Option<&'a [f32]>,
+    /// One vector per record, or `None` to keep the stored vectors.
+    pub embeddings: Option<Vectors<'a>>,
     /// Per record: `Some(doc)` replaces the document, `None` keeps it.
     pub documents: Option<&'a [Option<String>]>,
     /// Per record: `Some(uri)` replaces the uri, `None` keeps it.

@@ -1,16 +1,34 @@
 """Type stub of the private native module (checked by ``python -m mypy.stubtest mnemodb._native``)."""
 
-from typing import Any, Dict, List, Optional, final
+from typing import Any, Dict, List, Optional, Tuple, final
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Database", "Collection", "buffer_address", "validate_filter", "__version__"]
+__all__ = [
+    "Database",
+    "Collection",
+    "buffer_address",
+    "check_lengths",
+    "check_records",
+    "check_texts",
+    "embedding_rows",
+    "__version__",
+]
 
 __version__: str
 
 def buffer_address(arr: npt.NDArray[np.float32]) -> int: ...
-def validate_filter(where: Optional[Any] = None, where_document: Optional[Any] = None) -> None: ...
+def check_records(
+    op: str,
+    ids: Any,
+    documents: Optional[Any] = None,
+    uris: Optional[List[Optional[str]]] = None,
+    metadatas: Optional[Any] = None,
+) -> None: ...
+def embedding_rows(lengths: List[int], op: str) -> int: ...
+def check_lengths(fields: List[Tuple[str, Optional[int]]], op: str) -> None: ...
+def check_texts(texts: Any, nullable: bool, op: str) -> None: ...
 
 @final
 class Database:
@@ -41,47 +59,47 @@ class Collection:
     def wait_for_index(self) -> None: ...
     def add(
         self,
-        ids: List[str],
+        ids: Any,
         embeddings: npt.NDArray[np.float32],
-        documents: Optional[List[Optional[str]]] = None,
+        documents: Optional[Any] = None,
         uris: Optional[List[Optional[str]]] = None,
-        metadatas: Optional[List[Optional[Dict[str, Any]]]] = None,
+        metadatas: Optional[Any] = None,
     ) -> None: ...
     def update(
         self,
-        ids: List[str],
+        ids: Any,
         embeddings: Optional[npt.NDArray[np.float32]] = None,
-        documents: Optional[List[Optional[str]]] = None,
+        documents: Optional[Any] = None,
         uris: Optional[List[Optional[str]]] = None,
-        metadatas: Optional[List[Optional[Dict[str, Any]]]] = None,
+        metadatas: Optional[Any] = None,
         upsert: bool = False,
         *,
         synced: bool = True,
     ) -> None: ...
     def delete(
         self,
-        ids: Optional[List[str]] = None,
+        ids: Optional[Any] = None,
         where: Optional[Any] = None,
         where_document: Optional[Any] = None,
-        limit: Optional[int] = None,
+        limit: Optional[Any] = None,
     ) -> int: ...
     def get(
         self,
-        ids: Optional[List[str]] = None,
+        ids: Optional[Any] = None,
         where: Optional[Any] = None,
         where_document: Optional[Any] = None,
         limit: Optional[int] = None,
         offset: int = 0,
-        include: List[str] = ...,
+        include: Optional[Any] = None,
     ) -> Dict[str, Any]: ...
     def query(
         self,
         embeddings: npt.NDArray[np.float32],
-        n_results: int,
-        ids: Optional[List[str]] = None,
+        n_results: Any,
+        ids: Optional[Any] = None,
         where: Optional[Any] = None,
         where_document: Optional[Any] = None,
-        include: Optional[List[str]] = None,
+        include: Optional[Any] = None,
     ) -> Dict[str, Any]: ...
     def explain(
         self,

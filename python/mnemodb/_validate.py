@@ -1,9 +1,13 @@
-"""Argument normalisation and checks with chromadb 1.5.9's rules and exact messages.
+"""Conversion of chromadb's argument forms, before the engine checks them.
 
-chromadb validates in Python before calling its backend and appends `` in <op>.`` to every
-message (its ``validation_context``); :func:`context` does the same here. Embeddings end up
-as one C-contiguous float32 matrix: a float32 C-contiguous array passes through untouched
-(no copy), anything else is converted once.
+The engine is the one validator: ids, lengths, metadata, filters, ``include``,
+``n_results`` and ``delete``'s arguments are checked by ``mnemodb._native`` with chromadb
+1.5.9's rules, messages and `` in <op>.`` suffix. What stays here is what only Python has:
+numpy arrays and lists turned into one C-contiguous float32 matrix (a float32 C-contiguous
+array passes through untouched, no copy; the engine judges empty and ragged rows), the
+inputs of an embedding function (query texts, images: their checks are the engine's too,
+called from here), and :func:`context`, chromadb's ``validation_context`` for the messages
+raised here.
 """
 
 from __future__ import annotations
@@ -14,16 +18,15 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 import numpy as np
 
 from . import _native
-from .errors import DuplicateIDError, InvalidArgumentError
 
 T = TypeVar("T")
 
-INCLUDE_ITEMS = ("documents", "embeddings", "metadatas", "distances", "uris", "data")
 _EMBEDDING_DTYPES = (np.float16, np.float32, np.float64, np.int32, np.int64)
 
 
 def context(name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Appends `` in <name>.`` to the message of any error the wrapped function raises."""
+    """Appends `` in <name>.`` to the message of an error the wrapped function raises, as
+    chromadb's ``validation_context`` does, unless the engine worded it (it did so already)."""
 
     def decorator(func: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(func)
@@ -31,7 +34,7 @@ def context(name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
             try:
                 return func(*args, **kwargs)
             except Exception as e:
-                if getattr(e, "_backend", False):  # chromadb raises these past its validation
+                if getattr(e, "_mnemodb_worded", False):
                     raise
                 msg = f"{str(e)} in {name}."
                 e.args = (msg,) + e.args[1:] if e.args else ()
@@ -50,12 +53,13 @@ def one_to_many(target: Any) -> Optional[List[Any]]:
     return [target]
 
 
-def embeddings_matrix(target: Any) -> Optional[np.ndarray]:
-    """chromadb's accepted embedding forms as one ``(n, dim)`` C-contiguous float32 array."""
+def embeddings_matrix(target: Any, op: str) -> Optional[np.ndarray]:
+    """chromadb's accepted embedding forms as one ``(n, dim)`` C-contiguous float32 array.
+    An empty list becomes an empty matrix, which the engine refuses in chromadb's words."""
     if target is None:
         return None
     if len(target) == 0:
-        raise ValueError(f"Expected Embeddings to be non-empty list or numpy array, got {target}")
+        return np.empty((0, 0), dtype=np.float32)
     if isinstance(target, np.ndarray):
         if target.ndim == 1:
             arr = target.reshape(1, -1)
@@ -67,6 +71,8 @@ def embeddings_matrix(target: Any) -> Optional[np.ndarray]:
                 f"array, or a list of numpy arrays, got {target}"
             )
         _check_dtype(arr)
+        if arr.shape[1] == 0:
+            _native.embedding_rows([0] * len(arr), op)
         return _contiguous(arr)
     if isinstance(target, list):
         first = target[0]
@@ -78,7 +84,7 @@ def embeddings_matrix(target: Any) -> Optional[np.ndarray]:
                 # view of the row instead of a copy through `np.array`.
                 _check_dtype(first)
                 return _contiguous(first.reshape(1, -1))
-            for i, row in enumerate(target):
+            for row in target:
                 if not isinstance(row, np.ndarray):
                     raise ValueError(
                         "Expected each embedding in the embeddings to be a numpy array, got "
@@ -86,26 +92,16 @@ def embeddings_matrix(target: Any) -> Optional[np.ndarray]:
                     )
                 if row.ndim == 0:
                     raise ValueError(f"Expected a 1-dimensional array, got a 0-dimensional array {row}")
-                if row.size == 0:
-                    raise ValueError(_EMPTY_ROW.format(i))
-                _check_dtype(row)
-            return _stack(target)
+                if row.size:
+                    _check_dtype(row)
+            return _stack(target, op)
         if isinstance(first, list):
             if len(first) and isinstance(first[0], (int, float)) and not isinstance(first[0], bool):
-                for i, row in enumerate(target):
-                    if isinstance(row, list) and len(row) == 0:
-                        raise ValueError(_EMPTY_ROW.format(i))
-                return _stack(target)
+                return _stack(target, op)
     raise ValueError(
         "Expected embeddings to be a list of floats or ints, a list of lists, a numpy array, or "
         f"a list of numpy arrays, got {target}"
     )
-
-
-_EMPTY_ROW = (
-    "Expected each embedding in the embeddings to be a 1-dimensional numpy array with at least "
-    "1 int/float value. Got a 1-dimensional numpy array with no values at pos {}"
-)
 
 
 def _check_dtype(arr: np.ndarray) -> None:
@@ -114,8 +110,6 @@ def _check_dtype(arr: np.ndarray) -> None:
             "Expected each value in the embedding to be a int or float, got an embedding with "
             f"{arr.dtype} - {arr}"
         )
-    if arr.size == 0:
-        raise ValueError(_EMPTY_ROW.format(0))
 
 
 def _contiguous(arr: np.ndarray) -> np.ndarray:
@@ -123,54 +117,17 @@ def _contiguous(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def _stack(rows: Sequence[Any]) -> np.ndarray:
-    lengths = {len(r) for r in rows}
-    if len(lengths) > 1:
-        # chromadb's backend refuses ragged input, with this message and class.
-        err = InvalidArgumentError("Inconsistent dimensions in provided embeddings")
-        err._backend = True  # type: ignore[attr-defined]
-        raise err
+def _stack(rows: Sequence[Any], op: str) -> np.ndarray:
+    # The engine's rule for rows given one by one: none empty, all of one length.
+    _native.embedding_rows([len(r) for r in rows], op)
     return np.array(rows, dtype=np.float32)
 
 
-def record_set_lengths(fields: Dict[str, Any]) -> None:
-    """chromadb's length-consistency rule over the given fields (in chromadb's key order)."""
-    lengths = [len(v) for v in fields.values() if v is not None]
-    if not lengths:
-        raise ValueError(f"At least one of one of {', '.join(fields.keys())} must be provided")
-    zero = [k for k, v in fields.items() if v is not None and len(v) == 0]
-    if zero:
-        raise ValueError(f"Non-empty lists are required for {zero}")
-    if len(set(lengths)) > 1:
-        desc = ", ".join(f"{k}: {len(v)}" for k, v in fields.items() if v is not None)
-        raise ValueError(f"Unequal lengths for fields: {desc}")
-
-
-def ids(ids: Any) -> List[str]:
-    if not isinstance(ids, list):
-        raise ValueError(f"Expected IDs to be a list, got {type(ids).__name__} as IDs")
-    if len(ids) == 0:
-        raise ValueError(f"Expected IDs to be a non-empty list, got {len(ids)} IDs")
-    seen = set()
-    dups = set()
-    for id_ in ids:
-        if not isinstance(id_, str):
-            raise ValueError(f"Expected ID to be a str, got {id_}")
-        if id_ in seen:
-            dups.add(id_)
-        else:
-            seen.add(id_)
-    if dups:
-        if len(dups) < 10:
-            message = f"Expected IDs to be unique, found duplicates of: {', '.join(dups)}"
-        else:
-            examples = list(dups)[:11]
-            message = (
-                f"Expected IDs to be unique, found {len(dups)} duplicated IDs: "
-                f"{', '.join(examples[:5])}, ..., {', '.join(examples[-5:])}"
-            )
-        raise DuplicateIDError(message)
-    return ids
+def record_set_lengths(fields: Dict[str, Any], op: str) -> None:
+    """chromadb's length rule (the engine's) over the inputs of an embedding function (a
+    query's texts, images, uris beside embeddings; a write's images), which never reach the
+    engine themselves."""
+    _native.check_lengths([(k, None if v is None else len(v)) for k, v in fields.items()], op)
 
 
 def _list_value(key: str, value: list) -> None:
@@ -187,6 +144,8 @@ def _list_value(key: str, value: list) -> None:
 
 
 def metadata(md: Any) -> None:
+    """chromadb's check of a collection's new metadata in ``modify`` (records' metadata are
+    the engine's to check)."""
     if not isinstance(md, dict) and md is not None:
         raise ValueError(f"Expected metadata to be a dict or None, got {type(md).__name__} as metadata")
     if md is None:
@@ -205,47 +164,3 @@ def metadata(md: Any) -> None:
                 "Expected metadata value to be a str, int, float, bool, SparseVector, list, or "
                 f"None, got {value} which is a {type(value).__name__}"
             )
-
-
-def metadatas(mds: Any) -> None:
-    if not isinstance(mds, list):
-        raise ValueError(f"Expected metadatas to be a list, got {mds}")
-    for md in mds:
-        metadata(md)
-
-
-def documents(docs: Any, nullable: bool) -> None:
-    if not isinstance(docs, list):
-        raise ValueError(f"Expected documents to be a list, got {type(docs).__name__}")
-    if len(docs) == 0:
-        raise ValueError(f"Expected documents to be a non-empty list, got {len(docs)} documents")
-    for d in docs:
-        if d is None and nullable:
-            continue
-        if not isinstance(d, str):
-            raise ValueError(f"Expected document to be a str, got {d}")
-
-
-def include(inc: Any, disallowed: Optional[List[str]] = None) -> None:
-    if not isinstance(inc, list):
-        raise ValueError(f"Expected include to be a list, got {inc}")
-    for item in inc:
-        if not isinstance(item, str):
-            raise ValueError(f"Expected include item to be a str, got {item}")
-        if item not in INCLUDE_ITEMS:
-            raise ValueError(f"Expected include item to be one of {', '.join(INCLUDE_ITEMS)}, got {item}")
-        if disallowed is not None and item in disallowed:
-            raise ValueError(f"Include item cannot be one of {', '.join(disallowed)}, got {item}")
-
-
-def n_results(n: Any) -> int:
-    if not isinstance(n, int):
-        raise ValueError(f"Expected requested number of results to be a int, got {n}")
-    if n <= 0:
-        raise TypeError(f"Number of requested results {n}, cannot be negative, or zero.")
-    return n
-
-
-def filters(where: Any, where_document: Any) -> None:
-    if where is not None or where_document is not None:
-        _native.validate_filter(where, where_document)

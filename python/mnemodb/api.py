@@ -2,7 +2,10 @@
 
 Mirrors chromadb 1.5.9's ``ClientAPI`` and ``Collection``: same arguments and defaults, the
 same validation (and messages), the same result dicts. The engine does the work with the GIL
-released; this module only normalises arguments and shapes results.
+released, and it is the one validator: every check of a request (ids, lengths, metadata,
+filters, ``include``, ``n_results``) is its, with chromadb's words. This module normalises
+arguments (one item to a list, embeddings to a float32 matrix), runs embedding functions and
+shapes results.
 """
 
 from __future__ import annotations
@@ -337,20 +340,13 @@ class Collection:
         where_document: Optional[Dict[str, Any]] = None,
         include: Include = ["metadatas", "documents"],  # noqa: B006 (chromadb's default)
     ) -> GetResult:
-        ids_l, inc = self._prepare_get(ids, where, where_document, include)
-        r = self._native.get(ids_l, where, where_document, limit, offset or 0, inc)
-        return _get_result(r, inc)
+        r = self._native.get(v.one_to_many(ids), where, where_document, limit, offset or 0, include)
+        self._check_data_loader("get", include)
+        return _get_result(r, include)
 
-    @v.context("get")
-    def _prepare_get(self, ids: Any, where: Any, where_document: Any, include: Any) -> Tuple[Optional[List[str]], List[str]]:
-        ids_l = v.one_to_many(ids)
-        if ids_l is not None:
-            v.ids(ids_l)
-        v.filters(where, where_document)
-        v.include(include, ["distances"])
+    def _check_data_loader(self, op: str, include: Any) -> None:
         if "data" in include and self._data_loader is None:
-            raise ValueError("You must set a data loader on the collection if loading from URIs.")
-        return ids_l, list(include)
+            raise ValueError(f"You must set a data loader on the collection if loading from URIs. in {op}.")
 
     def peek(self, limit: int = 10) -> GetResult:
         include: Include = ["metadatas", "documents", "embeddings"]
@@ -369,14 +365,12 @@ class Collection:
         where_document: Optional[Dict[str, Any]] = None,
         include: Include = ["metadatas", "documents", "distances"],  # noqa: B006 (chromadb's default)
     ) -> QueryResult:
-        matrix, ids_l, inc = self._prepare_query(
-            query_embeddings, query_texts, query_images, query_uris, ids, n_results, where, where_document, include
-        )
-        if ids_l is not None and len(ids_l) == 0:
-            hits: List[Dict[str, Any]] = [{"ids": [], "embeddings": None, "documents": [], "uris": [], "metadatas": [], "distances": []}] * len(matrix)
-            return _query_result(hits, inc)
-        # The native side builds the QueryResult itself (one dict, no per-query dicts).
-        return cast(QueryResult, self._native.query(matrix, n_results, ids_l, where, where_document, inc))
+        matrix = self._query_matrix(query_embeddings, query_texts, query_images, query_uris)
+        # The engine checks the rest and builds the QueryResult itself (one dict, no
+        # per-query dicts).
+        result = self._native.query(matrix, n_results, v.one_to_many(ids), where, where_document, include)
+        self._check_data_loader("query", include)
+        return cast(QueryResult, result)
 
     def explain(
         self,
@@ -416,38 +410,22 @@ class Collection:
         return cast(QueryPlan, self._native.explain(matrix, n_results, ids_l, where, where_document))
 
     @v.context("query")
-    def _prepare_query(
-        self,
-        query_embeddings: Any,
-        query_texts: Any,
-        query_images: Any,
-        query_uris: Any,
-        ids: Any,
-        n_results: Any,
-        where: Any,
-        where_document: Any,
-        include: Any,
-    ) -> Tuple[np.ndarray, Optional[List[str]], List[str]]:
-        matrix = v.embeddings_matrix(query_embeddings)
+    def _query_matrix(self, query_embeddings: Any, query_texts: Any, query_images: Any, query_uris: Any) -> np.ndarray:
+        """The query vectors: given, or computed by the embedding function from the texts,
+        images or uris (whose checks are Python's: they never reach the engine)."""
+        matrix = v.embeddings_matrix(query_embeddings, "query")
         texts = v.one_to_many(query_texts)
         images = v.one_to_many(query_images)
         uris = v.one_to_many(query_uris)
+        if matrix is not None and texts is None and images is None and uris is None:
+            return matrix
         fields: Dict[str, Any] = {"embeddings": matrix, "documents": texts, "images": images, "uris": uris}
-        if matrix is None or texts is not None or images is not None or uris is not None:
-            # With embeddings alone there is nothing to compare: `embeddings_matrix` refused
-            # an empty batch.
-            v.record_set_lengths(fields)
+        v.record_set_lengths(fields, "query")
         if texts is not None:
-            v.documents(texts, nullable=matrix is not None)
-        ids_l = v.one_to_many(ids)
-        v.filters(where, where_document)
-        v.include(include)
-        v.n_results(n_results)
-        if "data" in include and self._data_loader is None:
-            raise ValueError("You must set a data loader on the collection if loading from URIs.")
+            _native.check_texts(texts, matrix is not None, "query")
         if matrix is None:
             matrix = self._embed(fields, is_query=True)
-        return matrix, ids_l, list(include)
+        return matrix
 
     # writes
     def add(
@@ -460,10 +438,6 @@ class Collection:
         uris: Any = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._prepare_write("add", ids, embeddings, metadatas, documents, images, uris)
-        if mds is not None:
-            for md in mds:
-                if md is not None and any(val is None for val in md.values()):
-                    raise TypeError("argument 'metadatas': Cannot convert Python object to MetadataValue")
         self._native.add(ids_l, matrix, docs, uris_l, mds)
 
     def upsert(
@@ -505,26 +479,24 @@ class Collection:
     def _prepare_write_in(
         self, op: str, ids: Any, embeddings: Any, metadatas: Any, documents: Any, images: Any, uris: Any
     ) -> Tuple[List[str], Optional[np.ndarray], Any, Any, Any]:
-        matrix = v.embeddings_matrix(embeddings)
+        """One item to a list and embeddings to a matrix; the engine checks the records. When
+        an embedding function is to compute the vectors, the engine checks the records first,
+        as chromadb does before it embeds."""
+        matrix = v.embeddings_matrix(embeddings, op)
         ids_l = v.one_to_many(ids)
         mds = v.one_to_many(metadatas)
         docs = v.one_to_many(documents)
         imgs = v.one_to_many(images)
         uris_l = v.one_to_many(uris)
-        fields: Dict[str, Any] = {"ids": ids_l, "metadatas": mds, "embeddings": matrix, "documents": docs, "images": imgs, "uris": uris_l}
-        v.record_set_lengths(fields)
-        if docs is not None:
-            v.documents(docs, nullable=matrix is not None)
-        v.ids(ids_l)
-        if mds is not None:
-            v.metadatas(mds)
-        if matrix is None:
+        if matrix is None and (op != "update" or docs is not None or imgs is not None):
+            if imgs is not None:  # images never reach the engine: their length is Python's
+                fields = {"ids": ids_l, "metadatas": mds, "embeddings": None, "documents": docs, "images": imgs, "uris": uris_l}
+                v.record_set_lengths(fields, op)
+            _native.check_records(op, ids_l, docs, uris_l, mds)
             base = {"embeddings": None, "documents": docs, "images": imgs, "uris": uris_l}
             if op == "add":
                 matrix = self._embed(base, is_query=False)
-            elif op == "upsert":
-                matrix = self._embed(base, is_query=False, fields=("documents", "images"))
-            elif docs is not None or imgs is not None:
+            else:
                 matrix = self._embed(base, is_query=False, fields=("documents", "images"))
         return ids_l, matrix, mds, docs, uris_l  # type: ignore[return-value]
 
@@ -545,7 +517,7 @@ class Collection:
             out = ef.embed_query(input=inputs)
         else:
             out = ef(input=inputs)
-        matrix = v.embeddings_matrix(list(out) if not isinstance(out, np.ndarray) else out)
+        matrix = v.embeddings_matrix(list(out) if not isinstance(out, np.ndarray) else out, "query" if is_query else "add")
         assert matrix is not None
         return matrix
 
@@ -556,29 +528,12 @@ class Collection:
         where_document: Optional[Dict[str, Any]] = None,
         limit: Optional[int] = None,
     ) -> DeleteResult:
-        ids_l = self._prepare_delete(ids, where, where_document, limit)
+        ids_l = v.one_to_many(ids)
         deleted = self._native.delete(ids_l, where, where_document, limit)
         if ids_l is not None and where is None and where_document is None:
             # chromadb reports the number of ids asked for, found or not.
             deleted = len(ids_l)
         return {"deleted": int(deleted)}
-
-    @v.context("delete")
-    def _prepare_delete(self, ids: Any, where: Any, where_document: Any, limit: Any) -> Optional[List[str]]:
-        if ids is None and where is None and where_document is None:
-            raise ValueError("At least one of ids, where, or where_document must be provided")
-        if limit is not None:
-            if not isinstance(limit, int) or isinstance(limit, bool):
-                raise TypeError("limit must be a non-negative integer")
-            if limit < 0:
-                raise ValueError("limit must be a non-negative integer")
-        if limit is not None and where is None and where_document is None:
-            raise ValueError("limit can only be specified when a where or where_document clause is provided")
-        ids_l = v.one_to_many(ids)
-        if ids_l is not None:
-            v.ids(ids_l)
-        v.filters(where, where_document)
-        return ids_l
 
     def modify(
         self,
@@ -611,22 +566,4 @@ def _get_result(r: Dict[str, Any], include: Any) -> GetResult:
         "included": include,
         "data": None,
         "metadatas": r["metadatas"] if "metadatas" in include else None,
-    }
-
-
-def _query_result(hits: List[Dict[str, Any]], include: Any) -> QueryResult:
-    def column(key: str) -> Any:
-        if key not in include:
-            return None
-        return [h[key] if h[key] is not None else [] for h in hits]
-
-    return {
-        "ids": [h["ids"] for h in hits],
-        "embeddings": column("embeddings"),
-        "documents": column("documents"),
-        "uris": column("uris"),
-        "included": include,
-        "data": None,
-        "metadatas": column("metadatas"),
-        "distances": column("distances"),
     }

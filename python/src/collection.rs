@@ -1,17 +1,15 @@
 //! `_native.Collection`: records in, results out; every engine call runs with the GIL released.
 
 use mnemodb::{
-    AddBatch, CollectionInfo, Durability, Embeddings, GetRequest, HnswConfigUpdate, Include, Plan,
-    QueryHits, QueryRequest, SearchOptions, UpdateBatch,
+    AddBatch, CollectionInfo, Durability, Embeddings, GetRequest, HnswConfigUpdate, Include, Op,
+    Plan, QueryHits, QueryRequest, SearchOptions, UpdateBatch, Vectors, request,
 };
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{
-    from_json, matrix, metadata_to_py, metadatas, metadatas_to_py, opt_json, to_json, to_metadata,
-    to_patch,
+    self, from_json, matrix, metadata_to_py, metadatas_to_py, opt_json, to_json, to_metadata,
 };
 use crate::error::IntoPy;
 
@@ -25,27 +23,6 @@ impl Collection {
     pub(crate) fn new(inner: mnemodb::Collection) -> Collection {
         Collection { inner }
     }
-}
-
-/// `include` names (chromadb's) as the engine's flags; `data` is accepted and never filled.
-fn include(names: &[String]) -> PyResult<Include> {
-    let mut inc = Include::default();
-    for n in names {
-        match n.as_str() {
-            "embeddings" => inc.embeddings = true,
-            "documents" => inc.documents = true,
-            "metadatas" => inc.metadatas = true,
-            "uris" => inc.uris = true,
-            "distances" => inc.distances = true,
-            "data" => {}
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown include item {other}"
-                )));
-            }
-        }
-    }
-    Ok(inc)
 }
 
 /// `rows x dim` float32 numpy array owning the engine's buffer (no copy).
@@ -208,10 +185,68 @@ pub(crate) fn info_to_py<'py>(
     Ok(d)
 }
 
-fn opt_matrix<'a>(arr: &'a Option<PyReadonlyArray2<'_, f32>>) -> PyResult<Option<&'a [f32]>> {
+fn opt_matrix<'a>(arr: &'a Option<PyReadonlyArray2<'_, f32>>) -> PyResult<Option<Vectors<'a>>> {
     arr.as_ref()
-        .map(|a| matrix(a).map(|(flat, _, _)| flat))
+        .map(|a| matrix(a).map(|(flat, _, dim)| Vectors::new(flat, dim)))
         .transpose()
+}
+
+/// chromadb's checks of a write (`op`: `"add"`, `"update"` or `"upsert"`) whose embeddings
+/// are still to be computed: the Python layer runs them before it calls the embedding
+/// function, as chromadb does; the write runs them again.
+#[pyfunction]
+#[pyo3(signature = (op, ids, documents=None, uris=None, metadatas=None))]
+pub(crate) fn check_records(
+    op: &str,
+    ids: &Bound<'_, PyAny>,
+    documents: Option<&Bound<'_, PyAny>>,
+    uris: Option<Vec<Option<String>>>,
+    metadatas: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let op: Op = op.parse().py_err()?;
+    let ids = convert::ids(ids, op)?;
+    let documents = convert::documents(documents, op)?;
+    let metadatas = convert::metadata_patches(metadatas, op)?;
+    request::check_records(
+        op,
+        &UpdateBatch {
+            ids: &ids,
+            embeddings: None,
+            documents: documents.as_deref(),
+            uris: uris.as_deref(),
+            metadatas: metadatas.as_deref(),
+        },
+    )
+    .py_err()
+}
+
+/// chromadb's length rule over the inputs of an embedding function (`fields`: name and
+/// length, or `None` for a field not given), with the engine's messages.
+#[pyfunction]
+pub(crate) fn check_lengths(fields: Vec<(String, Option<usize>)>, op: &str) -> PyResult<()> {
+    let op: Op = op.parse().py_err()?;
+    let fields: Vec<(&str, Option<usize>)> = fields
+        .iter()
+        .map(|(name, len)| (name.as_str(), *len))
+        .collect();
+    request::record_set_lengths(&fields, op).py_err()
+}
+
+/// chromadb's check of the texts an embedding function is to embed: strings, and all given
+/// unless vectors come beside them (`nullable`).
+#[pyfunction]
+pub(crate) fn check_texts(texts: &Bound<'_, PyAny>, nullable: bool, op: &str) -> PyResult<()> {
+    let op: Op = op.parse().py_err()?;
+    let texts = convert::documents(Some(texts), op)?.unwrap_or_default();
+    request::documents_to_embed(&texts, nullable, op).py_err()
+}
+
+/// The common length of rows of vectors (`lengths`, one per row), with the engine's
+/// refusal of an empty row or of rows of different lengths (`op` names the call).
+#[pyfunction]
+pub(crate) fn embedding_rows(lengths: Vec<usize>, op: &str) -> PyResult<usize> {
+    let op: Op = op.parse().py_err()?;
+    request::embedding_rows(lengths, op).py_err()
 }
 
 #[pymethods]
@@ -248,23 +283,27 @@ impl Collection {
         py.detach(|| self.inner.catch_up_index()).py_err()
     }
 
-    /// Adds records; `embeddings` is a C-contiguous float32 `(len(ids), dim)` array, read in place.
+    /// Adds records; `embeddings` is a C-contiguous float32 `(rows, dim)` array, read in place.
+    /// Every check is the engine's.
     #[pyo3(signature = (ids, embeddings, documents=None, uris=None, metadatas=None))]
     fn add(
         &self,
         py: Python<'_>,
-        ids: Vec<String>,
+        ids: &Bound<'_, PyAny>,
         embeddings: PyReadonlyArray2<'_, f32>,
-        documents: Option<Vec<Option<String>>>,
+        documents: Option<&Bound<'_, PyAny>>,
         uris: Option<Vec<Option<String>>>,
         metadatas: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let (flat, _, _) = matrix(&embeddings)?;
-        let metas = self::metadatas(metadatas, to_metadata)?;
+        let op = Op::Add;
+        let ids = convert::ids(ids, op)?;
+        let (flat, _, dim) = matrix(&embeddings)?;
+        let documents = convert::documents(documents, op)?;
+        let metas = convert::metadatas(metadatas, op)?;
         py.detach(|| {
             self.inner.add(AddBatch {
                 ids: &ids,
-                embeddings: flat,
+                embeddings: Vectors::new(flat, dim),
                 documents: documents.as_deref(),
                 uris: uris.as_deref(),
                 metadatas: metas.as_deref(),
@@ -281,9 +320,9 @@ impl Collection {
     fn update(
         &self,
         py: Python<'_>,
-        ids: Vec<String>,
+        ids: &Bound<'_, PyAny>,
         embeddings: Option<PyReadonlyArray2<'_, f32>>,
-        documents: Option<Vec<Option<String>>>,
+        documents: Option<&Bound<'_, PyAny>>,
         uris: Option<Vec<Option<String>>>,
         metadatas: Option<&Bound<'_, PyAny>>,
         upsert: bool,
@@ -294,12 +333,15 @@ impl Collection {
                 "an upsert is always synced (synced=False is for updates)",
             ));
         }
-        let flat = opt_matrix(&embeddings)?;
-        let patches = self::metadatas(metadatas, to_patch)?;
+        let op = if upsert { Op::Upsert } else { Op::Update };
+        let ids = convert::ids(ids, op)?;
+        let vectors = opt_matrix(&embeddings)?;
+        let documents = convert::documents(documents, op)?;
+        let patches = convert::metadata_patches(metadatas, op)?;
         py.detach(|| {
             let batch = UpdateBatch {
                 ids: &ids,
-                embeddings: flat,
+                embeddings: vectors,
                 documents: documents.as_deref(),
                 uris: uris.as_deref(),
                 metadatas: patches.as_deref(),
@@ -319,16 +361,23 @@ impl Collection {
     }
 
     /// Deletes the records among `ids` (if given) that pass `where` / `where_document`;
-    /// returns how many were deleted.
+    /// returns how many were deleted. The filters are handed to the engine as JSON, which
+    /// parses and checks them once.
     #[pyo3(signature = (ids=None, r#where=None, where_document=None, limit=None))]
     fn delete(
         &self,
         py: Python<'_>,
-        ids: Option<Vec<String>>,
+        ids: Option<&Bound<'_, PyAny>>,
         r#where: Option<&Bound<'_, PyAny>>,
         where_document: Option<&Bound<'_, PyAny>>,
-        limit: Option<usize>,
+        limit: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
+        let op = Op::Delete;
+        let ids = ids.map(|i| convert::ids(i, op)).transpose()?;
+        let limit = opt_json(limit)?
+            .map(|l| request::delete_limit(&l))
+            .transpose()
+            .py_err()?;
         let w = opt_json(r#where)?;
         let wd = opt_json(where_document)?;
         py.detach(|| {
@@ -339,21 +388,28 @@ impl Collection {
     }
 
     /// Records by id and/or filter, in insertion order, paged; a dict of the included fields.
-    #[pyo3(signature = (ids=None, r#where=None, where_document=None, limit=None, offset=0, include=Vec::new()))]
+    #[pyo3(signature = (ids=None, r#where=None, where_document=None, limit=None, offset=0, include=None))]
     #[allow(clippy::too_many_arguments)]
     fn get<'py>(
         &self,
         py: Python<'py>,
-        ids: Option<Vec<String>>,
+        ids: Option<&Bound<'py, PyAny>>,
         r#where: Option<&Bound<'py, PyAny>>,
         where_document: Option<&Bound<'py, PyAny>>,
-        limit: Option<usize>,
-        offset: usize,
-        include: Vec<String>,
+        limit: Option<i64>,
+        offset: i64,
+        include: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let op = Op::Get;
+        let ids = ids.map(|i| convert::ids(i, op)).transpose()?;
+        let limit = convert::count(limit)?;
+        let offset = convert::count(Some(offset))?.unwrap_or(0);
         let w = opt_json(r#where)?;
         let wd = opt_json(where_document)?;
-        let inc = self::include(&include)?;
+        let inc = include
+            .map(|i| convert::include(i, op))
+            .transpose()?
+            .unwrap_or_default();
         let r = py
             .detach(|| {
                 self.inner.get(GetRequest {
@@ -377,17 +433,20 @@ impl Collection {
         &self,
         py: Python<'py>,
         embeddings: PyReadonlyArray2<'py, f32>,
-        n_results: usize,
-        ids: Option<Vec<String>>,
+        n_results: &Bound<'py, PyAny>,
+        ids: Option<&Bound<'py, PyAny>>,
         r#where: Option<&Bound<'py, PyAny>>,
         where_document: Option<&Bound<'py, PyAny>>,
         include: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let op = Op::Query;
         let (flat, _, dim) = matrix(&embeddings)?;
+        let n_results = request::n_results(&to_json(n_results)?).py_err()?;
+        let ids = ids.map(|i| convert::ids(i, op)).transpose()?;
         let w = opt_json(r#where)?;
         let wd = opt_json(where_document)?;
         let include = include.unwrap_or_else(|| PyList::empty(py).into_any());
-        let inc = self::include(&include.extract::<Vec<String>>()?)?;
+        let inc = convert::include(&include, op)?;
         let hits = py
             .detach(|| {
                 self.inner.query_where(

@@ -5,12 +5,14 @@
 //! `bool` stays a JSON boolean (it is an `int` subclass), ints beyond `i64` become floats as
 //! chromadb stores them, and anything else is refused with a message naming the type.
 
-use mnemodb::{Metadata, MetadataPatch, MetadataValue};
+use mnemodb::{Include, Metadata, MetadataPatch, MetadataValue, Op, request};
 use numpy::{PyReadonlyArray2, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::{Map, Number, Value};
+
+use crate::error::{IntoPy, to_py};
 
 /// The rows of a C-contiguous float32 matrix, borrowed in place: `(floats, rows, columns)`.
 pub(crate) fn matrix<'a>(
@@ -190,28 +192,55 @@ pub(crate) fn to_metadata(d: &Bound<'_, PyAny>) -> PyResult<Metadata> {
     Ok(m)
 }
 
-/// A metadata update: `None` values remove keys.
-pub(crate) fn to_patch(d: &Bound<'_, PyAny>) -> PyResult<MetadataPatch> {
-    let d = d
-        .cast::<PyDict>()
-        .map_err(|_| PyTypeError::new_err("metadata must be a dict"))?;
-    let mut m = MetadataPatch::new();
-    for (k, v) in d.iter() {
-        let key = str_key(&k)?;
-        let value = if v.is_none() {
-            None
-        } else {
-            Some(to_value(&key, &v)?)
-        };
-        m.insert(key, value);
-    }
-    Ok(m)
+/// `str(obj)` and `type(obj).__name__`, for messages about values that are not JSON.
+fn shown(obj: &Bound<'_, PyAny>) -> (String, String) {
+    let text = obj.str().map_or_else(|_| "?".into(), |s| s.to_string());
+    let type_name = obj
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".into(), |n| n.to_string());
+    (text, type_name)
 }
 
-/// A list of optional metadata dicts.
-pub(crate) fn metadatas<T>(
+/// A write's ids: a list of `str` (chromadb's message for any other element).
+pub(crate) fn ids(list: &Bound<'_, PyAny>, op: Op) -> PyResult<Vec<String>> {
+    list.extract::<Vec<String>>().or_else(|e| {
+        for item in list.try_iter()? {
+            let item = item?;
+            if !item.is_instance_of::<PyString>() {
+                return Err(to_py(request::id_not_str(&shown(&item).0, op)));
+            }
+        }
+        Err(e)
+    })
+}
+
+/// Documents: `str` or `None` each (chromadb's message for any other element).
+pub(crate) fn documents(
     list: Option<&Bound<'_, PyAny>>,
-    one: impl Fn(&Bound<'_, PyAny>) -> PyResult<T>,
+    op: Op,
+) -> PyResult<Option<Vec<Option<String>>>> {
+    let Some(list) = list.filter(|l| !l.is_none()) else {
+        return Ok(None);
+    };
+    list.extract::<Vec<Option<String>>>()
+        .map(Some)
+        .or_else(|e| {
+            for item in list.try_iter()? {
+                let item = item?;
+                if !item.is_none() && !item.is_instance_of::<PyString>() {
+                    return Err(to_py(request::document_not_str(&shown(&item).0, op)));
+                }
+            }
+            Err(e)
+        })
+}
+
+/// A list of metadata (dicts or `None`), each dict converted by `one`.
+fn metadata_list<T>(
+    list: Option<&Bound<'_, PyAny>>,
+    op: Op,
+    mut one: impl FnMut(&Bound<'_, PyDict>) -> PyResult<T>,
 ) -> PyResult<Option<Vec<Option<T>>>> {
     let Some(list) = list.filter(|l| !l.is_none()) else {
         return Ok(None);
@@ -220,13 +249,111 @@ pub(crate) fn metadatas<T>(
         .map(|item| {
             let item = item?;
             if item.is_none() {
-                Ok(None)
-            } else {
-                one(&item).map(Some)
+                return Ok(None);
+            }
+            match item.cast::<PyDict>() {
+                Ok(d) => one(d).map(Some),
+                Err(_) => Err(to_py(request::not_a_metadata_dict(&shown(&item).1, op))),
             }
         })
         .collect::<PyResult<Vec<_>>>()
         .map(Some)
+}
+
+/// The entries of a metadata dict, each value converted by the engine
+/// (`mnemodb::request::metadata_value`, chromadb's rules and messages; `None` for `None`).
+/// What JSON cannot hold (keys that are not `str`, NaN, other Python objects) is refused here,
+/// in the engine's words.
+fn metadata_entries(
+    d: &Bound<'_, PyDict>,
+    op: Op,
+    mut put: impl FnMut(String, Option<MetadataValue>),
+) -> PyResult<()> {
+    for (k, v) in d.iter() {
+        let Ok(key) = k.cast::<PyString>() else {
+            let (text, type_name) = shown(&k);
+            return Err(to_py(request::metadata_key_not_str(&text, &type_name, op)));
+        };
+        let key = key.to_cow()?.into_owned();
+        let json = if v.is_instance_of::<PyTuple>() {
+            // JSON would make it a list, which chromadb does not take for one.
+            Err(to_py(not_json(&key, &v, op)))
+        } else {
+            to_json(&v).map_err(|_| to_py(not_json(&key, &v, op)))
+        }?;
+        let value = request::metadata_value(&key, json, op).py_err()?;
+        put(key, value);
+    }
+    Ok(())
+}
+
+/// The metadata of an `add`. A `None` value is refused once every value converted, as
+/// chromadb's bindings refuse it after its checks.
+pub(crate) fn metadatas(
+    list: Option<&Bound<'_, PyAny>>,
+    op: Op,
+) -> PyResult<Option<Vec<Option<Metadata>>>> {
+    let mut null_seen = false;
+    let out = metadata_list(list, op, |d| {
+        let mut m = Metadata::new();
+        metadata_entries(d, op, |key, value| match value {
+            Some(v) => {
+                m.insert(key, v);
+            }
+            None => null_seen = true,
+        })?;
+        Ok(m)
+    })?;
+    if null_seen {
+        return Err(to_py(request::null_on_add()));
+    }
+    Ok(out)
+}
+
+/// The metadata of an `update` or `upsert`: a `None` value removes the key.
+pub(crate) fn metadata_patches(
+    list: Option<&Bound<'_, PyAny>>,
+    op: Op,
+) -> PyResult<Option<Vec<Option<MetadataPatch>>>> {
+    metadata_list(list, op, |d| {
+        let mut m = MetadataPatch::new();
+        metadata_entries(d, op, |key, value| {
+            m.insert(key, value);
+        })?;
+        Ok(m)
+    })
+}
+
+/// Why metadata value `v` is not JSON, in the engine's words.
+fn not_json(key: &str, v: &Bound<'_, PyAny>, op: Op) -> mnemodb::Error {
+    let non_finite =
+        |x: &Bound<'_, PyAny>| x.cast::<PyFloat>().is_ok_and(|f| !f.value().is_finite());
+    if non_finite(v) {
+        return request::non_finite_metadata(key);
+    }
+    if let Ok(items) = v.cast::<PyList>() {
+        if items.iter().any(|x| non_finite(&x)) {
+            return request::non_finite_metadata(key);
+        }
+        return request::not_a_metadata_list(key, &shown(v).0, op);
+    }
+    let (text, type_name) = shown(v);
+    request::not_a_metadata_value(&text, &type_name, op)
+}
+
+/// `include`: a list of chromadb's names.
+pub(crate) fn include(obj: &Bound<'_, PyAny>, op: Op) -> PyResult<Include> {
+    if !obj.is_instance_of::<PyList>() {
+        return Err(to_py(request::include_not_a_list(&shown(obj).0, op)));
+    }
+    request::include(&to_json(obj)?, op).py_err()
+}
+
+/// A count (`get`'s `limit` and `offset`), refused as chromadb's bindings refuse a negative
+/// one.
+pub(crate) fn count(n: Option<i64>) -> PyResult<Option<usize>> {
+    n.map(|n| usize::try_from(n).map_err(|e| PyOverflowError::new_err(e.to_string())))
+        .transpose()
 }
 
 /// A metadata map as a Python dict.
@@ -260,18 +387,4 @@ pub(crate) fn metadatas_to_py<'py>(
         })
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)
-}
-
-/// Checks `where` / `where_document` as chromadb's Python client does, raising `ValueError`
-/// with its message (chromadb validates filters client-side, before any call).
-#[pyfunction]
-#[pyo3(signature = (r#where=None, where_document=None))]
-pub(crate) fn validate_filter(
-    r#where: Option<&Bound<'_, PyAny>>,
-    where_document: Option<&Bound<'_, PyAny>>,
-) -> PyResult<()> {
-    let w = opt_json(r#where)?;
-    let wd = opt_json(where_document)?;
-    mnemodb::validate_filters(w.as_ref(), wd.as_ref())
-        .map_err(|e| PyValueError::new_err(e.to_string()))
 }

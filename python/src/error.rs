@@ -1,8 +1,14 @@
 //! The one place engine errors become Python exceptions: `ErrorKind` to a `mnemodb.errors`
-//! class (named as in `chromadb.errors`).
+//! class (named as in `chromadb.errors`), or to Python's `ValueError` / `TypeError`, which
+//! chromadb's own checks raise.
 
 use mnemodb::ErrorKind;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+
+/// Set on every exception made here: the engine worded it whole (chromadb's `" in <op>."`
+/// included), so the Python layer's `validation_context` leaves its message alone.
+const WORDED: &str = "_mnemodb_worded";
 
 /// The `mnemodb.errors` class for an engine error kind.
 fn class_name(kind: ErrorKind) -> &'static str {
@@ -16,16 +22,26 @@ fn class_name(kind: ErrorKind) -> &'static str {
     }
 }
 
-/// Converts an engine error into the matching `mnemodb.errors` exception.
+/// Converts an engine error into the matching Python exception.
 pub(crate) fn to_py(err: mnemodb::Error) -> PyErr {
-    let name = class_name(err.kind());
+    let kind = err.kind();
     let message = err.to_string();
     Python::attach(|py| {
-        let class = py
-            .import("mnemodb.errors")
-            .and_then(|m| m.getattr("_make"))
-            .and_then(|make| make.call1((name, message.clone())));
-        match class {
+        let made = match kind {
+            ErrorKind::ValueError => Ok(PyValueError::new_err(message)
+                .into_value(py)
+                .into_bound(py)
+                .into_any()),
+            ErrorKind::TypeError => Ok(PyTypeError::new_err(message)
+                .into_value(py)
+                .into_bound(py)
+                .into_any()),
+            _ => py
+                .import("mnemodb.errors")
+                .and_then(|m| m.getattr("_make"))
+                .and_then(|make| make.call1((class_name(kind), message))),
+        };
+        match made.and_then(|exc| exc.setattr(WORDED, true).map(|()| exc)) {
             Ok(exc) => PyErr::from_value(exc),
             Err(e) => e,
         }

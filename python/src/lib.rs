@@ -1,8 +1,10 @@
 //! `mnemodb._native`: thin PyO3 wrappers over the engine's `Database` and `Collection`.
 //!
-//! Everything chromadb-shaped (argument normalisation, validation messages, result dicts) is
+//! The chromadb-shaped surface (argument normalisation, embedding functions, result dicts) is
 //! Python in `mnemodb/`; this crate only converts values and releases the GIL around every
-//! engine call. Errors become `mnemodb.errors` classes in one place, [`error`].
+//! engine call. Every check of a request is the engine's (values a typed request cannot hold
+//! go through `mnemodb::request`), and its errors become Python exceptions in one place,
+//! [`error`].
 
 mod collection;
 mod convert;
@@ -17,7 +19,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<database::Database>()?;
     m.add_class::<collection::Collection>()?;
     m.add_function(wrap_pyfunction!(convert::buffer_address, m)?)?;
-    m.add_function(wrap_pyfunction!(convert::validate_filter, m)?)?;
+    m.add_function(wrap_pyfunction!(collection::check_records, m)?)?;
+    m.add_function(wrap_pyfunction!(collection::embedding_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(collection::check_lengths, m)?)?;
+    m.add_function(wrap_pyfunction!(collection::check_texts, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -22,15 +22,15 @@ def client(tmp_path: Any) -> Any:
 
 def test_float32_c_contiguous_reaches_rust_without_copy() -> None:
     arr = np.random.default_rng(0).normal(size=(1000, 64)).astype(np.float32)
-    m = _validate.embeddings_matrix(arr)
+    m = _validate.embeddings_matrix(arr, "add")
     assert m is arr
     assert _native.buffer_address(m) == arr.ctypes.data
     rows = arr[100:200]  # a C-contiguous view: still no copy
-    assert _native.buffer_address(_validate.embeddings_matrix(rows)) == rows.ctypes.data
+    assert _native.buffer_address(_validate.embeddings_matrix(rows, "add")) == rows.ctypes.data
     one = arr[5]  # a single embedding, 1-D
-    assert _native.buffer_address(_validate.embeddings_matrix(one)) == one.ctypes.data
+    assert _native.buffer_address(_validate.embeddings_matrix(one, "add")) == one.ctypes.data
     # ... and as a query usually passes it: a list holding that one row.
-    as_list = _validate.embeddings_matrix([one])
+    as_list = _validate.embeddings_matrix([one], "query")
     assert as_list.shape == (1, 64)
     assert _native.buffer_address(as_list) == one.ctypes.data
 
@@ -51,7 +51,7 @@ def test_float32_c_contiguous_reaches_rust_without_copy() -> None:
 def test_other_inputs_are_converted(client: Any, make: Any) -> None:
     base = np.arange(12, dtype=np.float32).reshape(3, 4)
     given = make(base)
-    m = _validate.embeddings_matrix(given)
+    m = _validate.embeddings_matrix(given, "add")
     assert m.dtype == np.float32 and m.flags.c_contiguous and m.shape == (3, 4)
     np.testing.assert_allclose(m, np.asarray(given, dtype=np.float32))
     col = client.create_collection("conv")
@@ -74,7 +74,7 @@ def test_other_inputs_are_converted(client: Any, make: Any) -> None:
 )
 def test_one_array_in_a_list_is_one_row(client: Any, row: Any) -> None:
     # The single-vector shortcut gives what the general path (one copy of all rows) gives.
-    m = _validate.embeddings_matrix([row])
+    m = _validate.embeddings_matrix([row], "query")
     assert m.dtype == np.float32 and m.flags.c_contiguous and m.shape == (1, len(row))
     np.testing.assert_array_equal(m, np.array([row], dtype=np.float32))
     col = client.create_collection("one")

@@ -3,7 +3,9 @@
 
 use std::time::Instant;
 
-use mnemodb::{AddBatch, Database, Include, Isa, Metadata, MetadataValue, QueryRequest, Space};
+use mnemodb::{
+    AddBatch, Database, Include, Isa, Metadata, MetadataValue, QueryRequest, Space, Vectors,
+};
 
 /// Records in the default run: big enough to show real timings, small enough for seconds.
 pub const DEFAULT_RECORDS: usize = 20_000;
@@ -90,7 +92,7 @@ pub fn run(records: usize) -> mnemodb::Result<()> {
             .collect();
         notes.add(AddBatch {
             ids: &ids,
-            embeddings: &embeddings,
+            embeddings: Vectors::new(&embeddings, DIM),
             documents: Some(&documents),
             metadatas: Some(&metadatas),
             uris: None,

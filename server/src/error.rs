@@ -113,7 +113,11 @@ impl Error {
         match self {
             Error::Engine(e) => match e.kind() {
                 ErrorKind::NotFound => (StatusCode::NOT_FOUND, "NotFoundError"),
-                ErrorKind::InvalidArgument => (StatusCode::BAD_REQUEST, "InvalidArgumentError"),
+                // chromadb's Python `ValueError` / `TypeError` have no name on the wire:
+                // chroma's server reports its own checks as `InvalidArgumentError`.
+                ErrorKind::InvalidArgument | ErrorKind::ValueError | ErrorKind::TypeError => {
+                    (StatusCode::BAD_REQUEST, "InvalidArgumentError")
+                }
                 ErrorKind::DuplicateId => (StatusCode::BAD_REQUEST, "DuplicateID"),
                 ErrorKind::AlreadyExists => (StatusCode::CONFLICT, "UniqueConstraintError"),
                 ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),

@@ -37,11 +37,12 @@ Conventions of the output (the Rust side relies on them):
 * Every scenario ends with two operations marked `"final": true`: a `get` of everything
   (embeddings, documents, metadatas, uris) and a `count`, so the end state is always compared.
 
-Not scenarios, because the engine's API cannot express them (the Python layer deals with them
-before the engine is called): wrong Python types (non-str ids, non-int `n_results`, dict
-metadata values, mixed-type lists), negative `n_results`, `None` metadata values on `add`,
-a number of embedding rows different from the number of ids (the engine takes one flat buffer
-of `ids.len() * dim` floats), ragged embeddings, and the `data` include field. Neither is an
+Not scenarios, because the engine's typed API cannot express them: wrong Python types
+(non-str ids, non-int `n_results`, dict metadata values, mixed-type lists), negative
+`n_results`, `None` metadata values on `add`, ragged embeddings, and the `data` include field.
+Those the engine's `request` conversions take (metadata values, lists, `None` on add,
+`n_results`, rows of vectors, a number of rows different from the number of ids) are cases of
+`capture_validation.py`, replayed through the Rust API, Python and HTTP. Neither is an
 `update` of documents without embeddings: chromadb embeds such documents with the collection's
 embedding function (a Python-layer concern; with `embedding_function=None` it raises), so here
 document updates always come with embeddings. (`add` and `upsert` without embeddings are

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use mnemodb::{
     AddBatch, Collection, Database, Include, Metadata, MetadataValue, QueryRequest, SearchOptions,
-    Space,
+    Space, Vectors,
 };
 use mnemodb_bench::clustered_unit_rows;
 
@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let end = (start + 10_000).min(n);
         c.add(AddBatch {
             ids: &ids[start..end],
-            embeddings: &data[start * DIM..end * DIM],
+            embeddings: Vectors::new(&data[start * DIM..end * DIM], DIM),
             metadatas: Some(&metas[start..end]),
             ..AddBatch::default()
         })?;

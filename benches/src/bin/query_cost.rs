@@ -11,7 +11,9 @@
 
 use std::time::Instant;
 
-use mnemodb::{AddBatch, Database, Include, Metadata, MetadataValue, QueryRequest, SearchOptions};
+use mnemodb::{
+    AddBatch, Database, Include, Metadata, MetadataValue, QueryRequest, SearchOptions, Vectors,
+};
 use mnemodb_bench::clustered_unit_rows;
 
 const DIM: usize = 384;
@@ -58,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let end = (start + 10_000).min(n);
                 c.add(AddBatch {
                     ids: &ids[start..end],
-                    embeddings: &data[start * DIM..end * DIM],
+                    embeddings: Vectors::new(&data[start * DIM..end * DIM], DIM),
                     metadatas: Some(&metas[start..end]),
                     documents: Some(&docs[start..end]),
                     ..AddBatch::default()

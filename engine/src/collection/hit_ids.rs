@@ -175,7 +175,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::{HitIds, MAX_TEXT_BYTES, Table};
-    use crate::{AddBatch, Database, Include, QueryRequest, Space};
+    use crate::{AddBatch, Database, Include, QueryRequest, Space, Vectors};
 
     #[test]
     fn table_keeps_ids_by_slot_and_never_overwrites() {
@@ -251,7 +251,7 @@ mod tests {
         let ids: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
         c.add(AddBatch {
             ids: &ids,
-            embeddings: &[0.0, 0.0, 1.0, 0.0, 2.0, 0.0],
+            embeddings: Vectors::new(&[0.0, 0.0, 1.0, 0.0, 2.0, 0.0], 2),
             ..AddBatch::default()
         })
         .unwrap();

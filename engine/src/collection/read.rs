@@ -35,7 +35,7 @@ impl Collection {
         where_: Option<&serde_json::Value>,
         where_document: Option<&serde_json::Value>,
     ) -> Result<u64> {
-        let filter = parse_filter(where_, where_document, Validation::Client)?;
+        let filter = parse_filter(where_, where_document, Validation::Client(crate::Op::Get))?;
         if filter.is_empty() {
             return self.count();
         }
@@ -59,15 +59,7 @@ impl Collection {
 
     /// Records by id or by page, in insertion order. Ids that do not exist are skipped.
     pub fn get(&self, req: GetRequest<'_>) -> Result<GetResult> {
-        if req.include.distances {
-            return Err(Error::invalid(
-                "Include item cannot be one of distances, got distances",
-            ));
-        }
-        if let Some(ids) = req.ids {
-            validate::lookup_ids(ids)?;
-        }
-        let filter = parse_filter(req.where_, req.where_document, Validation::Client)?;
+        let filter = validate::get(&req)?;
         self.snapshot(|tx, row, _| {
             let records = match req.ids {
                 _ if !filter.is_empty() => {
@@ -131,8 +123,7 @@ impl Collection {
         where_document: Option<&serde_json::Value>,
         opts: SearchOptions,
     ) -> Result<Vec<QueryHits>> {
-        let n_queries = check_query(&req, opts)?;
-        let filter = parse_filter(where_, where_document, Validation::Client)?;
+        let (n_queries, filter) = check_query(&req, where_, where_document, opts)?;
         // Query vectors are not checked for NaN or infinity: chromadb accepts them and returns
         // NaN / infinite distances, and nothing is stored.
         let (out, catch_up) = self.snapshot(|tx, row, live| {
@@ -186,8 +177,7 @@ impl Collection {
         where_document: Option<&serde_json::Value>,
         opts: SearchOptions,
     ) -> Result<Plan> {
-        check_query(&req, opts)?;
-        let filter = parse_filter(where_, where_document, Validation::Client)?;
+        let (_, filter) = check_query(&req, where_, where_document, opts)?;
         self.snapshot(|tx, row, live| {
             let planned =
                 self.plan(tx, row, live, &req, &filter, (where_, where_document), opts)?;
@@ -454,28 +444,19 @@ struct Planned<'a> {
     index: IndexView<'a>,
 }
 
-/// Checks a query request; returns the number of query vectors.
-fn check_query(req: &QueryRequest<'_>, opts: SearchOptions) -> Result<usize> {
-    if req.n_results == 0 {
-        return Err(Error::invalid(
-            "Number of requested results 0, cannot be negative, or zero.",
-        ));
-    }
-    let n_queries = req.embeddings.len().checked_div(req.dim).unwrap_or(0);
-    if n_queries == 0 {
-        return Err(Error::invalid("Expected at least one query embedding"));
-    }
-    if req.embeddings.len() != n_queries * req.dim {
-        return Err(Error::invalid(format!(
-            "query embeddings hold {} floats, not a multiple of the dimension {}",
-            req.embeddings.len(),
-            req.dim
-        )));
-    }
+/// Checks a query request (the engine's one validator, then the option only mnemodb has);
+/// returns the number of query vectors and the parsed filter.
+fn check_query(
+    req: &QueryRequest<'_>,
+    where_: Option<&serde_json::Value>,
+    where_document: Option<&serde_json::Value>,
+    opts: SearchOptions,
+) -> Result<(usize, Filter)> {
+    let checked = validate::query(req, where_, where_document)?;
     if opts.ef_search == Some(0) {
         return Err(Error::invalid("ef_search must be at least 1"));
     }
-    Ok(n_queries)
+    Ok(checked)
 }
 
 fn copy_rows(rows: &[f32], dim: usize, slots: impl Iterator<Item = u64>) -> Embeddings {

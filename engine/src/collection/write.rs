@@ -7,11 +7,10 @@ use rusqlite::Transaction;
 
 use super::Collection;
 use super::filter_cache::Change as FilterChange;
-use crate::error::{Error, Result};
-use crate::filter::{Validation, parse_filter};
+use crate::error::{Error, ErrorKind, Op, Result};
 use crate::meta::{self, CollectionRow, RecordRow};
 use crate::types::{AddBatch, Durability, Metadata, MetadataPatch, UpdateBatch};
-use crate::validate;
+use crate::validate::{self, Records};
 
 /// How a committed write changed the live slots, applied to this process's cache.
 #[derive(Debug, Default)]
@@ -33,14 +32,10 @@ impl Collection {
     /// chromadb). The first add fixes the collection's dimension.
     pub fn add(&self, batch: AddBatch<'_>) -> Result<()> {
         let n = batch.ids.len();
-        validate::ids(batch.ids)?;
-        let dim = validate::embeddings(batch.embeddings, n)?;
-        validate::same_len("documents", batch.documents, n)?;
-        validate::same_len("uris", batch.uris, n)?;
-        validate::same_len("metadatas", batch.metadatas, n)?;
-        for (i, m) in batch.metadatas.into_iter().flatten().enumerate() {
-            m.as_ref().map_or(Ok(()), |m| validate::metadata(i, m))?;
-        }
+        let dim = Records::add(&batch)
+            .check()?
+            .unwrap_or(batch.embeddings.dim);
+        let embeddings = batch.embeddings.data;
         self.write(|tx, row, delta| {
             validate::dimension(row.dimension, dim)?;
             let existing = meta::records::by_ids(tx, row.key, batch.ids)?;
@@ -59,11 +54,11 @@ impl Collection {
             row.dimension = Some(dim);
             let first_slot = row.slot_count;
             if fresh.len() == n {
-                self.append(row, dim, batch.embeddings)?;
+                self.append(row, dim, embeddings)?;
             } else {
                 let rows: Vec<f32> = fresh
                     .iter()
-                    .flat_map(|&i| &batch.embeddings[i * dim..(i + 1) * dim])
+                    .flat_map(|&i| &embeddings[i * dim..(i + 1) * dim])
                     .copied()
                     .collect();
                 self.append(row, dim, &rows)?;
@@ -104,9 +99,6 @@ impl Collection {
     /// Inserts records that do not exist and updates those that do (as [`update`](Self::update)).
     /// Embeddings are required.
     pub fn upsert(&self, batch: UpdateBatch<'_>) -> Result<()> {
-        if batch.embeddings.is_none() {
-            return Err(Error::invalid("upsert needs embeddings for every record"));
-        }
         self.update_or_upsert(batch, true, Durability::Synced)
     }
 
@@ -117,17 +109,20 @@ impl Collection {
         durability: Durability,
     ) -> Result<()> {
         let n = batch.ids.len();
-        validate::ids(batch.ids)?;
-        let dim = batch
-            .embeddings
-            .map(|e| validate::embeddings(e, n))
-            .transpose()?;
-        validate::same_len("documents", batch.documents, n)?;
-        validate::same_len("uris", batch.uris, n)?;
-        validate::same_len("metadatas", batch.metadatas, n)?;
-        for (i, m) in batch.metadatas.into_iter().flatten().enumerate() {
-            m.as_ref()
-                .map_or(Ok(()), |m| validate::metadata_patch(i, m))?;
+        let op = if insert_missing {
+            Op::Upsert
+        } else {
+            Op::Update
+        };
+        let dim = Records::update(op, &batch).check()?;
+        if insert_missing && dim.is_none() {
+            // chromadb would embed the documents here (a `ValueError` when it cannot).
+            return Err(Error::Refused {
+                kind: ErrorKind::ValueError,
+                message: "upsert needs embeddings for every record (the engine embeds nothing)"
+                    .into(),
+                op: None,
+            });
         }
         self.write_with(durability, |tx, row, delta| {
             if let Some(dim) = dim {
@@ -152,7 +147,9 @@ impl Collection {
                 .collect();
             let moving: Vec<usize> = (0..n).filter(|&i| moves[i]).collect();
             let mut next_slot = row.slot_count;
-            if let (Some(dim), Some(emb), false) = (dim, batch.embeddings, moving.is_empty()) {
+            if let (Some(dim), Some(emb), false) =
+                (dim, batch.embeddings.map(|e| e.data), moving.is_empty())
+            {
                 row.dimension = Some(dim);
                 let rows: Vec<f32> = moving
                     .iter()
@@ -217,7 +214,7 @@ impl Collection {
     /// deleted. (chromadb's `delete` reports the number of ids *requested*; the Python layer
     /// reproduces that quirk, the engine reports the truth.)
     pub fn delete(&self, ids: &[String]) -> Result<u64> {
-        validate::lookup_ids(ids)?;
+        validate::lookup_ids(ids, Op::Delete)?;
         self.write(|tx, row, delta| {
             for id in ids {
                 if let Some(slot) = meta::records::delete(tx, row.key, id)? {
@@ -242,23 +239,7 @@ impl Collection {
         where_document: Option<&serde_json::Value>,
         limit: Option<usize>,
     ) -> Result<u64> {
-        // Python's `None` arrives as JSON null from the bindings: the same "not given".
-        let where_ = where_.filter(|v| !v.is_null());
-        let where_document = where_document.filter(|v| !v.is_null());
-        if ids.is_none() && where_.is_none() && where_document.is_none() {
-            return Err(Error::invalid(
-                "At least one of ids, where, or where_document must be provided",
-            ));
-        }
-        if limit.is_some() && where_.is_none() && where_document.is_none() {
-            return Err(Error::invalid(
-                "limit can only be specified when a where or where_document clause is provided",
-            ));
-        }
-        if let Some(ids) = ids {
-            validate::lookup_ids(ids)?;
-        }
-        let filter = parse_filter(where_, where_document, Validation::Client)?;
+        let filter = validate::delete(ids, where_, where_document, limit)?;
         self.write(|tx, row, delta| {
             let mut ords = meta::sql::matching_ords(tx, row.key, &filter, ids)?;
             ords.truncate(limit.unwrap_or(usize::MAX));

@@ -63,4 +63,5 @@ pub(crate) use ast::{
 pub(crate) use parse::{
     INVALID_WHERE, INVALID_WHERE_DOCUMENT, MAX_JSON_DEPTH, parse_where, parse_where_document,
 };
-pub(crate) use parse::{Validation, parse_filter};
+pub(crate) use parse::{Validation, check_client, parse_filter};
+pub(crate) use pyrepr::{py_str, py_type_name};

@@ -2,10 +2,10 @@
 //!
 //! chromadb checks a filter in layers, and so does [`parse_filter`]:
 //!
-//! 1. **Client** ([`Validation::Client`] only): the Python client's `validate_where` /
-//!    `validate_where_document` (`chromadb/api/types.py`), messages such as `Expected where to
-//!    have exactly one operator, got {}`. Python appends ` in get.` (or `query`, `delete`);
-//!    the engine's messages stop before that suffix.
+//! 1. **Client** ([`check_client`], or [`Validation::Client`]): the Python client's
+//!    `validate_where` / `validate_where_document` (`chromadb/api/types.py`), messages such as
+//!    `Expected where to have exactly one operator, got {}`, raised as `ValueError` with the
+//!    call's ` in get.` (or `query`, `delete`) appended, as chromadb does.
 //! 2. **JSON depth**: chromadb's backend reads the filter with serde_json's default recursion
 //!    limit, so a filter nested more than [`MAX_JSON_DEPTH`] arrays/objects deep fails with
 //!    `Invalid where clause` / `Invalid where document clause`.
@@ -19,7 +19,7 @@
 //!
 //! [`Validation::Backend`] skips layer 1, as chroma's own HTTP server and Rust bindings do
 //! (there `{"$and": []}` is valid and matches everything, and `{"#document": {"$regex": ...}}`
-//! is accepted). All errors are [`Error::InvalidArgument`].
+//! is accepted). Errors of layers 2 to 4 are [`Error::InvalidArgument`].
 //!
 //! Layer 1 and 2 walk the JSON with explicit stacks, so no input can overflow the stack; layer
 //! 3 recurses, but only after layer 2 bounded the depth.
@@ -29,7 +29,7 @@ use serde_json::{Map, Value};
 
 use super::ast::{CmpOp, DOCUMENT_KEY, DocRegex, Filter, Scalar, ScalarList, Where, WhereDocument};
 use super::pyrepr::py_str;
-use crate::error::{Error, Result};
+use crate::error::{Error, Op, Result};
 
 /// The deepest nesting of JSON arrays and objects chromadb's backend parses: serde_json's
 /// default recursion limit is 128, and the 128th nested container is refused.
@@ -43,10 +43,29 @@ pub(crate) const INVALID_WHERE_DOCUMENT: &str = "Invalid where document clause";
 /// Which of chromadb's checks a filter goes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Validation {
-    /// What a `chromadb` Python user gets: the client's checks, then the backend's.
-    Client,
-    /// What chroma's HTTP server and Rust bindings accept: the backend's checks only.
+    /// What a `chromadb` Python user gets: the client's checks (worded for the call `Op`),
+    /// then the backend's.
+    Client(Op),
+    /// What chroma's HTTP server and Rust bindings accept: the backend's checks only (the
+    /// engine's calls run [`check_client`] first, then this).
     Backend,
+}
+
+/// Layer 1 alone: the `chromadb` client's checks of one call's filters, as
+/// [`ErrorKind::ValueError`](crate::ErrorKind::ValueError) ending in `" in <op>."`. `None`
+/// means "no filter" (callers drop JSON `null` first).
+pub(crate) fn check_client(
+    r#where: Option<&Value>,
+    where_document: Option<&Value>,
+    op: Op,
+) -> Result<()> {
+    if let Some(w) = r#where {
+        client_check_where(w).map_err(|m| Error::value(m, op))?;
+    }
+    if let Some(d) = where_document {
+        client_check_where_document(d).map_err(|m| Error::value(m, op))?;
+    }
+    Ok(())
 }
 
 /// Parses the `where` and `where_document` of one call. `None` and JSON `null` mean "no
@@ -58,13 +77,8 @@ pub(crate) fn parse_filter(
 ) -> Result<Filter> {
     let r#where = r#where.filter(|v| !v.is_null());
     let where_document = where_document.filter(|v| !v.is_null());
-    if validation == Validation::Client {
-        if let Some(w) = r#where {
-            client_check_where(w).map_err(Error::InvalidArgument)?;
-        }
-        if let Some(d) = where_document {
-            client_check_where_document(d).map_err(Error::InvalidArgument)?;
-        }
+    if let Validation::Client(op) = validation {
+        check_client(r#where, where_document, op)?;
     }
     if r#where.is_some_and(|w| json_depth(w) > MAX_JSON_DEPTH) {
         return Err(Error::invalid(INVALID_WHERE));

@@ -19,6 +19,19 @@ pub(crate) fn py_str(value: &Value) -> String {
     }
 }
 
+/// `type(value).__name__` of the Python object `json.loads` would build from `value`.
+pub(crate) fn py_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
 /// `repr(value)` of the Python object `json.loads` would build from `value`.
 ///
 /// Iterative, so a value nested arbitrarily deep cannot overflow the stack.

@@ -10,7 +10,7 @@ use super::{
     CmpOp, Filter, INVALID_WHERE, INVALID_WHERE_DOCUMENT, MAX_JSON_DEPTH, Scalar, ScalarList,
     Validation, Where, WhereDocument, parse_filter, parse_where, parse_where_document,
 };
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Op};
 use crate::types::{Metadata, MetadataValue};
 
 /// Captured by `tests/chroma_semantics/capture_filters.py`.
@@ -122,18 +122,22 @@ fn check(
         (Err(e), _, Some(error)) => {
             let class = error["class"].as_str().unwrap();
             let message = error["message"].as_str().unwrap();
-            if !matches!(class, "ValueError" | "InvalidArgumentError") {
-                return Err(format!(
-                    "chromadb raised {class}: add the case to DIVERGENCES"
-                ));
-            }
-            if e.kind() != ErrorKind::InvalidArgument {
-                return Err(format!("error kind {:?}, want InvalidArgument", e.kind()));
+            let kind = match class {
+                "ValueError" => ErrorKind::ValueError,
+                "InvalidArgumentError" => ErrorKind::InvalidArgument,
+                _ => {
+                    return Err(format!(
+                        "chromadb raised {class}: add the case to DIVERGENCES"
+                    ));
+                }
+            };
+            if e.kind() != kind {
+                return Err(format!("error kind {:?}, want {kind:?}", e.kind()));
             }
             let ours = e.to_string();
             let same = match error.get("origin").and_then(Value::as_str) {
-                // Python validation: the engine's text is chromadb's without " in get.".
-                Some("client") => message.strip_suffix(" in get.") == Some(ours.as_str()),
+                // Python validation: chromadb's text, " in get." included.
+                Some("client") => message == ours,
                 // The backend's: the engine's message starts with it.
                 _ => ours.starts_with(message),
             };
@@ -168,7 +172,7 @@ fn parity_with_chromadb() {
         let name = case["name"].as_str().unwrap();
         let (r#where, where_document) = filters(case);
         for (validation, side) in [
-            (Validation::Client, "client"),
+            (Validation::Client(Op::Get), "client"),
             (Validation::Backend, "backend"),
         ] {
             let got = parse_filter(r#where.as_ref(), where_document.as_ref(), validation);
@@ -224,7 +228,7 @@ fn semantics_table_cites_captured_cases() {
 // --- the parser on its own --------------------------------------------------------------------
 
 fn both(value: &Value) -> Where {
-    let client = parse_where(value, Validation::Client).unwrap();
+    let client = parse_where(value, Validation::Client(Op::Get)).unwrap();
     assert_eq!(parse_where(value, Validation::Backend).unwrap(), client);
     client
 }
@@ -300,10 +304,10 @@ fn operators_map_to_the_ast() {
             negated: false
         }
     );
-    assert!(err(&mixed, Validation::Client).starts_with("Expected where operand value"));
+    assert!(err(&mixed, Validation::Client(Op::Get)).starts_with("Expected where operand value"));
     // A regex keeps its source text for SQL.
     let Ok(WhereDocument::Regex(re)) =
-        parse_where_document(&json!({"$regex": "^a+"}), Validation::Client)
+        parse_where_document(&json!({"$regex": "^a+"}), Validation::Client(Op::Get))
     else {
         panic!("not a regex")
     };
@@ -311,12 +315,12 @@ fn operators_map_to_the_ast() {
 }
 
 #[test]
-fn errors_are_invalid_argument_with_chromadb_text() {
-    let e = parse_where(&json!({"n": {"$gt": "a"}}), Validation::Client).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+fn errors_have_chromadb_classes_and_text() {
+    let e = parse_where(&json!({"n": {"$gt": "a"}}), Validation::Client(Op::Query)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ValueError);
     assert_eq!(
         e.to_string(),
-        "Expected operand value to be an int or a float for operator $gt, got a"
+        "Expected operand value to be an int or a float for operator $gt, got a in query."
     );
     assert_eq!(
         err(&json!({"n": {"$gt": "a"}}), Validation::Backend),
@@ -334,7 +338,12 @@ fn errors_are_invalid_argument_with_chromadb_text() {
 
 #[test]
 fn null_means_no_filter() {
-    let f = parse_filter(Some(&Value::Null), Some(&Value::Null), Validation::Client).unwrap();
+    let f = parse_filter(
+        Some(&Value::Null),
+        Some(&Value::Null),
+        Validation::Client(Op::Get),
+    )
+    .unwrap();
     assert!(f.is_empty());
     assert!(f.matches(None, None));
 }
@@ -411,7 +420,7 @@ fn nesting_up_to_chromadbs_limit_parses_and_evaluates() {
     assert!(!w.matches(Some(&miss), None));
     // One more container (in the leaf) is too deep, in both modes.
     let w = nested(63, &json!({"s": "a"}), json!({"n": {"$eq": 1}}));
-    assert_eq!(err(&w, Validation::Client), INVALID_WHERE);
+    assert_eq!(err(&w, Validation::Client(Op::Get)), INVALID_WHERE);
     assert_eq!(err(&w, Validation::Backend), INVALID_WHERE);
 }
 
@@ -424,7 +433,7 @@ fn deep_nesting_never_overflows_the_stack() {
     for depth in [200, 100_000] {
         let deep = nested(depth, &sibling, json!({"n": 1}));
         assert_eq!(
-            err(&deep, Validation::Client),
+            err(&deep, Validation::Client(Op::Get)),
             INVALID_WHERE,
             "depth {depth}"
         );
@@ -436,12 +445,12 @@ fn deep_nesting_never_overflows_the_stack() {
         // A client error deep inside is still found first, as chromadb's Python finds it.
         let bad = nested(depth, &sibling, json!({"n": {"$foo": 1}}));
         assert!(
-            err(&bad, Validation::Client).ends_with("got $foo"),
+            err(&bad, Validation::Client(Op::Get)).ends_with("got $foo in get."),
             "depth {depth}"
         );
         // A client error that prints the whole deep value (one-child `$or` at the top).
         let one_child = wrap("$or", vec![deep]);
-        let msg = err(&one_child, Validation::Client);
+        let msg = err(&one_child, Validation::Client(Op::Get));
         assert!(
             msg.starts_with("Expected where value for $and or $or to be a list with at least two")
         );
@@ -452,7 +461,7 @@ fn deep_nesting_never_overflows_the_stack() {
             }
             d
         };
-        let e = parse_where_document(&docs, Validation::Client).unwrap_err();
+        let e = parse_where_document(&docs, Validation::Client(Op::Get)).unwrap_err();
         assert_eq!(e.to_string(), INVALID_WHERE_DOCUMENT);
         // serde_json's `Value` drops recursively: leak the 100 000-deep values instead of
         // overflowing the test thread's stack in their destructors.

@@ -2,7 +2,7 @@
 
 use mnemodb::{
     AddBatch, CollectionConfig, Database, Error, ErrorKind, GetRequest, HnswConfigUpdate, Include,
-    Metadata, MetadataPatch, MetadataValue, QueryRequest, Space, UpdateBatch,
+    Metadata, MetadataPatch, MetadataValue, QueryRequest, Space, UpdateBatch, Vectors,
 };
 
 use crate::support::{add, all_ids, ids, nearest};
@@ -66,7 +66,11 @@ fn failed_calls_change_nothing() {
         let c = db.create_collection("abc", Space::L2, None).unwrap();
         add(&c, &["a"], &[1.0, 2.0]).unwrap();
         let e = add(&c, &["x", "y"], &[1.0, 2.0, 3.0]).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.kind(), ErrorKind::ValueError);
+        assert_eq!(
+            e.to_string(),
+            "Unequal lengths for fields: ids: 2, embeddings: 3 in add."
+        );
         let e = add(&c, &["x"], &[1.0, 2.0, 3.0]).unwrap_err();
         assert!(
             matches!(
@@ -106,7 +110,7 @@ fn update_merges_and_upsert_inserts() {
         let i = ids(&["a", "b"]);
         c.add(AddBatch {
             ids: &i,
-            embeddings: &[0.0, 0.0, 5.0, 5.0],
+            embeddings: Vectors::new(&[0.0, 0.0, 5.0, 5.0], 2),
             documents: Some(&[Some("doc a".into()), None]),
             metadatas: Some(&[Some(meta.clone()), None]),
             ..AddBatch::default()
@@ -117,7 +121,7 @@ fn update_merges_and_upsert_inserts() {
         let u = ids(&["a", "nope"]);
         c.update(UpdateBatch {
             ids: &u,
-            embeddings: Some(&[10.0, 10.0, 7.0, 7.0]),
+            embeddings: Some(Vectors::new(&[10.0, 10.0, 7.0, 7.0], 2)),
             documents: Some(&[None, Some("never".into())]),
             metadatas: Some(&[Some(patch), None]),
             ..UpdateBatch::default()
@@ -144,7 +148,7 @@ fn update_merges_and_upsert_inserts() {
         let u = ids(&["c", "b"]);
         c.upsert(UpdateBatch {
             ids: &u,
-            embeddings: Some(&[1.0, 1.0, 2.0, 2.0]),
+            embeddings: Some(Vectors::new(&[1.0, 1.0, 2.0, 2.0], 2)),
             documents: Some(&[Some("doc c".into()), Some("doc b".into())]),
             ..UpdateBatch::default()
         })
@@ -195,7 +199,11 @@ fn query_shapes() {
                 include: Include::query_default(),
             })
             .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.kind(), ErrorKind::TypeError);
+        assert_eq!(
+            e.to_string(),
+            "Number of requested results 0, cannot be negative, or zero. in query."
+        );
     }
 }
 
@@ -271,7 +279,7 @@ fn check_reports_filter_index_tables_out_of_step() {
     let meta: Metadata = [("k".to_string(), MetadataValue::Int(1))].into();
     c.add(AddBatch {
         ids: &i,
-        embeddings: &[0.0, 0.0, 1.0, 1.0],
+        embeddings: Vectors::new(&[0.0, 0.0, 1.0, 1.0], 2),
         documents: Some(&[Some("hello world".into()), None]),
         metadatas: Some(&[Some(meta), None]),
         ..AddBatch::default()

@@ -33,18 +33,20 @@
 //!    them back on read, so it returns them up to 1 ulp off the float32 given (measured on the
 //!    captured data); the engine returns them as given. For `cosine` they are compared within
 //!    [`COSINE_EMBEDDING_ULPS`], bit for bit everywhere else.
-//! 5. Messages of chromadb's *client-side* checks (Python `ValueError`, `TypeError`,
-//!    `DuplicateIDError`, messages ending in " in <op>.") come from the `chromadb` package in
-//!    front of the backend; only their class is compared.
+//! 5. `add` and `upsert` without embeddings: chromadb's Python client turns to its embedding
+//!    function (Python's business: the engine has none) and fails there; the engine refuses
+//!    the empty vectors with chromadb's own check. Same class; the messages differ.
 //!
-//! Whatever the engine's API cannot express (wrong Python types, ragged embeddings, ...) is
-//! not a scenario at all; the capture script lists those cases.
+//! Messages of chromadb's client-side checks (Python `ValueError`, `TypeError`,
+//! `DuplicateIDError`, ending in " in <op>.") are the engine's too, and compared whole.
+//! Whatever the engine's API cannot express (wrong Python types, ...) is not a scenario at
+//! all; the capture script lists those cases.
 
 use std::collections::BTreeMap;
 
 use mnemodb::{
     AddBatch, Collection, Database, Error, ErrorKind, GetRequest, GetResult, Include, Metadata,
-    MetadataPatch, MetadataValue, QueryHits, QueryRequest, Space, UpdateBatch,
+    MetadataPatch, MetadataValue, Op, QueryHits, QueryRequest, Space, UpdateBatch, Vectors,
 };
 use serde_json::Value;
 
@@ -190,7 +192,7 @@ fn run(c: &Collection, op: &Value) -> mnemodb::Result<Got> {
     match op["op"].as_str().unwrap() {
         "add" => {
             let ids = strings(&a["ids"]);
-            let (emb, _) = rows(&a["embeddings"], ids.len());
+            let (emb, dim) = rows(&a["embeddings"])?;
             let documents = opt_strings(&a["documents"]);
             let uris = opt_strings(&a["uris"]);
             let metadatas = a
@@ -198,7 +200,7 @@ fn run(c: &Collection, op: &Value) -> mnemodb::Result<Got> {
                 .map(|m| list(m).iter().map(metadata).collect::<Vec<_>>());
             c.add(AddBatch {
                 ids: &ids,
-                embeddings: &emb,
+                embeddings: Vectors::new(&emb, dim),
                 documents: documents.as_deref(),
                 uris: uris.as_deref(),
                 metadatas: metadatas.as_deref(),
@@ -207,7 +209,7 @@ fn run(c: &Collection, op: &Value) -> mnemodb::Result<Got> {
         }
         kind @ ("update" | "upsert") => {
             let ids = strings(&a["ids"]);
-            let emb = a.get("embeddings").map(|e| rows(e, ids.len()).0);
+            let emb = a.get("embeddings").map(rows).transpose()?;
             let documents = opt_strings(&a["documents"]);
             let uris = opt_strings(&a["uris"]);
             let metadatas = a
@@ -215,7 +217,7 @@ fn run(c: &Collection, op: &Value) -> mnemodb::Result<Got> {
                 .map(|m| list(m).iter().map(patch).collect::<Vec<_>>());
             let batch = UpdateBatch {
                 ids: &ids,
-                embeddings: emb.as_deref(),
+                embeddings: emb.as_ref().map(|(e, dim)| Vectors::new(e, *dim)),
                 documents: documents.as_deref(),
                 uris: uris.as_deref(),
                 metadatas: metadatas.as_deref(),
@@ -242,8 +244,7 @@ fn run(c: &Collection, op: &Value) -> mnemodb::Result<Got> {
             .map(Got::Get)
         }
         "query" => {
-            let queries = list(&a["query_embeddings"]);
-            let (emb, dim) = rows(&a["query_embeddings"], queries.len());
+            let (emb, dim) = rows(&a["query_embeddings"])?;
             let ids = a.get("ids").map(strings);
             c.query(QueryRequest {
                 embeddings: &emb,
@@ -293,27 +294,20 @@ fn float(v: &Value) -> f64 {
     }
 }
 
-/// Rows of floats flattened (as float32, what chromadb stores) and their common dimension.
-/// `n` rows are expected: the engine's flat buffer cannot express any other number (and no
-/// scenario asks it to). A missing field is the empty buffer.
-fn rows(v: &Value, n: usize) -> (Vec<f32>, usize) {
+/// Rows of floats flattened (as float32, what chromadb stores) and their common dimension,
+/// checked as the Python and HTTP layers check rows they flatten. A missing field is the
+/// empty buffer.
+fn rows(v: &Value) -> mnemodb::Result<(Vec<f32>, usize)> {
     if v.is_null() {
-        return (Vec::new(), 0);
+        return Ok((Vec::new(), 0));
     }
     let rows = list(v);
-    assert_eq!(
-        rows.len(),
-        n,
-        "not expressible: {n} ids, {} embeddings",
-        rows.len()
-    );
-    let dim = rows.first().map_or(0, |r| list(r).len());
-    let mut flat = Vec::with_capacity(n * dim);
-    for r in rows {
-        assert_eq!(list(r).len(), dim, "not expressible: ragged embeddings");
-        flat.extend(list(r).iter().map(|x| float(x) as f32));
-    }
-    (flat, dim)
+    let dim = mnemodb::request::embedding_rows(rows.iter().map(|r| list(r).len()), Op::Add)?;
+    let flat = rows
+        .iter()
+        .flat_map(|r| list(r).iter().map(|x| float(x) as f32))
+        .collect();
+    Ok((flat, dim))
 }
 
 fn include(v: Option<&Value>, default: Include) -> Include {
@@ -381,7 +375,9 @@ fn patch(v: &Value) -> Option<MetadataPatch> {
 /// The chromadb exception class an engine error must map to.
 fn expected_kind(class: &str) -> ErrorKind {
     match class {
-        "InvalidArgumentError" | "ValueError" | "TypeError" => ErrorKind::InvalidArgument,
+        "InvalidArgumentError" => ErrorKind::InvalidArgument,
+        "ValueError" => ErrorKind::ValueError,
+        "TypeError" => ErrorKind::TypeError,
         "DuplicateIDError" => ErrorKind::DuplicateId,
         "NotFoundError" => ErrorKind::NotFound,
         "UniqueConstraintError" => ErrorKind::AlreadyExists,
@@ -399,7 +395,17 @@ fn compare(op: &Value, space: Space, got: mnemodb::Result<Got>) -> Vec<String> {
         let chroma = format!("chromadb raised {class}({message:?})");
         return match got {
             Ok(g) => vec![format!("{chroma}; the engine succeeded: {}", brief(&g))],
-            Err(e) => error_problems(&chroma, class, message, err["origin"] == "backend", &e),
+            Err(e) => {
+                // Difference 5: chromadb failed in its embedding function.
+                let embeds = matches!(op["op"].as_str(), Some("add" | "upsert"))
+                    && op["args"].get("embeddings").is_none();
+                let rule = match err["origin"].as_str() {
+                    _ if embeds => Message::Skip,
+                    Some("client") => Message::Same,
+                    _ => Message::Extends,
+                };
+                error_problems(&chroma, class, message, rule, &e)
+            }
         };
     }
     let ok = &outcome["ok"];
@@ -461,11 +467,22 @@ fn compare(op: &Value, space: Space, got: mnemodb::Result<Got>) -> Vec<String> {
     }
 }
 
+/// How the engine's message must relate to chromadb's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Message {
+    /// The same text (chromadb's client-side checks, " in <op>." included).
+    Same,
+    /// chromadb's text, possibly followed by what to fix (its backend's checks).
+    Extends,
+    /// Not compared (difference 5).
+    Skip,
+}
+
 fn error_problems(
     chroma: &str,
     class: &str,
     message: &str,
-    backend: bool,
+    rule: Message,
     e: &Error,
 ) -> Vec<String> {
     let mut problems = Vec::new();
@@ -476,9 +493,15 @@ fn error_problems(
             e.kind()
         ));
     }
-    // Difference 5: only backend messages are the engine's to match. The engine keeps
-    // chromadb's text verbatim and may append what to fix (the offending key, record or id).
-    if backend && !e.to_string().starts_with(message) {
+    // The engine keeps chromadb's text verbatim and may append what to fix (the offending
+    // key, record or id) to the messages of chromadb's backend.
+    let ours = e.to_string();
+    let differs = match rule {
+        Message::Same => ours != message,
+        Message::Extends => !ours.starts_with(message),
+        Message::Skip => false,
+    };
+    if differs {
         problems.push(format!(
             "{chroma}; the engine's message differs: {:?}",
             e.to_string()

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use mnemodb::{
     AddBatch, Database, GetRequest, Include, Metadata, MetadataPatch, MetadataValue, QueryRequest,
-    Space, UpdateBatch,
+    Space, UpdateBatch, Vectors,
 };
 
 use serde_json::json;
@@ -48,7 +48,10 @@ fn write(dir: &Path) {
     let metas: Vec<Option<Metadata>> = (0..4).map(|n| (n != 1).then(|| record_meta(n))).collect();
     l2.add(AddBatch {
         ids: &i,
-        embeddings: &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0],
+        embeddings: Vectors::new(
+            &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0],
+            3,
+        ),
         documents: Some(&docs),
         metadatas: Some(&metas),
         uris: Some(&[None, Some("file:///r1".into()), None, None]),
@@ -57,7 +60,7 @@ fn write(dir: &Path) {
     // r2 moves to a new slot (a dead slot stays behind), r3 is deleted.
     l2.update(UpdateBatch {
         ids: &ids(&["r2"]),
-        embeddings: Some(&[5.0, 5.0, 5.0]),
+        embeddings: Some(Vectors::new(&[5.0, 5.0, 5.0], 3)),
         metadatas: Some(&[Some(MetadataPatch::from([("int".to_string(), None)]))]),
         ..UpdateBatch::default()
     })
@@ -66,7 +69,7 @@ fn write(dir: &Path) {
     // r4 is deleted by a filter: its metadata and document index rows go with it.
     l2.add(AddBatch {
         ids: &ids(&["r4"]),
-        embeddings: &[4.0, 0.0, 0.0],
+        embeddings: Vectors::new(&[4.0, 0.0, 0.0], 3),
         documents: Some(&[Some("four".into())]),
         metadatas: Some(&[Some(record_meta(4))]),
         ..AddBatch::default()
@@ -82,7 +85,7 @@ fn write(dir: &Path) {
         .unwrap();
     cos.add(AddBatch {
         ids: &ids(&["c0", "c1"]),
-        embeddings: &[1.0, 0.0, 0.0, 1.0],
+        embeddings: Vectors::new(&[1.0, 0.0, 0.0, 1.0], 2),
         ..AddBatch::default()
     })
     .unwrap();

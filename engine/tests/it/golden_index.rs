@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use mnemodb::{
     CollectionConfig, Database, Error, HnswConfig, Include, QueryRequest, SearchOptions, Space,
-    UpdateBatch, testing,
+    UpdateBatch, Vectors, testing,
 };
 
 use crate::golden::copy_dir;
@@ -97,7 +97,7 @@ fn write(dir: &Path) {
     add(&l2, &names, &flat((40..48).map(point))).unwrap();
     l2.update(UpdateBatch {
         ids: &ids(&["p11"]),
-        embeddings: Some(&point(100)),
+        embeddings: Some(Vectors::new(&point(100), 3)),
         ..UpdateBatch::default()
     })
     .unwrap();

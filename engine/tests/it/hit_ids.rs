@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use mnemodb::{
     Collection, Database, Include, Metadata, MetadataValue, QueryRequest, Space, UpdateBatch,
+    Vectors,
 };
 
 use crate::support::{Rng, add, vector_for};
@@ -133,7 +134,7 @@ fn random_write(
             let embeddings = vector_for(&id, version, DIM);
             c.update(UpdateBatch {
                 ids: std::slice::from_ref(&id),
-                embeddings: Some(&embeddings),
+                embeddings: Some(Vectors::new(&embeddings, DIM)),
                 ..UpdateBatch::default()
             })
             .unwrap();
@@ -179,7 +180,7 @@ fn random_write(
                 .collect();
             c.upsert(UpdateBatch {
                 ids: &ids,
-                embeddings: Some(&embeddings),
+                embeddings: Some(Vectors::new(&embeddings, DIM)),
                 ..UpdateBatch::default()
             })
             .unwrap();
@@ -206,7 +207,7 @@ fn random_write(
             let embeddings = vector_for(&id, version, DIM);
             c.upsert(UpdateBatch {
                 ids: std::slice::from_ref(&id),
-                embeddings: Some(&embeddings),
+                embeddings: Some(Vectors::new(&embeddings, DIM)),
                 ..UpdateBatch::default()
             })
             .unwrap();
@@ -288,7 +289,7 @@ fn another_handles_compaction_renumbers_slots_this_handle_has_ids_for() {
     // And again, the table now being of the new generation: b compacts once more.
     cb.update(UpdateBatch {
         ids: &["y".to_owned()],
-        embeddings: Some(&vector_for("y", 1, DIM)),
+        embeddings: Some(Vectors::new(&vector_for("y", 1, DIM), DIM)),
         ..UpdateBatch::default()
     })
     .unwrap();

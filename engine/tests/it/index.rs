@@ -3,7 +3,7 @@
 
 use mnemodb::{
     AddBatch, Collection, CollectionConfig, Database, Include, Metadata, MetadataValue,
-    QueryRequest, SearchOptions, Space, UpdateBatch,
+    QueryRequest, SearchOptions, Space, UpdateBatch, Vectors,
 };
 use proptest::prelude::*;
 
@@ -62,7 +62,7 @@ fn add_with_buckets(c: &Collection, from: usize, rows: &[f32], dim: usize) {
         .collect();
     c.add(AddBatch {
         ids: &ids,
-        embeddings: rows,
+        embeddings: Vectors::new(rows, dim),
         metadatas: Some(&metas),
         ..AddBatch::default()
     })
@@ -336,7 +336,7 @@ proptest! {
                     let rows: Vec<Vec<f32>> = (0..k).map(|_| fresh(&mut rng)).collect();
                     let ids: Vec<String> = (0..k).map(|j| format!("m{}", next + j as usize)).collect();
                     next += k as usize;
-                    c.add(AddBatch { ids: &ids, embeddings: &rows.concat(), ..AddBatch::default() }).unwrap();
+                    c.add(AddBatch { ids: &ids, embeddings: Vectors::new(&rows.concat(), dim), ..AddBatch::default() }).unwrap();
                     live.extend(ids.into_iter().zip(rows));
                 }
                 Op::Delete(i) if !live.is_empty() => {
@@ -349,7 +349,7 @@ proptest! {
                     let v = fresh(&mut rng);
                     c.update(UpdateBatch {
                         ids: std::slice::from_ref(&live[j].0),
-                        embeddings: Some(&v),
+                        embeddings: Some(Vectors::new(&v, dim)),
                         ..UpdateBatch::default()
                     }).unwrap();
                     live[j].1 = v;

@@ -16,3 +16,4 @@ mod multiprocess;
 mod plan;
 mod support;
 mod tidy;
+mod validation;

@@ -7,7 +7,7 @@
 
 use mnemodb::{
     AddBatch, Database, GetRequest, Include, Metadata, MetadataPatch, MetadataValue, QueryRequest,
-    Space, UpdateBatch,
+    Space, UpdateBatch, Vectors,
 };
 use proptest::prelude::*;
 
@@ -169,7 +169,7 @@ fn run(space: Space, ops: &[Op], on_disk: bool) -> Result<(), TestCaseError> {
                 model.dimension_fixed = true;
                 col.add(AddBatch {
                     ids: &ids,
-                    embeddings: &emb,
+                    embeddings: Vectors::new(&emb, DIM),
                     documents: Some(&docs),
                     metadatas: Some(&metas),
                     uris: None,
@@ -348,7 +348,7 @@ fn apply_update(col: &mnemodb::Collection, model: &mut Model, items: &[UpdateIte
         items.iter().map(|(_, (_, _, m))| m.map(patch)).collect();
     let batch = UpdateBatch {
         ids: &ids,
-        embeddings: with_emb.then_some(&emb[..]),
+        embeddings: with_emb.then_some(Vectors::new(&emb, DIM)),
         documents: Some(&docs),
         metadatas: Some(&patches),
         uris: None,

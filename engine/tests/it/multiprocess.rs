@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mnemodb::{
     AddBatch, Collection, Database, GetRequest, Include, Metadata, MetadataPatch, MetadataValue,
-    QueryRequest, Space, UpdateBatch,
+    QueryRequest, Space, UpdateBatch, Vectors,
 };
 
 use crate::support::{
@@ -150,7 +150,7 @@ fn writer(dir: &Path, w: usize) {
         let metadatas = vec![Some(metadata(w, 0)); ids.len()];
         c.add(AddBatch {
             ids: &ids,
-            embeddings: &embeddings,
+            embeddings: Vectors::new(&embeddings, DIM),
             documents: Some(&documents),
             metadatas: Some(&metadatas),
             uris: None,
@@ -169,7 +169,7 @@ fn writer(dir: &Path, w: usize) {
             let patch = MetadataPatch::from([("v".to_owned(), Some(MetadataValue::Int(1)))]);
             let batch = UpdateBatch {
                 ids: &ids,
-                embeddings: Some(&embeddings),
+                embeddings: Some(Vectors::new(&embeddings, DIM)),
                 documents: Some(&documents),
                 metadatas: Some(&vec![Some(patch); ids.len()]),
                 uris: None,
@@ -432,7 +432,7 @@ fn two_handles_in_one_process_see_each_others_writes() {
             let embeddings = vector_for(&old, version, DIM);
             w.update(UpdateBatch {
                 ids: &ids,
-                embeddings: Some(&embeddings),
+                embeddings: Some(Vectors::new(&embeddings, DIM)),
                 ..UpdateBatch::default()
             })
             .unwrap();

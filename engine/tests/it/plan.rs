@@ -4,7 +4,7 @@
 
 use mnemodb::{
     AddBatch, Collection, Database, Error, GetRequest, Include, Metadata, MetadataValue, Plan,
-    QueryRequest, Reason, SearchOptions, Space, Strategy,
+    QueryRequest, Reason, SearchOptions, Space, Strategy, Vectors,
 };
 use serde_json::json;
 
@@ -28,7 +28,7 @@ fn fill(c: &Collection, n: usize, seed: u64) -> Vec<f32> {
         .collect();
     c.add(AddBatch {
         ids: &ids,
-        embeddings: &data,
+        embeddings: Vectors::new(&data, DIM),
         metadatas: Some(&metas),
         ..AddBatch::default()
     })

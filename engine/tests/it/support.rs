@@ -1,17 +1,20 @@
 //! Helpers shared by the integration tests: building batches and reading results compactly.
 
-use mnemodb::{AddBatch, Collection, GetRequest, Include, QueryRequest};
+use mnemodb::{AddBatch, Collection, GetRequest, Include, QueryRequest, Vectors};
 
 pub(crate) fn ids(xs: &[&str]) -> Vec<String> {
     xs.iter().map(|s| s.to_string()).collect()
 }
 
-/// Adds `ids` with the given flat embeddings and nothing else.
+/// Adds `ids` with the given flat embeddings (one row per id) and nothing else.
 pub(crate) fn add(c: &Collection, ids_: &[&str], embeddings: &[f32]) -> mnemodb::Result<()> {
     let ids = ids(ids_);
     c.add(AddBatch {
         ids: &ids,
-        embeddings,
+        embeddings: Vectors::new(
+            embeddings,
+            embeddings.len().checked_div(ids.len()).unwrap_or(0),
+        ),
         ..AddBatch::default()
     })
 }

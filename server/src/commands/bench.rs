@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use mnemodb::{
-    AddBatch, Database, GetRequest, Include, Metadata, MetadataValue, QueryRequest, Space,
+    AddBatch, Database, GetRequest, Include, Metadata, MetadataValue, QueryRequest, Space, Vectors,
 };
 use serde_json::json;
 
@@ -84,7 +84,7 @@ pub(crate) fn run(records: usize, dim: usize, queries: usize) -> Result<String> 
         let t = Instant::now();
         col.add(AddBatch {
             ids: &ids,
-            embeddings: &embeddings,
+            embeddings: Vectors::new(&embeddings, dim),
             metadatas: Some(&metadatas),
             ..AddBatch::default()
         })?;

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
-use mnemodb::{AddBatch, CollectionConfig, GetRequest, Include, Metadata};
+use mnemodb::{AddBatch, CollectionConfig, GetRequest, Include, Metadata, Vectors};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -234,7 +234,7 @@ pub(crate) fn import(
         if ids.len() == PAGE || (done && !ids.is_empty()) {
             col.add(AddBatch {
                 ids: &ids,
-                embeddings: &embeddings,
+                embeddings: Vectors::new(&embeddings, dim.unwrap_or(0)),
                 documents: Some(&documents),
                 uris: Some(&uris),
                 metadatas: Some(&metadatas),

@@ -3,7 +3,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use mnemodb::{AddBatch, Collection, GetRequest, QueryRequest, UpdateBatch};
+use mnemodb::{AddBatch, Collection, GetRequest, Op, QueryRequest, UpdateBatch, Vectors, request};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -11,9 +11,7 @@ use serde_json::Value;
 use super::openapi::{Api, Doc};
 use super::params::{collection_id, query_params};
 use super::replies::{Deleted, Empty};
-use super::wire::{
-    self, AddBody, DeleteBody, GetBody, GetOut, IncludeItem, QueryBody, QueryOut, UpdateBody,
-};
+use super::wire::{self, AddBody, DeleteBody, GetBody, GetOut, QueryBody, QueryOut, UpdateBody};
 use super::{AppState, RawBody};
 use crate::error::{Error, Result};
 use crate::namespace::Namespaces;
@@ -93,8 +91,9 @@ async fn add(
     with_collection(&state, path, move |_, col| {
         let mut b: AddBody = wire::parse_body(&body)?;
         check_batch(&st, b.ids.len())?;
-        b.check_lengths()?;
-        let Some((embeddings, _dim)) = b.take_embeddings()? else {
+        let embeddings = b.take_embeddings(Op::Add)?;
+        let metadatas = b.take_metadatas()?;
+        let Some((embeddings, dim)) = embeddings else {
             return Err(Error::invalid(
                 "add needs embeddings: mnemodb does not embed documents on the server; \
                  compute embeddings in the client (an embedding function) and send them",
@@ -102,10 +101,10 @@ async fn add(
         };
         col.add(AddBatch {
             ids: &b.ids,
-            embeddings: &embeddings,
+            embeddings: Vectors::new(&embeddings, dim),
             documents: b.documents.as_deref(),
             uris: b.uris.as_deref(),
-            metadatas: b.metadatas.as_deref(),
+            metadatas: metadatas.as_deref(),
         })?;
         super::json(StatusCode::CREATED, &Empty {})
     })
@@ -120,23 +119,19 @@ async fn update_or_upsert(
 ) -> Result<Response> {
     let st = state.clone();
     with_collection(&state, path, move |_, col| {
+        let op = if upsert { Op::Upsert } else { Op::Update };
         let mut b: UpdateBody = wire::parse_body(&body)?;
         check_batch(&st, b.ids.len())?;
-        b.check_lengths()?;
-        let embeddings = b.take_embeddings()?;
+        let embeddings = b.take_embeddings(op)?;
+        let metadatas = b.take_patches(op)?;
         let batch = UpdateBatch {
             ids: &b.ids,
-            embeddings: embeddings.as_ref().map(|(e, _)| e.as_slice()),
+            embeddings: embeddings.as_ref().map(|(e, dim)| Vectors::new(e, *dim)),
             documents: b.documents.as_deref(),
             uris: b.uris.as_deref(),
-            metadatas: b.metadatas.as_deref(),
+            metadatas: metadatas.as_deref(),
         };
         if upsert {
-            if batch.embeddings.is_none() {
-                return Err(Error::invalid(
-                    "upsert needs embeddings: mnemodb does not embed documents on the server",
-                ));
-            }
             col.upsert(batch)?;
         } else {
             col.update(batch)?;
@@ -162,8 +157,8 @@ async fn update(
     update_or_upsert(state, path, body, false).await
 }
 
-/// `None` for an absent or `null` filter.
-fn filter(v: Option<Value>) -> Option<Value> {
+/// `None` for an absent or `null` value.
+fn given(v: Option<Value>) -> Option<Value> {
     v.filter(|v| !v.is_null())
 }
 
@@ -174,12 +169,15 @@ async fn delete(
 ) -> Result<Response> {
     with_collection(&state, path, move |_, col| {
         let b: DeleteBody = wire::parse_body(&body)?;
-        let (where_, where_document) = (filter(b.where_), filter(b.where_document));
+        let (where_, where_document) = (given(b.where_), given(b.where_document));
+        let limit = given(b.limit)
+            .map(|l| request::delete_limit(&l))
+            .transpose()?;
         let deleted = col.delete_where(
             b.ids.as_deref(),
             where_.as_ref(),
             where_document.as_ref(),
-            b.limit,
+            limit,
         )?;
         // chromadb counts the ids asked for when only ids are given, found or not.
         let reported = match (&b.ids, &where_, &where_document) {
@@ -198,19 +196,17 @@ async fn get(
 ) -> Result<Response> {
     with_collection(&state, path, move |_, col| {
         let b: GetBody = wire::parse_body(&body)?;
-        let items = b
-            .include
-            .unwrap_or_else(|| vec![IncludeItem::Metadatas, IncludeItem::Documents]);
-        let (where_, where_document) = (filter(b.where_), filter(b.where_document));
+        let (include, names) = wire::include(b.include, &["metadatas", "documents"], Op::Get)?;
+        let (where_, where_document) = (given(b.where_), given(b.where_document));
         let result = col.get(GetRequest {
             ids: b.ids.as_deref(),
             limit: b.limit,
             offset: b.offset.unwrap_or(0),
-            include: wire::include_of(&items),
+            include,
             where_: where_.as_ref(),
             where_document: where_document.as_ref(),
         })?;
-        super::json(StatusCode::OK, &GetOut::new(result, items))
+        super::json(StatusCode::OK, &GetOut::new(result, names))
     })
     .await
 }
@@ -222,29 +218,30 @@ async fn query(
 ) -> Result<Response> {
     with_collection(&state, path, move |_, col| {
         let b: QueryBody = wire::parse_body(&body)?;
-        let items = b.include.unwrap_or_else(|| {
-            vec![
-                IncludeItem::Metadatas,
-                IncludeItem::Documents,
-                IncludeItem::Distances,
-            ]
-        });
-        let include = wire::include_of(&items);
-        let (embeddings, dim) = wire::flatten(b.query_embeddings)?
+        let (embeddings, dim) = wire::flatten(b.query_embeddings, Op::Query)?
             .ok_or_else(|| Error::invalid("query_embeddings must not be null"))?;
-        let (where_, where_document) = (filter(b.where_), filter(b.where_document));
+        let (include, names) = wire::include(
+            b.include,
+            &["metadatas", "documents", "distances"],
+            Op::Query,
+        )?;
+        let n_results = given(b.n_results)
+            .map(|n| request::n_results(&n))
+            .transpose()?
+            .unwrap_or(10);
+        let (where_, where_document) = (given(b.where_), given(b.where_document));
         let hits = col.query_where(
             QueryRequest {
                 embeddings: &embeddings,
                 dim,
-                n_results: b.n_results.unwrap_or(10),
+                n_results,
                 ids: b.ids.as_deref(),
                 include,
             },
             where_.as_ref(),
             where_document.as_ref(),
         )?;
-        super::json(StatusCode::OK, &QueryOut::new(hits, include, items))
+        super::json(StatusCode::OK, &QueryOut::new(hits, include, names))
     })
     .await
 }

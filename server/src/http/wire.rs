@@ -1,9 +1,18 @@
 //! Request and response bodies of the Chroma HTTP API v2, as chromadb 1.5.9's client sends
-//! and reads them (`chromadb/api/fastapi.py`), and their conversion to engine values. Each
-//! derives `JsonSchema` too: the OpenAPI document's schemas are generated from these types.
+//! and reads them (`chromadb/api/fastapi.py`), and their conversion to engine values.
+//!
+//! Conversion only: every check of a request is the engine's, and the values a typed body
+//! cannot hold (metadata, `include`, `n_results`, `limit`) are read as JSON and converted by
+//! `mnemodb::request`, so a request refused here gets the words the Python package gives.
+//!
+//! Each type derives `JsonSchema` too: the OpenAPI document's schemas are generated from them.
+//! A field kept as JSON for the engine to convert names, with `schemars(with = ...)`, the
+//! shape chromadb's client sends, so the document describes the request, not our parsing.
 
 use base64::Engine as _;
-use mnemodb::{CollectionInfo, Embeddings, GetResult, Include, Metadata, MetadataPatch, QueryHits};
+use mnemodb::{
+    CollectionInfo, Embeddings, GetResult, Include, Metadata, MetadataPatch, Op, QueryHits, request,
+};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -43,8 +52,6 @@ pub struct CreateCollection {
     pub name: String,
     #[serde(default)]
     pub metadata: Option<Metadata>,
-    /// chromadb's collection configuration: `{"hnsw": {"space": "l2|cosine|ip",
-    /// "ef_construction", "ef_search", "max_neighbors", ...}, "embedding_function": ...}`.
     #[serde(default)]
     pub configuration: Option<Value>,
     /// chromadb's index schema: accepted and ignored (mnemodb indexes every metadata key).
@@ -63,7 +70,6 @@ pub struct ModifyCollection {
     pub new_name: Option<String>,
     #[serde(default)]
     pub new_metadata: Option<Metadata>,
-    /// The settings chromadb lets a collection change: `{"hnsw": {"ef_search", ...}}`.
     #[serde(default)]
     pub new_configuration: Option<Value>,
 }
@@ -110,8 +116,9 @@ impl EmbeddingIn {
     }
 }
 
-/// `POST .../add`, `/upsert`, `/update`; `M` is [`Metadata`] for add and [`MetadataPatch`]
-/// (a `null` value removes a key) for update and upsert.
+/// `POST .../add`, `/upsert`, `/update`. Metadata stay JSON until the engine converts them
+/// (for add, a `null` value is refused; for update and upsert it removes the key). `M` only
+/// names the documented metadata shape: [`Metadata`] for add, [`MetadataPatch`] otherwise.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "RecordsBody_{M}")]
@@ -119,94 +126,73 @@ pub struct RecordsBody<M> {
     pub ids: Vec<String>,
     #[serde(default)]
     pub embeddings: Option<Vec<Option<EmbeddingIn>>>,
-    #[serde(default = "none")]
-    #[schemars(default)]
-    pub metadatas: Option<Vec<Option<M>>>,
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<Option<M>>>")]
+    pub metadatas: Option<Vec<Value>>,
     #[serde(default)]
     pub documents: Option<Vec<Option<String>>>,
     #[serde(default)]
     pub uris: Option<Vec<Option<String>>>,
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub shape: std::marker::PhantomData<M>,
 }
 
-fn none<T>() -> Option<T> {
-    None
-}
-
-/// Records to add.
+/// The body of an `add`.
 pub type AddBody = RecordsBody<Metadata>;
-/// Records to update or upsert.
+/// The body of an `update` or `upsert` (a `null` metadata value removes the key).
 pub type UpdateBody = RecordsBody<MetadataPatch>;
 
 impl<M> RecordsBody<M> {
-    /// chromadb's length check over the fields given.
-    pub fn check_lengths(&self) -> Result<()> {
-        let n = self.ids.len();
-        let lens = [
-            ("embeddings", self.embeddings.as_ref().map(Vec::len)),
-            ("metadatas", self.metadatas.as_ref().map(Vec::len)),
-            ("documents", self.documents.as_ref().map(Vec::len)),
-            ("uris", self.uris.as_ref().map(Vec::len)),
-        ];
-        if lens.iter().any(|(_, l)| l.is_some_and(|l| l != n)) {
-            let mut parts = vec![format!("ids: {n}")];
-            parts.extend(
-                lens.iter()
-                    .filter_map(|(name, l)| l.map(|l| format!("{name}: {l}"))),
-            );
-            return Err(Error::invalid(format!(
-                "Unequal lengths for fields: {}",
-                parts.join(", ")
-            )));
-        }
-        Ok(())
-    }
-
-    /// The embeddings as one row-major buffer, or `None` if none were sent. Every record
-    /// needs one, and all of one dimension.
-    pub fn take_embeddings(&mut self) -> Result<Option<(Vec<f32>, usize)>> {
+    /// The embeddings as one row-major buffer and its dimension, or `None` if none were sent.
+    pub fn take_embeddings(&mut self, op: Op) -> Result<Option<(Vec<f32>, usize)>> {
         let Some(list) = self.embeddings.take() else {
             return Ok(None);
         };
-        flatten(list)
+        flatten(list, op)
+    }
+
+    /// The metadata of an `add`.
+    pub fn take_metadatas(&mut self) -> Result<Option<Vec<Option<Metadata>>>> {
+        let metadatas = self.metadatas.take();
+        Ok(metadatas
+            .map(|m| request::metadatas(m, Op::Add))
+            .transpose()?)
+    }
+
+    /// The metadata patches of an `update` or `upsert`.
+    pub fn take_patches(&mut self, op: Op) -> Result<Option<Vec<Option<MetadataPatch>>>> {
+        let metadatas = self.metadatas.take();
+        Ok(metadatas
+            .map(|m| request::metadata_patches(m, op))
+            .transpose()?)
     }
 }
 
-/// Flattens per-record embeddings into one buffer of a single dimension.
-pub fn flatten(list: Vec<Option<EmbeddingIn>>) -> Result<Option<(Vec<f32>, usize)>> {
+/// Flattens per-record embeddings into one buffer of a single dimension (rows checked by the
+/// engine's rule for rows: none empty, all of one length).
+pub fn flatten(list: Vec<Option<EmbeddingIn>>, op: Op) -> Result<Option<(Vec<f32>, usize)>> {
     if list.iter().all(Option::is_none) && !list.is_empty() {
         return Ok(None);
     }
-    let mut dim = None;
-    let mut flat = Vec::new();
+    let mut rows = Vec::with_capacity(list.len());
     for (i, e) in list.into_iter().enumerate() {
         let Some(e) = e else {
             return Err(Error::invalid(format!(
                 "embeddings[{i}] is null: give an embedding for every record or for none"
             )));
         };
-        let v = e.decode(i)?;
-        match dim {
-            None => {
-                flat.reserve(v.len() * 16);
-                dim = Some(v.len());
-            }
-            Some(d) if d != v.len() => {
-                return Err(Error::invalid(format!(
-                    "All embeddings must have the same dimension: embeddings[0] has {d}, \
-                     embeddings[{i}] has {}",
-                    v.len()
-                )));
-            }
-            Some(_) => {}
-        }
-        flat.extend_from_slice(&v);
+        rows.push(e.decode(i)?);
     }
-    Ok(Some((flat, dim.unwrap_or(0))))
+    let dim = request::embedding_rows(rows.iter().map(Vec::len), op)?;
+    Ok(Some((rows.concat(), dim)))
 }
 
-/// An `include` item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// An `include` item, as the OpenAPI document names them (the engine reads the list:
+/// `mnemodb::request::include`).
+#[derive(Debug, Clone, Copy, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // a schema only
 pub enum IncludeItem {
     Documents,
     Embeddings,
@@ -217,20 +203,10 @@ pub enum IncludeItem {
     Data,
 }
 
-/// The engine's [`Include`] for a list of items.
-pub fn include_of(items: &[IncludeItem]) -> Include {
-    let mut inc = Include::default();
-    for item in items {
-        match item {
-            IncludeItem::Documents => inc.documents = true,
-            IncludeItem::Embeddings => inc.embeddings = true,
-            IncludeItem::Metadatas => inc.metadatas = true,
-            IncludeItem::Distances => inc.distances = true,
-            IncludeItem::Uris => inc.uris = true,
-            IncludeItem::Data => {}
-        }
-    }
-    inc
+/// `include` (default: `default`) as the engine's flags and the names to echo back.
+pub fn include(value: Option<Value>, default: &[&str], op: Op) -> Result<(Include, Value)> {
+    let value = value.unwrap_or_else(|| Value::from(default.to_vec()));
+    Ok((request::include(&value, op)?, value))
 }
 
 /// `POST .../get`.
@@ -239,10 +215,8 @@ pub fn include_of(items: &[IncludeItem]) -> Include {
 pub struct GetBody {
     #[serde(default)]
     pub ids: Option<Vec<String>>,
-    /// chromadb's `where` filter on metadata.
     #[serde(default, rename = "where")]
     pub where_: Option<Value>,
-    /// chromadb's `where_document` filter on documents.
     #[serde(default)]
     pub where_document: Option<Value>,
     #[serde(default)]
@@ -250,7 +224,8 @@ pub struct GetBody {
     #[serde(default)]
     pub offset: Option<usize>,
     #[serde(default)]
-    pub include: Option<Vec<IncludeItem>>,
+    #[schemars(with = "Option<Vec<IncludeItem>>")]
+    pub include: Option<Value>,
 }
 
 /// `POST .../query`.
@@ -261,15 +236,15 @@ pub struct QueryBody {
     pub ids: Option<Vec<String>>,
     pub query_embeddings: Vec<Option<EmbeddingIn>>,
     #[serde(default)]
-    pub n_results: Option<usize>,
-    /// chromadb's `where` filter on metadata.
+    #[schemars(with = "Option<usize>")]
+    pub n_results: Option<Value>,
     #[serde(default, rename = "where")]
     pub where_: Option<Value>,
-    /// chromadb's `where_document` filter on documents.
     #[serde(default)]
     pub where_document: Option<Value>,
     #[serde(default)]
-    pub include: Option<Vec<IncludeItem>>,
+    #[schemars(with = "Option<Vec<IncludeItem>>")]
+    pub include: Option<Value>,
 }
 
 /// `POST .../delete`.
@@ -278,14 +253,13 @@ pub struct QueryBody {
 pub struct DeleteBody {
     #[serde(default)]
     pub ids: Option<Vec<String>>,
-    /// chromadb's `where` filter on metadata.
     #[serde(default, rename = "where")]
     pub where_: Option<Value>,
-    /// chromadb's `where_document` filter on documents.
     #[serde(default)]
     pub where_document: Option<Value>,
     #[serde(default)]
-    pub limit: Option<usize>,
+    #[schemars(with = "Option<usize>")]
+    pub limit: Option<Value>,
 }
 
 /// A collection as the client's `CollectionModel.from_json` reads it.
@@ -293,9 +267,7 @@ pub struct DeleteBody {
 pub struct CollectionOut {
     pub id: String,
     pub name: String,
-    /// The configuration as chromadb shows it (`hnsw` settings, `embedding_function`).
     pub configuration_json: Value,
-    /// Always `null` (chromadb's index schema; mnemodb indexes every metadata key).
     pub schema: Option<Value>,
     pub metadata: Option<Metadata>,
     pub dimension: Option<usize>,
@@ -345,11 +317,12 @@ pub struct GetOut {
     pub documents: Option<Vec<Option<String>>>,
     pub uris: Option<Vec<Option<String>>>,
     pub metadatas: Option<Vec<Option<Metadata>>>,
-    pub include: Vec<IncludeItem>,
+    #[schemars(with = "Vec<IncludeItem>")]
+    pub include: Value,
 }
 
 impl GetOut {
-    pub fn new(r: GetResult, include: Vec<IncludeItem>) -> GetOut {
+    pub fn new(r: GetResult, include: Value) -> GetOut {
         let n = r.ids.len();
         GetOut {
             ids: r.ids,
@@ -373,11 +346,12 @@ pub struct QueryOut {
     pub uris: Option<Vec<Vec<Option<String>>>>,
     pub metadatas: Option<Vec<Vec<Option<Metadata>>>>,
     pub distances: Option<Vec<Vec<f32>>>,
-    pub include: Vec<IncludeItem>,
+    #[schemars(with = "Vec<IncludeItem>")]
+    pub include: Value,
 }
 
 impl QueryOut {
-    pub fn new(hits: Vec<QueryHits>, inc: Include, include: Vec<IncludeItem>) -> QueryOut {
+    pub fn new(hits: Vec<QueryHits>, inc: Include, include: Value) -> QueryOut {
         let mut out = QueryOut {
             ids: Vec::with_capacity(hits.len()),
             embeddings: inc.embeddings.then(Vec::new),
@@ -432,34 +406,45 @@ mod tests {
             Some(EmbeddingIn::Floats(vec![1.0, 2.0])),
             Some(EmbeddingIn::Base64("AAAAAAAAgD8=".into())),
         ];
-        let (flat, dim) = flatten(list).expect("ok").expect("some");
+        let (flat, dim) = flatten(list, Op::Add).expect("ok").expect("some");
         assert_eq!((flat, dim), (vec![1.0, 2.0, 0.0, 1.0], 2));
-        assert!(flatten(vec![None, None]).expect("ok").is_none());
+        assert!(flatten(vec![None, None], Op::Add).expect("ok").is_none());
         let ragged = vec![
+            Some(EmbeddingIn::Floats(vec![1.0])),
+            Some(EmbeddingIn::Floats(vec![1.0, 2.0])),
+        ];
+        let e = flatten(ragged, Op::Add).expect_err("ragged");
+        assert_eq!(
+            e.to_string(),
+            "Inconsistent dimensions in provided embeddings"
+        );
+        let empty_row = vec![
             Some(EmbeddingIn::Floats(vec![1.0])),
             Some(EmbeddingIn::Floats(vec![])),
         ];
-        assert!(flatten(ragged).is_err());
+        let e = flatten(empty_row, Op::Query).expect_err("empty row");
+        assert!(
+            e.to_string().ends_with("no values at pos 1 in query."),
+            "{e}"
+        );
         let partial = vec![Some(EmbeddingIn::Floats(vec![1.0])), None];
-        assert!(flatten(partial).is_err());
+        assert!(flatten(partial, Op::Add).is_err());
     }
 
     #[test]
     fn parse_errors_name_the_field() {
-        let e = parse_body::<AddBody>(br#"{"ids": ["a"], "metadatas": [{"k": {"x": 1}}]}"#)
-            .expect_err("nested metadata");
-        assert!(e.to_string().contains("metadatas[0].k"), "{e}");
+        let e = parse_body::<AddBody>(br#"{"ids": ["a"], "metadatas": {"k": 1}}"#)
+            .expect_err("metadatas not a list");
+        assert!(e.to_string().contains("metadatas"), "{e}");
         let e = parse_body::<AddBody>(b"{").expect_err("eof");
         assert!(
             e.to_string()
                 .starts_with("Failed to parse the request body as JSON"),
             "{e}"
         );
-        let body: AddBody = parse_body(br#"{"ids": ["a", "b"], "documents": ["x"]}"#).expect("ok");
-        let e = body.check_lengths().expect_err("lengths");
-        assert_eq!(
-            e.to_string(),
-            "Unequal lengths for fields: ids: 2, documents: 1"
-        );
+        let mut body: AddBody =
+            parse_body(br#"{"ids": ["a"], "metadatas": [{"k": {"x": 1}}]}"#).expect("ok");
+        let e = body.take_metadatas().expect_err("nested metadata");
+        assert!(e.to_string().ends_with("which is a dict in add."), "{e}");
     }
 }

@@ -550,7 +550,7 @@ fn record_errors() {
         add(json!({"ids": ["b", "c"], "embeddings": [[1.0, 2.0], [1.0]]})),
         400,
         "InvalidArgumentError",
-        "same dimension",
+        "Inconsistent dimensions in provided embeddings",
     );
     assert_error(
         add(json!({"ids": ["b"]})),
@@ -580,7 +580,7 @@ fn record_errors() {
         add(json!({"ids": ["b"], "embeddings": [[1.0, 2.0]], "metadatas": [{"a": null}]})),
         400,
         "InvalidArgumentError",
-        "metadatas[0].a",
+        "argument 'metadatas': Cannot convert Python object to MetadataValue",
     );
     assert_error(
         add(json!({"ids": ["b"], "embeddings": [[1.0, "x"]]})),
@@ -662,7 +662,8 @@ fn record_errors() {
         get(json!({"include": ["bogus"]})),
         400,
         "InvalidArgumentError",
-        "unknown variant `bogus`",
+        "Expected include item to be one of documents, embeddings, metadatas, distances, uris, \
+         data, got bogus in get.",
     );
     assert_error(
         get(json!({"where": {"a": {"$bogus": 1}}})),
@@ -690,6 +691,12 @@ fn record_errors() {
         "Number of requested results 0",
     );
     assert_error(
+        query(json!({"query_embeddings": [[1.0, 2.0]], "n_results": -2})),
+        400,
+        "InvalidArgumentError",
+        "Number of requested results -2, cannot be negative, or zero. in query.",
+    );
+    assert_error(
         query(json!({"query_embeddings": [[1.0, 2.0, 3.0]]})),
         400,
         "InvalidArgumentError",
@@ -699,7 +706,7 @@ fn record_errors() {
         query(json!({"query_embeddings": []})),
         400,
         "InvalidArgumentError",
-        "query embedding",
+        "Expected Embeddings to be non-empty list or numpy array, got [] in query.",
     );
     assert_error(
         query(json!({"n_results": 1})),
@@ -724,6 +731,15 @@ fn record_errors() {
         400,
         "InvalidArgumentError",
         "limit can only be specified",
+    );
+    assert_error(
+        s.post(
+            &format!("{r}/delete"),
+            json!({"where": {"k": 1}, "limit": -1}),
+        ),
+        400,
+        "InvalidArgumentError",
+        "limit must be a non-negative integer in delete.",
     );
 }
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use mnemodb::{AddBatch, Database, GetRequest, Include, Metadata, MetadataValue, Space};
+use mnemodb::{AddBatch, Database, GetRequest, Include, Metadata, MetadataValue, Space, Vectors};
 
 fn mnemodb(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mnemodb"))
@@ -69,7 +69,7 @@ fn sample_db(dir: &Path, n: usize) -> Database {
         .collect();
     col.add(AddBatch {
         ids: &ids,
-        embeddings: &emb,
+        embeddings: Vectors::new(&emb, emb.len() / ids.len()),
         documents: Some(&docs),
         uris: Some(&uris),
         metadatas: Some(&metas),

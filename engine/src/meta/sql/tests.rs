@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::leaves::*;
 use super::*;
+use crate::Op;
 use crate::distance::Space;
 use crate::filter::{CHROMA_DOCUMENT_KEY, Scalar, ScalarList};
 use crate::filter::{Validation, parse_filter};
@@ -153,7 +154,7 @@ fn captured_cases_in_both_modes_equal_oracle() {
         if case.get("generated").is_some() {
             continue; // deep nesting: covered below
         }
-        for validation in [Validation::Client, Validation::Backend] {
+        for validation in [Validation::Client(Op::Get), Validation::Backend] {
             let Ok(filter) =
                 parse_filter(case.get("where"), case.get("where_document"), validation)
             else {
@@ -259,7 +260,11 @@ fn deepest_filters_run() {
 fn wide_or() {
     let (sidecar, key, records) = captured_records();
     let children: Vec<serde_json::Value> = (0..5000).map(|i| json!({"n": i - 10})).collect();
-    let filter = parse_filter(Some(&json!({ "$or": children })), None, Validation::Client)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let filter = parse_filter(
+        Some(&json!({ "$or": children })),
+        None,
+        Validation::Client(Op::Get),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     check_against_oracle(&sidecar, key, &records, &filter).unwrap_or_else(|e| panic!("{e}"));
 }

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use mnemodb::{
     AddBatch, Collection, CollectionConfig, Database, GetRequest, Include, Metadata, MetadataPatch,
-    MetadataValue, QueryRequest, Space, UpdateBatch,
+    MetadataValue, QueryRequest, Space, UpdateBatch, Vectors,
 };
 
 use crate::support::{

@@ -173,7 +173,7 @@ pub(super) fn execute(c: &Collection, op: &Op) -> mnemodb::Result<()> {
             let metadatas: Vec<_> = ids.iter().map(|id| added_metadata(id, *version)).collect();
             c.add(AddBatch {
                 ids,
-                embeddings: &embeddings,
+                embeddings: Vectors::new(&embeddings, DIM),
                 documents: Some(&documents),
                 metadatas: Some(&metadatas),
                 uris: None,
@@ -198,7 +198,7 @@ pub(super) fn execute(c: &Collection, op: &Op) -> mnemodb::Result<()> {
                 .collect();
             let batch = UpdateBatch {
                 ids,
-                embeddings: with_vectors.then_some(&embeddings[..]),
+                embeddings: with_vectors.then_some(Vectors::new(&embeddings, DIM)),
                 documents: Some(&documents),
                 metadatas: Some(&metadatas),
                 uris: None,
