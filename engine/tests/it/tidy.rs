@@ -211,3 +211,52 @@ fn collection_code_never_reaches_back_into_the_database() {
          collection what it needs through `DbShared`): {offenders:?}"
     );
 }
+
+/// The SQLite words a file names when it reaches the sidecar: the driver or the module that
+/// wraps it.
+fn names_of_sqlite(code: &str) -> Vec<&'static str> {
+    [
+        "rusqlite",
+        "crate::meta",
+        "super::meta",
+        "Transaction",
+        "Connection",
+    ]
+    .into_iter()
+    .filter(|word| code.contains(word))
+    .collect()
+}
+
+#[test]
+fn the_sqlite_check_sees_what_it_forbids() {
+    let code = code_outside_tests_and_comments("use rusqlite::Transaction;\n// crate::meta\n");
+    assert_eq!(names_of_sqlite(&code), ["rusqlite", "Transaction"]);
+}
+
+/// `filter/` is chromadb's filter language (parse, validate, evaluate); `meta/sql` executes it
+/// against SQLite. Keeping SQLite out of `filter/` keeps its evaluator an independent oracle
+/// for the SQL execution.
+#[test]
+fn the_filter_language_knows_nothing_of_sqlite() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/filter");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    assert!(
+        files.iter().any(|f| f.ends_with("parse.rs")),
+        "no filter parser under {}",
+        dir.display()
+    );
+    let offenders: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let code = code_outside_tests_and_comments(&std::fs::read_to_string(f).unwrap());
+            let names = names_of_sqlite(&code);
+            let file = f.file_name().unwrap().to_string_lossy();
+            (!names.is_empty()).then(|| format!("filter/{file} names {}", names.join(", ")))
+        })
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "filter/ must not know SQLite (SQL belongs in meta/sql): {offenders:?}"
+    );
+}
