@@ -104,8 +104,8 @@ class Collection:
     def explain(
         self,
         embeddings: npt.NDArray[np.float32],
-        n_results: int,
-        ids: Optional[List[str]] = None,
+        n_results: Any,
+        ids: Optional[Any] = None,
         where: Optional[Any] = None,
         where_document: Optional[Any] = None,
     ) -> Dict[str, Any]: ...

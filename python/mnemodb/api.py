@@ -404,10 +404,8 @@ class Collection:
 
         Nothing changes: no record is read past the filter's candidates and nothing is linked.
         """
-        matrix, ids_l, _ = self._prepare_query(
-            query_embeddings, query_texts, query_images, query_uris, ids, n_results, where, where_document, ["distances"]
-        )
-        return cast(QueryPlan, self._native.explain(matrix, n_results, ids_l, where, where_document))
+        matrix = self._query_matrix(query_embeddings, query_texts, query_images, query_uris)
+        return cast(QueryPlan, self._native.explain(matrix, n_results, v.one_to_many(ids), where, where_document))
 
     @v.context("query")
     def _query_matrix(self, query_embeddings: Any, query_texts: Any, query_images: Any, query_uris: Any) -> np.ndarray:

@@ -472,12 +472,16 @@ impl Collection {
         &self,
         py: Python<'py>,
         embeddings: PyReadonlyArray2<'py, f32>,
-        n_results: usize,
-        ids: Option<Vec<String>>,
+        n_results: &Bound<'py, PyAny>,
+        ids: Option<&Bound<'py, PyAny>>,
         r#where: Option<&Bound<'py, PyAny>>,
         where_document: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        // Converted as `query` converts them, so both refuse a bad request alike.
+        let op = Op::Query;
         let (flat, _, dim) = matrix(&embeddings)?;
+        let n_results = request::n_results(&to_json(n_results)?).py_err()?;
+        let ids = ids.map(|i| convert::ids(i, op)).transpose()?;
         let w = opt_json(r#where)?;
         let wd = opt_json(where_document)?;
         let plan = py
