@@ -57,7 +57,7 @@ mod store;
 mod types;
 mod validate;
 
-pub use check::ConsistencyReport;
+pub use check::{ConsistencyReport, Problem, ProblemKind};
 pub use collection::{Collection, Coverage, Plan, Reason, SearchOptions, Strategy};
 pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;

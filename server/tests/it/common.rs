@@ -18,7 +18,7 @@ pub(crate) const T: &str = "/api/v2/tenants/default_tenant/databases/default_dat
 /// Binds 127.0.0.1:0. In a private network namespace made without `ip link set lo up` (as
 /// `unshare --net` leaves it) loopback is down; then this brings it up once, which only
 /// touches that namespace, and fails with a clear message if it cannot.
-fn bind_loopback() -> TcpListener {
+pub(crate) fn bind_loopback() -> TcpListener {
     static LOOPBACK: std::sync::Once = std::sync::Once::new();
     let reachable = || {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
