@@ -142,3 +142,4 @@ pub use types::{
     AddBatch, CollectionInfo, CollectionStats, Durability, Embeddings, GetRequest, GetResult,
     Include, Metadata, MetadataPatch, MetadataValue, QueryHits, QueryRequest, UpdateBatch,
 };
+pub use validate::MAX_DIMENSION;

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::types::{Metadata, MetadataPatch, MetadataValue};
 
 /// The largest dimension a collection may have.
-pub(crate) const MAX_DIMENSION: usize = 65_536;
+pub const MAX_DIMENSION: usize = 65_536;
 
 /// Chroma's collection-name rule: 3-512 chars of `[a-zA-Z0-9._-]`, starting and ending with
 /// a letter or digit, no `..`, not an IPv4 address.

@@ -3,10 +3,13 @@
 //! derives `JsonSchema` too: the OpenAPI document's schemas are generated from these types.
 
 use base64::Engine as _;
-use mnemodb::{CollectionInfo, Embeddings, GetResult, Include, Metadata, MetadataPatch, QueryHits};
+use mnemodb::{
+    CollectionInfo, Embeddings, GetResult, Include, MAX_DIMENSION, Metadata, MetadataPatch,
+    QueryHits,
+};
 use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -77,11 +80,65 @@ pub struct NameBody {
 
 /// One embedding on the wire: a list of floats, or little-endian f32 packed in base64 (what
 /// the client sends when pre-flight says `supports_base64_encoding`).
-#[derive(Debug, Deserialize, JsonSchema)]
+///
+/// Deserialized by hand, not as a serde `untagged` enum: that buffers the whole value as
+/// generic content first (about 10 times the body's size for a long list of numbers) before
+/// trying each variant. This reads the floats straight into a `Vec<f32>` and stops at the
+/// first value past [`MAX_DIMENSION`], so a huge embedding is refused after at most that many
+/// values are read.
+#[derive(Debug, JsonSchema)]
 #[serde(untagged)]
 pub enum EmbeddingIn {
     Floats(Vec<f32>),
     Base64(String),
+}
+
+/// The message for an embedding longer than the engine accepts.
+fn too_long() -> String {
+    format!("an embedding has at most {MAX_DIMENSION} values (the largest dimension)")
+}
+
+impl<'de> Deserialize<'de> for EmbeddingIn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(EmbeddingVisitor)
+    }
+}
+
+struct EmbeddingVisitor;
+
+impl<'de> Visitor<'de> for EmbeddingVisitor {
+    type Value = EmbeddingIn;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an embedding: a list of numbers, or little-endian f32 in base64")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        // The size hint is not trusted: the vector grows as values arrive.
+        let mut v = Vec::new();
+        while let Some(x) = seq.next_element::<f32>()? {
+            if v.len() == MAX_DIMENSION {
+                return Err(de::Error::custom(too_long()));
+            }
+            v.push(x);
+        }
+        Ok(EmbeddingIn::Floats(v))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+        self.visit_string(s.to_owned())
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> std::result::Result<Self::Value, E> {
+        // Base64 of MAX_DIMENSION f32, padded.
+        if s.len() > (MAX_DIMENSION * 4).div_ceil(3) * 4 {
+            return Err(E::custom(too_long()));
+        }
+        Ok(EmbeddingIn::Base64(s))
+    }
 }
 
 impl EmbeddingIn {
@@ -178,6 +235,7 @@ pub fn flatten(list: Vec<Option<EmbeddingIn>>) -> Result<Option<(Vec<f32>, usize
     }
     let mut dim = None;
     let mut flat = Vec::new();
+    let n = list.len();
     for (i, e) in list.into_iter().enumerate() {
         let Some(e) = e else {
             return Err(Error::invalid(format!(
@@ -187,7 +245,7 @@ pub fn flatten(list: Vec<Option<EmbeddingIn>>) -> Result<Option<(Vec<f32>, usize
         let v = e.decode(i)?;
         match dim {
             None => {
-                flat.reserve(v.len() * 16);
+                flat.reserve(v.len().saturating_mul(n));
                 dim = Some(v.len());
             }
             Some(d) if d != v.len() => {
