@@ -74,9 +74,13 @@ CASES = {
     "one 10M-float embedding": lambda: (
         b'{"ids":["a"],"embeddings":[[' + b",".join([b"0.5"] * 10_000_000) + b"]]}"),
     # The same size spread over many ids of one dimension.
-    "ids: 2.5M empty strings (batch cap 5461)": lambda: (
-        b'{"ids":[' + b",".join([b'""'] * 2_500_000) + b'],"embeddings":[[0.5]]}'),
-    # A metadata list value.
+    "ids: 12.5M empty strings (batch cap 5461)": lambda: (
+        b'{"ids":[' + b",".join([b'""'] * 12_500_000) + b'],"embeddings":[[0.5]]}'),
+    # A list of null metadatas beside one id.
+    "metadatas: 7M nulls beside one id": lambda: (
+        b'{"ids":["a"],"embeddings":[[0.5]],"metadatas":['
+        + b",".join([b"null"] * 7_000_000) + b"]}"),
+    # A metadata list value (accepted: the engine has no limit on list length).
     "metadata: one list of 10M numbers": lambda: (
         b'{"ids":["a"],"embeddings":[[0.5,0.5]],"metadatas":[{"k":['
         + b",".join([b"1"] * 10_000_000) + b"]}]}"),

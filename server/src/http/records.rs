@@ -91,7 +91,7 @@ async fn add(
 ) -> Result<Response> {
     let st = state.clone();
     with_collection(&state, path, move |_, col| {
-        let mut b: AddBody = wire::parse_body(&body)?;
+        let mut b: AddBody = wire::parse_write_body(&body, st.cfg.max_batch_size)?;
         check_batch(&st, b.ids.len())?;
         b.check_lengths()?;
         let Some((embeddings, _dim)) = b.take_embeddings()? else {
@@ -120,7 +120,7 @@ async fn update_or_upsert(
 ) -> Result<Response> {
     let st = state.clone();
     with_collection(&state, path, move |_, col| {
-        let mut b: UpdateBody = wire::parse_body(&body)?;
+        let mut b: UpdateBody = wire::parse_write_body(&body, st.cfg.max_batch_size)?;
         check_batch(&st, b.ids.len())?;
         b.check_lengths()?;
         let embeddings = b.take_embeddings()?;

@@ -2,6 +2,8 @@
 //! and reads them (`chromadb/api/fastapi.py`), and their conversion to engine values. Each
 //! derives `JsonSchema` too: the OpenAPI document's schemas are generated from these types.
 
+use std::cell::Cell;
+
 use base64::Engine as _;
 use mnemodb::{
     CollectionInfo, Embeddings, GetResult, Include, MAX_DIMENSION, Metadata, MetadataPatch,
@@ -36,6 +38,117 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
                 _ => format!("Failed to parse the request body as JSON: {inner}"),
             }))
         }
+    }
+}
+
+thread_local! {
+    /// The batch limit of the write body being parsed on this thread ([`parse_write_body`]);
+    /// unlimited otherwise.
+    static BATCH_LIMIT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Parses a write body (add, update, upsert) whose per-record lists ([`Batch`]) keep at most
+/// `max_batch` items: a list past that is counted, not stored, so an oversized batch costs
+/// no memory for its records before the caller refuses it by its [`Batch::len`].
+pub fn parse_write_body<T: DeserializeOwned>(bytes: &[u8], max_batch: usize) -> Result<T> {
+    /// Puts the limit back even if parsing panics.
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BATCH_LIMIT.with(|l| l.set(usize::MAX));
+        }
+    }
+    BATCH_LIMIT.with(|l| l.set(max_batch));
+    let _reset = Reset;
+    parse_body(bytes)
+}
+
+/// A per-record list of a write body (ids, embeddings, metadatas, documents, uris). Parsed
+/// by [`parse_write_body`], it stores at most the batch limit of items and counts the rest;
+/// [`Batch::len`] is the count sent. Derefs to the stored items: callers check `len()`
+/// against the limit, and the lists' lengths against each other, before using them.
+#[derive(Debug)]
+pub struct Batch<T> {
+    items: Vec<T>,
+    sent: usize,
+}
+
+impl<T> Batch<T> {
+    /// How many items the request sent (stored or not).
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.sent
+    }
+
+    /// The stored items.
+    pub fn into_vec(self) -> Vec<T> {
+        self.items
+    }
+}
+
+impl<T> std::ops::Deref for Batch<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.items
+    }
+}
+
+impl<T> From<Vec<T>> for Batch<T> {
+    fn from(items: Vec<T>) -> Self {
+        Batch {
+            sent: items.len(),
+            items,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Batch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_seq(BatchVisitor(std::marker::PhantomData))
+    }
+}
+
+struct BatchVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for BatchVisitor<T> {
+    type Value = Batch<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list with one item per record")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let limit = BATCH_LIMIT.with(Cell::get);
+        let mut items = Vec::new();
+        while items.len() < limit {
+            match seq.next_element::<T>()? {
+                Some(item) => items.push(item),
+                None => return Ok(items.into()),
+            }
+        }
+        let mut sent = items.len();
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {
+            sent += 1;
+        }
+        Ok(Batch { items, sent })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Batch<T> {
+    fn inline_schema() -> bool {
+        <Vec<T>>::inline_schema()
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        <Vec<T>>::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        <Vec<T>>::schema_id()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Vec<T>>::json_schema(g)
     }
 }
 
@@ -173,16 +286,16 @@ impl EmbeddingIn {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "RecordsBody_{M}")]
 pub struct RecordsBody<M> {
-    pub ids: Vec<String>,
+    pub ids: Batch<String>,
     #[serde(default)]
-    pub embeddings: Option<Vec<Option<EmbeddingIn>>>,
+    pub embeddings: Option<Batch<Option<EmbeddingIn>>>,
     #[serde(default = "none")]
     #[schemars(default)]
-    pub metadatas: Option<Vec<Option<M>>>,
+    pub metadatas: Option<Batch<Option<M>>>,
     #[serde(default)]
-    pub documents: Option<Vec<Option<String>>>,
+    pub documents: Option<Batch<Option<String>>>,
     #[serde(default)]
-    pub uris: Option<Vec<Option<String>>>,
+    pub uris: Option<Batch<Option<String>>>,
 }
 
 fn none<T>() -> Option<T> {
@@ -199,10 +312,10 @@ impl<M> RecordsBody<M> {
     pub fn check_lengths(&self) -> Result<()> {
         let n = self.ids.len();
         let lens = [
-            ("embeddings", self.embeddings.as_ref().map(Vec::len)),
-            ("metadatas", self.metadatas.as_ref().map(Vec::len)),
-            ("documents", self.documents.as_ref().map(Vec::len)),
-            ("uris", self.uris.as_ref().map(Vec::len)),
+            ("embeddings", self.embeddings.as_ref().map(Batch::len)),
+            ("metadatas", self.metadatas.as_ref().map(Batch::len)),
+            ("documents", self.documents.as_ref().map(Batch::len)),
+            ("uris", self.uris.as_ref().map(Batch::len)),
         ];
         if lens.iter().any(|(_, l)| l.is_some_and(|l| l != n)) {
             let mut parts = vec![format!("ids: {n}")];
@@ -224,7 +337,7 @@ impl<M> RecordsBody<M> {
         let Some(list) = self.embeddings.take() else {
             return Ok(None);
         };
-        flatten(list)
+        flatten(list.into_vec())
     }
 }
 
@@ -519,5 +632,27 @@ mod tests {
             e.to_string(),
             "Unequal lengths for fields: ids: 2, documents: 1"
         );
+    }
+
+    #[test]
+    fn write_bodies_store_at_most_the_batch_limit_and_count_the_rest() {
+        let text = br#"{"ids": ["a", "b", "c", "d", "e"], "documents": ["x", null, "z"]}"#;
+        let b: AddBody = parse_write_body(text, 2).expect("parses");
+        assert_eq!(
+            (b.ids.len(), &b.ids[..]),
+            (5, &["a".to_owned(), "b".to_owned()][..])
+        );
+        let docs = b.documents.as_ref().expect("documents");
+        assert_eq!((docs.len(), docs[..].len()), (3, 2));
+        // Counted lengths are what the length check compares.
+        let e = b.check_lengths().expect_err("unequal");
+        assert!(e.to_string().contains("ids: 5, documents: 3"), "{e}");
+        // Within the limit everything is kept; the limit is gone after the call.
+        let b: AddBody = parse_write_body(text, 5).expect("parses");
+        assert_eq!(b.ids.len(), b.ids[..].len());
+        let b: AddBody = parse_body(text).expect("parses");
+        assert_eq!(b.ids[..].len(), 5);
+        // An item after the limit is still checked as JSON.
+        assert!(parse_write_body::<AddBody>(br#"{"ids": ["a", "b", [}"#, 1).is_err());
     }
 }

@@ -74,3 +74,49 @@ fn one_huge_embedding_is_refused_before_it_is_buffered() {
         "peak RSS rose {rise:.1} MiB for a {size_mib:.1} MiB body"
     );
 }
+
+#[test]
+fn per_record_lists_past_the_batch_limit_are_counted_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ChildServer::start(dir.path(), &[]);
+    let http = reqwest::blocking::Client::new();
+    let route = add_route(&server, &http);
+    // 12.5 million empty ids (38 MiB): 24 bytes each as `String`s, 300 MiB, if stored.
+    let n = 12_500_000;
+    let mut body = br#"{"ids":["#.to_vec();
+    body.extend(vec![r#""""#; n].join(",").into_bytes());
+    body.extend(br#"],"embeddings":[[0.5]]}"#);
+    let size_mib = body.len() as f64 / (1024.0 * 1024.0);
+    let (status, msg, rise) = post_measured(&server, &http, &route, body);
+    assert_eq!(status, 413, "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "Batch size of {n} is greater than max batch size of 5461"
+        )),
+        "{msg}"
+    );
+    println!("{n} empty ids: body {size_mib:.1} MiB, peak RSS +{rise:.1} MiB");
+    assert!(
+        rise < 4.0 * size_mib,
+        "peak RSS rose {rise:.1} MiB for {size_mib:.1} MiB"
+    );
+    // The same for another list: 7 million `null` metadatas beside one id.
+    let m = 7_000_000;
+    let mut body = br#"{"ids":["a"],"embeddings":[[0.5]],"metadatas":["#.to_vec();
+    body.extend(vec!["null"; m].join(",").into_bytes());
+    body.extend(b"]}");
+    let size_mib = body.len() as f64 / (1024.0 * 1024.0);
+    let (status, msg, rise) = post_measured(&server, &http, &route, body);
+    assert_eq!(status, 400, "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "Unequal lengths for fields: ids: 1, embeddings: 1, metadatas: {m}"
+        )),
+        "{msg}"
+    );
+    println!("{m} null metadatas: body {size_mib:.1} MiB, peak RSS +{rise:.1} MiB");
+    assert!(
+        rise < 4.0 * size_mib,
+        "peak RSS rose {rise:.1} MiB for {size_mib:.1} MiB"
+    );
+}
