@@ -15,8 +15,45 @@ pub struct ConsistencyReport {
     pub collections: usize,
     /// Records checked.
     pub records: u64,
-    /// Every inconsistency found, one line each; empty when the database is sound.
-    pub problems: Vec<String>,
+    /// Every inconsistency found; empty when the database is sound.
+    pub problems: Vec<Problem>,
+}
+
+/// One inconsistency found by [`Database::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The collection it concerns (`None` for the database as a whole).
+    pub collection: Option<String>,
+    /// What part of the database is damaged, which decides how it can be repaired.
+    pub kind: ProblemKind,
+    /// What was found, one line.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.collection {
+            Some(name) => write!(f, "{name}: {}", self.detail),
+            None => f.write_str(&self.detail),
+        }
+    }
+}
+
+/// The part of a database a [`Problem`] is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// SQLite's own `integrity_check` failed: the sidecar file is damaged.
+    Sqlite,
+    /// The records disagree with the catalog (slots, insertion orders): the source of truth
+    /// is inconsistent.
+    Records,
+    /// The filter index tables disagree with the records; they are derived from the records
+    /// and can be rebuilt from them.
+    FilterIndex,
+    /// A vector file is unreadable, of the wrong dimension or shorter than its committed rows;
+    /// embeddings live only there.
+    VectorFile,
 }
 
 impl ConsistencyReport {
@@ -37,36 +74,52 @@ impl Database {
             let mut report = ConsistencyReport::default();
             let integrity: String = tx.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
             if integrity != "ok" {
-                report
-                    .problems
-                    .push(format!("sqlite integrity_check: {integrity}"));
+                report.problems.push(Problem {
+                    collection: None,
+                    kind: ProblemKind::Sqlite,
+                    detail: format!("sqlite integrity_check: {integrity}"),
+                });
             }
             for row in meta::catalog_rows(tx)? {
                 report.collections += 1;
                 let name = &row.name;
+                let problem = |kind, detail| Problem {
+                    collection: Some(name.clone()),
+                    kind,
+                    detail,
+                };
                 let mut seen = vec![false; row.slot_count as usize];
                 meta::records::for_each(tx, row.key, |r| {
                     report.records += 1;
                     match seen.get_mut(r.slot as usize) {
-                        None => report.problems.push(format!(
-                            "{name}: record {:?} points at slot {} past the committed {}",
-                            r.id, r.slot, row.slot_count
+                        None => report.problems.push(problem(
+                            ProblemKind::Records,
+                            format!(
+                                "record {:?} points at slot {} past the committed {}",
+                                r.id, r.slot, row.slot_count
+                            ),
                         )),
-                        Some(true) => report
-                            .problems
-                            .push(format!("{name}: two records share slot {}", r.slot)),
+                        Some(true) => report.problems.push(problem(
+                            ProblemKind::Records,
+                            format!("two records share slot {}", r.slot),
+                        )),
                         Some(s) => *s = true,
                     }
                     if r.ord >= row.next_ord {
-                        report.problems.push(format!(
-                            "{name}: record {:?} has insertion order {} >= counter {}",
-                            r.id, r.ord, row.next_ord
+                        report.problems.push(problem(
+                            ProblemKind::Records,
+                            format!(
+                                "record {:?} has insertion order {} >= counter {}",
+                                r.id, r.ord, row.next_ord
+                            ),
                         ));
                     }
                     Ok(())
                 })?;
-                for problem in index_tables_disagree(tx, row.key)? {
-                    report.problems.push(format!("{name}: {problem}"));
+                for detail in index_tables_disagree(tx, row.key)? {
+                    report
+                        .problems
+                        .push(problem(ProblemKind::FilterIndex, detail));
                 }
                 let (Some(dir), Some(dim)) = (&dir, row.dimension) else {
                     continue;
@@ -80,19 +133,22 @@ impl Database {
                     let len = f.metadata().map_err(|e| e.to_string())?.len();
                     Ok((found, len))
                 }) {
-                    Err(e) => report
-                        .problems
-                        .push(format!("{name}: {}: {e}", path.display())),
+                    Err(e) => report.problems.push(problem(
+                        ProblemKind::VectorFile,
+                        format!("{}: {e}", path.display()),
+                    )),
                     Ok((found, len)) => {
                         if found != dim {
-                            report.problems.push(format!(
-                                "{name}: vector file dimension {found}, catalog {dim}"
+                            report.problems.push(problem(
+                                ProblemKind::VectorFile,
+                                format!("vector file dimension {found}, catalog {dim}"),
                             ));
                         }
                         let want = (HEADER_LEN + row.slot_count as usize * dim * 4) as u64;
                         if len < want {
-                            report.problems.push(format!(
-                                "{name}: vector file has {len} bytes, {want} committed"
+                            report.problems.push(problem(
+                                ProblemKind::VectorFile,
+                                format!("vector file has {len} bytes, {want} committed"),
                             ));
                         }
                     }

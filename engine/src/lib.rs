@@ -65,7 +65,7 @@ mod store;
 mod types;
 mod validate;
 
-pub use check::ConsistencyReport;
+pub use check::{ConsistencyReport, Problem, ProblemKind};
 pub use collection::{Collection, Coverage, Plan, Reason, SearchOptions, Strategy};
 pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
@@ -141,3 +141,4 @@ pub use types::{
     AddBatch, CollectionInfo, CollectionStats, Durability, Embeddings, GetRequest, GetResult,
     Include, Metadata, MetadataPatch, MetadataValue, QueryHits, QueryRequest, UpdateBatch, Vectors,
 };
+pub use validate::MAX_DIMENSION;

@@ -95,16 +95,21 @@ pub struct ServeArgs {
     #[arg(long)]
     pub path: PathBuf,
     /// Address to bind. Loopback by default; another address exposes the data to the
-    /// network (use --token).
+    /// network, so it needs --token (or --insecure to serve it without one).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Port to bind (0 picks a free one; the address is printed).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
     /// Require this token (`Authorization: Bearer` or `X-Chroma-Token`) on every API route
-    /// but heartbeat.
+    /// but heartbeat. An empty or blank token (`--token ""`, `MNEMODB_TOKEN=`) is refused at
+    /// start-up rather than read as "no token".
     #[arg(long, env = "MNEMODB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Serve a non-loopback --host without a token: anyone who can reach the address can
+    /// read and change every collection. Without this flag that configuration is refused.
+    #[arg(long)]
+    pub insecure: bool,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = crate::http::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,

@@ -83,6 +83,16 @@ pub enum Error {
     #[error("{0}")]
     BadFile(String),
 
+    /// `mnemodb inspect` found problems (listed, with what to do, in its report).
+    #[error(
+        "inspect found {problems} problem(s) in the database; the report above says what to \
+         run next"
+    )]
+    Damaged {
+        /// Problems found.
+        problems: usize,
+    },
+
     /// A bug or a crashed worker: never the caller's fault.
     #[error("internal error: {0}")]
     Internal(String),
@@ -137,7 +147,7 @@ impl Error {
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "AuthorizationError"),
             Error::ResetDisabled => (StatusCode::FORBIDDEN, "AuthorizationError"),
             Error::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "InternalError"),
-            Error::Io { .. } | Error::Internal(_) => {
+            Error::Io { .. } | Error::Internal(_) | Error::Damaged { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalError")
             }
         }

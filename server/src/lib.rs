@@ -34,7 +34,14 @@ pub fn run(cli: Cli) -> Result<()> {
             demo::run(n)?;
         }
         Some(Command::Serve(args)) => serve(args)?,
-        Some(Command::Inspect { path }) => print!("{}", commands::inspect(&path)?),
+        Some(Command::Inspect { path }) => {
+            let (report, problems) = commands::inspect(&path)?;
+            print!("{report}");
+            if problems > 0 {
+                let _ = std::io::stdout().flush();
+                return Err(Error::Damaged { problems });
+            }
+        }
         Some(Command::Compact { path, collection }) => {
             print!("{}", commands::compact(&path, collection.as_deref())?);
         }
@@ -88,18 +95,29 @@ fn init_logging(format: cli::LogFormat) {
 
 #[allow(clippy::print_stdout)]
 fn serve(args: ServeArgs) -> Result<()> {
-    init_logging(args.log_format);
+    let token = http::checked_token(args.token)?;
     let addr = SocketAddr::new(args.host, args.port);
-    if !args.host.is_loopback() && args.token.is_none() {
+    // Every way of giving no token ends here as `None` (blank ones were refused above).
+    let open_to_network = !args.host.is_loopback() && token.is_none();
+    if open_to_network && !args.insecure {
+        return Err(Error::invalid(format!(
+            "refusing to serve {} without a token: anyone who can reach it could read and \
+             change every collection; give --token (or MNEMODB_TOKEN), bind 127.0.0.1, or add \
+             --insecure to serve it open anyway",
+            args.host
+        )));
+    }
+    init_logging(args.log_format);
+    if open_to_network {
         tracing::warn!(
             %addr,
-            "binding a non-loopback address without --token: anyone who can reach it can read \
-             and change every collection"
+            "--insecure: serving a non-loopback address without a token; anyone who can reach \
+             it can read and change every collection"
         );
     }
     let cfg = http::ServeConfig {
         path: args.path,
-        token: args.token.filter(|t| !t.is_empty()),
+        token,
         max_body_bytes: args.max_body_bytes,
         max_batch_size: args.max_batch_size,
         request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),

@@ -28,7 +28,7 @@ use crate::types::{
 mod tests;
 
 /// The largest dimension a collection may have.
-pub(crate) const MAX_DIMENSION: usize = 65_536;
+pub const MAX_DIMENSION: usize = 65_536;
 
 /// chromadb's message for an empty list of vectors (`normalize_embeddings`; an empty list or
 /// array prints as `[]`).

@@ -291,8 +291,12 @@ fn check_reports_filter_index_tables_out_of_step() {
     raw.execute("DELETE FROM record_metadata", []).unwrap();
     let problems = db.check().unwrap().problems;
     assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].kind, mnemodb::ProblemKind::FilterIndex);
+    assert_eq!(problems[0].collection.as_deref(), Some("abc"));
     assert!(
-        problems[0].contains("have no metadata index rows"),
+        problems[0]
+            .to_string()
+            .starts_with("abc: 1 records with metadata have no metadata index rows"),
         "{problems:?}"
     );
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mnemodb::Database;
+use mnemodb::{Database, ProblemKind};
 
 use crate::error::{Error, Result};
 use crate::namespace::{DATABASES_DIR, Namespaces};
@@ -85,8 +85,35 @@ fn index_file_bytes(collection_dir: &Path) -> Option<u64> {
     (!sizes.is_empty()).then(|| sizes.iter().sum())
 }
 
-/// `mnemodb inspect PATH`: the report as text.
-pub(crate) fn inspect(path: &Path) -> Result<String> {
+/// What to do about one kind of problem in `collection` of the database in `dir`.
+fn remedy(dir: &Path, collection: Option<&str>, kind: ProblemKind) -> String {
+    let dir = dir.display();
+    let restore = format!("stop every process using {dir} and restore it from a backup");
+    match (kind, collection) {
+        (ProblemKind::FilterIndex, Some(name)) => format!(
+            "{name}: its filter index is derived from the records and can be rebuilt by \
+             copying the collection: `mnemodb export {dir} --collection {name} --out \
+             {name}.jsonl`, then `mnemodb import {dir} {name}.jsonl --collection \
+             {name}-rebuilt`; or restore from a backup"
+        ),
+        (ProblemKind::VectorFile, Some(name)) => format!(
+            "{name}: embeddings are stored only in the vector file and cannot be rebuilt \
+             from the other files: {restore}"
+        ),
+        (ProblemKind::Records, Some(name)) => {
+            format!("{name}: the records disagree with the catalog: {restore}")
+        }
+        (ProblemKind::Sqlite, _) => {
+            format!("the SQLite file is damaged: {restore}")
+        }
+        (_, Some(name)) => format!("{name}: {restore}"),
+        (_, None) => restore,
+    }
+}
+
+/// `mnemodb inspect PATH`: the report as text, and the number of problems found.
+pub(crate) fn inspect(path: &Path) -> Result<(String, usize)> {
+    let mut found = 0;
     open_existing(path)?;
     let ns = Namespaces::open(path)?;
     let mut out = String::new();
@@ -119,9 +146,19 @@ pub(crate) fn inspect(path: &Path) -> Result<String> {
                 report.collections, report.records
             );
         } else {
+            found += report.problems.len();
             let _ = writeln!(out, "  consistency: {} problem(s)", report.problems.len());
             for p in &report.problems {
                 let _ = writeln!(out, "    - {p}");
+            }
+            let _ = writeln!(out, "  what to do next:");
+            let mut said = Vec::new();
+            for p in &report.problems {
+                let advice = remedy(&dir, p.collection.as_deref(), p.kind);
+                if !said.contains(&advice) {
+                    let _ = writeln!(out, "    - {advice}");
+                    said.push(advice);
+                }
             }
         }
         let infos = db.list_collections()?;
@@ -168,7 +205,7 @@ pub(crate) fn inspect(path: &Path) -> Result<String> {
             path.join(DATABASES_DIR).display()
         );
     }
-    Ok(out)
+    Ok((out, found))
 }
 
 /// `mnemodb compact PATH`: rewrites the vector files; returns one line per collection.

@@ -35,6 +35,7 @@ use tower_http::trace::TraceLayer;
 use crate::error::{Error, Result};
 use crate::namespace::Namespaces;
 
+pub use auth::checked_token;
 pub use metrics::Metrics;
 
 /// chromadb's `max_batch_size` (SQLite's variable limit / 6); mnemodb has no such limit,
@@ -48,7 +49,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 40 * 1024 * 1024;
 pub struct ServeConfig {
     /// The data directory.
     pub path: PathBuf,
-    /// If set, every API route but heartbeat needs this token.
+    /// If set, every API route but heartbeat needs this token (a blank one is refused by
+    /// [`serve`], see [`checked_token`]).
     pub token: Option<String>,
     /// Request bodies larger than this are refused with 413.
     pub max_body_bytes: usize,
@@ -240,6 +242,10 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let cfg = ServeConfig {
+        token: checked_token(cfg.token)?,
+        ..cfg
+    };
     let path = cfg.path.clone();
     let ns = tokio::task::spawn_blocking(move || Namespaces::open(&path))
         .await

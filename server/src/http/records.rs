@@ -89,8 +89,9 @@ async fn add(
 ) -> Result<Response> {
     let st = state.clone();
     with_collection(&state, path, move |_, col| {
-        let mut b: AddBody = wire::parse_body(&body)?;
+        let mut b: AddBody = wire::parse_write_body(&body, st.cfg.max_batch_size)?;
         check_batch(&st, b.ids.len())?;
+        b.check_counted(Op::Add)?;
         let embeddings = b.take_embeddings(Op::Add)?;
         let metadatas = b.take_metadatas()?;
         let Some((embeddings, dim)) = embeddings else {
@@ -120,8 +121,9 @@ async fn update_or_upsert(
     let st = state.clone();
     with_collection(&state, path, move |_, col| {
         let op = if upsert { Op::Upsert } else { Op::Update };
-        let mut b: UpdateBody = wire::parse_body(&body)?;
+        let mut b: UpdateBody = wire::parse_write_body(&body, st.cfg.max_batch_size)?;
         check_batch(&st, b.ids.len())?;
+        b.check_counted(op)?;
         let embeddings = b.take_embeddings(op)?;
         let metadatas = b.take_patches(op)?;
         let batch = UpdateBatch {

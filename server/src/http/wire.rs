@@ -9,13 +9,16 @@
 //! A field kept as JSON for the engine to convert names, with `schemars(with = ...)`, the
 //! shape chromadb's client sends, so the document describes the request, not our parsing.
 
+use std::cell::Cell;
+
 use base64::Engine as _;
 use mnemodb::{
-    CollectionInfo, Embeddings, GetResult, Include, Metadata, MetadataPatch, Op, QueryHits, request,
+    CollectionInfo, Embeddings, GetResult, Include, MAX_DIMENSION, Metadata, MetadataPatch, Op,
+    QueryHits, request,
 };
 use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -42,6 +45,117 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
                 _ => format!("Failed to parse the request body as JSON: {inner}"),
             }))
         }
+    }
+}
+
+thread_local! {
+    /// The batch limit of the write body being parsed on this thread ([`parse_write_body`]);
+    /// unlimited otherwise.
+    static BATCH_LIMIT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Parses a write body (add, update, upsert) whose per-record lists ([`Batch`]) keep at most
+/// `max_batch` items: a list past that is counted, not stored, so an oversized batch costs
+/// no memory for its records before the caller refuses it by its [`Batch::len`].
+pub fn parse_write_body<T: DeserializeOwned>(bytes: &[u8], max_batch: usize) -> Result<T> {
+    /// Puts the limit back even if parsing panics.
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BATCH_LIMIT.with(|l| l.set(usize::MAX));
+        }
+    }
+    BATCH_LIMIT.with(|l| l.set(max_batch));
+    let _reset = Reset;
+    parse_body(bytes)
+}
+
+/// A per-record list of a write body (ids, embeddings, metadatas, documents, uris). Parsed
+/// by [`parse_write_body`], it stores at most the batch limit of items and counts the rest;
+/// [`Batch::len`] is the count sent. Derefs to the stored items: callers check `len()`
+/// against the limit, and the lists' lengths against each other, before using them.
+#[derive(Debug)]
+pub struct Batch<T> {
+    items: Vec<T>,
+    sent: usize,
+}
+
+impl<T> Batch<T> {
+    /// How many items the request sent (stored or not).
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.sent
+    }
+
+    /// The stored items.
+    pub fn into_vec(self) -> Vec<T> {
+        self.items
+    }
+}
+
+impl<T> std::ops::Deref for Batch<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.items
+    }
+}
+
+impl<T> From<Vec<T>> for Batch<T> {
+    fn from(items: Vec<T>) -> Self {
+        Batch {
+            sent: items.len(),
+            items,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Batch<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_seq(BatchVisitor(std::marker::PhantomData))
+    }
+}
+
+struct BatchVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for BatchVisitor<T> {
+    type Value = Batch<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list with one item per record")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let limit = BATCH_LIMIT.with(Cell::get);
+        let mut items = Vec::new();
+        while items.len() < limit {
+            match seq.next_element::<T>()? {
+                Some(item) => items.push(item),
+                None => return Ok(items.into()),
+            }
+        }
+        let mut sent = items.len();
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {
+            sent += 1;
+        }
+        Ok(Batch { items, sent })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Batch<T> {
+    fn inline_schema() -> bool {
+        <Vec<T>>::inline_schema()
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        <Vec<T>>::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        <Vec<T>>::schema_id()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Vec<T>>::json_schema(g)
     }
 }
 
@@ -83,11 +197,65 @@ pub struct NameBody {
 
 /// One embedding on the wire: a list of floats, or little-endian f32 packed in base64 (what
 /// the client sends when pre-flight says `supports_base64_encoding`).
-#[derive(Debug, Deserialize, JsonSchema)]
+///
+/// Deserialized by hand, not as a serde `untagged` enum: that buffers the whole value as
+/// generic content first (about 10 times the body's size for a long list of numbers) before
+/// trying each variant. This reads the floats straight into a `Vec<f32>` and stops at the
+/// first value past [`MAX_DIMENSION`], so a huge embedding is refused after at most that many
+/// values are read.
+#[derive(Debug, JsonSchema)]
 #[serde(untagged)]
 pub enum EmbeddingIn {
     Floats(Vec<f32>),
     Base64(String),
+}
+
+/// The message for an embedding longer than the engine accepts.
+fn too_long() -> String {
+    format!("an embedding has at most {MAX_DIMENSION} values (the largest dimension)")
+}
+
+impl<'de> Deserialize<'de> for EmbeddingIn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(EmbeddingVisitor)
+    }
+}
+
+struct EmbeddingVisitor;
+
+impl<'de> Visitor<'de> for EmbeddingVisitor {
+    type Value = EmbeddingIn;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an embedding: a list of numbers, or little-endian f32 in base64")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        // The size hint is not trusted: the vector grows as values arrive.
+        let mut v = Vec::new();
+        while let Some(x) = seq.next_element::<f32>()? {
+            if v.len() == MAX_DIMENSION {
+                return Err(de::Error::custom(too_long()));
+            }
+            v.push(x);
+        }
+        Ok(EmbeddingIn::Floats(v))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+        self.visit_string(s.to_owned())
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> std::result::Result<Self::Value, E> {
+        // Base64 of MAX_DIMENSION f32, padded.
+        if s.len() > (MAX_DIMENSION * 4).div_ceil(3) * 4 {
+            return Err(E::custom(too_long()));
+        }
+        Ok(EmbeddingIn::Base64(s))
+    }
 }
 
 impl EmbeddingIn {
@@ -123,16 +291,16 @@ impl EmbeddingIn {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "RecordsBody_{M}")]
 pub struct RecordsBody<M> {
-    pub ids: Vec<String>,
+    pub ids: Batch<String>,
     #[serde(default)]
-    pub embeddings: Option<Vec<Option<EmbeddingIn>>>,
+    pub embeddings: Option<Batch<Option<EmbeddingIn>>>,
     #[serde(default)]
     #[schemars(with = "Option<Vec<Option<M>>>")]
-    pub metadatas: Option<Vec<Value>>,
+    pub metadatas: Option<Batch<Value>>,
     #[serde(default)]
-    pub documents: Option<Vec<Option<String>>>,
+    pub documents: Option<Batch<Option<String>>>,
     #[serde(default)]
-    pub uris: Option<Vec<Option<String>>>,
+    pub uris: Option<Batch<Option<String>>>,
     #[serde(skip)]
     #[schemars(skip)]
     pub shape: std::marker::PhantomData<M>,
@@ -144,19 +312,48 @@ pub type AddBody = RecordsBody<Metadata>;
 pub type UpdateBody = RecordsBody<MetadataPatch>;
 
 impl<M> RecordsBody<M> {
+    /// Refuses a body one of whose lists went past the batch limit (counted, not stored):
+    /// the engine cannot see those counts, so its own length rule is applied to them here,
+    /// with its message. Lists within the limit are left to the engine.
+    pub fn check_counted(&self, op: Op) -> Result<()> {
+        fn cut<T>(b: &Option<Batch<T>>) -> bool {
+            b.as_ref().is_some_and(|b| b.len() != b[..].len())
+        }
+        let ids_cut = self.ids.len() != self.ids[..].len();
+        if !(ids_cut
+            || cut(&self.metadatas)
+            || cut(&self.embeddings)
+            || cut(&self.documents)
+            || cut(&self.uris))
+        {
+            return Ok(());
+        }
+        request::record_set_lengths(
+            &[
+                ("ids", Some(self.ids.len())),
+                ("metadatas", self.metadatas.as_ref().map(Batch::len)),
+                ("embeddings", self.embeddings.as_ref().map(Batch::len)),
+                ("documents", self.documents.as_ref().map(Batch::len)),
+                ("uris", self.uris.as_ref().map(Batch::len)),
+            ],
+            op,
+        )?;
+        Ok(())
+    }
+
     /// The embeddings as one row-major buffer and its dimension, or `None` if none were sent.
     pub fn take_embeddings(&mut self, op: Op) -> Result<Option<(Vec<f32>, usize)>> {
         let Some(list) = self.embeddings.take() else {
             return Ok(None);
         };
-        flatten(list, op)
+        flatten(list.into_vec(), op)
     }
 
     /// The metadata of an `add`.
     pub fn take_metadatas(&mut self) -> Result<Option<Vec<Option<Metadata>>>> {
         let metadatas = self.metadatas.take();
         Ok(metadatas
-            .map(|m| request::metadatas(m, Op::Add))
+            .map(|m| request::metadatas(m.into_vec(), Op::Add))
             .transpose()?)
     }
 
@@ -164,7 +361,7 @@ impl<M> RecordsBody<M> {
     pub fn take_patches(&mut self, op: Op) -> Result<Option<Vec<Option<MetadataPatch>>>> {
         let metadatas = self.metadatas.take();
         Ok(metadatas
-            .map(|m| request::metadata_patches(m, op))
+            .map(|m| request::metadata_patches(m.into_vec(), op))
             .transpose()?)
     }
 }
@@ -446,5 +643,27 @@ mod tests {
             parse_body(br#"{"ids": ["a"], "metadatas": [{"k": {"x": 1}}]}"#).expect("ok");
         let e = body.take_metadatas().expect_err("nested metadata");
         assert!(e.to_string().ends_with("which is a dict in add."), "{e}");
+    }
+
+    #[test]
+    fn write_bodies_store_at_most_the_batch_limit_and_count_the_rest() {
+        let text = br#"{"ids": ["a", "b", "c", "d", "e"], "documents": ["x", null, "z"]}"#;
+        let b: AddBody = parse_write_body(text, 2).expect("parses");
+        assert_eq!(
+            (b.ids.len(), &b.ids[..]),
+            (5, &["a".to_owned(), "b".to_owned()][..])
+        );
+        let docs = b.documents.as_ref().expect("documents");
+        assert_eq!((docs.len(), docs[..].len()), (3, 2));
+        // Counted lengths are what the length rule compares.
+        let e = b.check_counted(Op::Add).expect_err("unequal");
+        assert!(e.to_string().contains("ids: 5, documents: 3"), "{e}");
+        // Within the limit everything is kept; the limit is gone after the call.
+        let b: AddBody = parse_write_body(text, 5).expect("parses");
+        assert_eq!(b.ids.len(), b.ids[..].len());
+        let b: AddBody = parse_body(text).expect("parses");
+        assert_eq!(b.ids[..].len(), 5);
+        // An item after the limit is still checked as JSON.
+        assert!(parse_write_body::<AddBody>(br#"{"ids": ["a", "b", [}"#, 1).is_err());
     }
 }

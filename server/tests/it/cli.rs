@@ -88,7 +88,9 @@ fn help_on_every_verb() {
         let h = ok(mnemodb(&[verb, "--help"]));
         assert!(h.contains("Usage: mnemodb"), "{verb}: {h}");
     }
-    assert!(ok(mnemodb(&["serve", "--help"])).contains("--token"));
+    let serve_help = ok(mnemodb(&["serve", "--help"]));
+    assert!(serve_help.contains("--token"), "{serve_help}");
+    assert!(serve_help.contains("--insecure"), "{serve_help}");
     assert!(ok(mnemodb(&["--version"])).contains("mnemodb"));
     let bad = mnemodb(&["frobnicate"]);
     assert_eq!(bad.status.code(), Some(2));
@@ -288,4 +290,230 @@ fn bench_prints_a_table() {
 fn demo_still_runs() {
     let out = ok(mnemodb(&["demo", "300"]));
     assert!(!out.is_empty());
+}
+
+/// `mnemodb serve ARGS` over a fresh directory with `MNEMODB_TOKEN` unset or set to `env`.
+fn serve_cmd(dir: &Path, args: &[&str], env: Option<&str>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mnemodb"));
+    cmd.args(["serve", "--port", "0", "--path"])
+        .arg(dir)
+        .args(args)
+        .env_remove("MNEMODB_TOKEN")
+        .env("RUST_LOG", "warn");
+    if let Some(v) = env {
+        cmd.env("MNEMODB_TOKEN", v);
+    }
+    cmd
+}
+
+/// Starts `serve`, waits for its listening line, asks `probe` for the status of
+/// `GET /api/v2/collections` without a token, stops it, and returns (status, stderr).
+fn serve_and_probe(dir: &Path, args: &[&str], env: Option<&str>) -> (u16, String) {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let _ = crate::common::bind_loopback();
+    let mut child = serve_cmd(dir, args, env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn mnemodb serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read the listening line");
+    let mut err = String::new();
+    let Some(port) = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+    else {
+        let _ = child.kill();
+        let _ = child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err);
+        panic!("serve did not start: {line:?}; stderr: {err}");
+    };
+    let url = format!(
+        "http://127.0.0.1:{port}/api/v2/tenants/default_tenant/databases/default_database/collections"
+    );
+    let status = reqwest::blocking::get(url)
+        .expect("request")
+        .status()
+        .as_u16();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err);
+    (status, err)
+}
+
+#[test]
+fn blank_tokens_are_refused_at_start_up() {
+    // `--path` names a file, which serve would refuse after the checks under test: a
+    // regression then fails with another message instead of serving (and hanging the test).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let run = |args: &[&str], env: Option<&str>| serve_cmd(&file, args, env).output().unwrap();
+    fails_with(
+        run(&["--token", ""], None),
+        "token (--token or MNEMODB_TOKEN) is empty",
+    );
+    fails_with(run(&["--token", "  \t"], None), "is empty");
+    fails_with(run(&[], Some("")), "is empty");
+    fails_with(run(&[], Some("   ")), "is empty");
+    // Also on a non-loopback address, where a blank token used to mean an open server.
+    fails_with(run(&["--host", "0.0.0.0", "--token", ""], None), "is empty");
+    fails_with(
+        run(&["--host", "0.0.0.0", "--insecure"], Some("")),
+        "is empty",
+    );
+    fails_with(run(&["--token", "pässword"], None), "printable ASCII");
+}
+
+#[test]
+fn non_loopback_without_a_token_needs_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    for host in ["0.0.0.0", "::"] {
+        // On a file, as above: a regression fails, never serves.
+        let out = serve_cmd(&file, &["--host", host], None).output().unwrap();
+        fails_with(out, &format!("refusing to serve {host} without a token"));
+    }
+    // --insecure serves it open, with a warning on stderr.
+    let (status, err) = serve_and_probe(dir.path(), &["--host", "0.0.0.0", "--insecure"], None);
+    assert_eq!(status, 200, "{err}");
+    assert!(
+        err.contains("--insecure: serving a non-loopback address"),
+        "{err}"
+    );
+    // A token, from the flag or the environment, needs neither and is enforced.
+    let (status, err) = serve_and_probe(
+        dir.path(),
+        &["--host", "0.0.0.0", "--token", "s3cret"],
+        None,
+    );
+    assert_eq!(status, 401, "{err}");
+    assert!(!err.contains("WARN"), "{err}");
+    let (status, err) = serve_and_probe(dir.path(), &["--host", "0.0.0.0"], Some("s3cret"));
+    assert_eq!(status, 401, "{err}");
+    // Loopback without a token stays open and quiet.
+    let (status, err) = serve_and_probe(dir.path(), &[], None);
+    assert_eq!(status, 200, "{err}");
+    assert!(!err.contains("WARN"), "{err}");
+}
+
+/// The one vector file of the one collection in `dir`.
+fn vector_file(dir: &Path) -> std::path::PathBuf {
+    let cols: Vec<_> = std::fs::read_dir(dir.join("collections"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cols.len(), 1, "{cols:?}");
+    let file = cols[0].join("vectors.0.f32");
+    assert!(file.is_file(), "{}", file.display());
+    file
+}
+
+#[test]
+fn inspect_fails_on_a_damaged_vector_file_and_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(sample_db(dir.path(), 10));
+    let p = dir.path().to_str().unwrap();
+    let file = vector_file(dir.path());
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[..8].copy_from_slice(b"garbage!");
+    std::fs::write(&file, &bytes).unwrap();
+    let out = mnemodb(&["inspect", p]);
+    let report = stdout(&out);
+    fails_with(out, "inspect found 1 problem(s)");
+    assert!(report.contains("consistency: 1 problem(s)"), "{report}");
+    assert!(
+        report.contains(&format!("notes: {}", file.display())),
+        "{report}"
+    );
+    assert!(report.contains("what to do next:"), "{report}");
+    assert!(
+        report.contains(&format!(
+            "notes: embeddings are stored only in the vector file and cannot be rebuilt from \
+             the other files: stop every process using {p} and restore it from a backup"
+        )),
+        "{report}"
+    );
+
+    // A file shorter than its committed rows.
+    let dir = tempfile::tempdir().unwrap();
+    drop(sample_db(dir.path(), 10));
+    let file = vector_file(dir.path());
+    let len = std::fs::metadata(&file).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(len - 4)
+        .unwrap();
+    // The engine refuses to open such a collection, so inspect stops there, non-zero too.
+    fails_with(
+        mnemodb(&["inspect", dir.path().to_str().unwrap()]),
+        "10 slots are committed but the file holds 220 bytes of 224; the database may be \
+         damaged: restore it from a backup",
+    );
+}
+
+#[test]
+fn inspect_names_the_rebuild_for_a_damaged_filter_index() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(sample_db(dir.path(), 10));
+    let p = dir.path().to_str().unwrap();
+    // Damage a derived table behind the engine's back, as a bug in the write path would.
+    let raw = rusqlite::Connection::open(dir.path().join("mnemo.sqlite3")).unwrap();
+    raw.execute("DELETE FROM record_metadata", []).unwrap();
+    drop(raw);
+    let out = mnemodb(&["inspect", p]);
+    let report = stdout(&out);
+    fails_with(out, "inspect found 1 problem(s)");
+    let export = format!("`mnemodb export {p} --collection notes --out notes.jsonl`");
+    assert!(report.contains(&export), "{report}");
+    // The advice works: the rebuilt copy is sound and holds every record.
+    let work = tempfile::tempdir().unwrap();
+    let run_in = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mnemodb"))
+            .args(args)
+            .current_dir(work.path())
+            .output()
+            .unwrap()
+    };
+    ok(run_in(&[
+        "export",
+        p,
+        "--collection",
+        "notes",
+        "--out",
+        "notes.jsonl",
+    ]));
+    ok(run_in(&[
+        "import",
+        p,
+        "notes.jsonl",
+        "--collection",
+        "notes-rebuilt",
+    ]));
+    let db = Database::open(dir.path()).unwrap();
+    let copy = everything(&db, "notes-rebuilt");
+    assert_eq!(copy.ids.len(), 10);
+    let report = db.check().unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| p.collection.as_deref() == Some("notes")),
+        "{:?}",
+        report.problems
+    );
 }

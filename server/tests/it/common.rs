@@ -18,7 +18,7 @@ pub(crate) const T: &str = "/api/v2/tenants/default_tenant/databases/default_dat
 /// Binds 127.0.0.1:0. In a private network namespace made without `ip link set lo up` (as
 /// `unshare --net` leaves it) loopback is down; then this brings it up once, which only
 /// touches that namespace, and fails with a clear message if it cannot.
-fn bind_loopback() -> TcpListener {
+pub(crate) fn bind_loopback() -> TcpListener {
     static LOOPBACK: std::sync::Once = std::sync::Once::new();
     let reachable = || {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -243,10 +243,19 @@ impl ChildServer {
 
     /// Resident set size in KiB (Linux).
     pub(crate) fn rss_kib(&self) -> Option<u64> {
+        self.proc_status_kib("VmRSS:")
+    }
+
+    /// The peak resident set size so far in KiB (Linux).
+    pub(crate) fn peak_rss_kib(&self) -> Option<u64> {
+        self.proc_status_kib("VmHWM:")
+    }
+
+    fn proc_status_kib(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         status
             .lines()
-            .find(|l| l.starts_with("VmRSS:"))
+            .find(|l| l.starts_with(field))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|n| n.parse().ok())
     }

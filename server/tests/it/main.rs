@@ -6,5 +6,6 @@ mod api;
 mod cli;
 mod common;
 mod lifecycle;
+mod limits;
 mod load;
 mod openapi;
