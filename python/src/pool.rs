@@ -14,7 +14,7 @@
 //! move onto it: only [`submit`] knows where tasks run.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -35,12 +35,63 @@ struct Pool {
     queue: Mutex<mpsc::Sender<Task>>,
 }
 
+/// Set at interpreter exit ([`shutdown`]): workers then drop queued calls unrun.
+static CLOSING: AtomicBool = AtomicBool::new(false);
+/// Calls a worker has started and not finished ([`shutdown`] waits for them).
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
 /// The pool, started on first use; `Err` holds why no worker thread could start.
-fn pool() -> PyResult<&'static Pool> {
+fn pool(py: Python<'_>) -> PyResult<&'static Pool> {
     static POOL: OnceLock<Result<Pool, String>> = OnceLock::new();
-    POOL.get_or_init(start)
+    let pool = POOL
+        .get_or_init(|| {
+            let pool = start()?;
+            // A worker must not take the GIL once the interpreter finalizes (CPython ends
+            // such a thread mid-call): at exit, stop starting calls and let running ones end.
+            let registered = py
+                .import("atexit")
+                .and_then(|m| m.call_method1("register", (wrap_pyfunction!(shutdown, py)?,)));
+            registered.map_err(|e| {
+                format!("mnemodb could not register its async pool's exit hook: {e}")
+            })?;
+            Ok(pool)
+        })
         .as_ref()
-        .map_err(|e| PyRuntimeError::new_err(e.clone()))
+        .map_err(|e| PyRuntimeError::new_err(e.clone()))?;
+    Ok(pool)
+}
+
+/// Runs at interpreter exit: queued async calls are dropped, running ones finish first.
+#[pyfunction]
+fn shutdown(py: Python<'_>) {
+    CLOSING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        while ACTIVE.load(Ordering::SeqCst) > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+}
+
+/// A started call, counted in [`ACTIVE`] until dropped; `None` once [`CLOSING`].
+struct Active;
+
+impl Active {
+    fn enter() -> Option<Active> {
+        // Counted before CLOSING is read, and `shutdown` sets CLOSING before reading the
+        // count: either this call sees CLOSING, or `shutdown` waits for it.
+        ACTIVE.fetch_add(1, Ordering::SeqCst);
+        if CLOSING.load(Ordering::SeqCst) {
+            ACTIVE.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Active)
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn start() -> Result<Pool, String> {
@@ -169,6 +220,11 @@ where
     let cancelled = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancelled);
     let task: Task = Box::new(move || {
+        let Some(_active) = Active::enter() else {
+            // The interpreter is exiting: its objects must not be touched, nor freed.
+            std::mem::forget((event_loop, done, finish));
+            return;
+        };
         if flag.load(Ordering::Acquire) {
             // Cancelled before it started: the future is already done, nothing to tell it.
             Python::attach(move |_py| drop((event_loop, done, finish)));
@@ -194,7 +250,7 @@ where
             let _ = event_loop.call_method1(py, "call_soon_threadsafe", (done, exc, value));
         });
     });
-    pool()?
+    pool(py)?
         .queue
         .lock()
         .unwrap_or_else(|e| e.into_inner())
