@@ -5,13 +5,13 @@ from typing import Any, Dict, List, Optional, Tuple, final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Database", "Collection", "Pending", "buffer_address", "validate_filter", "__version__"]
+__all__ = ["Database", "Collection", "Pending", "Mailbox", "buffer_address", "validate_filter", "__version__"]
 
 __version__: str
 
-# `(event loop, done)`: with it a call runs on the async worker pool and returns a `Pending`;
-# `done(exception, value)` then runs on the loop (see python/src/pool.rs).
-_Deliver = Tuple[Any, Any]
+# `(event loop, mailbox, done)`: with it a call runs on the async worker pool and returns a
+# `Pending`; `done(exception, value)` then runs on the loop (see python/src/pool.rs).
+_Deliver = Tuple[Any, Mailbox, Any]
 
 def buffer_address(arr: npt.NDArray[np.float32]) -> int: ...
 def validate_filter(where: Optional[Any] = None, where_document: Optional[Any] = None) -> None: ...
@@ -119,3 +119,8 @@ class Pending:
     def cancel(self) -> None: ...
     def cancelled(self) -> bool: ...
     def __call__(self, future: Any) -> None: ...
+
+@final
+class Mailbox:
+    def __init__(self) -> None: ...
+    def drain(self) -> None: ...

@@ -3,7 +3,8 @@
 Every method that reaches the engine is awaited without a Python thread: the native module
 queues the call on its own small pool of Rust worker threads (``python/src/pool.rs``), which run
 it with the GIL released and complete an ``asyncio.Future`` on the caller's loop through
-``loop.call_soon_threadsafe``. Cancelling the awaiting task before a worker starts the call
+``loop.call_soon_threadsafe`` (one wake-up of the loop hands over every result finished since
+the last). Cancelling the awaiting task before a worker starts the call
 skips it. Arguments are checked, and results built, by the sync client's own code
 (``mnemodb.api``), so both give the same results and raise the same errors.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -44,11 +46,22 @@ def _resolve(future: "asyncio.Future[Any]", exc: Optional[BaseException], value:
         future.set_result(value)
 
 
+# This thread's running loop and its mailbox (where workers leave finished calls, see
+# python/src/pool.rs); a new loop in the thread gets a new mailbox.
+_local = threading.local()
+
+
+def _mailbox(loop: asyncio.AbstractEventLoop) -> Any:
+    if getattr(_local, "loop", None) is not loop:
+        _local.loop, _local.mailbox = loop, _native.Mailbox()
+    return _local.mailbox
+
+
 async def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Awaits ``method(*args, **kwargs)``, a ``_native`` call, run on the native worker pool."""
     loop = asyncio.get_running_loop()
     future = loop.create_future()
-    pending = method(*args, deliver=(loop, functools.partial(_resolve, future)), **kwargs)
+    pending = method(*args, deliver=(loop, _mailbox(loop), functools.partial(_resolve, future)), **kwargs)
     future.add_done_callback(pending)  # cancelled before a worker starts it: skipped
     return await future
 

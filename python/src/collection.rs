@@ -229,7 +229,7 @@ impl Collection {
     }
 
     /// The catalog's current view: `id`, `name`, `dimension`, `metadata`, `configuration`.
-    /// With `deliver=(loop, done)` (every method that takes it) the call runs on the async
+    /// With `deliver=(loop, mailbox, done)` (every method that takes it) the call runs on the async
     /// client's worker pool and returns a `Pending` (see `pool.rs`).
     #[pyo3(signature = (*, deliver=None))]
     fn info(&self, py: Python<'_>, deliver: Option<Deliver>) -> PyResult<Py<PyAny>> {

@@ -18,9 +18,9 @@ pub(crate) struct Database {
 
 #[pymethods]
 impl Database {
-    /// Opens (creating if needed) the database in directory `path`. With `deliver=(loop,
-    /// done)` (every method that takes it) the call runs on the async client's worker pool and
-    /// returns a `Pending` (see `pool.rs`).
+    /// Opens (creating if needed) the database in directory `path`. With
+    /// `deliver=(loop, mailbox, done)` (every method that takes it) the call runs on the async
+    /// client's worker pool and returns a `Pending` (see `pool.rs`).
     #[staticmethod]
     #[pyo3(signature = (path, *, deliver=None))]
     fn open(py: Python<'_>, path: PathBuf, deliver: Option<Deliver>) -> PyResult<Py<PyAny>> {

@@ -18,6 +18,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<database::Database>()?;
     m.add_class::<collection::Collection>()?;
     m.add_class::<pool::Pending>()?;
+    m.add_class::<pool::Mailbox>()?;
     m.add_function(wrap_pyfunction!(convert::buffer_address, m)?)?;
     m.add_function(wrap_pyfunction!(convert::validate_filter, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -2,9 +2,10 @@
 //! with the GIL released, and complete an `asyncio.Future` on its event loop through
 //! `loop.call_soon_threadsafe` (the GIL is taken only to build the result and hand it over).
 //!
-//! Every native method that can be awaited takes `deliver=(loop, done)`: without it the call
-//! runs in the caller's thread as before; with it the call is queued here and the method
-//! returns a [`Pending`] at once, and later `done(exception, value)` runs on the loop. The
+//! Every native method that can be awaited takes `deliver=(loop, mailbox, done)`: without it
+//! the call runs in the caller's thread as before; with it the call is queued here and the
+//! method returns a [`Pending`] at once, and later `done(exception, value)` runs on the loop
+//! (through the loop's [`Mailbox`], which hands over many results per wake-up). The
 //! same `work` (engine call, no GIL) and `finish` (Python result, GIL) closures serve both, so
 //! the sync and async clients convert arguments, report errors and build results identically.
 //!
@@ -25,8 +26,41 @@ use crate::error::{IntoPy, to_py};
 /// A queued call: the engine work and the hand-over to the loop, run on a worker thread.
 type Task = Box<dyn FnOnce() + Send>;
 
-/// `(loop, done)`: where an async call's outcome goes, `loop.call_soon_threadsafe(done, exc, value)`.
-pub(crate) type Deliver = (Py<PyAny>, Py<PyAny>);
+/// `(loop, mailbox, done)`: where an async call's outcome goes; `done(exc, value)` runs on
+/// the loop when it drains its [`Mailbox`].
+pub(crate) type Deliver = (Py<PyAny>, Py<Mailbox>, Py<PyAny>);
+
+/// A finished call: `(done, exc, value)`.
+type Finished = (Py<PyAny>, Py<PyAny>, Py<PyAny>);
+
+/// One event loop's finished calls, waiting for the loop to run their `done` callbacks. A
+/// worker wakes the loop (`call_soon_threadsafe(mailbox.drain)`) only when the box was empty,
+/// so under load one wake-up hands over many results.
+#[pyclass(frozen, module = "mnemodb._native")]
+pub(crate) struct Mailbox {
+    /// Each finished call's `(done, exc, value)`; touched only with the GIL held.
+    items: Mutex<Vec<Finished>>,
+}
+
+#[pymethods]
+impl Mailbox {
+    #[new]
+    fn new() -> Mailbox {
+        Mailbox {
+            items: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs on the loop: calls `done(exc, value)` of every finished call, oldest first.
+    fn drain(&self, py: Python<'_>) {
+        let items = std::mem::take(&mut *self.items.lock().unwrap_or_else(|e| e.into_inner()));
+        for (done, exc, value) in items {
+            if let Err(e) = done.call1(py, (exc, value)) {
+                e.write_unraisable(py, Some(done.bind(py)));
+            }
+        }
+    }
+}
 
 /// Most worker threads the pool starts (the machine's cores, at least 2).
 const MAX_WORKERS: usize = 8;
@@ -211,10 +245,10 @@ where
     W: FnOnce() -> mnemodb::Result<T> + Send + 'static,
     F: for<'py> FnOnce(Python<'py>, T) -> PyResult<Bound<'py, PyAny>> + Send + 'static,
 {
-    let (event_loop, done) = deliver;
+    let (event_loop, mailbox, done) = deliver;
     if !done.bind(py).is_callable() {
         return Err(PyTypeError::new_err(
-            "deliver must be (event loop, callable)",
+            "deliver must be (event loop, mailbox, callable)",
         ));
     }
     let cancelled = Arc::new(AtomicBool::new(false));
@@ -222,12 +256,12 @@ where
     let task: Task = Box::new(move || {
         let Some(_active) = Active::enter() else {
             // The interpreter is exiting: its objects must not be touched, nor freed.
-            std::mem::forget((event_loop, done, finish));
+            std::mem::forget((event_loop, mailbox, done, finish));
             return;
         };
         if flag.load(Ordering::Acquire) {
             // Cancelled before it started: the future is already done, nothing to tell it.
-            Python::attach(move |_py| drop((event_loop, done, finish)));
+            Python::attach(move |_py| drop((event_loop, mailbox, done, finish)));
             return;
         }
         let outcome = catch_unwind(AssertUnwindSafe(work));
@@ -246,8 +280,21 @@ where
                 Ok(v) => (py.None(), v.unbind()),
                 Err(e) => (e.into_value(py).into_any(), py.None()),
             };
-            // Fails only when the loop is closed: then nobody awaits the future either.
-            let _ = event_loop.call_method1(py, "call_soon_threadsafe", (done, exc, value));
+            let mut items = mailbox
+                .get()
+                .items
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let wake = items.is_empty();
+            items.push((done, exc, value));
+            drop(items);
+            if wake {
+                // Fails only when the loop is closed: then nobody awaits the future either.
+                let drain = mailbox.getattr(py, "drain");
+                if let Ok(drain) = drain {
+                    let _ = event_loop.call_method1(py, "call_soon_threadsafe", (drain,));
+                }
+            }
         });
     });
     pool(py)?

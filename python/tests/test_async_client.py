@@ -293,6 +293,7 @@ def test_a_call_cancelled_before_it_starts_never_runs(tmp_path: Any) -> None:
     col = mnemodb.PersistentClient(str(tmp_path / "db")).create_collection("cancel")
     native = col._native
     loop = asyncio.new_event_loop()
+    mailbox = mnemodb._native.Mailbox()
     delivered: Dict[str, Any] = {}
     futures: List[asyncio.Future[Any]] = []
 
@@ -304,7 +305,7 @@ def test_a_call_cancelled_before_it_starts_never_runs(tmp_path: Any) -> None:
             delivered[key] = (exc, value)
             fut.set_result(None)
 
-        return (loop, done)
+        return (loop, mailbox, done)
 
     one = np.ones((1, DIM), dtype=np.float32)
     old = sys.getswitchinterval()
