@@ -62,7 +62,8 @@ impl Mailbox {
     }
 }
 
-/// Most worker threads the pool starts (the machine's cores, at least 2).
+/// Most worker threads the pool starts: two per core, 4 to 8 (a worker that has run its engine
+/// call waits for the GIL to hand the result over; meanwhile the others keep the cores busy).
 const MAX_WORKERS: usize = 8;
 
 struct Pool {
@@ -131,7 +132,8 @@ impl Drop for Active {
 fn start() -> Result<Pool, String> {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
-        .clamp(2, MAX_WORKERS);
+        .saturating_mul(2)
+        .clamp(4, MAX_WORKERS);
     let (tx, rx) = mpsc::channel::<Task>();
     let rx = Arc::new(Mutex::new(rx));
     let mut started = 0;

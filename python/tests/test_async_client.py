@@ -389,3 +389,28 @@ def test_results_arrive_on_the_loops_thread(tmp_path: Any) -> None:
         async_api._resolve = original
     assert seen and set(seen) == {threading.get_ident()}
 
+
+
+def test_exiting_with_calls_in_flight_is_clean(tmp_path: Any) -> None:
+    """The interpreter exits while workers still have calls queued and running: the process
+    ends at once and cleanly (the exit hook drops queued calls and waits for running ones, so
+    no worker takes the GIL during finalization, which CPython answers with an abort)."""
+    import subprocess
+
+    script = f"""
+import asyncio, numpy as np, mnemodb
+col = mnemodb.PersistentClient({str(tmp_path / "db")!r}).get_or_create_collection("exit")
+col.upsert(ids=[str(i) for i in range(3000)], embeddings=np.random.default_rng(0).normal(size=(3000, 32)).astype(np.float32))
+
+async def main():
+    acol = await (await mnemodb.AsyncPersistentClient({str(tmp_path / "db")!r})).get_collection("exit")
+    tasks = [asyncio.ensure_future(acol.query(query_embeddings=np.ones(32, dtype=np.float32), n_results=5)) for _ in range(2000)]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    print("first done", flush=True)
+
+asyncio.run(main())  # cancels the other tasks; their calls are queued or running
+"""
+    for _ in range(3):
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert r.returncode == 0 and "first done" in r.stdout, r.stderr
+        assert "Fatal Python error" not in r.stderr
