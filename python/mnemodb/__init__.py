@@ -26,6 +26,8 @@ __all__ = [
     "Client",
     "PersistentClient",
     "EphemeralClient",
+    "AsyncPersistentClient",
+    "AsyncEphemeralClient",
     "Collection",
     "Settings",
     "errors",
@@ -44,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Settings,
     )
     from .api import Client as Client
+    from .async_api import AsyncEphemeralClient, AsyncPersistentClient
 
 _LAZY = {
     "PersistentClient",
@@ -55,7 +58,14 @@ _LAZY = {
 }
 
 
+_LAZY_ASYNC = {"AsyncPersistentClient", "AsyncEphemeralClient"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_ASYNC:
+        from . import async_api
+
+        return getattr(async_api, name)
     if name in _LAZY:
         from . import api
 
@@ -68,7 +78,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list:
-    return sorted(set(globals()) | _LAZY | {"Client"})
+    return sorted(set(globals()) | _LAZY | _LAZY_ASYNC | {"Client"})
 
 
 def _client(settings: Any = None, tenant: str = "default_tenant", database: str = "default_database") -> Any:

@@ -8,6 +8,8 @@ import numpy.typing as npt
 __all__ = [
     "Database",
     "Collection",
+    "Pending",
+    "Mailbox",
     "buffer_address",
     "check_lengths",
     "check_records",
@@ -17,6 +19,10 @@ __all__ = [
 ]
 
 __version__: str
+
+# `(event loop, mailbox, done)`: with it a call runs on the async worker pool and returns a
+# `Pending`; `done(exception, value)` then runs on the loop (see python/src/pool.rs).
+_Deliver = Tuple[Any, Mailbox, Any]
 
 def buffer_address(arr: npt.NDArray[np.float32]) -> int: ...
 def check_records(
@@ -33,9 +39,9 @@ def check_texts(texts: Any, nullable: bool, op: str) -> None: ...
 @final
 class Database:
     @staticmethod
-    def open(path: str) -> Database: ...
+    def open(path: str, *, deliver: Optional[_Deliver] = None) -> Database: ...
     @staticmethod
-    def in_memory() -> Database: ...
+    def in_memory(*, deliver: Optional[_Deliver] = None) -> Database: ...
     @property
     def path(self) -> Optional[str]: ...
     def create_collection(
@@ -44,18 +50,22 @@ class Database:
         configuration: Optional[Any] = None,
         metadata: Optional[Dict[str, Any]] = None,
         get_or_create: bool = False,
+        *,
+        deliver: Optional[_Deliver] = None,
     ) -> Collection: ...
-    def get_collection(self, name: str) -> Collection: ...
-    def get_collection_by_id(self, id: str) -> Collection: ...
-    def list_collections(self) -> List[Dict[str, Any]]: ...
-    def delete_collection(self, name: str) -> None: ...
+    def get_collection(self, name: str, *, deliver: Optional[_Deliver] = None) -> Collection: ...
+    def get_collection_by_id(self, id: str, *, deliver: Optional[_Deliver] = None) -> Collection: ...
+    def list_collections(self, *, deliver: Optional[_Deliver] = None) -> List[Dict[str, Any]]: ...
+    def delete_collection(self, name: str, *, deliver: Optional[_Deliver] = None) -> None: ...
 
 @final
 class Collection:
     @property
     def id(self) -> str: ...
-    def info(self) -> Dict[str, Any]: ...
-    def count(self, where: Optional[Any] = None, where_document: Optional[Any] = None) -> int: ...
+    def info(self, *, deliver: Optional[_Deliver] = None) -> Dict[str, Any]: ...
+    def count(
+        self, where: Optional[Any] = None, where_document: Optional[Any] = None, *, deliver: Optional[_Deliver] = None
+    ) -> int: ...
     def wait_for_index(self) -> None: ...
     def add(
         self,
@@ -64,6 +74,8 @@ class Collection:
         documents: Optional[Any] = None,
         uris: Optional[List[Optional[str]]] = None,
         metadatas: Optional[Any] = None,
+        *,
+        deliver: Optional[_Deliver] = None,
     ) -> None: ...
     def update(
         self,
@@ -75,6 +87,7 @@ class Collection:
         upsert: bool = False,
         *,
         synced: bool = True,
+        deliver: Optional[_Deliver] = None,
     ) -> None: ...
     def delete(
         self,
@@ -82,6 +95,8 @@ class Collection:
         where: Optional[Any] = None,
         where_document: Optional[Any] = None,
         limit: Optional[Any] = None,
+        *,
+        deliver: Optional[_Deliver] = None,
     ) -> int: ...
     def get(
         self,
@@ -91,6 +106,8 @@ class Collection:
         limit: Optional[int] = None,
         offset: int = 0,
         include: Optional[Any] = None,
+        *,
+        deliver: Optional[_Deliver] = None,
     ) -> Dict[str, Any]: ...
     def query(
         self,
@@ -100,6 +117,8 @@ class Collection:
         where: Optional[Any] = None,
         where_document: Optional[Any] = None,
         include: Optional[Any] = None,
+        *,
+        deliver: Optional[_Deliver] = None,
     ) -> Dict[str, Any]: ...
     def explain(
         self,
@@ -109,6 +128,19 @@ class Collection:
         where: Optional[Any] = None,
         where_document: Optional[Any] = None,
     ) -> Dict[str, Any]: ...
-    def modify(self, name: Optional[str] = None, metadata: Optional[Dict[str, Any]] = None) -> None: ...
-    def modify_configuration(self, configuration: Any) -> Any: ...
+    def modify(
+        self, name: Optional[str] = None, metadata: Optional[Dict[str, Any]] = None, *, deliver: Optional[_Deliver] = None
+    ) -> None: ...
+    def modify_configuration(self, configuration: Any, *, deliver: Optional[_Deliver] = None) -> Any: ...
     def compact(self) -> int: ...
+
+@final
+class Pending:
+    def cancel(self) -> None: ...
+    def cancelled(self) -> bool: ...
+    def __call__(self, future: Any) -> None: ...
+
+@final
+class Mailbox:
+    def __init__(self) -> None: ...
+    def drain(self) -> None: ...

@@ -82,21 +82,8 @@ class Client:
         path: Optional[str] = None,
         ephemeral: bool = False,
     ) -> None:
-        _adopt_chroma()
-        self._settings = settings if settings is not None else Settings()
-        tenant, database = str(tenant), str(database)
-        if tenant != DEFAULT_TENANT:
-            raise NotFoundError(f"Tenant [{tenant}] not found")
-        if database != DEFAULT_DATABASE:
-            raise NotFoundError(f"Database [{database}] not found. Are you sure it exists?")
-        self.tenant, self.database = tenant, database
-        if path is None and not ephemeral and getattr(self._settings, "is_persistent", False):
-            path = getattr(self._settings, "persist_directory", "./chroma")
-        if path is not None:
-            path = str(Path(path).resolve())
-            self._db = _database(path, path)
-        else:
-            self._db = _database("ephemeral", None)
+        self._settings, self.tenant, self.database, path = _target(settings, tenant, database, path, ephemeral)
+        self._db = _database(path or "ephemeral", path)
 
     # context manager and lifecycle, as chromadb
     def __enter__(self) -> "Client":
@@ -129,8 +116,7 @@ class Client:
         return _MAX_BATCH_SIZE
 
     def reset(self) -> bool:
-        if not getattr(self._settings, "allow_reset", False):
-            raise AuthorizationError("Reset is disabled by config")
+        _check_reset(self._settings)
         for info in self._db.list_collections():
             self._db.delete_collection(info["name"])
         return True
@@ -139,9 +125,7 @@ class Client:
         return len(self._db.list_collections())
 
     def list_collections(self, limit: Optional[int] = None, offset: Optional[int] = None) -> List["Collection"]:
-        infos = self._db.list_collections()
-        start = offset or 0
-        infos = infos[start:] if limit is None else infos[start : start + limit]
+        infos = _page(self._db.list_collections(), limit, offset)
         return [Collection(self, self._db.get_collection_by_id(i["id"]), i, None, None) for i in infos]
 
     def create_collection(
@@ -154,11 +138,7 @@ class Client:
         data_loader: Any = None,
         get_or_create: bool = False,
     ) -> "Collection":
-        if (embedding_function is _DEFAULT or embedding_function is None) and isinstance(configuration, dict):
-            embedding_function = configuration.get("embedding_function") or embedding_function
-        ef = _check_embedding_function(embedding_function)
-        if metadata is not None:
-            _check_collection_metadata(metadata)
+        ef = _prepare_create(configuration, metadata, embedding_function)
         native = self._db.create_collection(name, _engine_configuration(configuration), metadata, get_or_create)
         return Collection(self, native, native.info(), ef, data_loader)
 
@@ -190,6 +170,43 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<mnemodb.Client path={self._db.path!r}>"
+
+
+def _target(
+    settings: Any, tenant: Any, database: Any, path: Optional[str], ephemeral: bool
+) -> Tuple[Any, str, str, Optional[str]]:
+    """A client's settings, tenant, database and resolved directory (``None``: in memory),
+    checked as chromadb checks them."""
+    _adopt_chroma()
+    settings = settings if settings is not None else Settings()
+    tenant, database = str(tenant), str(database)
+    if tenant != DEFAULT_TENANT:
+        raise NotFoundError(f"Tenant [{tenant}] not found")
+    if database != DEFAULT_DATABASE:
+        raise NotFoundError(f"Database [{database}] not found. Are you sure it exists?")
+    if path is None and not ephemeral and getattr(settings, "is_persistent", False):
+        path = getattr(settings, "persist_directory", "./chroma")
+    return settings, tenant, database, str(Path(path).resolve()) if path is not None else None
+
+
+def _check_reset(settings: Any) -> None:
+    if not getattr(settings, "allow_reset", False):
+        raise AuthorizationError("Reset is disabled by config")
+
+
+def _page(infos: List[Dict[str, Any]], limit: Optional[int], offset: Optional[int]) -> List[Dict[str, Any]]:
+    start = offset or 0
+    return infos[start:] if limit is None else infos[start : start + limit]
+
+
+def _prepare_create(configuration: Any, metadata: Any, embedding_function: Any) -> Any:
+    """Checks a new collection's arguments; returns its embedding function (``None``: none)."""
+    if (embedding_function is _DEFAULT or embedding_function is None) and isinstance(configuration, dict):
+        embedding_function = configuration.get("embedding_function") or embedding_function
+    ef = _check_embedding_function(embedding_function)
+    if metadata is not None:
+        _check_collection_metadata(metadata)
+    return ef
 
 
 def PersistentClient(
@@ -349,9 +366,8 @@ class Collection:
             raise ValueError(f"You must set a data loader on the collection if loading from URIs. in {op}.")
 
     def peek(self, limit: int = 10) -> GetResult:
-        include: Include = ["metadatas", "documents", "embeddings"]
-        r = self._native.get(None, None, None, limit, 0, include)
-        return _get_result(r, include)
+        r = self._native.get(None, None, None, limit, 0, _PEEK_INCLUDE)
+        return _get_result(r, _PEEK_INCLUDE)
 
     def query(
         self,
@@ -528,10 +544,7 @@ class Collection:
     ) -> DeleteResult:
         ids_l = v.one_to_many(ids)
         deleted = self._native.delete(ids_l, where, where_document, limit)
-        if ids_l is not None and where is None and where_document is None:
-            # chromadb reports the number of ids asked for, found or not.
-            deleted = len(ids_l)
-        return {"deleted": int(deleted)}
+        return _delete_result(ids_l, where, where_document, deleted)
 
     def modify(
         self,
@@ -539,17 +552,29 @@ class Collection:
         metadata: Optional[Dict[str, Any]] = None,
         configuration: Optional[Dict[str, Any]] = None,
     ) -> None:
-        if metadata is not None:
-            v.metadata(metadata)
-            if "hnsw:space" in metadata:
-                raise ValueError(
-                    "Changing the distance function of a collection once it is created is not supported currently."
-                )
+        _prepare_modify(metadata)
         if name is not None or metadata is not None:
             self._native.modify(name, metadata)
         if configuration is not None:
             self._native.modify_configuration(_engine_configuration(configuration))
         self._info = self._native.info()
+
+
+_PEEK_INCLUDE: Include = ["metadatas", "documents", "embeddings"]
+
+
+def _prepare_modify(metadata: Any) -> None:
+    if metadata is not None:
+        v.metadata(metadata)
+        if "hnsw:space" in metadata:
+            raise ValueError("Changing the distance function of a collection once it is created is not supported currently.")
+
+
+def _delete_result(ids_l: Optional[List[str]], where: Any, where_document: Any, deleted: int) -> DeleteResult:
+    if ids_l is not None and where is None and where_document is None:
+        # chromadb reports the number of ids asked for, found or not.
+        deleted = len(ids_l)
+    return {"deleted": int(deleted)}
 
 
 def _get_result(r: Dict[str, Any], include: Any) -> GetResult:

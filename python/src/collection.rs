@@ -12,6 +12,12 @@ use crate::convert::{
     self, from_json, matrix, metadata_to_py, metadatas_to_py, opt_json, to_json, to_metadata,
 };
 use crate::error::IntoPy;
+use crate::pool::{Deliver, run, run_with};
+
+/// The Python result of an engine call that returns nothing.
+pub(crate) fn none<'py>(py: Python<'py>, (): ()) -> PyResult<Bound<'py, PyAny>> {
+    Ok(py.None().into_bound(py))
+}
 
 /// A handle to one collection; safe to share between threads.
 #[pyclass(frozen, module = "mnemodb._native")]
@@ -258,23 +264,37 @@ impl Collection {
     }
 
     /// The catalog's current view: `id`, `name`, `dimension`, `metadata`, `configuration`.
-    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let info = py.detach(|| self.inner.info()).py_err()?;
-        info_to_py(py, &info)
+    /// With `deliver=(loop, mailbox, done)` (every method that takes it) the call runs on the async
+    /// client's worker pool and returns a `Pending` (see `pool.rs`).
+    #[pyo3(signature = (*, deliver=None))]
+    fn info(&self, py: Python<'_>, deliver: Option<Deliver>) -> PyResult<Py<PyAny>> {
+        let inner = self.inner.clone();
+        run(
+            py,
+            deliver,
+            move || inner.info(),
+            |py, info| Ok(info_to_py(py, &info)?.into_any()),
+        )
     }
 
     /// Number of records, or of those passing `where` / `where_document` (reads no record).
-    #[pyo3(signature = (r#where=None, where_document=None))]
+    #[pyo3(signature = (r#where=None, where_document=None, *, deliver=None))]
     fn count<'py>(
         &self,
         py: Python<'py>,
         r#where: Option<&Bound<'py, PyAny>>,
         where_document: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<u64> {
+        deliver: Option<Deliver>,
+    ) -> PyResult<Py<PyAny>> {
         let w = opt_json(r#where)?;
         let wd = opt_json(where_document)?;
-        py.detach(|| self.inner.count_where(w.as_ref(), wd.as_ref()))
-            .py_err()
+        let inner = self.inner.clone();
+        run(
+            py,
+            deliver,
+            move || inner.count_where(w.as_ref(), wd.as_ref()),
+            |py, n| Ok(n.into_pyobject(py)?.into_any()),
+        )
     }
 
     /// Links every committed record into the HNSW index now (writes queue it in the
@@ -283,9 +303,10 @@ impl Collection {
         py.detach(|| self.inner.catch_up_index()).py_err()
     }
 
-    /// Adds records; `embeddings` is a C-contiguous float32 `(rows, dim)` array, read in place.
-    /// Every check is the engine's.
-    #[pyo3(signature = (ids, embeddings, documents=None, uris=None, metadatas=None))]
+    /// Adds records; `embeddings` is a C-contiguous float32 `(rows, dim)` array, read in place
+    /// (copied first when awaited). Every check is the engine's.
+    #[pyo3(signature = (ids, embeddings, documents=None, uris=None, metadatas=None, *, deliver=None))]
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &self,
         py: Python<'_>,
@@ -294,28 +315,35 @@ impl Collection {
         documents: Option<&Bound<'_, PyAny>>,
         uris: Option<Vec<Option<String>>>,
         metadatas: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
+        deliver: Option<Deliver>,
+    ) -> PyResult<Py<PyAny>> {
         let op = Op::Add;
         let ids = convert::ids(ids, op)?;
         let (flat, _, dim) = matrix(&embeddings)?;
         let documents = convert::documents(documents, op)?;
         let metas = convert::metadatas(metadatas, op)?;
-        py.detach(|| {
-            self.inner.add(AddBatch {
-                ids: &ids,
-                embeddings: Vectors::new(flat, dim),
-                documents: documents.as_deref(),
-                uris: uris.as_deref(),
-                metadatas: metas.as_deref(),
-            })
-        })
-        .py_err()
+        let inner = self.inner.clone();
+        run_with(
+            py,
+            deliver,
+            Some(flat),
+            move |flat| {
+                inner.add(AddBatch {
+                    ids: &ids,
+                    embeddings: Vectors::new(flat.unwrap_or_default(), dim),
+                    documents: documents.as_deref(),
+                    uris: uris.as_deref(),
+                    metadatas: metas.as_deref(),
+                })
+            },
+            none,
+        )
     }
 
     /// Updates existing records (`upsert=False`) or inserts-or-updates (`upsert=True`).
     /// Metadata dicts are patches: a `None` value removes the key. `synced=False` (updates
     /// only) leaves the commit unsynced (`Durability::Deferred`).
-    #[pyo3(signature = (ids, embeddings=None, documents=None, uris=None, metadatas=None, upsert=false, *, synced=true))]
+    #[pyo3(signature = (ids, embeddings=None, documents=None, uris=None, metadatas=None, upsert=false, *, synced=true, deliver=None))]
     #[allow(clippy::too_many_arguments)]
     fn update(
         &self,
@@ -327,7 +355,8 @@ impl Collection {
         metadatas: Option<&Bound<'_, PyAny>>,
         upsert: bool,
         synced: bool,
-    ) -> PyResult<()> {
+        deliver: Option<Deliver>,
+    ) -> PyResult<Py<PyAny>> {
         if upsert && !synced {
             return Err(pyo3::exceptions::PyValueError::new_err(
                 "an upsert is always synced (synced=False is for updates)",
@@ -336,34 +365,41 @@ impl Collection {
         let op = if upsert { Op::Upsert } else { Op::Update };
         let ids = convert::ids(ids, op)?;
         let vectors = opt_matrix(&embeddings)?;
+        let dim = vectors.map(|v| v.dim);
         let documents = convert::documents(documents, op)?;
         let patches = convert::metadata_patches(metadatas, op)?;
-        py.detach(|| {
-            let batch = UpdateBatch {
-                ids: &ids,
-                embeddings: vectors,
-                documents: documents.as_deref(),
-                uris: uris.as_deref(),
-                metadatas: patches.as_deref(),
-            };
-            let durability = if synced {
-                Durability::Synced
-            } else {
-                Durability::Deferred
-            };
-            if upsert {
-                self.inner.upsert(batch)
-            } else {
-                self.inner.update_with(batch, durability)
-            }
-        })
-        .py_err()
+        let inner = self.inner.clone();
+        run_with(
+            py,
+            deliver,
+            vectors.map(|v| v.data),
+            move |flat| {
+                let batch = UpdateBatch {
+                    ids: &ids,
+                    embeddings: flat.zip(dim).map(|(data, dim)| Vectors::new(data, dim)),
+                    documents: documents.as_deref(),
+                    uris: uris.as_deref(),
+                    metadatas: patches.as_deref(),
+                };
+                let durability = if synced {
+                    Durability::Synced
+                } else {
+                    Durability::Deferred
+                };
+                if upsert {
+                    inner.upsert(batch)
+                } else {
+                    inner.update_with(batch, durability)
+                }
+            },
+            none,
+        )
     }
 
     /// Deletes the records among `ids` (if given) that pass `where` / `where_document`;
     /// returns how many were deleted. The filters are handed to the engine as JSON, which
     /// parses and checks them once.
-    #[pyo3(signature = (ids=None, r#where=None, where_document=None, limit=None))]
+    #[pyo3(signature = (ids=None, r#where=None, where_document=None, limit=None, *, deliver=None))]
     fn delete(
         &self,
         py: Python<'_>,
@@ -371,7 +407,8 @@ impl Collection {
         r#where: Option<&Bound<'_, PyAny>>,
         where_document: Option<&Bound<'_, PyAny>>,
         limit: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<u64> {
+        deliver: Option<Deliver>,
+    ) -> PyResult<Py<PyAny>> {
         let op = Op::Delete;
         let ids = ids.map(|i| convert::ids(i, op)).transpose()?;
         let limit = opt_json(limit)?
@@ -380,15 +417,17 @@ impl Collection {
             .py_err()?;
         let w = opt_json(r#where)?;
         let wd = opt_json(where_document)?;
-        py.detach(|| {
-            self.inner
-                .delete_where(ids.as_deref(), w.as_ref(), wd.as_ref(), limit)
-        })
-        .py_err()
+        let inner = self.inner.clone();
+        run(
+            py,
+            deliver,
+            move || inner.delete_where(ids.as_deref(), w.as_ref(), wd.as_ref(), limit),
+            |py, n| Ok(n.into_pyobject(py)?.into_any()),
+        )
     }
 
     /// Records by id and/or filter, in insertion order, paged; a dict of the included fields.
-    #[pyo3(signature = (ids=None, r#where=None, where_document=None, limit=None, offset=0, include=None))]
+    #[pyo3(signature = (ids=None, r#where=None, where_document=None, limit=None, offset=0, include=None, *, deliver=None))]
     #[allow(clippy::too_many_arguments)]
     fn get<'py>(
         &self,
@@ -399,7 +438,8 @@ impl Collection {
         limit: Option<i64>,
         offset: i64,
         include: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyDict>> {
+        deliver: Option<Deliver>,
+    ) -> PyResult<Py<PyAny>> {
         let op = Op::Get;
         let ids = ids.map(|i| convert::ids(i, op)).transpose()?;
         let limit = convert::count(limit)?;
@@ -410,9 +450,12 @@ impl Collection {
             .map(|i| convert::include(i, op))
             .transpose()?
             .unwrap_or_default();
-        let r = py
-            .detach(|| {
-                self.inner.get(GetRequest {
+        let inner = self.inner.clone();
+        run(
+            py,
+            deliver,
+            move || {
+                inner.get(GetRequest {
                     ids: ids.as_deref(),
                     limit,
                     offset,
@@ -420,14 +463,17 @@ impl Collection {
                     where_: w.as_ref(),
                     where_document: wd.as_ref(),
                 })
-            })
-            .py_err()?;
-        fields_to_py(py, r.ids, r.embeddings, r.documents, r.uris, r.metadatas)
+            },
+            |py, r| {
+                let d = fields_to_py(py, r.ids, r.embeddings, r.documents, r.uris, r.metadatas)?;
+                Ok(d.into_any())
+            },
+        )
     }
 
     /// The `n_results` nearest records to each row of `embeddings`, as chromadb's
     /// `QueryResult` dict (its `included` is the `include` list given).
-    #[pyo3(signature = (embeddings, n_results, ids=None, r#where=None, where_document=None, include=None))]
+    #[pyo3(signature = (embeddings, n_results, ids=None, r#where=None, where_document=None, include=None, *, deliver=None))]
     #[allow(clippy::too_many_arguments)]
     fn query<'py>(
         &self,
@@ -438,7 +484,8 @@ impl Collection {
         r#where: Option<&Bound<'py, PyAny>>,
         where_document: Option<&Bound<'py, PyAny>>,
         include: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyDict>> {
+        deliver: Option<Deliver>,
+    ) -> PyResult<Py<PyAny>> {
         let op = Op::Query;
         let (flat, _, dim) = matrix(&embeddings)?;
         let n_results = request::n_results(&to_json(n_results)?).py_err()?;
@@ -447,11 +494,16 @@ impl Collection {
         let wd = opt_json(where_document)?;
         let include = include.unwrap_or_else(|| PyList::empty(py).into_any());
         let inc = convert::include(&include, op)?;
-        let hits = py
-            .detach(|| {
-                self.inner.query_where(
+        let included = include.unbind();
+        let inner = self.inner.clone();
+        run_with(
+            py,
+            deliver,
+            Some(flat),
+            move |flat| {
+                inner.query_where(
                     QueryRequest {
-                        embeddings: flat,
+                        embeddings: flat.unwrap_or_default(),
                         dim,
                         n_results,
                         ids: ids.as_deref(),
@@ -460,9 +512,9 @@ impl Collection {
                     w.as_ref(),
                     wd.as_ref(),
                 )
-            })
-            .py_err()?;
-        query_result_to_py(py, hits, inc, &include)
+            },
+            move |py, hits| Ok(query_result_to_py(py, hits, inc, included.bind(py))?.into_any()),
+        )
     }
 
     /// How `query` would answer this request now, without running it: the engine's plan as
@@ -504,39 +556,47 @@ impl Collection {
     }
 
     /// Renames the collection and/or replaces its metadata (`None`: unchanged).
-    #[pyo3(signature = (name=None, metadata=None))]
+    #[pyo3(signature = (name=None, metadata=None, *, deliver=None))]
     fn modify(
         &self,
         py: Python<'_>,
         name: Option<String>,
         metadata: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
+        deliver: Option<Deliver>,
+    ) -> PyResult<Py<PyAny>> {
         let metadata = match metadata {
             Some(m) if !m.is_none() => Some(to_metadata(m)?),
             _ => None,
         };
-        py.detach(|| {
-            self.inner
-                .modify(name.as_deref(), metadata.as_ref().map(Some))
-        })
-        .py_err()
+        let inner = self.inner.clone();
+        run(
+            py,
+            deliver,
+            move || inner.modify(name.as_deref(), metadata.as_ref().map(Some)),
+            none,
+        )
     }
 
     /// Applies chromadb's configuration update (`{"hnsw": {"ef_search": ...}}`); returns the
     /// new configuration.
+    #[pyo3(signature = (configuration, *, deliver=None))]
     fn modify_configuration<'py>(
         &self,
         py: Python<'py>,
         configuration: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+        deliver: Option<Deliver>,
+    ) -> PyResult<Py<PyAny>> {
         let json = to_json(configuration)?;
-        let config = py
-            .detach(|| {
+        let inner = self.inner.clone();
+        run(
+            py,
+            deliver,
+            move || {
                 let update = HnswConfigUpdate::from_json(&json)?;
-                self.inner.modify_configuration(&update)
-            })
-            .py_err()?;
-        from_json(py, &config.to_json())
+                inner.modify_configuration(&update)
+            },
+            |py, config| from_json(py, &config.to_json()),
+        )
     }
 
     /// Rewrites the vector file without dead slots; returns how many were reclaimed.

@@ -6,9 +6,9 @@ use mnemodb::CollectionConfig;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::collection::{Collection, info_to_py};
+use crate::collection::{Collection, info_to_py, none};
 use crate::convert::{opt_json, to_metadata};
-use crate::error::IntoPy;
+use crate::pool::{Deliver, run};
 
 /// A mnemodb database; safe to share between threads.
 #[pyclass(frozen, module = "mnemodb._native")]
@@ -18,18 +18,25 @@ pub(crate) struct Database {
 
 #[pymethods]
 impl Database {
-    /// Opens (creating if needed) the database in directory `path`.
+    /// Opens (creating if needed) the database in directory `path`. With
+    /// `deliver=(loop, mailbox, done)` (every method that takes it) the call runs on the async
+    /// client's worker pool and returns a `Pending` (see `pool.rs`).
     #[staticmethod]
-    fn open(py: Python<'_>, path: PathBuf) -> PyResult<Database> {
-        let inner = py.detach(|| mnemodb::Database::open(&path)).py_err()?;
-        Ok(Database { inner })
+    #[pyo3(signature = (path, *, deliver=None))]
+    fn open(py: Python<'_>, path: PathBuf, deliver: Option<Deliver>) -> PyResult<Py<PyAny>> {
+        run(
+            py,
+            deliver,
+            move || mnemodb::Database::open(&path),
+            database,
+        )
     }
 
     /// A database that lives in memory only.
     #[staticmethod]
-    fn in_memory(py: Python<'_>) -> PyResult<Database> {
-        let inner = py.detach(mnemodb::Database::in_memory).py_err()?;
-        Ok(Database { inner })
+    #[pyo3(signature = (*, deliver=None))]
+    fn in_memory(py: Python<'_>, deliver: Option<Deliver>) -> PyResult<Py<PyAny>> {
+        run(py, deliver, mnemodb::Database::in_memory, database)
     }
 
     /// The directory, or `None` in memory.
@@ -40,65 +47,107 @@ impl Database {
 
     /// Creates a collection (or returns the existing one with `get_or_create`).
     /// `configuration` is chromadb's `{"hnsw": {...}}`; legacy `hnsw:*` metadata keys apply too.
-    #[pyo3(signature = (name, configuration=None, metadata=None, get_or_create=false))]
+    #[pyo3(signature = (name, configuration=None, metadata=None, get_or_create=false, *, deliver=None))]
     fn create_collection(
         &self,
         py: Python<'_>,
-        name: &str,
+        name: String,
         configuration: Option<&Bound<'_, PyAny>>,
         metadata: Option<&Bound<'_, PyAny>>,
         get_or_create: bool,
-    ) -> PyResult<Collection> {
+        deliver: Option<Deliver>,
+    ) -> PyResult<Py<PyAny>> {
         let configuration = opt_json(configuration)?;
         let metadata = match metadata {
             Some(m) if !m.is_none() => Some(to_metadata(m)?),
             _ => None,
         };
-        let inner = py
-            .detach(|| {
+        let inner = self.inner.clone();
+        run(
+            py,
+            deliver,
+            move || {
                 let config = CollectionConfig::resolve(configuration.as_ref(), metadata.as_ref())?;
                 if get_or_create {
-                    self.inner
-                        .get_or_create_collection(name, config, metadata.as_ref())
+                    inner.get_or_create_collection(&name, config, metadata.as_ref())
                 } else {
-                    self.inner
-                        .create_collection(name, config, metadata.as_ref())
+                    inner.create_collection(&name, config, metadata.as_ref())
                 }
-            })
-            .py_err()?;
-        Ok(Collection::new(inner))
+            },
+            collection,
+        )
     }
 
     /// The collection called `name`.
-    fn get_collection(&self, py: Python<'_>, name: &str) -> PyResult<Collection> {
-        let inner = py.detach(|| self.inner.get_collection(name)).py_err()?;
-        Ok(Collection::new(inner))
+    #[pyo3(signature = (name, *, deliver=None))]
+    fn get_collection(
+        &self,
+        py: Python<'_>,
+        name: String,
+        deliver: Option<Deliver>,
+    ) -> PyResult<Py<PyAny>> {
+        let inner = self.inner.clone();
+        run(py, deliver, move || inner.get_collection(&name), collection)
     }
 
     /// The collection with this id (a UUID string).
-    fn get_collection_by_id(&self, py: Python<'_>, id: &str) -> PyResult<Collection> {
+    #[pyo3(signature = (id, *, deliver=None))]
+    fn get_collection_by_id(
+        &self,
+        py: Python<'_>,
+        id: &str,
+        deliver: Option<Deliver>,
+    ) -> PyResult<Py<PyAny>> {
         let uuid = uuid::Uuid::parse_str(id).map_err(|e| {
             pyo3::exceptions::PyValueError::new_err(format!("not a collection id: {id}: {e}"))
         })?;
-        let inner = py
-            .detach(|| self.inner.get_collection_by_id(uuid))
-            .py_err()?;
-        Ok(Collection::new(inner))
+        let inner = self.inner.clone();
+        run(
+            py,
+            deliver,
+            move || inner.get_collection_by_id(uuid),
+            collection,
+        )
     }
 
     /// Every collection, oldest first, as dicts (`id`, `name`, `dimension`, `metadata`,
     /// `configuration`).
-    fn list_collections<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let infos = py.detach(|| self.inner.list_collections()).py_err()?;
-        let items = infos
-            .iter()
-            .map(|i| info_to_py(py, i))
-            .collect::<PyResult<Vec<Bound<'py, PyDict>>>>()?;
-        PyList::new(py, items)
+    #[pyo3(signature = (*, deliver=None))]
+    fn list_collections(&self, py: Python<'_>, deliver: Option<Deliver>) -> PyResult<Py<PyAny>> {
+        let inner = self.inner.clone();
+        run(
+            py,
+            deliver,
+            move || inner.list_collections(),
+            |py, infos| {
+                let items = infos
+                    .iter()
+                    .map(|i| info_to_py(py, i))
+                    .collect::<PyResult<Vec<Bound<'_, PyDict>>>>()?;
+                Ok(PyList::new(py, items)?.into_any())
+            },
+        )
     }
 
     /// Deletes the collection called `name` with its records and files.
-    fn delete_collection(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        py.detach(|| self.inner.delete_collection(name)).py_err()
+    #[pyo3(signature = (name, *, deliver=None))]
+    fn delete_collection(
+        &self,
+        py: Python<'_>,
+        name: String,
+        deliver: Option<Deliver>,
+    ) -> PyResult<Py<PyAny>> {
+        let inner = self.inner.clone();
+        run(py, deliver, move || inner.delete_collection(&name), none)
     }
+}
+
+/// An opened engine database as a `_native.Database`.
+fn database(py: Python<'_>, inner: mnemodb::Database) -> PyResult<Bound<'_, PyAny>> {
+    Ok(Bound::new(py, Database { inner })?.into_any())
+}
+
+/// An engine collection handle as a `_native.Collection`.
+fn collection(py: Python<'_>, inner: mnemodb::Collection) -> PyResult<Bound<'_, PyAny>> {
+    Ok(Bound::new(py, Collection::new(inner))?.into_any())
 }

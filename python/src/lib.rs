@@ -10,6 +10,7 @@ mod collection;
 mod convert;
 mod database;
 mod error;
+mod pool;
 
 use pyo3::prelude::*;
 
@@ -18,6 +19,8 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<database::Database>()?;
     m.add_class::<collection::Collection>()?;
+    m.add_class::<pool::Pending>()?;
+    m.add_class::<pool::Mailbox>()?;
     m.add_function(wrap_pyfunction!(convert::buffer_address, m)?)?;
     m.add_function(wrap_pyfunction!(collection::check_records, m)?)?;
     m.add_function(wrap_pyfunction!(collection::embedding_rows, m)?)?;

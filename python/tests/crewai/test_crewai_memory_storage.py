@@ -253,6 +253,40 @@ async def test_async_twins(store):
 test_async_twins = pytest.mark.asyncio(test_async_twins)
 
 
+async def test_async_twins_match_the_sync_methods_without_threads(tmp_path, monkeypatch):
+    """asave / asearch / adelete await mnemodb's async client: no `asyncio.to_thread`, no
+    executor, and the same results as save / search / delete on an identical store."""
+    import asyncio
+
+    def no_thread(*args, **kwargs):
+        raise AssertionError("an async twin used a Python thread")
+
+    sync, asyn = MnemoStorage(tmp_path / "sync"), MnemoStorage(tmp_path / "async")
+    records = [rec(f"note {i}", f"/s/{i % 3}", ["even"] if i % 2 == 0 else [], {"n": i, "f": i / 2}) for i in range(12)]
+    records.append(MemoryRecord(content="no embedding", scope="/s/0"))
+    sync.save(records)
+    monkeypatch.setattr(asyncio, "to_thread", no_thread)
+    monkeypatch.setattr(asyncio.get_running_loop(), "run_in_executor", no_thread)
+    await asyn.asave(records)
+    q = embed("note 4")
+    for kwargs in [{}, {"scope_prefix": "/s/1"}, {"categories": ["even"], "limit": 3}, {"metadata_filter": {"f": 2.5}}, {"min_score": 0.5}]:
+        want = [(r.id, r.content, s) for r, s in sync.search(q, **kwargs)]
+        got = [(r.id, r.content, s) for r, s in await asyn.asearch(q, **kwargs)]
+        assert got == want and (want or kwargs.get("min_score")), kwargs
+    for kwargs in [{"scope_prefix": "/s/2"}, {"metadata_filter": {"f": 1.0}}, {"record_ids": [records[0].id, "missing"]}, {"record_ids": []}]:
+        assert await asyn.adelete(**kwargs) == sync.delete(**kwargs), kwargs
+    assert sorted(r.id for r in asyn.list_records()) == sorted(r.id for r in sync.list_records())
+    asyn.reset()  # the async collection is reopened after a reset
+    assert await asyn.asearch(q) == [] and asyn.count() == 0
+    await asyn.asave(records[:2])
+    assert asyn.count() == 2
+
+
+test_async_twins_match_the_sync_methods_without_threads = pytest.mark.asyncio(
+    test_async_twins_match_the_sync_methods_without_threads
+)
+
+
 def test_lancedb_reference_has_the_scope_bugs(tmp_path):
     """The cases above, on LanceDBStorage 1.15.30: shows they reproduce #7543 and #7419."""
     lancedb_storage = pytest.importorskip("crewai.memory.storage.lancedb_storage")

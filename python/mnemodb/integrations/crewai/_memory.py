@@ -28,7 +28,6 @@ committed snapshots, and a collection dropped by ``reset()`` elsewhere is reopen
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
@@ -36,7 +35,7 @@ import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Generator, Iterable, List, Optional, Tuple
 
 import numpy as np
 
@@ -52,6 +51,29 @@ _ROOT = "/"
 _I64 = (-(2**63), 2**63 - 1)
 _DIM_ERROR = re.compile(r"dimension of (\d+), got (\d+)")
 _INCLUDE_ALL = ["documents", "metadatas", "embeddings"]
+
+# A storage operation written once for the sync and the async collection: a generator that
+# yields `(method, args, kwargs)` collection calls, is sent each call's result and returns the
+# operation's result (driven by `_drive` for `Collection`, `_adrive` for `AsyncCollection`).
+Steps = Generator[Tuple[str, Tuple[Any, ...], Dict[str, Any]], Any, Any]
+
+
+def _drive(col: Any, steps: Steps) -> Any:
+    try:
+        method, args, kwargs = next(steps)
+        while True:
+            method, args, kwargs = steps.send(getattr(col, method)(*args, **kwargs))
+    except StopIteration as stop:
+        return stop.value
+
+
+async def _adrive(col: Any, steps: Steps) -> Any:
+    try:
+        method, args, kwargs = next(steps)
+        while True:
+            method, args, kwargs = steps.send(await getattr(col, method)(*args, **kwargs))
+    except StopIteration as stop:
+        return stop.value
 
 
 def _mismatch(stored: int, new: int) -> Exception:
@@ -111,6 +133,8 @@ class MnemoStorage:
         self._name = collection_name
         self._col: Any = None
         self._lock = threading.Lock()
+        self._aclient: Any = None  # the async client and collection of asave / asearch / adelete
+        self._acol: Any = None
 
     # identity: one store per directory
     @property
@@ -153,23 +177,50 @@ class MnemoStorage:
                 return default
             try:
                 return op(col)
-            except NotFoundError as e:
-                if attempt or "does not exist" not in str(e):
-                    raise
-                self._col = None  # dropped by reset() (maybe in another process): reopen once
-            except InvalidArgumentError as e:
-                m = _DIM_ERROR.search(str(e))
-                if m:
-                    raise _mismatch(int(m.group(1)), int(m.group(2))) from None
-                raise
+            except (NotFoundError, InvalidArgumentError) as e:
+                self._recover(e, attempt)
         return default
 
-    def _stored_dim(self) -> int:
-        def peek(col: Any) -> int:
-            emb = col.peek(1)["embeddings"]
-            return len(emb[0]) if emb is not None and len(emb) else 0
+    def _recover(self, e: Exception, attempt: int) -> None:
+        """After a failed collection call: forgets a collection dropped elsewhere (the caller
+        reopens it once) or raises what to raise."""
+        if isinstance(e, NotFoundError):
+            if attempt or "does not exist" not in str(e):
+                raise e
+            self._col = self._acol = None  # dropped by reset() (maybe in another process): reopen once
+            return
+        m = _DIM_ERROR.search(str(e))
+        if m:
+            raise _mismatch(int(m.group(1)), int(m.group(2))) from None
+        raise e
 
-        return int(self._run(False, peek, 0))
+    async def _acollection(self, create: bool) -> Any:
+        """``_collection`` for the async methods: the same collection through the async client."""
+        acol = self._acol
+        if acol is not None:
+            return acol
+        if self._aclient is None:
+            self._aclient = await mnemodb.AsyncPersistentClient(self._path, settings=self._client.get_settings())
+        try:
+            acol = await self._aclient.get_collection(self._name)
+        except NotFoundError:
+            if not create:
+                return None
+            acol = await self._aclient.get_or_create_collection(self._name, configuration={"hnsw": {"space": "l2"}})
+        self._acol = acol
+        return acol
+
+    async def _arun(self, create: bool, steps: Callable[[], Steps], default: Any = None) -> Any:
+        """``_run`` for the async methods: the engine calls are awaited, no thread is used."""
+        for attempt in (0, 1):
+            col = await self._acollection(create)
+            if col is None:
+                return default
+            try:
+                return await _adrive(col, steps())
+            except (NotFoundError, InvalidArgumentError) as e:
+                self._recover(e, attempt)
+        return default
 
     # filters
     @staticmethod
@@ -254,8 +305,10 @@ class MnemoStorage:
 
     # StorageBackend: writes
     def save(self, records: List[Any]) -> None:
-        if not records:
-            return
+        if records:
+            self._run(True, lambda col: _drive(col, self._save_steps(records)))
+
+    def _save_steps(self, records: List[Any]) -> Steps:
         dim = 0
         for r in records:  # a mixed batch is refused whole, as LanceDBStorage does
             if r.embedding:
@@ -264,7 +317,9 @@ class MnemoStorage:
                 elif len(r.embedding) != dim:
                     raise _mismatch(dim, len(r.embedding))
         if any(not r.embedding for r in records):
-            dim = self._stored_dim() or dim or DEFAULT_VECTOR_DIM
+            emb = (yield ("peek", (1,), {}))["embeddings"]
+            stored = len(emb[0]) if emb is not None and len(emb) else 0
+            dim = stored or dim or DEFAULT_VECTOR_DIM
         rows: Dict[str, Tuple[str, np.ndarray, str, Dict[str, Any]]] = {}
         for r in records:  # the last of two records with one id wins
             row = self._row(r, dim)
@@ -273,7 +328,7 @@ class MnemoStorage:
         matrix = np.stack([rows[i][1] for i in ids])
         docs = [rows[i][2] for i in ids]
         mds = [rows[i][3] for i in ids]
-        self._run(True, lambda col: col.upsert(ids=ids, embeddings=matrix, documents=docs, metadatas=mds))
+        yield ("upsert", (), {"ids": ids, "embeddings": matrix, "documents": docs, "metadatas": mds})
 
     def update(self, record: Any) -> None:
         """Replaces the record with ``record.id`` (or stores it when there is none)."""
@@ -310,23 +365,31 @@ class MnemoStorage:
         """
         if record_ids is not None and len(record_ids) == 0:
             return 0
+        args = (scope_prefix, categories, record_ids, older_than, metadata_filter)
+        return int(self._run(False, lambda col: _drive(col, self._delete_steps(*args)), 0))
+
+    def _delete_steps(
+        self,
+        scope_prefix: Optional[str],
+        categories: Optional[List[str]],
+        record_ids: Optional[List[str]],
+        older_than: Optional[datetime],
+        metadata_filter: Optional[Dict[str, Any]],
+    ) -> Steps:
         where = self._where(scope_prefix, categories, metadata_filter, older_than) or {
             "scope_path": {"$contains": _ROOT}
         }
         ids = None if record_ids is None else list(dict.fromkeys(str(i) for i in record_ids))
         exact = not metadata_filter or all(_indexable(v) and not isinstance(v, (bool, float)) for v in metadata_filter.values())
 
-        def run(col: Any) -> int:
-            if exact:
-                # one transaction; the engine reports what it deleted
-                return int(col.delete(ids=ids, where=where)["deleted"])
-            got = col.get(ids=ids, where=where, include=["metadatas"])
-            victims = [i for i, md in zip(got["ids"], got["metadatas"]) if self._metadata_ok(md, metadata_filter)]
-            if not victims:
-                return 0
-            return int(col.delete(ids=victims, where=where)["deleted"])
-
-        return int(self._run(False, run, 0))
+        if exact:
+            # one transaction; the engine reports what it deleted
+            return int((yield ("delete", (), {"ids": ids, "where": where}))["deleted"])
+        got = yield ("get", (), {"ids": ids, "where": where, "include": ["metadatas"]})
+        victims = [i for i, md in zip(got["ids"], got["metadatas"]) if self._metadata_ok(md, metadata_filter)]
+        if not victims:
+            return 0
+        return int((yield ("delete", (), {"ids": victims, "where": where}))["deleted"])
 
     def reset(self, scope_prefix: Optional[str] = None) -> None:
         """Drops everything (``None`` or ``/``: the collection, so a new embedder's dimension
@@ -337,7 +400,7 @@ class MnemoStorage:
                     self._client.delete_collection(self._name)
                 except NotFoundError:
                     pass
-                self._col = None
+                self._col = self._acol = None
             return
         self.delete(scope_prefix=scope_prefix)
 
@@ -355,37 +418,49 @@ class MnemoStorage:
         ``(record, 1 / (1 + squared L2 distance))`` with score >= ``min_score``."""
         if limit <= 0:
             return []
+        args = (query_embedding, scope_prefix, categories, metadata_filter, limit, min_score)
+        return list(self._run(False, lambda col: _drive(col, self._search_steps(*args)), []))
+
+    def _search_steps(
+        self,
+        query_embedding: List[float],
+        scope_prefix: Optional[str],
+        categories: Optional[List[str]],
+        metadata_filter: Optional[Dict[str, Any]],
+        limit: int,
+        min_score: float,
+    ) -> Steps:
         query = np.asarray([query_embedding], dtype=np.float32)
         where = self._where(scope_prefix, categories, metadata_filter)
-
-        def run(col: Any) -> List[Tuple[Any, float]]:
-            n = limit
-            while True:
-                res = col.query(
-                    query_embeddings=query,
-                    n_results=n,
-                    where=where,
-                    include=["documents", "metadatas", "embeddings", "distances"],
-                )
-                ids, dists = res["ids"][0], res["distances"][0]
-                out: List[Tuple[Any, float]] = []
-                rejected = False
-                for i, rid in enumerate(ids):
-                    score = 1.0 / (1.0 + float(dists[i]))
-                    if score < min_score:
-                        break  # ordered by distance: the rest score lower
-                    md = res["metadatas"][0][i]
-                    if not self._metadata_ok(md, metadata_filter):
-                        rejected = True
-                        continue
-                    out.append((self._record(rid, res["documents"][0][i], md, res["embeddings"][0][i]), score))
-                    if len(out) == limit:
-                        return out
-                if not rejected or len(ids) < n:
+        n = limit
+        while True:
+            res = yield (
+                "query",
+                (),
+                {
+                    "query_embeddings": query,
+                    "n_results": n,
+                    "where": where,
+                    "include": ["documents", "metadatas", "embeddings", "distances"],
+                },
+            )
+            ids, dists = res["ids"][0], res["distances"][0]
+            out: List[Tuple[Any, float]] = []
+            rejected = False
+            for i, rid in enumerate(ids):
+                score = 1.0 / (1.0 + float(dists[i]))
+                if score < min_score:
+                    break  # ordered by distance: the rest score lower
+                md = res["metadatas"][0][i]
+                if not self._metadata_ok(md, metadata_filter):
+                    rejected = True
+                    continue
+                out.append((self._record(rid, res["documents"][0][i], md, res["embeddings"][0][i]), score))
+                if len(out) == limit:
                     return out
-                n *= 4  # the engine's pre-filter let through records the exact test refused
-
-        return list(self._run(False, run, []))
+            if not rejected or len(ids) < n:
+                return out
+            n *= 4  # the engine's pre-filter let through records the exact test refused
 
     def get_record(self, record_id: str) -> Any:
         got = self._run(False, lambda col: col.get(ids=[str(record_id)], include=_INCLUDE_ALL))
@@ -468,9 +543,11 @@ class MnemoStorage:
         if col is not None:
             col.wait_for_index()
 
-    # async twins (Memory itself calls the sync methods)
+    # async twins (Memory itself calls the sync methods): the same steps, every engine call
+    # awaited through mnemodb's async client (no thread per call)
     async def asave(self, records: List[Any]) -> None:
-        await asyncio.to_thread(self.save, records)
+        if records:
+            await self._arun(True, lambda: self._save_steps(records))
 
     async def asearch(
         self,
@@ -481,9 +558,10 @@ class MnemoStorage:
         limit: int = 10,
         min_score: float = 0.0,
     ) -> List[Tuple[Any, float]]:
-        return await asyncio.to_thread(
-            self.search, query_embedding, scope_prefix, categories, metadata_filter, limit, min_score
-        )
+        if limit <= 0:
+            return []
+        args = (query_embedding, scope_prefix, categories, metadata_filter, limit, min_score)
+        return list(await self._arun(False, lambda: self._search_steps(*args), []))
 
     async def adelete(
         self,
@@ -493,4 +571,7 @@ class MnemoStorage:
         older_than: Optional[datetime] = None,
         metadata_filter: Optional[Dict[str, Any]] = None,
     ) -> int:
-        return await asyncio.to_thread(self.delete, scope_prefix, categories, record_ids, older_than, metadata_filter)
+        if record_ids is not None and len(record_ids) == 0:
+            return 0
+        args = (scope_prefix, categories, record_ids, older_than, metadata_filter)
+        return int(await self._arun(False, lambda: self._delete_steps(*args), 0))

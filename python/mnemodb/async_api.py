@@ -1,0 +1,366 @@
+"""chromadb's async client (``AsyncClientAPI`` and ``AsyncCollection``) over ``mnemodb._native``.
+
+Every method that reaches the engine is awaited without a Python thread: the native module
+queues the call on its own small pool of Rust worker threads (``python/src/pool.rs``), which run
+it with the GIL released and complete an ``asyncio.Future`` on the caller's loop through
+``loop.call_soon_threadsafe`` (one wake-up of the loop hands over every result finished since
+the last). Cancelling the awaiting task before a worker starts the call
+skips it. Arguments are checked, and results built, by the sync client's own code
+(``mnemodb.api``), so both give the same results and raise the same errors.
+
+As in chromadb, the client factories are coroutines::
+
+    client = await mnemodb.AsyncPersistentClient("./data")
+    notes = await client.get_or_create_collection("notes")
+    await notes.add(ids=["a"], embeddings=[[1.0, 0.0]])
+    await notes.query(query_embeddings=[[1.0, 0.0]], n_results=1)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Sequence, Union, cast
+
+from . import _native
+from . import _validate as v
+from . import api
+from ._chroma_types import presents_as
+from .api import _DEFAULT, DEFAULT_DATABASE, DEFAULT_TENANT, _databases, _databases_lock
+from .config import Settings
+from .types import DeleteResult, GetResult, Include, QueryResult
+
+__all__ = ["AsyncClient", "AsyncCollection", "AsyncPersistentClient", "AsyncEphemeralClient"]
+
+
+def _resolve(future: "asyncio.Future[Any]", exc: Optional[BaseException], value: Any) -> None:
+    """Runs on the loop when a worker is done: completes the future unless it was cancelled."""
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(value)
+
+
+# This thread's running loop and its mailbox (where workers leave finished calls, see
+# python/src/pool.rs); a new loop in the thread gets a new mailbox.
+_local = threading.local()
+
+
+def _mailbox(loop: asyncio.AbstractEventLoop) -> Any:
+    if getattr(_local, "loop", None) is not loop:
+        _local.loop, _local.mailbox = loop, _native.Mailbox()
+    return _local.mailbox
+
+
+async def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Awaits ``method(*args, **kwargs)``, a ``_native`` call, run on the native worker pool."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+    pending = method(*args, deliver=(loop, _mailbox(loop), functools.partial(_resolve, future)), **kwargs)
+    future.add_done_callback(pending)  # cancelled before a worker starts it: skipped
+    return await future
+
+
+async def _database(path: Optional[str]) -> Any:
+    """The process's shared database for ``path`` (``None``: in memory), as the sync client's."""
+    identifier = path or "ephemeral"
+    with _databases_lock:
+        db = _databases.get(identifier)
+    if db is None:
+        opened = await (_call(_native.Database.open, path) if path is not None else _call(_native.Database.in_memory))
+        with _databases_lock:
+            db = _databases.setdefault(identifier, opened)
+    return db
+
+
+class AsyncClient:
+    """chromadb's ``AsyncClientAPI`` over one mnemodb database; make it with
+    :func:`AsyncPersistentClient` or :func:`AsyncEphemeralClient` (both awaited)."""
+
+    __class__ = presents_as("chromadb.api.async_client", "AsyncClient")  # see _chroma_types.py
+
+    def __init__(self, settings: Any, tenant: str, database: str, db: Any) -> None:
+        self._settings, self.tenant, self.database, self._db = settings, tenant, database, db
+
+    @classmethod
+    async def create(
+        cls,
+        settings: Any = None,
+        tenant: str = DEFAULT_TENANT,
+        database: str = DEFAULT_DATABASE,
+        *,
+        path: Optional[str] = None,
+        ephemeral: bool = False,
+    ) -> "AsyncClient":
+        settings, tenant, database, resolved = api._target(settings, tenant, database, path, ephemeral)
+        return cls(settings, tenant, database, await _database(resolved))
+
+    @staticmethod
+    def clear_system_cache() -> None:
+        api.Client.clear_system_cache()
+
+    async def heartbeat(self) -> int:
+        return time.time_ns()
+
+    async def get_version(self) -> str:
+        from . import __version__
+
+        return __version__
+
+    def get_settings(self) -> Any:
+        return self._settings
+
+    async def get_max_batch_size(self) -> int:
+        return api._MAX_BATCH_SIZE
+
+    async def reset(self) -> bool:
+        api._check_reset(self._settings)
+        for info in await _call(self._db.list_collections):
+            await _call(self._db.delete_collection, info["name"])
+        return True
+
+    async def count_collections(self) -> int:
+        return len(await _call(self._db.list_collections))
+
+    async def list_collections(self, limit: Optional[int] = None, offset: Optional[int] = None) -> Sequence["AsyncCollection"]:
+        infos = api._page(await _call(self._db.list_collections), limit, offset)
+        return [AsyncCollection(self, await _call(self._db.get_collection_by_id, i["id"]), i, None, None) for i in infos]
+
+    async def create_collection(
+        self,
+        name: str,
+        schema: Any = None,
+        configuration: Optional[Dict[str, Any]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        embedding_function: Any = _DEFAULT,
+        data_loader: Any = None,
+        get_or_create: bool = False,
+    ) -> "AsyncCollection":
+        ef = api._prepare_create(configuration, metadata, embedding_function)
+        native = await _call(
+            self._db.create_collection, name, api._engine_configuration(configuration), metadata, get_or_create
+        )
+        return AsyncCollection(self, native, await _call(native.info), ef, data_loader)
+
+    async def get_or_create_collection(
+        self,
+        name: str,
+        schema: Any = None,
+        configuration: Optional[Dict[str, Any]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        embedding_function: Any = _DEFAULT,
+        data_loader: Any = None,
+    ) -> "AsyncCollection":
+        return await self.create_collection(
+            name, schema, configuration, metadata, embedding_function, data_loader, get_or_create=True
+        )
+
+    async def get_collection(self, name: str, embedding_function: Any = _DEFAULT, data_loader: Any = None) -> "AsyncCollection":
+        ef = api._check_embedding_function(embedding_function)
+        native = await _call(self._db.get_collection, name)
+        return AsyncCollection(self, native, await _call(native.info), ef, data_loader)
+
+    async def get_collection_by_id(
+        self, id: Any, embedding_function: Any = _DEFAULT, data_loader: Any = None
+    ) -> "AsyncCollection":
+        ef = api._check_embedding_function(embedding_function)
+        native = await _call(self._db.get_collection_by_id, str(id))
+        return AsyncCollection(self, native, await _call(native.info), ef, data_loader)
+
+    async def delete_collection(self, name: str) -> None:
+        await _call(self._db.delete_collection, name)
+
+    def __repr__(self) -> str:
+        return f"<mnemodb.AsyncClient path={self._db.path!r}>"
+
+
+async def AsyncPersistentClient(
+    path: Union[str, Path] = "./chroma",
+    settings: Any = None,
+    tenant: str = DEFAULT_TENANT,
+    database: str = DEFAULT_DATABASE,
+) -> AsyncClient:
+    """An async client on the database in directory ``path`` (created if needed); a
+    coroutine, as chromadb's ``AsyncHttpClient``. It shares the database with every sync or
+    async client on the same path in this process."""
+    if settings is None:
+        settings = Settings(is_persistent=True, persist_directory=str(path))
+    return await AsyncClient.create(settings, tenant, database, path=str(path))
+
+
+async def AsyncEphemeralClient(
+    settings: Any = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE
+) -> AsyncClient:
+    """An async client on the process's in-memory database (shared with ``EphemeralClient``)."""
+    return await AsyncClient.create(settings, tenant, database, ephemeral=True)
+
+
+class AsyncCollection:
+    """chromadb's ``AsyncCollection``: :class:`mnemodb.api.Collection` with every engine call
+    awaited. Arguments are checked by the sync collection's code (``self._sync``)."""
+
+    __class__ = presents_as("chromadb.api.models.AsyncCollection", "AsyncCollection")  # see _chroma_types.py
+
+    def __init__(self, client: AsyncClient, native: Any, info: Dict[str, Any], ef: Any, data_loader: Any) -> None:
+        self._client = client
+        self._native = native
+        # The sync collection on the same handle: its checks, embedding and attributes.
+        self._sync = api.Collection(cast(Any, client), native, info, ef, data_loader)
+
+    # attributes, as the sync collection's
+    @property
+    def id(self) -> uuid.UUID:
+        return self._sync.id
+
+    @property
+    def name(self) -> str:
+        return self._sync.name
+
+    @property
+    def metadata(self) -> Optional[Dict[str, Any]]:
+        return self._sync.metadata
+
+    @property
+    def configuration(self) -> Dict[str, Any]:
+        return self._sync.configuration
+
+    @property
+    def configuration_json(self) -> Dict[str, Any]:
+        return self._sync.configuration_json
+
+    @property
+    def schema(self) -> None:
+        return None
+
+    @property
+    def tenant(self) -> str:
+        return self._client.tenant
+
+    @property
+    def database(self) -> str:
+        return self._client.database
+
+    @property
+    def embedding_function(self) -> Any:
+        return self._sync.embedding_function
+
+    def __repr__(self) -> str:
+        return f"AsyncCollection(name={self.name})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AsyncCollection):
+            return NotImplemented
+        return self._sync == other._sync
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # reads
+    async def count(self, read_level: Any = None) -> int:
+        return int(await _call(self._native.count))
+
+    async def get(
+        self,
+        ids: Any = None,
+        where: Optional[Dict[str, Any]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        where_document: Optional[Dict[str, Any]] = None,
+        include: Include = ["metadatas", "documents"],  # noqa: B006 (chromadb's default)
+    ) -> GetResult:
+        r = await _call(self._native.get, v.one_to_many(ids), where, where_document, limit, offset or 0, include)
+        self._sync._check_data_loader("get", include)
+        return api._get_result(r, include)
+
+    async def peek(self, limit: int = 10) -> GetResult:
+        r = await _call(self._native.get, None, None, None, limit, 0, api._PEEK_INCLUDE)
+        return api._get_result(r, api._PEEK_INCLUDE)
+
+    async def query(
+        self,
+        query_embeddings: Any = None,
+        query_texts: Any = None,
+        query_images: Any = None,
+        query_uris: Any = None,
+        ids: Any = None,
+        n_results: int = 10,
+        where: Optional[Dict[str, Any]] = None,
+        where_document: Optional[Dict[str, Any]] = None,
+        include: Include = ["metadatas", "documents", "distances"],  # noqa: B006 (chromadb's default)
+    ) -> QueryResult:
+        matrix = self._sync._query_matrix(query_embeddings, query_texts, query_images, query_uris)
+        result = await _call(self._native.query, matrix, n_results, v.one_to_many(ids), where, where_document, include)
+        self._sync._check_data_loader("query", include)
+        return cast(QueryResult, result)
+
+    # writes
+    async def add(
+        self,
+        ids: Any,
+        embeddings: Any = None,
+        metadatas: Any = None,
+        documents: Any = None,
+        images: Any = None,
+        uris: Any = None,
+    ) -> None:
+        ids_l, matrix, mds, docs, uris_l = self._sync._prepare_write("add", ids, embeddings, metadatas, documents, images, uris)
+        await _call(self._native.add, ids_l, matrix, docs, uris_l, mds)
+
+    async def upsert(
+        self,
+        ids: Any,
+        embeddings: Any = None,
+        metadatas: Any = None,
+        documents: Any = None,
+        images: Any = None,
+        uris: Any = None,
+    ) -> None:
+        ids_l, matrix, mds, docs, uris_l = self._sync._prepare_write("upsert", ids, embeddings, metadatas, documents, images, uris)
+        await _call(self._native.update, ids_l, matrix, docs, uris_l, mds, True)
+
+    async def update(
+        self,
+        ids: Any,
+        embeddings: Any = None,
+        metadatas: Any = None,
+        documents: Any = None,
+        images: Any = None,
+        uris: Any = None,
+    ) -> None:
+        ids_l, matrix, mds, docs, uris_l = self._sync._prepare_write("update", ids, embeddings, metadatas, documents, images, uris)
+        await _call(self._native.update, ids_l, matrix, docs, uris_l, mds, False)
+
+    async def update_deferred(self, ids: Any, metadatas: Any = None, documents: Any = None, uris: Any = None) -> None:
+        """mnemodb only: :meth:`mnemodb.api.Collection.update_deferred`, awaited."""
+        ids_l, _, mds, docs, uris_l = self._sync._prepare_write("update", ids, None, metadatas, documents, None, uris)
+        await _call(self._native.update, ids_l, None, docs, uris_l, mds, False, synced=False)
+
+    async def delete(
+        self,
+        ids: Any = None,
+        where: Optional[Dict[str, Any]] = None,
+        where_document: Optional[Dict[str, Any]] = None,
+        limit: Optional[int] = None,
+    ) -> DeleteResult:
+        ids_l = v.one_to_many(ids)
+        deleted = await _call(self._native.delete, ids_l, where, where_document, limit)
+        return api._delete_result(ids_l, where, where_document, deleted)
+
+    async def modify(
+        self,
+        name: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        configuration: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        api._prepare_modify(metadata)
+        if name is not None or metadata is not None:
+            await _call(self._native.modify, name, metadata)
+        if configuration is not None:
+            await _call(self._native.modify_configuration, api._engine_configuration(configuration))
+        self._sync._info = await _call(self._native.info)
+
