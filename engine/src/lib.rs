@@ -52,6 +52,7 @@ mod distance;
 mod error;
 mod filter;
 mod meta;
+mod scheduler;
 mod search;
 mod store;
 mod types;
@@ -63,6 +64,7 @@ pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
 pub use error::{Error, ErrorKind, Result};
+pub use scheduler::{Job, JobInfo, JobKind, JobState};
 /// Checks chromadb's `where` / `where_document` filters (as JSON) the way the `chromadb` Python
 /// client checks them, with its messages, without running them: client layers call it to
 /// raise the client's error before any work.

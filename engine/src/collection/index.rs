@@ -9,15 +9,19 @@
 //! whatever the index has reached. Compaction renumbers slots (a new generation): the graph is
 //! rebuilt.
 //!
-//! Building happens off the caller's thread: a write commits, then queues a catch-up on the
-//! rayon pool and returns, so writes are as fast as the storage; queries meanwhile scan what
+//! Building happens off the caller's thread: a write commits, then queues a catch-up job on
+//! the database's scheduler (`crate::scheduler`, its own threads, never the pool queries scan
+//! on) and returns, so writes are as fast as the storage; queries meanwhile scan what
 //! the graph lacks. [`Collection::catch_up_index`] links everything now, for callers that
 //! want the index complete (benchmarks, tests). Other processes' writes are caught up the
 //! same way, when a query finds the unindexed tail too long.
 //!
-//! Concurrency: one builder at a time (`building`); it takes the state's write lock only to
-//! append rows to the walk's 8-bit copy, to allocate the new nodes and to publish `linked`,
-//! and links them under the read lock, so queries (read lock) run during a build.
+//! Concurrency: one builder at a time (`building`; queries only ever `try_lock` it). The
+//! builder works in bounded steps of at most [`LINK_STEP`] slots (or 8,192 rows of the walk
+//! copy), checking its job's cancel flag between them: per step it takes the state's write
+//! lock only to append encoded rows, to allocate the step's nodes and their norms, and to
+//! publish `linked`; it links them and saves the graph under the read lock, so queries (read
+//! lock) run during a build and wait at most for one allocation or publication.
 //!
 //! **Invariant:** the index is derived data. A missing, stale, foreign or damaged file is
 //! rebuilt from the vectors; nothing is ever answered from the graph alone.
@@ -31,6 +35,7 @@ use super::{Collection, CollectionShared, DEAD, LiveSlots};
 use crate::config::HnswConfig;
 use crate::error::Result;
 use crate::meta::CollectionRow;
+use crate::scheduler::{JobCtx, JobKind, Scheduler};
 use rayon::prelude::*;
 
 use crate::distance::Space;
@@ -41,6 +46,9 @@ use crate::search::{
 /// Below this many slots a collection is searched exactly and has no graph: a scan of 4,096
 /// rows of 384 floats costs about what a graph search does (see `benches/README.md`).
 pub(crate) const EXACT_BELOW_SLOTS: u64 = 4096;
+/// Slots linked per step of a build: the most a query may wait for (allocating and publishing
+/// a step), and how often a build looks at its cancel flag.
+const LINK_STEP: u64 = 4096;
 /// How a query may be answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SearchOptions {
@@ -116,36 +124,52 @@ fn params(config: &HnswConfig) -> HnswParams {
 }
 
 impl Collection {
-    /// Links what this process's index lacks on the rayon pool, one task at a time per
-    /// collection, reading the collection's state when the task runs. Errors are dropped:
-    /// the index is derived, and the next write or query tries again.
+    /// Links what this process's index lacks in a job on the database's scheduler, one job
+    /// at a time per collection, reading the collection's state when the job runs. Errors
+    /// end the job as failed (listed by `Database::jobs`); the index is derived, and the next
+    /// write or query tries again.
     pub(super) fn catch_up_in_background(&self) {
         let index = &self.shared.index;
-        if index.scheduled.swap(true, SeqCst) {
+        if self.db.scheduler.is_closed() || index.scheduled.swap(true, SeqCst) {
             return;
         }
-        let collection = self.clone();
-        rayon::spawn(move || {
-            let index = &collection.shared.index;
-            loop {
-                let ran = collection.catch_up_now(false);
-                index.scheduled.store(false, SeqCst);
-                // A write that came meanwhile found `scheduled` set and left its records to
-                // this task: look again, unless another task has taken over. When another
-                // thread was building (`Ok(false)`), that thread looks again when it is done.
-                let lags = matches!(ran, Ok(true)) && collection.index_lags().unwrap_or(false);
-                if !lags || index.scheduled.swap(true, SeqCst) {
-                    break;
+        // Clears `scheduled` when the job ends or is dropped unrun (cancelled before it
+        // started, or refused by a closed scheduler), unless another job took it over.
+        let mut guard = Scheduled {
+            collection: self.clone(),
+            armed: true,
+        };
+        self.db
+            .scheduler
+            .submit(JobKind::IndexCatchUp, Some(self.shared.uuid), move |ctx| {
+                let collection = guard.collection.clone();
+                let index = &collection.shared.index;
+                loop {
+                    let ran = collection.catch_up_now(false, ctx);
+                    if ctx.cancelled() || ran.is_err() {
+                        return ran.map(|_| ());
+                    }
+                    index.scheduled.store(false, SeqCst);
+                    guard.set_armed(false);
+                    // A write that came meanwhile found `scheduled` set and left its records
+                    // to this job: look again, unless another job has taken over. When
+                    // another thread was building (`Ok(false)`), that thread looks again when
+                    // it is done.
+                    let lags = matches!(ran, Ok(true)) && collection.index_lags().unwrap_or(false);
+                    if !lags || index.scheduled.swap(true, SeqCst) {
+                        return Ok(());
+                    }
+                    guard.set_armed(true);
                 }
-            }
-        });
+            });
     }
 
     /// Links what the index lacks as of now; `wait` says whether to wait for another
     /// thread's build (see `CollectionShared::catch_up`).
-    pub(super) fn catch_up_now(&self, wait: bool) -> Result<bool> {
+    pub(super) fn catch_up_now(&self, wait: bool, ctx: &JobCtx<'_>) -> Result<bool> {
         let row = self.db.sidecar.read(|tx| self.row(tx))?;
-        self.shared.catch_up(&row, self.index_min_slots(), wait)
+        self.shared
+            .catch_up(&row, self.index_min_slots(), wait, &self.db.scheduler, ctx)
     }
 
     /// Whether committed records are waiting to be linked into this process's graph.
@@ -156,6 +180,27 @@ impl Collection {
         Ok(row.dimension.is_some()
             && row.slot_count >= self.index_min_slots()
             && (st.generation != row.generation || st.linked < row.slot_count || walk_lags))
+    }
+}
+
+/// A collection's claim on its one background catch-up (`Index::scheduled`).
+struct Scheduled {
+    collection: Collection,
+    armed: bool,
+}
+
+impl Scheduled {
+    /// Whether dropping this clears `scheduled`.
+    fn set_armed(&mut self, armed: bool) {
+        self.armed = armed;
+    }
+}
+
+impl Drop for Scheduled {
+    fn drop(&mut self) {
+        if self.armed {
+            self.collection.shared.index.scheduled.store(false, SeqCst);
+        }
     }
 }
 
@@ -183,12 +228,21 @@ impl CollectionShared {
     }
 
     /// Links every committed slot of `row` into the graph (loading the saved graph first,
-    /// or starting one for a new generation), then saves it when `sync_threshold` slots or
-    /// more are not on disk yet. A collection below `min_slots` gets no graph.
+    /// or starting one for a new generation), in steps of [`LINK_STEP`] slots on the
+    /// scheduler's pool, then saves it when `sync_threshold` slots or more are not on disk
+    /// yet. A collection below `min_slots` gets no graph. Stops between two steps when `ctx`
+    /// is cancelled (what is linked so far is published and kept).
     ///
     /// With `wait` false, returns `Ok(false)` at once when another thread is building: a
-    /// rayon worker must never block on that lock, or the build it waits for loses a worker.
-    pub(crate) fn catch_up(&self, row: &CollectionRow, min_slots: u64, wait: bool) -> Result<bool> {
+    /// worker must never block on that lock, or the build it waits for loses a worker.
+    pub(crate) fn catch_up(
+        &self,
+        row: &CollectionRow,
+        min_slots: u64,
+        wait: bool,
+        scheduler: &Scheduler,
+        ctx: &JobCtx<'_>,
+    ) -> Result<bool> {
         let Some(dim) = row.dimension else {
             return Ok(true);
         };
@@ -205,7 +259,7 @@ impl CollectionShared {
                 Err(std::sync::TryLockError::WouldBlock) => return Ok(false),
             }
         };
-        let (from, to) = {
+        let (from, to, walk_from) = {
             let mut st = write(&index.state);
             self.open_locked(&mut st, row);
             let walk_done = st.graph.as_ref().is_some_and(|g| !g.walk_copy_lags());
@@ -215,55 +269,107 @@ impl CollectionShared {
             if st.graph.is_none() {
                 st.graph = Some(Hnsw::new(row.config.hnsw.space, params(&row.config.hnsw))?);
             }
-            (st.linked, row.slot_count.max(st.linked))
+            let walk_from = st.graph.as_ref().map_or(0, |g| g.walk.len() as u64);
+            (st.linked, row.slot_count.max(st.linked), walk_from)
         };
-        // The walk's copy first, so the new nodes are linked through it too.
-        self.encode_walk_copy(row, dim, to)?;
-        if from < to {
+        if from >= to {
+            ctx.set_kind(JobKind::WalkCopyEncode);
+        }
+        ctx.add_total(to.saturating_sub(walk_from) + (to - from));
+        scheduler.install(|| {
+            // The walk's copy first, so the new nodes are linked through it too.
+            if !self.encode_walk_copy(row, dim, to, ctx)? {
+                return Ok(());
+            }
+            let mut at = from;
+            while at < to {
+                if ctx.cancelled() {
+                    return Ok(());
+                }
+                let end = to.min(at + LINK_STEP);
+                self.link_step(row, dim, at..end)?;
+                ctx.advance(end - at);
+                at = end;
+            }
+            Ok::<_, crate::error::Error>(())
+        })?;
+        let mut st = write(&index.state);
+        if st.linked == to
+            && let Some(g) = &mut st.graph
+        {
+            g.set_watermark(row.seq);
+        }
+        let unsaved = st.linked - st.saved >= row.config.hnsw.sync_threshold as u64;
+        drop(st);
+        if unsaved {
+            scheduler.run_inline(JobKind::GraphSave, Some(self.uuid), |ctx| {
+                ctx.add_total(1);
+                self.save_index();
+                ctx.advance(1);
+                Ok(())
+            });
+        }
+        Ok(true)
+    }
+
+    /// One step of a build: allocates the nodes of `slots` and their norms (write lock),
+    /// links them (read lock: queries go on), publishes them (write lock). The caller holds
+    /// `building`.
+    fn link_step(
+        &self,
+        row: &CollectionRow,
+        dim: usize,
+        slots: std::ops::Range<u64>,
+    ) -> Result<()> {
+        let index = &self.index;
+        {
             let mut st = write(&index.state);
             if let Some(graph) = &mut st.graph {
-                graph.grow(to as u32)?;
-                add_norms(graph, self, row, to)?;
+                graph.grow(slots.end as u32)?;
+                add_norms(graph, self, row, slots.end)?;
             }
         }
         {
             let st = read(&index.state);
             if let Some(graph) = &st.graph {
-                self.segment.with_rows(row.generation, dim, to, |rows| {
-                    let rows = HnswRows {
-                        kernel: self.kernel,
-                        data: rows,
-                        dim,
-                        inv_norms: norms(graph),
-                        coded: None,
-                    };
-                    graph.link(rows, from as u32..to as u32);
-                })?;
+                self.segment
+                    .with_rows(row.generation, dim, slots.end, |rows| {
+                        let rows = HnswRows {
+                            kernel: self.kernel,
+                            data: rows,
+                            dim,
+                            inv_norms: norms(graph),
+                            coded: None,
+                        };
+                        graph.link(rows, slots.start as u32..slots.end as u32);
+                    })?;
             }
         }
         let mut st = write(&index.state);
-        st.linked = to;
+        st.linked = slots.end;
         if let Some(g) = &mut st.graph {
-            g.set_watermark(row.seq);
             g.publish();
         }
-        if st.linked - st.saved >= row.config.hnsw.sync_threshold as u64 {
-            self.save_index(&mut st);
-        }
-        Ok(true)
+        Ok(())
     }
 
     /// Extends the graph's 8-bit copy of the rows to the first `to` slots: the new
     /// rows of a build, or every row of a graph just loaded from its file (which walks the
     /// f32 rows until this is done). Encoded in chunks outside the state lock, each appended
     /// under it, so queries wait for a copy of memory, never for the encoding. The caller
-    /// holds `building`.
-    fn encode_walk_copy(&self, row: &CollectionRow, dim: usize, to: u64) -> Result<()> {
+    /// holds `building`. Returns `false` when `ctx` was cancelled first.
+    fn encode_walk_copy(
+        &self,
+        row: &CollectionRow,
+        dim: usize,
+        to: u64,
+        ctx: &JobCtx<'_>,
+    ) -> Result<bool> {
         /// Rows encoded per chunk: 12 MB of f32 rows at 384 floats.
         const CHUNK: u64 = 8192;
         let mut have = match &read(&self.index.state).graph {
             Some(g) => g.walk.len() as u64,
-            None => return Ok(()),
+            None => return Ok(true),
         };
         if have < to
             && let Some(g) = &mut write(&self.index.state).graph
@@ -271,6 +377,9 @@ impl CollectionShared {
             g.walk.reserve_rows(dim, self.kernel.space(), to as usize);
         }
         while have < to {
+            if ctx.cancelled() {
+                return Ok(false);
+            }
             let end = to.min(have + CHUNK);
             let more = self.segment.with_rows(row.generation, dim, end, |rows| {
                 let rows = &rows[have as usize * dim..end as usize * dim];
@@ -279,9 +388,10 @@ impl CollectionShared {
             if let Some(g) = &mut write(&self.index.state).graph {
                 g.walk.append(more);
             }
+            ctx.advance(end - have);
             have = end;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Makes the state about `row`'s generation, loading its saved graph the first time.
@@ -326,29 +436,36 @@ impl CollectionShared {
         Some(g)
     }
 
-    /// Writes the graph to its file. A failure (a full disk, say) is not the write's failure:
-    /// the records are committed and the graph is derived, so it stays in memory and is
-    /// saved again later.
-    fn save_index(&self, st: &mut State) {
-        let (Some(graph), Some(path)) = (&st.graph, self.index_path(st.generation)) else {
-            return;
+    /// Writes the graph to its file, under the state's read lock (queries go on; the caller
+    /// holds `building`, so nothing changes the graph meanwhile). A failure (a full disk,
+    /// say) is not the write's failure: the records are committed and the graph is derived,
+    /// so it stays in memory and is saved again later.
+    fn save_index(&self) {
+        let saved = {
+            let st = read(&self.index.state);
+            let (Some(graph), Some(path)) = (&st.graph, self.index_path(st.generation)) else {
+                return;
+            };
+            if st.linked <= st.saved || graph.save(&path).is_err() {
+                return;
+            }
+            (st.generation, st.linked)
         };
-        if graph.save(&path).is_ok() {
-            st.saved = st.linked;
+        let mut st = write(&self.index.state);
+        if st.generation == saved.0 {
+            st.saved = saved.1;
         }
     }
 
-    /// Saves whatever the file lacks (when the last handle in the process goes away).
+    /// Saves whatever the file lacks (at close, and when the last handle in the process goes
+    /// away).
     pub(crate) fn flush_index(&self) {
         let _building = self
             .index
             .building
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let mut st = write(&self.index.state);
-        if st.linked > st.saved {
-            self.save_index(&mut st);
-        }
+        self.save_index();
     }
 
     /// This process's graph of `row`'s generation as a query sees it (none below `min_slots`
