@@ -142,5 +142,6 @@ pub mod testing {
 
 pub use types::{
     AddBatch, CollectionInfo, CollectionStats, Durability, Embeddings, GetRequest, GetResult,
-    Include, Metadata, MetadataPatch, MetadataValue, QueryHits, QueryRequest, UpdateBatch,
+    Include, IndexCoverage, Metadata, MetadataPatch, MetadataValue, QueryHits, QueryRequest,
+    UpdateBatch,
 };

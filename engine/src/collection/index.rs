@@ -172,6 +172,23 @@ impl Collection {
             .catch_up(&row, self.index_min_slots(), wait, &self.db.scheduler, ctx)
     }
 
+    /// How much of the collection its index covers, in this process and in the saved file.
+    pub fn index_coverage(&self) -> Result<crate::types::IndexCoverage> {
+        let row = self.db.sidecar.read(|tx| self.row(tx))?;
+        let saved = self
+            .shared
+            .index_path(row.generation)
+            .and_then(|p| Hnsw::saved_nodes(&p))
+            .unwrap_or(0)
+            .min(row.slot_count);
+        Ok(crate::types::IndexCoverage {
+            slots: row.slot_count,
+            linked: self.shared.indexed_slots(row.generation),
+            saved,
+            exact_only: row.dimension.is_none() || row.slot_count < self.index_min_slots(),
+        })
+    }
+
     /// Whether committed records are waiting to be linked into this process's graph.
     pub(super) fn index_lags(&self) -> Result<bool> {
         let row = self.db.sidecar.read(|tx| self.row(tx))?;

@@ -66,9 +66,18 @@ fn close_finishes_the_build_saves_graph_and_checkpoint_and_lists_every_job() {
     let cdir = dir.path().join("collections").join(c.id().to_string());
     assert!(cdir.join("hnsw.0.bin").exists());
     assert!(cdir.join("live.0.bin").exists());
+    let cov = c.index_coverage().unwrap();
+    assert_eq!((cov.slots, cov.linked, cov.saved), (5_000, 5_000, 5_000));
+    assert!(!cov.exact_only);
     // Another handle loads the graph the close saved, whole.
     let again = Database::open(dir.path()).unwrap();
     let c2 = again.get_collection("jobs").unwrap();
+    let cov = c2.index_coverage().unwrap();
+    assert_eq!(
+        (cov.linked, cov.saved),
+        (0, 5_000),
+        "the file, not yet loaded"
+    );
     assert_eq!(nearest(&c2, &data[DIM * 77..DIM * 78]), "r77");
     assert_eq!(c2.stats().unwrap().indexed_slots, 5_000);
 }
