@@ -85,7 +85,18 @@ fn index_file_bytes(collection_dir: &Path) -> Option<u64> {
     (!sizes.is_empty()).then(|| sizes.iter().sum())
 }
 
-/// `mnemodb inspect PATH`: the report as text.
+/// `part` of `whole` in percent (100 for nothing out of nothing).
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        100.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+/// `mnemodb inspect PATH`: the report as text. The index column says how many slots the
+/// saved graph file links (what a process opening the directory loads; the rest is scanned
+/// exactly until linked).
 pub(crate) fn inspect(path: &Path) -> Result<String> {
     open_existing(path)?;
     let ns = Namespaces::open(path)?;
@@ -140,9 +151,17 @@ pub(crate) fn inspect(path: &Path) -> Result<String> {
             let h = &info.configuration.hnsw;
             let cdir = dir.join("collections").join(info.id.to_string());
             let index_bytes = index_file_bytes(&cdir);
+            let cov = col.index_coverage()?;
             let index = match index_bytes {
-                Some(bytes) => format!("hnsw file {}", human_bytes(bytes)),
-                None => "exact scan (no hnsw file yet)".to_owned(),
+                _ if cov.exact_only => "exact scan (below the index threshold)".to_owned(),
+                Some(bytes) => format!(
+                    "hnsw file {}, linked {}/{} ({:.0}%)",
+                    human_bytes(bytes),
+                    cov.saved,
+                    cov.slots,
+                    percent(cov.saved, cov.slots)
+                ),
+                None => format!("exact scan (no hnsw file yet, linked 0/{})", cov.slots),
             };
             let _ = writeln!(
                 out,
