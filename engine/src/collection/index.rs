@@ -276,9 +276,9 @@ impl CollectionShared {
                 Err(std::sync::TryLockError::WouldBlock) => return Ok(false),
             }
         };
+        self.open_locked(row);
         let (from, to, walk_from) = {
             let mut st = write(&index.state);
-            self.open_locked(&mut st, row);
             let walk_done = st.graph.as_ref().is_some_and(|g| !g.walk_copy_lags());
             if st.linked >= row.slot_count && walk_done {
                 return Ok(true);
@@ -412,24 +412,32 @@ impl CollectionShared {
     }
 
     /// Makes the state about `row`'s generation, loading its saved graph the first time.
-    /// The caller holds `building`.
-    fn open_locked(&self, st: &mut State, row: &CollectionRow) {
-        if st.generation != row.generation || !st.opened {
-            *st = State {
-                generation: row.generation,
-                opened: true,
-                ..State::default()
-            };
-            if let Some(mut g) = self.load_index(row) {
-                let n = g.len() as u64;
-                // A graph saved without its norms (or a file that lost them) gets them here.
-                if add_norms(&mut g, self, row, n).is_ok() {
-                    st.linked = n;
-                    st.saved = n;
-                    st.graph = Some(g);
-                    st.loaded = true;
-                }
-            }
+    /// The file is read and checked outside the state's lock (queries go on meanwhile); the
+    /// lock is taken only to put the result in. The caller holds `building`.
+    fn open_locked(&self, row: &CollectionRow) {
+        let stale = {
+            let st = read(&self.index.state);
+            st.generation != row.generation || !st.opened
+        };
+        if !stale {
+            return;
+        }
+        // A graph saved without its norms (or a file that lost them) gets them here.
+        let loaded = self.load_index(row).and_then(|mut g| {
+            let n = g.len() as u64;
+            add_norms(&mut g, self, row, n).ok().map(|()| (g, n))
+        });
+        let mut st = write(&self.index.state);
+        *st = State {
+            generation: row.generation,
+            opened: true,
+            ..State::default()
+        };
+        if let Some((g, n)) = loaded {
+            st.linked = n;
+            st.saved = n;
+            st.graph = Some(g);
+            st.loaded = true;
         }
     }
 
@@ -497,7 +505,7 @@ impl CollectionShared {
             st.generation != row.generation || !st.opened
         };
         if stale && let Ok(_building) = self.index.building.try_lock() {
-            self.open_locked(&mut write(&self.index.state), row);
+            self.open_locked(row);
         }
         let st = read(&self.index.state);
         IndexView((st.graph.is_some() && st.generation == row.generation).then_some(st))
