@@ -103,6 +103,12 @@ pub mod testing {
         collection.index_loaded_from_file()
     }
 
+    /// Slots `collection`'s graph in this process linked itself, rather than loaded from a
+    /// graph file another process (or an earlier open) saved.
+    pub fn index_slots_linked_here(collection: &crate::Collection) -> u64 {
+        collection.index_slots_linked_here()
+    }
+
     /// Whether `collection`'s live-slots table in this process was last loaded from its
     /// checkpoint file (`live.<generation>.bin`) rather than from SQLite.
     pub fn live_slots_from_checkpoint(collection: &crate::Collection) -> bool {

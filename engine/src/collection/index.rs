@@ -23,6 +23,12 @@
 //! publish `linked`; it links them and saves the graph under the read lock, so queries (read
 //! lock) run during a build and wait at most for one allocation or publication.
 //!
+//! One build per directory, not per process: the builder holds an advisory lock on
+//! `hnsw.lock` (`File::try_lock`) while it links and saves. A process that finds it held does
+//! not link (its queries scan what its graph lacks); its next catch-up first picks up the
+//! saved file when that covers more than its own graph, and links only what remains. The
+//! builder saves every [`SAVE_EVERY_STEPS`] steps, so others pick up its progress as it goes.
+//!
 //! **Invariant:** the index is derived data. A missing, stale, foreign or damaged file is
 //! rebuilt from the vectors; nothing is ever answered from the graph alone.
 
@@ -49,6 +55,11 @@ pub(crate) const EXACT_BELOW_SLOTS: u64 = 4096;
 /// Slots linked per step of a build: the most a query may wait for (allocating and publishing
 /// a step), and how often a build looks at its cancel flag.
 const LINK_STEP: u64 = 4096;
+/// A long build saves its graph every this many steps (when `sync_threshold` slots are
+/// unsaved), so other processes pick up its progress.
+const SAVE_EVERY_STEPS: u64 = 8;
+/// The lock file of the one process building a collection's graph.
+const BUILD_LOCK_FILE: &str = "hnsw.lock";
 /// How a query may be answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SearchOptions {
@@ -81,6 +92,9 @@ struct State {
     saved: u64,
     /// The graph was loaded from the generation's file (then maybe grown), not started here.
     loaded: bool,
+    /// Slots this process linked itself since the graph was opened or picked up from a file
+    /// (for tests: a graph another process saved is not linked again).
+    linked_here: u64,
 }
 
 /// Extends a cosine graph's inverse norms to its first `slots` rows (they are saved with it,
@@ -277,6 +291,10 @@ impl CollectionShared {
             }
         };
         self.open_locked(row);
+        let Some(_build_lock) = self.build_lock(wait) else {
+            return Ok(false);
+        };
+        self.adopt_saved(row);
         let (from, to, walk_from) = {
             let mut st = write(&index.state);
             let walk_done = st.graph.as_ref().is_some_and(|g| !g.walk_copy_lags());
@@ -299,6 +317,7 @@ impl CollectionShared {
                 return Ok(());
             }
             let mut at = from;
+            let mut steps = 0;
             while at < to {
                 if ctx.cancelled() {
                     return Ok(());
@@ -307,6 +326,10 @@ impl CollectionShared {
                 self.link_step(row, dim, at..end)?;
                 ctx.advance(end - at);
                 at = end;
+                steps += 1;
+                if steps % SAVE_EVERY_STEPS == 0 && at < to && self.unsaved(row) {
+                    self.save_index();
+                }
             }
             Ok::<_, crate::error::Error>(())
         })?;
@@ -316,9 +339,8 @@ impl CollectionShared {
         {
             g.set_watermark(row.seq);
         }
-        let unsaved = st.linked - st.saved >= row.config.hnsw.sync_threshold as u64;
         drop(st);
-        if unsaved {
+        if self.unsaved(row) {
             scheduler.run_inline(JobKind::GraphSave, Some(self.uuid), |ctx| {
                 ctx.add_total(1);
                 self.save_index();
@@ -363,11 +385,64 @@ impl CollectionShared {
             }
         }
         let mut st = write(&index.state);
+        st.linked_here += slots.end - slots.start;
         st.linked = slots.end;
         if let Some(g) = &mut st.graph {
             g.publish();
         }
         Ok(())
+    }
+
+    /// Whether `sync_threshold` linked slots or more are not in the file yet.
+    fn unsaved(&self, row: &CollectionRow) -> bool {
+        let st = read(&self.index.state);
+        st.linked - st.saved >= row.config.hnsw.sync_threshold as u64
+    }
+
+    /// The directory-wide build lock: `Some` when this process may build (holding the lock
+    /// file, or with no file to lock: memory, a read-only directory), `None` when another
+    /// process holds it and `wait` is false. With `wait`, blocks until it is free.
+    fn build_lock(&self, wait: bool) -> Option<Option<std::fs::File>> {
+        let Some(dir) = self.segment.dir() else {
+            return Some(None);
+        };
+        let file = match std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(BUILD_LOCK_FILE))
+        {
+            Ok(f) => f,
+            Err(_) => return Some(None),
+        };
+        if wait {
+            return Some(file.lock().is_ok().then_some(file));
+        }
+        match file.try_lock() {
+            Ok(()) => Some(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => None,
+            Err(std::fs::TryLockError::Error(_)) => Some(None),
+        }
+    }
+
+    /// Takes the saved graph file in place of this process's graph when the file covers
+    /// more slots (another process built them): only the rest is then linked here. The
+    /// caller holds `building` and the build lock.
+    fn adopt_saved(&self, row: &CollectionRow) {
+        let Some(path) = self.index_path(row.generation) else {
+            return;
+        };
+        let on_disk = Hnsw::saved_nodes(&path).unwrap_or(0);
+        let here = read(&self.index.state).linked;
+        if on_disk > here && on_disk <= row.slot_count {
+            write(&self.index.state).opened = false;
+            self.open_locked(row);
+        }
+    }
+
+    /// Slots this process linked itself (not loaded from a file), for tests.
+    pub(crate) fn linked_here(&self) -> u64 {
+        read(&self.index.state).linked_here
     }
 
     /// Extends the graph's 8-bit copy of the rows to the first `to` slots: the new

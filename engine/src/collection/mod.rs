@@ -263,6 +263,12 @@ impl Collection {
         })
     }
 
+    /// Slots this process's graph linked itself since it was opened or picked up from a
+    /// file (for tests).
+    pub(crate) fn index_slots_linked_here(&self) -> u64 {
+        self.shared.linked_here()
+    }
+
     /// Whether this process's graph of the collection's current generation was loaded from
     /// its file (`hnsw.<generation>.bin`) rather than built; false without a graph.
     pub(crate) fn index_loaded_from_file(&self) -> Result<bool> {

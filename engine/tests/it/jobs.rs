@@ -125,3 +125,39 @@ fn a_dropped_database_saves_its_graph_for_the_next_open() {
         "loaded from the file"
     );
 }
+
+#[test]
+fn a_second_handle_picks_up_the_graph_another_saved_instead_of_linking_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two databases on one directory: each keeps its own index state, as two processes do.
+    let a = Database::open(dir.path()).unwrap();
+    let ca = a.create_collection("shared", Space::L2, None).unwrap();
+    let data = fill(&ca, 5_000, 5);
+    ca.catch_up_index().unwrap();
+    let b = Database::open(dir.path()).unwrap();
+    let cb = b.get_collection("shared").unwrap();
+    assert_eq!(nearest(&cb, &data[..DIM]), "r0");
+    assert_eq!(
+        cb.stats().unwrap().indexed_slots,
+        5_000,
+        "loaded from the file"
+    );
+    // `a` links 3,000 more and saves; `b`'s catch-up takes the file instead of linking them.
+    let mut rng = Rng::new(6);
+    let more: Vec<f32> = (0..3_000 * DIM)
+        .map(|_| rng.below(1 << 24) as f32 / (1u32 << 24) as f32 - 0.5)
+        .collect();
+    let ids: Vec<String> = (5_000..8_000).map(|i| format!("r{i}")).collect();
+    ca.add(AddBatch {
+        ids: &ids,
+        embeddings: &more,
+        ..AddBatch::default()
+    })
+    .unwrap();
+    ca.catch_up_index().unwrap();
+    assert_eq!(ca.index_coverage().unwrap().saved, 8_000);
+    cb.catch_up_index().unwrap();
+    assert_eq!(cb.stats().unwrap().indexed_slots, 8_000);
+    assert_eq!(mnemodb::testing::index_slots_linked_here(&cb), 0);
+    assert_eq!(nearest(&cb, &more[DIM * 2_999..]), "r7999");
+}
