@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
@@ -10,6 +11,7 @@ use crate::collection::{Collection, CollectionShared, DbShared};
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::meta::{self, CollectionRow, Sidecar};
+use crate::scheduler::{JobInfo, JobKind};
 use crate::store::Segment;
 use crate::types::{CollectionInfo, Metadata};
 use crate::validate;
@@ -75,6 +77,41 @@ impl Database {
     /// The database directory (`None` in memory).
     pub fn path(&self) -> Option<&Path> {
         self.inner.dir.as_deref()
+    }
+
+    /// Every background job still queued or running, and the last finished ones, oldest
+    /// first: index catch-ups, graph saves, live-slots checkpoints, walk-copy encodes.
+    pub fn jobs(&self) -> Vec<JobInfo> {
+        self.inner.shared.scheduler.jobs()
+    }
+
+    /// Closes the database: stops queueing background work, lets the jobs queued or
+    /// running finish for at most `timeout`, then cancels the rest (each stops within one
+    /// bounded step), and saves the derived files of every collection opened so far (the
+    /// graph, the live-slots checkpoint), each as a job listed by [`jobs`](Self::jobs).
+    /// Returns whether every job ended by itself within `timeout`.
+    ///
+    /// Committed records are durable whatever happens here: only derived files are saved.
+    /// Handles stay usable afterwards, but nothing more is linked in the background (queries
+    /// scan what the index lacks; [`Collection::catch_up_index`] still links it).
+    pub fn close(&self, timeout: Duration) -> bool {
+        let scheduler = &self.inner.shared.scheduler;
+        let finished = scheduler.close(Instant::now() + timeout);
+        for c in self.inner.open_collections() {
+            scheduler.run_inline(JobKind::GraphSave, Some(c.uuid), |ctx| {
+                ctx.add_total(1);
+                c.flush_index();
+                ctx.advance(1);
+                Ok(())
+            });
+            scheduler.run_inline(JobKind::LiveCheckpoint, Some(c.uuid), |ctx| {
+                ctx.add_total(1);
+                c.save_live_checkpoint();
+                ctx.advance(1);
+                Ok(())
+            });
+        }
+        finished
     }
 
     /// Creates a collection. The name follows Chroma's rule (3-512 characters of
@@ -194,7 +231,22 @@ impl Database {
     }
 }
 
+impl Drop for DbInner {
+    fn drop(&mut self) {
+        // The last database handle is gone: stop the background work now (each job stops
+        // within one bounded step). Collections whose last handle goes with this save their
+        // derived files as they drop.
+        self.shared.scheduler.cancel_all();
+    }
+}
+
 impl DbInner {
+    /// The collections opened in this process so far.
+    fn open_collections(&self) -> Vec<Arc<CollectionShared>> {
+        let map = self.collections.lock().unwrap_or_else(|p| p.into_inner());
+        map.values().cloned().collect()
+    }
+
     /// The sidecar's connections (held in [`DbShared`] with the collections).
     pub(crate) fn sidecar(&self) -> &Sidecar {
         &self.shared.sidecar

@@ -60,6 +60,7 @@ mod error;
 mod filter;
 mod meta;
 pub mod request;
+mod scheduler;
 mod search;
 mod store;
 mod types;
@@ -71,6 +72,7 @@ pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
 pub use error::{Error, ErrorKind, Op, Result};
+pub use scheduler::{Job, JobInfo, JobKind, JobState};
 
 /// Checks chromadb's rule for collection names (3-512 characters of `[a-zA-Z0-9._-]`, starting
 /// and ending with a letter or digit, no `..`, not an IPv4 address), which chroma also applies
@@ -98,6 +100,12 @@ pub mod testing {
     /// (`hnsw.<generation>.bin`) rather than built (false while it has none).
     pub fn index_loaded_from_file(collection: &crate::Collection) -> crate::Result<bool> {
         collection.index_loaded_from_file()
+    }
+
+    /// Slots `collection`'s graph in this process linked itself, rather than loaded from a
+    /// graph file another process (or an earlier open) saved.
+    pub fn index_slots_linked_here(collection: &crate::Collection) -> u64 {
+        collection.index_slots_linked_here()
     }
 
     /// Whether `collection`'s live-slots table in this process was last loaded from its
@@ -139,6 +147,7 @@ pub mod testing {
 
 pub use types::{
     AddBatch, CollectionInfo, CollectionStats, Durability, Embeddings, GetRequest, GetResult,
-    Include, Metadata, MetadataPatch, MetadataValue, QueryHits, QueryRequest, UpdateBatch, Vectors,
+    Include, IndexCoverage, Metadata, MetadataPatch, MetadataValue, QueryHits, QueryRequest,
+    UpdateBatch, Vectors,
 };
 pub use validate::MAX_DIMENSION;

@@ -324,6 +324,19 @@ pub struct CollectionStats {
     pub indexed_slots: u64,
 }
 
+/// How much of a collection its HNSW index covers, for `inspect` and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexCoverage {
+    /// Committed slots (live and dead) of the current generation.
+    pub slots: u64,
+    /// Slots this process's graph has linked (0 before it loads or builds one).
+    pub linked: u64,
+    /// Slots the saved graph file covers (what another process opening it would load).
+    pub saved: u64,
+    /// Whether the collection is small enough to be searched exactly, with no graph.
+    pub exact_only: bool,
+}
+
 mod metadata_serde {
     //! `Deserialize` for [`MetadataValue`]: one pass over the input, the variants in the
     //! order the untagged derive tried them (bool, integer, float, string; for arrays: all

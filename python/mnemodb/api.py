@@ -54,18 +54,37 @@ _DEFAULT: Any = _Default()
 
 
 # One database per persist directory (and one for every ephemeral client) per process, as
-# chromadb's shared system: clients on one path see the same collections.
-_databases: Dict[str, Any] = {}
+# chromadb's shared system: clients on one path see the same collections. Each entry counts
+# the clients using it; the last one to close closes it (as chromadb stops its system).
+_databases: Dict[str, List[Any]] = {}
 _databases_lock = threading.Lock()
+
+# Seconds `Client.close()` lets background jobs (index building) run before cancelling them.
+_CLOSE_TIMEOUT = 5.0
 
 
 def _database(identifier: str, path: Optional[str]) -> Any:
     with _databases_lock:
-        db = _databases.get(identifier)
-        if db is None:
+        entry = _databases.get(identifier)
+        if entry is None:
             db = _native.Database.open(path) if path is not None else _native.Database.in_memory()
-            _databases[identifier] = db
-        return db
+            entry = _databases[identifier] = [db, 0]
+        entry[1] += 1
+        return entry[0]
+
+
+def _release_database(identifier: str, db: Any) -> None:
+    """One client fewer on `identifier`; the last one closes the database (jobs finished or
+    cancelled, graphs and checkpoints saved)."""
+    with _databases_lock:
+        entry = _databases.get(identifier)
+        if entry is None or entry[0] is not db:
+            return
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del _databases[identifier]
+    db.close(_CLOSE_TIMEOUT)
 
 
 class Client:
@@ -83,7 +102,9 @@ class Client:
         ephemeral: bool = False,
     ) -> None:
         self._settings, self.tenant, self.database, path = _target(settings, tenant, database, path, ephemeral)
-        self._db = _database(path or "ephemeral", path)
+        self._identifier = path or "ephemeral"
+        self._closed = False
+        self._db = _database(self._identifier, path)
 
     # context manager and lifecycle, as chromadb
     def __enter__(self) -> "Client":
@@ -93,7 +114,20 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        """Idempotent; the shared database stays open for other clients on the same path."""
+        """Idempotent. The last client of a path (or of the ephemeral database) to close
+        closes the database: background jobs get a few seconds to finish, the rest are
+        cancelled, and the derived files (graphs, checkpoints) are saved. Committed records
+        never depend on this."""
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        _release_database(self._identifier, self._db)
+
+    def jobs(self) -> List[Dict[str, Any]]:
+        """The database's background jobs (index building, saves), queued or running, and
+        the last finished ones: dicts with ``id``, ``kind``, ``collection``, ``done``,
+        ``total``, ``state`` (queued, running, done, failed, cancelled) and ``error``."""
+        return cast(List[Dict[str, Any]], self._db.jobs())
 
     @staticmethod
     def clear_system_cache() -> None:

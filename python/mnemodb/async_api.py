@@ -68,15 +68,20 @@ async def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 async def _database(path: Optional[str]) -> Any:
-    """The process's shared database for ``path`` (``None``: in memory), as the sync client's."""
+    """The process's shared database for ``path`` (``None``: in memory), as the sync client's.
+    An async client counts as one user of it (chromadb's async client has no ``close``, so it
+    keeps the database open for as long as the process runs)."""
     identifier = path or "ephemeral"
     with _databases_lock:
-        db = _databases.get(identifier)
-    if db is None:
-        opened = await (_call(_native.Database.open, path) if path is not None else _call(_native.Database.in_memory))
-        with _databases_lock:
-            db = _databases.setdefault(identifier, opened)
-    return db
+        entry = _databases.get(identifier)
+        if entry is not None:
+            entry[1] += 1
+            return entry[0]
+    opened = await (_call(_native.Database.open, path) if path is not None else _call(_native.Database.in_memory))
+    with _databases_lock:
+        entry = _databases.setdefault(identifier, [opened, 0])
+        entry[1] += 1
+        return entry[0]
 
 
 class AsyncClient:

@@ -140,6 +140,40 @@ impl Database {
         let inner = self.inner.clone();
         run(py, deliver, move || inner.delete_collection(&name), none)
     }
+
+    /// Every background job still queued or running, and the last finished ones, oldest
+    /// first, as dicts: `id`, `kind`, `collection` (its id), `done`, `total`, `state`, `error`.
+    fn jobs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let jobs = self.inner.jobs();
+        let items = jobs
+            .iter()
+            .map(|j| {
+                let d = PyDict::new(py);
+                d.set_item("id", j.id)?;
+                d.set_item("kind", j.kind.as_str())?;
+                d.set_item("collection", j.collection.map(|u| u.to_string()))?;
+                d.set_item("done", j.done)?;
+                d.set_item("total", j.total)?;
+                d.set_item("state", j.state.as_str())?;
+                d.set_item("error", j.error.as_deref())?;
+                Ok(d)
+            })
+            .collect::<PyResult<Vec<Bound<'py, PyDict>>>>()?;
+        PyList::new(py, items)
+    }
+
+    /// Lets background jobs finish for at most `timeout` seconds, cancels the rest, and saves
+    /// the derived files (graphs, live-slots checkpoints); returns whether every job ended by
+    /// itself in time.
+    #[pyo3(signature = (timeout=5.0))]
+    fn close(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let timeout = std::time::Duration::try_from_secs_f64(timeout).map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "timeout must be a number of seconds >= 0, got {timeout}"
+            ))
+        })?;
+        Ok(py.detach(|| self.inner.close(timeout)))
+    }
 }
 
 /// An opened engine database as a `_native.Database`.

@@ -326,9 +326,22 @@ impl Namespaces {
         Ok(())
     }
 
-    /// Drops every open engine database (their files are closed when the last handle goes).
+    /// Closes every open engine database: background jobs (index building) get `CLOSE_WAIT`
+    /// to finish, the rest are cancelled, and the derived files are saved; then the handles
+    /// are dropped (their files are closed when the last handle goes).
     pub fn close(&self) {
-        self.open.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        /// How long a shutdown lets index building go on before cancelling it.
+        const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+        let open: Vec<Database> = self
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, db)| db)
+            .collect();
+        for db in open {
+            db.close(CLOSE_WAIT);
+        }
     }
 
     fn dir_of(&self, id: Uuid) -> PathBuf {

@@ -9,15 +9,25 @@
 //! whatever the index has reached. Compaction renumbers slots (a new generation): the graph is
 //! rebuilt.
 //!
-//! Building happens off the caller's thread: a write commits, then queues a catch-up on the
-//! rayon pool and returns, so writes are as fast as the storage; queries meanwhile scan what
+//! Building happens off the caller's thread: a write commits, then queues a catch-up job on
+//! the database's scheduler (`crate::scheduler`, its own threads, never the pool queries scan
+//! on) and returns, so writes are as fast as the storage; queries meanwhile scan what
 //! the graph lacks. [`Collection::catch_up_index`] links everything now, for callers that
 //! want the index complete (benchmarks, tests). Other processes' writes are caught up the
 //! same way, when a query finds the unindexed tail too long.
 //!
-//! Concurrency: one builder at a time (`building`); it takes the state's write lock only to
-//! append rows to the walk's 8-bit copy, to allocate the new nodes and to publish `linked`,
-//! and links them under the read lock, so queries (read lock) run during a build.
+//! Concurrency: one builder at a time (`building`; queries only ever `try_lock` it). The
+//! builder works in bounded steps of at most [`LINK_STEP`] slots (or 8,192 rows of the walk
+//! copy), checking its job's cancel flag between them: per step it takes the state's write
+//! lock only to append encoded rows, to allocate the step's nodes and their norms, and to
+//! publish `linked`; it links them and saves the graph under the read lock, so queries (read
+//! lock) run during a build and wait at most for one allocation or publication.
+//!
+//! One build per directory, not per process: the builder holds an advisory lock on
+//! `hnsw.lock` (`File::try_lock`) while it links and saves. A process that finds it held does
+//! not link (its queries scan what its graph lacks); its next catch-up first picks up the
+//! saved file when that covers more than its own graph, and links only what remains. The
+//! builder saves every [`SAVE_EVERY_STEPS`] steps, so others pick up its progress as it goes.
 //!
 //! **Invariant:** the index is derived data. A missing, stale, foreign or damaged file is
 //! rebuilt from the vectors; nothing is ever answered from the graph alone.
@@ -31,6 +41,7 @@ use super::{Collection, CollectionShared, DEAD, LiveSlots};
 use crate::config::HnswConfig;
 use crate::error::Result;
 use crate::meta::CollectionRow;
+use crate::scheduler::{JobCtx, JobKind, Scheduler};
 use rayon::prelude::*;
 
 use crate::distance::Space;
@@ -41,6 +52,14 @@ use crate::search::{
 /// Below this many slots a collection is searched exactly and has no graph: a scan of 4,096
 /// rows of 384 floats costs about what a graph search does (see `benches/README.md`).
 pub(crate) const EXACT_BELOW_SLOTS: u64 = 4096;
+/// Slots linked per step of a build: the most a query may wait for (allocating and publishing
+/// a step), and how often a build looks at its cancel flag.
+const LINK_STEP: u64 = 4096;
+/// A long build saves its graph every this many steps (when `sync_threshold` slots are
+/// unsaved), so other processes pick up its progress.
+const SAVE_EVERY_STEPS: u64 = 8;
+/// The lock file of the one process building a collection's graph.
+const BUILD_LOCK_FILE: &str = "hnsw.lock";
 /// How a query may be answered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SearchOptions {
@@ -73,6 +92,9 @@ struct State {
     saved: u64,
     /// The graph was loaded from the generation's file (then maybe grown), not started here.
     loaded: bool,
+    /// Slots this process linked itself since the graph was opened or picked up from a file
+    /// (for tests: a graph another process saved is not linked again).
+    linked_here: u64,
 }
 
 /// Extends a cosine graph's inverse norms to its first `slots` rows (they are saved with it,
@@ -116,36 +138,69 @@ fn params(config: &HnswConfig) -> HnswParams {
 }
 
 impl Collection {
-    /// Links what this process's index lacks on the rayon pool, one task at a time per
-    /// collection, reading the collection's state when the task runs. Errors are dropped:
-    /// the index is derived, and the next write or query tries again.
+    /// Links what this process's index lacks in a job on the database's scheduler, one job
+    /// at a time per collection, reading the collection's state when the job runs. Errors
+    /// end the job as failed (listed by `Database::jobs`); the index is derived, and the next
+    /// write or query tries again.
     pub(super) fn catch_up_in_background(&self) {
         let index = &self.shared.index;
-        if index.scheduled.swap(true, SeqCst) {
+        if self.db.scheduler.is_closed() || index.scheduled.swap(true, SeqCst) {
             return;
         }
-        let collection = self.clone();
-        rayon::spawn(move || {
-            let index = &collection.shared.index;
-            loop {
-                let ran = collection.catch_up_now(false);
-                index.scheduled.store(false, SeqCst);
-                // A write that came meanwhile found `scheduled` set and left its records to
-                // this task: look again, unless another task has taken over. When another
-                // thread was building (`Ok(false)`), that thread looks again when it is done.
-                let lags = matches!(ran, Ok(true)) && collection.index_lags().unwrap_or(false);
-                if !lags || index.scheduled.swap(true, SeqCst) {
-                    break;
+        // Clears `scheduled` when the job ends or is dropped unrun (cancelled before it
+        // started, or refused by a closed scheduler), unless another job took it over.
+        let mut guard = Scheduled {
+            collection: self.clone(),
+            armed: true,
+        };
+        self.db
+            .scheduler
+            .submit(JobKind::IndexCatchUp, Some(self.shared.uuid), move |ctx| {
+                let collection = guard.collection.clone();
+                let index = &collection.shared.index;
+                loop {
+                    let ran = collection.catch_up_now(false, ctx);
+                    if ctx.cancelled() || ran.is_err() {
+                        return ran.map(|_| ());
+                    }
+                    index.scheduled.store(false, SeqCst);
+                    guard.set_armed(false);
+                    // A write that came meanwhile found `scheduled` set and left its records
+                    // to this job: look again, unless another job has taken over. When
+                    // another thread was building (`Ok(false)`), that thread looks again when
+                    // it is done.
+                    let lags = matches!(ran, Ok(true)) && collection.index_lags().unwrap_or(false);
+                    if !lags || index.scheduled.swap(true, SeqCst) {
+                        return Ok(());
+                    }
+                    guard.set_armed(true);
                 }
-            }
-        });
+            });
     }
 
     /// Links what the index lacks as of now; `wait` says whether to wait for another
     /// thread's build (see `CollectionShared::catch_up`).
-    pub(super) fn catch_up_now(&self, wait: bool) -> Result<bool> {
+    pub(super) fn catch_up_now(&self, wait: bool, ctx: &JobCtx<'_>) -> Result<bool> {
         let row = self.db.sidecar.read(|tx| self.row(tx))?;
-        self.shared.catch_up(&row, self.index_min_slots(), wait)
+        self.shared
+            .catch_up(&row, self.index_min_slots(), wait, &self.db.scheduler, ctx)
+    }
+
+    /// How much of the collection its index covers, in this process and in the saved file.
+    pub fn index_coverage(&self) -> Result<crate::types::IndexCoverage> {
+        let row = self.db.sidecar.read(|tx| self.row(tx))?;
+        let saved = self
+            .shared
+            .index_path(row.generation)
+            .and_then(|p| Hnsw::saved_nodes(&p))
+            .unwrap_or(0)
+            .min(row.slot_count);
+        Ok(crate::types::IndexCoverage {
+            slots: row.slot_count,
+            linked: self.shared.indexed_slots(row.generation),
+            saved,
+            exact_only: row.dimension.is_none() || row.slot_count < self.index_min_slots(),
+        })
     }
 
     /// Whether committed records are waiting to be linked into this process's graph.
@@ -156,6 +211,27 @@ impl Collection {
         Ok(row.dimension.is_some()
             && row.slot_count >= self.index_min_slots()
             && (st.generation != row.generation || st.linked < row.slot_count || walk_lags))
+    }
+}
+
+/// A collection's claim on its one background catch-up (`Index::scheduled`).
+struct Scheduled {
+    collection: Collection,
+    armed: bool,
+}
+
+impl Scheduled {
+    /// Whether dropping this clears `scheduled`.
+    fn set_armed(&mut self, armed: bool) {
+        self.armed = armed;
+    }
+}
+
+impl Drop for Scheduled {
+    fn drop(&mut self) {
+        if self.armed {
+            self.collection.shared.index.scheduled.store(false, SeqCst);
+        }
     }
 }
 
@@ -183,12 +259,21 @@ impl CollectionShared {
     }
 
     /// Links every committed slot of `row` into the graph (loading the saved graph first,
-    /// or starting one for a new generation), then saves it when `sync_threshold` slots or
-    /// more are not on disk yet. A collection below `min_slots` gets no graph.
+    /// or starting one for a new generation), in steps of [`LINK_STEP`] slots on the
+    /// scheduler's pool, then saves it when `sync_threshold` slots or more are not on disk
+    /// yet. A collection below `min_slots` gets no graph. Stops between two steps when `ctx`
+    /// is cancelled (what is linked so far is published and kept).
     ///
     /// With `wait` false, returns `Ok(false)` at once when another thread is building: a
-    /// rayon worker must never block on that lock, or the build it waits for loses a worker.
-    pub(crate) fn catch_up(&self, row: &CollectionRow, min_slots: u64, wait: bool) -> Result<bool> {
+    /// worker must never block on that lock, or the build it waits for loses a worker.
+    pub(crate) fn catch_up(
+        &self,
+        row: &CollectionRow,
+        min_slots: u64,
+        wait: bool,
+        scheduler: &Scheduler,
+        ctx: &JobCtx<'_>,
+    ) -> Result<bool> {
         let Some(dim) = row.dimension else {
             return Ok(true);
         };
@@ -205,9 +290,13 @@ impl CollectionShared {
                 Err(std::sync::TryLockError::WouldBlock) => return Ok(false),
             }
         };
-        let (from, to) = {
+        self.open_locked(row);
+        let Some(_build_lock) = self.build_lock(wait) else {
+            return Ok(false);
+        };
+        self.adopt_saved(row);
+        let (from, to, walk_from) = {
             let mut st = write(&index.state);
-            self.open_locked(&mut st, row);
             let walk_done = st.graph.as_ref().is_some_and(|g| !g.walk_copy_lags());
             if st.linked >= row.slot_count && walk_done {
                 return Ok(true);
@@ -215,55 +304,164 @@ impl CollectionShared {
             if st.graph.is_none() {
                 st.graph = Some(Hnsw::new(row.config.hnsw.space, params(&row.config.hnsw))?);
             }
-            (st.linked, row.slot_count.max(st.linked))
+            let walk_from = st.graph.as_ref().map_or(0, |g| g.walk.len() as u64);
+            (st.linked, row.slot_count.max(st.linked), walk_from)
         };
-        // The walk's copy first, so the new nodes are linked through it too.
-        self.encode_walk_copy(row, dim, to)?;
-        if from < to {
+        if from >= to {
+            ctx.set_kind(JobKind::WalkCopyEncode);
+        }
+        ctx.add_total(to.saturating_sub(walk_from) + (to - from));
+        scheduler.install(|| {
+            // The walk's copy first, so the new nodes are linked through it too.
+            if !self.encode_walk_copy(row, dim, to, ctx)? {
+                return Ok(());
+            }
+            let mut at = from;
+            let mut steps = 0;
+            while at < to {
+                if ctx.cancelled() {
+                    return Ok(());
+                }
+                let end = to.min(at + LINK_STEP);
+                self.link_step(row, dim, at..end)?;
+                ctx.advance(end - at);
+                at = end;
+                steps += 1;
+                if steps % SAVE_EVERY_STEPS == 0 && at < to && self.unsaved(row) {
+                    self.save_index();
+                }
+            }
+            Ok::<_, crate::error::Error>(())
+        })?;
+        let mut st = write(&index.state);
+        if st.linked == to
+            && let Some(g) = &mut st.graph
+        {
+            g.set_watermark(row.seq);
+        }
+        drop(st);
+        if self.unsaved(row) {
+            scheduler.run_inline(JobKind::GraphSave, Some(self.uuid), |ctx| {
+                ctx.add_total(1);
+                self.save_index();
+                ctx.advance(1);
+                Ok(())
+            });
+        }
+        Ok(true)
+    }
+
+    /// One step of a build: allocates the nodes of `slots` and their norms (write lock),
+    /// links them (read lock: queries go on), publishes them (write lock). The caller holds
+    /// `building`.
+    fn link_step(
+        &self,
+        row: &CollectionRow,
+        dim: usize,
+        slots: std::ops::Range<u64>,
+    ) -> Result<()> {
+        let index = &self.index;
+        {
             let mut st = write(&index.state);
             if let Some(graph) = &mut st.graph {
-                graph.grow(to as u32)?;
-                add_norms(graph, self, row, to)?;
+                graph.grow(slots.end as u32)?;
+                add_norms(graph, self, row, slots.end)?;
             }
         }
         {
             let st = read(&index.state);
             if let Some(graph) = &st.graph {
-                self.segment.with_rows(row.generation, dim, to, |rows| {
-                    let rows = HnswRows {
-                        kernel: self.kernel,
-                        data: rows,
-                        dim,
-                        inv_norms: norms(graph),
-                        coded: None,
-                    };
-                    graph.link(rows, from as u32..to as u32);
-                })?;
+                self.segment
+                    .with_rows(row.generation, dim, slots.end, |rows| {
+                        let rows = HnswRows {
+                            kernel: self.kernel,
+                            data: rows,
+                            dim,
+                            inv_norms: norms(graph),
+                            coded: None,
+                        };
+                        graph.link(rows, slots.start as u32..slots.end as u32);
+                    })?;
             }
         }
         let mut st = write(&index.state);
-        st.linked = to;
+        st.linked_here += slots.end - slots.start;
+        st.linked = slots.end;
         if let Some(g) = &mut st.graph {
-            g.set_watermark(row.seq);
             g.publish();
         }
-        if st.linked - st.saved >= row.config.hnsw.sync_threshold as u64 {
-            self.save_index(&mut st);
+        Ok(())
+    }
+
+    /// Whether `sync_threshold` linked slots or more are not in the file yet.
+    fn unsaved(&self, row: &CollectionRow) -> bool {
+        let st = read(&self.index.state);
+        st.linked - st.saved >= row.config.hnsw.sync_threshold as u64
+    }
+
+    /// The directory-wide build lock: `Some` when this process may build (holding the lock
+    /// file, or with no file to lock: memory, a read-only directory), `None` when another
+    /// process holds it and `wait` is false. With `wait`, blocks until it is free.
+    fn build_lock(&self, wait: bool) -> Option<Option<std::fs::File>> {
+        let Some(dir) = self.segment.dir() else {
+            return Some(None);
+        };
+        let file = match std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(BUILD_LOCK_FILE))
+        {
+            Ok(f) => f,
+            Err(_) => return Some(None),
+        };
+        if wait {
+            return Some(file.lock().is_ok().then_some(file));
         }
-        Ok(true)
+        match file.try_lock() {
+            Ok(()) => Some(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => None,
+            Err(std::fs::TryLockError::Error(_)) => Some(None),
+        }
+    }
+
+    /// Takes the saved graph file in place of this process's graph when the file covers
+    /// more slots (another process built them): only the rest is then linked here. The
+    /// caller holds `building` and the build lock.
+    fn adopt_saved(&self, row: &CollectionRow) {
+        let Some(path) = self.index_path(row.generation) else {
+            return;
+        };
+        let on_disk = Hnsw::saved_nodes(&path).unwrap_or(0);
+        let here = read(&self.index.state).linked;
+        if on_disk > here && on_disk <= row.slot_count {
+            write(&self.index.state).opened = false;
+            self.open_locked(row);
+        }
+    }
+
+    /// Slots this process linked itself (not loaded from a file), for tests.
+    pub(crate) fn linked_here(&self) -> u64 {
+        read(&self.index.state).linked_here
     }
 
     /// Extends the graph's 8-bit copy of the rows to the first `to` slots: the new
     /// rows of a build, or every row of a graph just loaded from its file (which walks the
     /// f32 rows until this is done). Encoded in chunks outside the state lock, each appended
     /// under it, so queries wait for a copy of memory, never for the encoding. The caller
-    /// holds `building`.
-    fn encode_walk_copy(&self, row: &CollectionRow, dim: usize, to: u64) -> Result<()> {
+    /// holds `building`. Returns `false` when `ctx` was cancelled first.
+    fn encode_walk_copy(
+        &self,
+        row: &CollectionRow,
+        dim: usize,
+        to: u64,
+        ctx: &JobCtx<'_>,
+    ) -> Result<bool> {
         /// Rows encoded per chunk: 12 MB of f32 rows at 384 floats.
         const CHUNK: u64 = 8192;
         let mut have = match &read(&self.index.state).graph {
             Some(g) => g.walk.len() as u64,
-            None => return Ok(()),
+            None => return Ok(true),
         };
         if have < to
             && let Some(g) = &mut write(&self.index.state).graph
@@ -271,6 +469,9 @@ impl CollectionShared {
             g.walk.reserve_rows(dim, self.kernel.space(), to as usize);
         }
         while have < to {
+            if ctx.cancelled() {
+                return Ok(false);
+            }
             let end = to.min(have + CHUNK);
             let more = self.segment.with_rows(row.generation, dim, end, |rows| {
                 let rows = &rows[have as usize * dim..end as usize * dim];
@@ -279,30 +480,39 @@ impl CollectionShared {
             if let Some(g) = &mut write(&self.index.state).graph {
                 g.walk.append(more);
             }
+            ctx.advance(end - have);
             have = end;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Makes the state about `row`'s generation, loading its saved graph the first time.
-    /// The caller holds `building`.
-    fn open_locked(&self, st: &mut State, row: &CollectionRow) {
-        if st.generation != row.generation || !st.opened {
-            *st = State {
-                generation: row.generation,
-                opened: true,
-                ..State::default()
-            };
-            if let Some(mut g) = self.load_index(row) {
-                let n = g.len() as u64;
-                // A graph saved without its norms (or a file that lost them) gets them here.
-                if add_norms(&mut g, self, row, n).is_ok() {
-                    st.linked = n;
-                    st.saved = n;
-                    st.graph = Some(g);
-                    st.loaded = true;
-                }
-            }
+    /// The file is read and checked outside the state's lock (queries go on meanwhile); the
+    /// lock is taken only to put the result in. The caller holds `building`.
+    fn open_locked(&self, row: &CollectionRow) {
+        let stale = {
+            let st = read(&self.index.state);
+            st.generation != row.generation || !st.opened
+        };
+        if !stale {
+            return;
+        }
+        // A graph saved without its norms (or a file that lost them) gets them here.
+        let loaded = self.load_index(row).and_then(|mut g| {
+            let n = g.len() as u64;
+            add_norms(&mut g, self, row, n).ok().map(|()| (g, n))
+        });
+        let mut st = write(&self.index.state);
+        *st = State {
+            generation: row.generation,
+            opened: true,
+            ..State::default()
+        };
+        if let Some((g, n)) = loaded {
+            st.linked = n;
+            st.saved = n;
+            st.graph = Some(g);
+            st.loaded = true;
         }
     }
 
@@ -326,29 +536,36 @@ impl CollectionShared {
         Some(g)
     }
 
-    /// Writes the graph to its file. A failure (a full disk, say) is not the write's failure:
-    /// the records are committed and the graph is derived, so it stays in memory and is
-    /// saved again later.
-    fn save_index(&self, st: &mut State) {
-        let (Some(graph), Some(path)) = (&st.graph, self.index_path(st.generation)) else {
-            return;
+    /// Writes the graph to its file, under the state's read lock (queries go on; the caller
+    /// holds `building`, so nothing changes the graph meanwhile). A failure (a full disk,
+    /// say) is not the write's failure: the records are committed and the graph is derived,
+    /// so it stays in memory and is saved again later.
+    fn save_index(&self) {
+        let saved = {
+            let st = read(&self.index.state);
+            let (Some(graph), Some(path)) = (&st.graph, self.index_path(st.generation)) else {
+                return;
+            };
+            if st.linked <= st.saved || graph.save(&path).is_err() {
+                return;
+            }
+            (st.generation, st.linked)
         };
-        if graph.save(&path).is_ok() {
-            st.saved = st.linked;
+        let mut st = write(&self.index.state);
+        if st.generation == saved.0 {
+            st.saved = saved.1;
         }
     }
 
-    /// Saves whatever the file lacks (when the last handle in the process goes away).
+    /// Saves whatever the file lacks (at close, and when the last handle in the process goes
+    /// away).
     pub(crate) fn flush_index(&self) {
         let _building = self
             .index
             .building
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let mut st = write(&self.index.state);
-        if st.linked > st.saved {
-            self.save_index(&mut st);
-        }
+        self.save_index();
     }
 
     /// This process's graph of `row`'s generation as a query sees it (none below `min_slots`
@@ -363,7 +580,7 @@ impl CollectionShared {
             st.generation != row.generation || !st.opened
         };
         if stale && let Ok(_building) = self.index.building.try_lock() {
-            self.open_locked(&mut write(&self.index.state), row);
+            self.open_locked(row);
         }
         let st = read(&self.index.state);
         IndexView((st.graph.is_some() && st.generation == row.generation).then_some(st))

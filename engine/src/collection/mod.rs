@@ -48,6 +48,8 @@ pub(crate) struct DbShared {
     /// Collections with fewer slots are searched exactly and get no graph
     /// ([`EXACT_BELOW_SLOTS`]; tests lower it).
     pub(crate) index_min_slots: AtomicU64,
+    /// Runs the collections' background work (index catch-up, saves).
+    pub(crate) scheduler: crate::scheduler::Scheduler,
 }
 
 impl DbShared {
@@ -55,6 +57,7 @@ impl DbShared {
         DbShared {
             sidecar,
             index_min_slots: AtomicU64::new(EXACT_BELOW_SLOTS),
+            scheduler: Default::default(),
         }
     }
 }
@@ -99,6 +102,14 @@ impl Drop for CollectionShared {
         // next open loads a graph instead of linking the newest records again, and the
         // live-slots table, so it need not be read back out of SQLite.
         self.flush_index();
+        self.save_live_checkpoint();
+    }
+}
+
+impl CollectionShared {
+    /// Writes the live-slots table to its checkpoint file (collections on disk), so the next
+    /// open need not read it back out of SQLite.
+    pub(crate) fn save_live_checkpoint(&self) {
         if let (Some(dir), Ok(live)) = (self.segment.dir(), self.live.read())
             && let Some(generation) = live.generation
         {
@@ -250,6 +261,12 @@ impl Collection {
                 indexed_slots: self.shared.indexed_slots(row.generation),
             })
         })
+    }
+
+    /// Slots this process's graph linked itself since it was opened or picked up from a
+    /// file (for tests).
+    pub(crate) fn index_slots_linked_here(&self) -> u64 {
+        self.shared.linked_here()
     }
 
     /// Whether this process's graph of the collection's current generation was loaded from

@@ -325,7 +325,10 @@ impl Collection {
     /// in the background on their own; call it to have the index complete, say before
     /// measuring queries.
     pub fn catch_up_index(&self) -> Result<()> {
-        self.catch_up_now(true)?;
+        // On the scheduler's pool, so the link does not take the queries' threads.
+        self.db
+            .scheduler
+            .install(|| self.catch_up_now(true, &crate::scheduler::JobCtx::detached()))?;
         // Writes that came while this ran may have left their records to it (their
         // background task found the build busy): hand them to a background task.
         if self.index_lags()? {

@@ -11,6 +11,7 @@ mod golden;
 mod golden_index;
 mod hit_ids;
 mod index;
+mod jobs;
 mod model;
 mod multiprocess;
 mod plan;

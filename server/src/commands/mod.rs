@@ -85,6 +85,15 @@ fn index_file_bytes(collection_dir: &Path) -> Option<u64> {
     (!sizes.is_empty()).then(|| sizes.iter().sum())
 }
 
+/// `part` of `whole` in percent (100 for nothing out of nothing).
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        100.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
 /// What to do about one kind of problem in `collection` of the database in `dir`.
 fn remedy(dir: &Path, collection: Option<&str>, kind: ProblemKind) -> String {
     let dir = dir.display();
@@ -111,7 +120,9 @@ fn remedy(dir: &Path, collection: Option<&str>, kind: ProblemKind) -> String {
     }
 }
 
-/// `mnemodb inspect PATH`: the report as text, and the number of problems found.
+/// `mnemodb inspect PATH`: the report as text, and the number of problems found. The index
+/// column says how many slots the saved graph file links (what a process opening the
+/// directory loads; the rest is scanned exactly until linked).
 pub(crate) fn inspect(path: &Path) -> Result<(String, usize)> {
     let mut found = 0;
     open_existing(path)?;
@@ -177,9 +188,17 @@ pub(crate) fn inspect(path: &Path) -> Result<(String, usize)> {
             let h = &info.configuration.hnsw;
             let cdir = dir.join("collections").join(info.id.to_string());
             let index_bytes = index_file_bytes(&cdir);
+            let cov = col.index_coverage()?;
             let index = match index_bytes {
-                Some(bytes) => format!("hnsw file {}", human_bytes(bytes)),
-                None => "exact scan (no hnsw file yet)".to_owned(),
+                _ if cov.exact_only => "exact scan (below the index threshold)".to_owned(),
+                Some(bytes) => format!(
+                    "hnsw file {}, linked {}/{} ({:.0}%)",
+                    human_bytes(bytes),
+                    cov.saved,
+                    cov.slots,
+                    percent(cov.saved, cov.slots)
+                ),
+                None => format!("exact scan (no hnsw file yet, linked 0/{})", cov.slots),
             };
             let _ = writeln!(
                 out,

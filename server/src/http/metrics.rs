@@ -44,6 +44,16 @@ pub(crate) struct CollectionSize {
     pub(crate) database: String,
     pub(crate) collection: String,
     pub(crate) records: u64,
+    /// Committed slots, and how many of them the server's index has linked.
+    pub(crate) slots: u64,
+    pub(crate) linked: u64,
+}
+
+/// Background jobs of every open database, by state, for the gauge.
+#[derive(Debug, Default)]
+pub(crate) struct JobCounts {
+    pub(crate) running: u64,
+    pub(crate) queued: u64,
 }
 
 impl Metrics {
@@ -77,7 +87,7 @@ impl Metrics {
     }
 
     /// The text exposition.
-    pub(crate) fn render(&self, sizes: &[CollectionSize]) -> String {
+    pub(crate) fn render(&self, sizes: &[CollectionSize], jobs: &JobCounts) -> String {
         let mut out = String::new();
         out.push_str("# HELP mnemodb_uptime_seconds Seconds since the server started.\n");
         out.push_str("# TYPE mnemodb_uptime_seconds gauge\n");
@@ -155,8 +165,56 @@ impl Metrics {
                 s.records
             );
         }
+        out.push_str(
+            "# HELP mnemodb_index_linked_slots Slots a collection's index has linked (the rest is scanned exactly).\n",
+        );
+        out.push_str("# TYPE mnemodb_index_linked_slots gauge\n");
+        for s in sizes {
+            let _ = writeln!(
+                out,
+                "mnemodb_index_linked_slots{{{}}} {}",
+                labels(s),
+                s.linked
+            );
+        }
+        out.push_str(
+            "# HELP mnemodb_index_coverage_ratio Share of a collection's slots its index has linked (1: complete or no index needed).\n",
+        );
+        out.push_str("# TYPE mnemodb_index_coverage_ratio gauge\n");
+        for s in sizes {
+            let ratio = if s.slots == 0 {
+                1.0
+            } else {
+                s.linked as f64 / s.slots as f64
+            };
+            let _ = writeln!(out, "mnemodb_index_coverage_ratio{{{}}} {ratio}", labels(s));
+        }
+        out.push_str(
+            "# HELP mnemodb_background_jobs Background jobs (index building, saves), by state.\n",
+        );
+        out.push_str("# TYPE mnemodb_background_jobs gauge\n");
+        let _ = writeln!(
+            out,
+            "mnemodb_background_jobs{{state=\"running\"}} {}",
+            jobs.running
+        );
+        let _ = writeln!(
+            out,
+            "mnemodb_background_jobs{{state=\"queued\"}} {}",
+            jobs.queued
+        );
         out
     }
+}
+
+/// A collection's labels.
+fn labels(s: &CollectionSize) -> String {
+    format!(
+        "tenant=\"{}\",database=\"{}\",collection=\"{}\"",
+        escape(&s.tenant),
+        escape(&s.database),
+        escape(&s.collection)
+    )
 }
 
 /// Label values escape `\`, `"` and newlines.

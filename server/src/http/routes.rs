@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::metrics::CollectionSize;
+use super::metrics::{CollectionSize, JobCounts};
 use super::openapi::{Api, Doc};
 use super::params::{collection_id, query_params};
 use super::replies::{Empty, Health, Heartbeat, Identity, PreFlight, Tenant};
@@ -462,24 +462,41 @@ async fn delete_collection(
 }
 
 async fn metrics(State(state): State<AppState>) -> Result<Response> {
-    let sizes = state
+    let (sizes, jobs) = state
         .run(|ns| {
             let mut sizes = Vec::new();
+            let mut jobs = JobCounts::default();
             for (entry, db) in ns.all()? {
+                for job in db.jobs() {
+                    match job.state {
+                        mnemodb::JobState::Running => jobs.running += 1,
+                        mnemodb::JobState::Queued => jobs.queued += 1,
+                        _ => {}
+                    }
+                }
                 for info in db.list_collections()? {
-                    let records = db.get_collection_by_id(info.id)?.count()?;
+                    let col = db.get_collection_by_id(info.id)?;
+                    let records = col.count()?;
+                    let cov = col.index_coverage()?;
                     sizes.push(CollectionSize {
                         tenant: entry.tenant.clone(),
                         database: entry.name.clone(),
                         collection: info.name,
                         records,
+                        slots: cov.slots,
+                        // A collection searched exactly needs no index: it is complete.
+                        linked: if cov.exact_only {
+                            cov.slots
+                        } else {
+                            cov.linked
+                        },
                     });
                 }
             }
-            Ok(sizes)
+            Ok((sizes, jobs))
         })
         .await?;
-    let text = state.metrics.render(&sizes);
+    let text = state.metrics.render(&sizes, &jobs);
     Ok((
         [(axum::http::header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
         text,

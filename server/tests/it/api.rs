@@ -849,4 +849,22 @@ fn metrics_count_requests_and_collection_sizes() {
         "{text}"
     );
     assert!(text.contains("# TYPE mnemodb_http_request_duration_seconds histogram"));
+    // Three records need no index: searched exactly, the coverage is complete.
+    let labels = "tenant=\"default_tenant\",database=\"default_database\",collection=\"sized\"";
+    assert!(
+        text.contains(&format!("mnemodb_index_linked_slots{{{labels}}} 3")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("mnemodb_index_coverage_ratio{{{labels}}} 1")),
+        "{text}"
+    );
+    assert!(
+        text.contains("mnemodb_background_jobs{state=\"running\"} "),
+        "{text}"
+    );
+    assert!(
+        text.contains("mnemodb_background_jobs{state=\"queued\"} "),
+        "{text}"
+    );
 }

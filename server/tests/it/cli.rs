@@ -115,17 +115,22 @@ fn inspect_shows_collections() {
         .expect("notes row");
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(&cols[2..6], ["10", "0", "4", "cosine"], "{line}");
-    assert!(line.contains("exact scan"), "{line}");
+    assert!(
+        line.contains("exact scan (below the index threshold)"),
+        "{line}"
+    );
 
     // From 4,096 records the engine keeps an HNSW index file, which inspect reports.
+    // Closing the database lets its index build finish and saves the graph.
     let big = tempfile::tempdir().unwrap();
-    sample_db(big.path(), 5000);
+    assert!(sample_db(big.path(), 5000).close(std::time::Duration::from_secs(600)));
     let out = ok(mnemodb(&["inspect", big.path().to_str().unwrap()]));
     let line = out
         .lines()
         .find(|l| l.trim_start().starts_with("notes"))
         .expect("notes row");
     assert!(line.contains("hnsw file"), "{out}");
+    assert!(line.contains("linked 5000/5000 (100%)"), "{out}");
 }
 
 #[test]

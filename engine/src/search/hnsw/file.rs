@@ -157,6 +157,18 @@ impl Hnsw {
         Ok(graph)
     }
 
+    /// The node count in the header of the graph file at `path` (magic and version checked,
+    /// nothing else): how many slots a process opening it would find linked. `None` when
+    /// there is no such file or it is not one of ours.
+    pub(crate) fn saved_nodes(path: &Path) -> Option<u64> {
+        use std::io::Read;
+        let mut header = [0u8; 32];
+        File::open(path).ok()?.read_exact(&mut header).ok()?;
+        let version = u32::from_le_bytes(header[8..12].try_into().ok()?);
+        (&header[..8] == MAGIC && version == VERSION)
+            .then(|| u64::from_le_bytes(header[24..32].try_into().unwrap_or_default()))
+    }
+
     #[cfg(test)]
     pub(super) fn from_bytes(bytes: &[u8], path: &Path, space: Space) -> Result<Hnsw> {
         // Copied into u32 words so the regions are aligned, as in a mapping.

@@ -397,8 +397,10 @@ impl CrashRun {
             .unwrap_or_default();
         let vectors: Vec<&String> = names.iter().filter(|n| n.starts_with("vectors.")).collect();
         let generation_of = |n: &str| n.split('.').nth(1).map(str::to_owned);
+        // `hnsw.lock` is the one file of no generation: the directory-wide build lock.
         let stray = names.iter().any(|n| {
             !(n.starts_with("vectors.") && n.ends_with(".f32")
+                || n == "hnsw.lock"
                 || (n.starts_with("hnsw.") || n.starts_with("live."))
                     && n.ends_with(".bin")
                     && vectors.first().map(|v| generation_of(v)) == Some(generation_of(n)))

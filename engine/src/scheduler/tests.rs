@@ -1,0 +1,156 @@
+//! Unit tests of the scheduler: submission, progress, cancellation, waiting, failures.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::*;
+
+const LONG: Option<Duration> = Some(Duration::from_secs(60));
+
+#[test]
+fn a_job_runs_reports_progress_and_ends_done() {
+    let s = Scheduler::new(1);
+    let (tx, rx) = mpsc::channel();
+    let job = s.submit(JobKind::GraphSave, None, move |ctx| {
+        ctx.add_total(10);
+        ctx.advance(4);
+        tx.send(()).ok();
+        ctx.advance(6);
+        Ok(())
+    });
+    assert_eq!(job.wait(LONG), JobState::Done);
+    rx.recv().expect("the job ran");
+    let info = job.info();
+    assert_eq!((info.done, info.total), (10, 10));
+    assert_eq!(info.kind, JobKind::GraphSave);
+    assert!(
+        s.jobs()
+            .iter()
+            .any(|j| j.id == job.id() && j.state == JobState::Done)
+    );
+}
+
+/// Blocks the scheduler's only thread until the returned sender is dropped or sent to.
+fn occupy(s: &Scheduler) -> (Job, mpsc::Sender<()>) {
+    let (go, wait) = mpsc::channel::<()>();
+    let (started_tx, started) = mpsc::channel();
+    let job = s.submit(JobKind::IndexCatchUp, None, move |_| {
+        started_tx.send(()).ok();
+        wait.recv().ok();
+        Ok(())
+    });
+    started.recv().expect("the blocker started");
+    (job, go)
+}
+
+#[test]
+fn a_job_cancelled_before_it_starts_never_runs() {
+    let s = Scheduler::new(1);
+    let (blocker, go) = occupy(&s);
+    let (tx, rx) = mpsc::channel::<()>();
+    let job = s.submit(JobKind::LiveCheckpoint, None, move |_| {
+        tx.send(()).ok();
+        Ok(())
+    });
+    assert_eq!(job.info().state, JobState::Queued);
+    job.cancel();
+    go.send(()).ok();
+    assert_eq!(blocker.wait(LONG), JobState::Done);
+    assert_eq!(job.wait(LONG), JobState::Cancelled);
+    assert!(rx.try_recv().is_err(), "a cancelled job must not run");
+}
+
+#[test]
+fn a_running_job_stops_at_its_next_check_when_cancelled() {
+    let s = Scheduler::new(1);
+    let (started_tx, started) = mpsc::channel();
+    let job = s.submit(JobKind::IndexCatchUp, None, move |ctx| {
+        ctx.add_total(u64::MAX);
+        started_tx.send(()).ok();
+        while !ctx.cancelled() {
+            ctx.advance(1);
+            std::thread::yield_now();
+        }
+        Ok(())
+    });
+    started.recv().expect("started");
+    assert_eq!(job.info().state, JobState::Running);
+    job.cancel();
+    assert_eq!(job.wait(LONG), JobState::Cancelled);
+}
+
+#[test]
+fn wait_returns_at_its_timeout_while_the_job_runs() {
+    let s = Scheduler::new(1);
+    let (job, go) = occupy(&s);
+    assert_eq!(job.wait(Some(Duration::from_millis(20))), JobState::Running);
+    go.send(()).ok();
+    assert_eq!(job.wait(LONG), JobState::Done);
+}
+
+#[test]
+fn a_failure_and_a_panic_are_recorded() {
+    let s = Scheduler::new(1);
+    let failed = s.submit(JobKind::GraphSave, None, |_| {
+        Err(crate::Error::InvalidArgument("disk full".into()))
+    });
+    assert_eq!(failed.wait(LONG), JobState::Failed);
+    assert_eq!(failed.info().error.as_deref(), Some("disk full"));
+    #[allow(clippy::panic)]
+    let panicked = s.submit(JobKind::GraphSave, None, |_| panic!("boom"));
+    assert_eq!(panicked.wait(LONG), JobState::Failed);
+    // The pool survives a panicking job.
+    assert_eq!(
+        s.submit(JobKind::GraphSave, None, |_| Ok(())).wait(LONG),
+        JobState::Done
+    );
+}
+
+#[test]
+fn close_cancels_what_is_left_at_the_deadline_and_refuses_new_jobs() {
+    let s = Scheduler::new(1);
+    let job = s.submit(JobKind::IndexCatchUp, None, |ctx| {
+        while !ctx.cancelled() {
+            std::thread::yield_now();
+        }
+        Ok(())
+    });
+    let queued = s.submit(JobKind::GraphSave, None, |_| Ok(()));
+    assert!(!s.close(Instant::now()));
+    assert_eq!(job.info().state, JobState::Cancelled);
+    assert_eq!(queued.wait(LONG), JobState::Cancelled);
+    let late = s.submit(JobKind::GraphSave, None, |_| Ok(()));
+    assert_eq!(late.info().state, JobState::Cancelled);
+}
+
+#[test]
+fn close_lets_jobs_finish_before_the_deadline() {
+    let s = Scheduler::new(1);
+    let job = s.submit(JobKind::GraphSave, None, |ctx| {
+        ctx.add_total(1);
+        ctx.advance(1);
+        Ok(())
+    });
+    assert!(s.close(Instant::now() + Duration::from_secs(60)));
+    assert_eq!(job.info().state, JobState::Done);
+}
+
+#[test]
+fn inline_jobs_run_inside_the_pool_and_are_listed() {
+    let s = Scheduler::new(1);
+    let job = s.run_inline(JobKind::LiveCheckpoint, None, |_| {
+        assert!(rayon::current_thread_index().is_some(), "on a pool worker");
+        Ok(())
+    });
+    assert_eq!(job.info().state, JobState::Done);
+    assert_eq!(s.jobs().len(), 1);
+}
+
+#[test]
+fn finished_jobs_are_pruned_beyond_the_limit() {
+    let s = Scheduler::new(1);
+    for _ in 0..KEEP_FINISHED + 10 {
+        s.run_inline(JobKind::GraphSave, None, |_| Ok(()));
+    }
+    assert_eq!(s.jobs().len(), KEEP_FINISHED);
+}
