@@ -225,3 +225,85 @@ def test_refused_calls_changed_nothing(mnemo_collection: Any, http_collection: s
     r = httpx.post(f"{http_collection}/get", json={"include": ["documents", "metadatas", "embeddings"]})
     assert {k: r.json()[k] for k in want} == want
     assert r.json()["embeddings"] == SETUP["embeddings"]
+
+
+# --------------------------------------------------------------------------------------------
+# A collection's metadata (create, get_or_create, modify)
+
+COLLECTION_CASES = DOC["collection_cases"]
+
+
+@pytest.fixture(scope="module")
+def chroma_client(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return chromadb.PersistentClient(
+        path=str(tmp_path_factory.mktemp("chroma-collections")),
+        settings=chromadb.config.Settings(anonymized_telemetry=False),
+    )
+
+
+def _base(client: Any) -> Any:
+    return client.create_collection(
+        f"collection-metadata-{next(_names)}", metadata=DOC["collection_setup"], embedding_function=None
+    )
+
+
+def http_collection_call(server: Server, base_id: str, op: str, metadata: Any) -> Tuple[str, int, Optional[str]]:
+    if op == "modify":
+        r = httpx.put(f"{server.url}{BASE}/{base_id}", json={"new_metadata": metadata})
+    else:
+        body = {"name": f"collection-metadata-{next(_names)}", "metadata": metadata, "get_or_create": op == "get_or_create"}
+        r = httpx.post(f"{server.url}{BASE}", json=body)
+    if r.status_code < 300:
+        return "ok", r.status_code, None
+    return r.json()["error"], r.status_code, r.json()["message"]
+
+
+def test_the_collection_cases_cover_each_call() -> None:
+    assert {c["op"] for c in COLLECTION_CASES} == {"create", "get_or_create", "modify"}
+    assert len(COLLECTION_CASES) >= 30
+
+
+@pytest.mark.parametrize("case", COLLECTION_CASES, ids=[c["name"] for c in COLLECTION_CASES])
+def test_chromadb_still_refuses_collection_metadata_as_captured(chroma_client: Any, case: Dict[str, Any]) -> None:
+    base = _base(chroma_client)
+    name = f"collection-metadata-{next(_names)}"
+    got = outcome(lambda: CAPTURE.call_collection(chroma_client, base, case["op"], name, case["metadata"]))
+    assert got == (case["error"]["class"], case["error"]["message"])
+
+
+@pytest.mark.parametrize("case", COLLECTION_CASES, ids=[c["name"] for c in COLLECTION_CASES])
+def test_every_path_refuses_collection_metadata_alike(server: Server, case: Dict[str, Any]) -> None:
+    class_name, message = expected(case)
+    client = mnemodb.EphemeralClient()
+    base = _base(client)
+    name = f"collection-metadata-{next(_names)}"
+    embedded = outcome(lambda: CAPTURE.call_collection(client, base, case["op"], name, case["metadata"]))
+    assert embedded == (class_name, message), "mnemodb (embedded)"
+    assert base.metadata == DOC["collection_setup"], "a refused modify changed the metadata"
+    assert name not in [c.name for c in client.list_collections()], "a refused create made it"
+    r = httpx.post(f"{server.url}{BASE}", json={"name": f"collection-metadata-{next(_names)}", "metadata": DOC["collection_setup"]})
+    assert r.status_code == 200, r.text
+    over_http = http_collection_call(server, r.json()["id"], case["op"], case["metadata"])
+    assert over_http == (*http_error(class_name), message), "mnemodb serve"
+
+
+# What JSON cannot carry: checked against chromadb directly (Python only).
+PYTHON_ONLY_COLLECTION_METADATA = [
+    ("create", {1: "a"}),
+    ("get_or_create", {1: "a"}),
+    ("modify", {1: "a"}),
+    ("create", {"m": (1, 2)}),
+    ("modify", {"m": (1, 2)}),
+    ("modify", {"m": None, "z": 1}),
+]
+
+
+@pytest.mark.parametrize("op,metadata", PYTHON_ONLY_COLLECTION_METADATA)
+def test_python_only_collection_metadata_as_chromadb(chroma_client: Any, op: str, metadata: Any) -> None:
+    answers = []
+    for client in (chroma_client, mnemodb.EphemeralClient()):
+        base = _base(client)
+        name = f"collection-metadata-{next(_names)}"
+        got = outcome(lambda: CAPTURE.call_collection(client, base, op, name, metadata))
+        answers.append((got, client.get_collection(base.name).metadata))
+    assert answers[1] == answers[0]

@@ -11,6 +11,7 @@ use crate::collection::{Collection, CollectionShared, DbShared};
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::meta::{self, CollectionRow, Sidecar};
+use crate::request::CollectionCall;
 use crate::scheduler::{JobInfo, JobKind};
 use crate::store::Segment;
 use crate::types::{CollectionInfo, Metadata};
@@ -206,7 +207,7 @@ impl Database {
     ) -> Result<Collection> {
         validate::collection_name(name)?;
         if let Some(m) = metadata {
-            validate::collection_metadata(m)?;
+            validate::collection_metadata(m, CollectionCall::Create)?;
         }
         let row = self.inner.sidecar().write(|tx| {
             if let Some(row) = meta::collection_by_name(tx, name)? {

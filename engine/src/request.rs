@@ -167,6 +167,146 @@ fn list(key: &str, items: Vec<Value>, op: Op) -> Result<MetadataValue> {
     })
 }
 
+/// The call a collection's metadata is given to: chromadb checks it in different places, with
+/// different words, on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CollectionCall {
+    /// `create_collection` and `get_or_create_collection`.
+    Create,
+    /// `Collection.modify`.
+    Modify,
+}
+
+/// A collection's metadata for `call`: a JSON object (`null`: none), converted with chromadb
+/// 1.5.9's messages; the call itself checks the typed metadata
+/// (`Database::create_collection`, `Collection::modify`). On `modify`, a `null` value drops
+/// the key (chromadb replaces the metadata and does not keep it); on create it is refused, as
+/// chromadb's bindings refuse it.
+pub fn collection_metadata(value: Value, call: CollectionCall) -> Result<Option<Metadata>> {
+    let map = match value {
+        Value::Null => return Ok(None),
+        Value::Object(map) => map,
+        other => return Err(collection_metadata_not_a_dict(py_type_name(&other), call)),
+    };
+    if call == CollectionCall::Modify && map.is_empty() {
+        // chromadb's client, before it drops the `null` values.
+        return Err(client_refusal(
+            ErrorKind::ValueError,
+            "Expected metadata to be a non-empty dict, got 0 metadata attributes".into(),
+        ));
+    }
+    let mut out = Metadata::new();
+    for (key, v) in map {
+        let v = match (v, call) {
+            (Value::Null, CollectionCall::Modify) => continue,
+            (Value::Array(items), _) if items.is_empty() => MetadataValue::BoolList(Vec::new()),
+            (Value::Array(items), _) => {
+                let shown = py_str(&Value::Array(items.clone()));
+                list(&key, items, Op::Add)
+                    .map_err(|_| collection_metadata_not_a_list(&key, &shown, call))?
+            }
+            (v @ (Value::Null | Value::Object(_)), _) => {
+                return Err(collection_metadata_not_a_value(
+                    &py_str(&v),
+                    py_type_name(&v),
+                    call,
+                ));
+            }
+            // A scalar (`null` is matched above).
+            (v, _) => match metadata_value(&key, v, Op::Add)? {
+                Some(x) => x,
+                None => continue,
+            },
+        };
+        out.insert(key, v);
+    }
+    Ok(Some(out))
+}
+
+fn client_refusal(kind: ErrorKind, message: String) -> Error {
+    Error::Refused {
+        kind,
+        message,
+        op: None,
+    }
+}
+
+/// chromadb's refusal of a collection's metadata that is not a dict.
+pub fn collection_metadata_not_a_dict(type_name: &str, call: CollectionCall) -> Error {
+    match call {
+        CollectionCall::Create => client_refusal(
+            ErrorKind::TypeError,
+            format!("argument 'metadata': '{type_name}' object cannot be converted to 'PyDict'"),
+        ),
+        CollectionCall::Modify => client_refusal(
+            ErrorKind::ValueError,
+            format!("Expected metadata to be a dict or None, got {type_name} as metadata"),
+        ),
+    }
+}
+
+/// chromadb's refusal of a collection's metadata value of another type (`shown`: Python's
+/// `str()` of it).
+pub fn collection_metadata_not_a_value(
+    shown: &str,
+    type_name: &str,
+    call: CollectionCall,
+) -> Error {
+    match call {
+        CollectionCall::Create => client_refusal(
+            ErrorKind::TypeError,
+            "argument 'metadata': Cannot convert Python object to MetadataValue".into(),
+        ),
+        CollectionCall::Modify => client_refusal(
+            ErrorKind::ValueError,
+            format!(
+                "Expected metadata value to be a str, int, float, bool, SparseVector, list, or \
+                 None, got {shown} which is a {type_name}"
+            ),
+        ),
+    }
+}
+
+/// chromadb's refusal of a collection's metadata list whose elements are not all of one of
+/// its types.
+pub fn collection_metadata_not_a_list(key: &str, shown: &str, call: CollectionCall) -> Error {
+    match call {
+        CollectionCall::Create => client_refusal(
+            ErrorKind::TypeError,
+            "argument 'metadata': Cannot convert Python list to MetadataValue: mixed or \
+             unsupported element types"
+                .into(),
+        ),
+        CollectionCall::Modify => client_refusal(
+            ErrorKind::ValueError,
+            format!(
+                "Expected metadata list value for key '{key}' to contain only str, int, float, \
+                 or bool and all elements must be the same type, got {shown}"
+            ),
+        ),
+    }
+}
+
+/// chromadb's refusal of a collection's metadata key that is not a string (only Python can
+/// send one).
+pub fn collection_metadata_key_not_str(
+    shown: &str,
+    type_name: &str,
+    call: CollectionCall,
+) -> Error {
+    match call {
+        CollectionCall::Create => client_refusal(
+            ErrorKind::TypeError,
+            format!("argument 'metadata': '{type_name}' object cannot be converted to 'PyString'"),
+        ),
+        CollectionCall::Modify => client_refusal(
+            ErrorKind::TypeError,
+            format!("Expected metadata key to be a str, got {shown} which is a {type_name}"),
+        ),
+    }
+}
+
 /// chromadb's refusal of a metadata that is not a dict (`type_name`: the Python type's name).
 pub fn not_a_metadata_dict(type_name: &str, op: Op) -> Error {
     Error::value(

@@ -128,39 +128,3 @@ def record_set_lengths(fields: Dict[str, Any], op: str) -> None:
     query's texts, images, uris beside embeddings; a write's images), which never reach the
     engine themselves."""
     _native.check_lengths([(k, None if v is None else len(v)) for k, v in fields.items()], op)
-
-
-def _list_value(key: str, value: list) -> None:
-    if len(value) == 0:
-        raise ValueError(f"Expected metadata list value for key '{key}' to be non-empty")
-    first = bool if isinstance(value[0], bool) else type(value[0])
-    for item in value:
-        t = bool if isinstance(item, bool) else type(item)
-        if t is not first or t not in (str, int, float, bool):
-            raise ValueError(
-                f"Expected metadata list value for key '{key}' to contain only str, int, float, "
-                f"or bool and all elements must be the same type, got {value}"
-            )
-
-
-def metadata(md: Any) -> None:
-    """chromadb's check of a collection's new metadata in ``modify`` (records' metadata are
-    the engine's to check)."""
-    if not isinstance(md, dict) and md is not None:
-        raise ValueError(f"Expected metadata to be a dict or None, got {type(md).__name__} as metadata")
-    if md is None:
-        return
-    if len(md) == 0:
-        raise ValueError(f"Expected metadata to be a non-empty dict, got {len(md)} metadata attributes")
-    for key, value in md.items():
-        if key == "chroma:document":
-            raise ValueError("Expected metadata to not contain the reserved key chroma:document")
-        if not isinstance(key, str):
-            raise TypeError(f"Expected metadata key to be a str, got {key} which is a {type(key).__name__}")
-        if isinstance(value, list):
-            _list_value(key, value)
-        elif not isinstance(value, (str, int, float, bool, type(None))):
-            raise ValueError(
-                "Expected metadata value to be a str, int, float, bool, SparseVector, list, or "
-                f"None, got {value} which is a {type(value).__name__}"
-            )

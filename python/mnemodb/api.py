@@ -172,7 +172,7 @@ class Client:
         data_loader: Any = None,
         get_or_create: bool = False,
     ) -> "Collection":
-        ef = _prepare_create(configuration, metadata, embedding_function)
+        ef = _prepare_create(configuration, embedding_function)
         native = self._db.create_collection(name, _engine_configuration(configuration), metadata, get_or_create)
         return Collection(self, native, native.info(), ef, data_loader)
 
@@ -233,14 +233,11 @@ def _page(infos: List[Dict[str, Any]], limit: Optional[int], offset: Optional[in
     return infos[start:] if limit is None else infos[start : start + limit]
 
 
-def _prepare_create(configuration: Any, metadata: Any, embedding_function: Any) -> Any:
+def _prepare_create(configuration: Any, embedding_function: Any) -> Any:
     """Checks a new collection's arguments; returns its embedding function (``None``: none)."""
     if (embedding_function is _DEFAULT or embedding_function is None) and isinstance(configuration, dict):
         embedding_function = configuration.get("embedding_function") or embedding_function
-    ef = _check_embedding_function(embedding_function)
-    if metadata is not None:
-        _check_collection_metadata(metadata)
-    return ef
+    return _check_embedding_function(embedding_function)
 
 
 def PersistentClient(
@@ -258,19 +255,6 @@ def PersistentClient(
 def EphemeralClient(settings: Any = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> Client:
     """A client on the process's in-memory database (shared by every ephemeral client)."""
     return Client(settings if settings is not None else Settings(), tenant, database, ephemeral=True)
-
-
-def _check_collection_metadata(metadata: Any) -> None:
-    """chromadb checks a new collection's metadata in its backend, with these messages."""
-    if isinstance(metadata, dict) and len(metadata) == 0:
-        raise InvalidArgumentError("Validation error: metadata: Metadata cannot be empty")
-    scalars = (str, int, float, bool)
-    for value in metadata.values() if isinstance(metadata, dict) else [None]:
-        ok = isinstance(value, scalars) or (
-            isinstance(value, list) and len(value) > 0 and all(isinstance(x, scalars) for x in value)
-        )
-        if not ok:
-            raise TypeError("argument 'metadata': Cannot convert Python object to MetadataValue")
 
 
 def _engine_configuration(configuration: Any) -> Any:
@@ -586,7 +570,6 @@ class Collection:
         metadata: Optional[Dict[str, Any]] = None,
         configuration: Optional[Dict[str, Any]] = None,
     ) -> None:
-        _prepare_modify(metadata)
         if name is not None or metadata is not None:
             self._native.modify(name, metadata)
         if configuration is not None:
@@ -595,13 +578,6 @@ class Collection:
 
 
 _PEEK_INCLUDE: Include = ["metadatas", "documents", "embeddings"]
-
-
-def _prepare_modify(metadata: Any) -> None:
-    if metadata is not None:
-        v.metadata(metadata)
-        if "hnsw:space" in metadata:
-            raise ValueError("Changing the distance function of a collection once it is created is not supported currently.")
 
 
 def _delete_result(ids_l: Optional[List[str]], where: Any, where_document: Any, deleted: int) -> DeleteResult:

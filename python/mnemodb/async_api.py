@@ -147,7 +147,7 @@ class AsyncClient:
         data_loader: Any = None,
         get_or_create: bool = False,
     ) -> "AsyncCollection":
-        ef = api._prepare_create(configuration, metadata, embedding_function)
+        ef = api._prepare_create(configuration, embedding_function)
         native = await _call(
             self._db.create_collection, name, api._engine_configuration(configuration), metadata, get_or_create
         )
@@ -362,7 +362,6 @@ class AsyncCollection:
         metadata: Optional[Dict[str, Any]] = None,
         configuration: Optional[Dict[str, Any]] = None,
     ) -> None:
-        api._prepare_modify(metadata)
         if name is not None or metadata is not None:
             await _call(self._native.modify, name, metadata)
         if configuration is not None:

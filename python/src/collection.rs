@@ -1,5 +1,6 @@
 //! `_native.Collection`: records in, results out; every engine call runs with the GIL released.
 
+use mnemodb::request::CollectionCall;
 use mnemodb::{
     AddBatch, CollectionInfo, Durability, Embeddings, GetRequest, HnswConfigUpdate, Include, Op,
     Plan, QueryHits, QueryRequest, SearchOptions, UpdateBatch, Vectors, request,
@@ -8,9 +9,7 @@ use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::convert::{
-    self, from_json, matrix, metadata_to_py, metadatas_to_py, opt_json, to_json, to_metadata,
-};
+use crate::convert::{self, from_json, matrix, metadata_to_py, metadatas_to_py, opt_json, to_json};
 use crate::error::IntoPy;
 use crate::pool::{Deliver, run, run_with};
 
@@ -564,10 +563,7 @@ impl Collection {
         metadata: Option<&Bound<'_, PyAny>>,
         deliver: Option<Deliver>,
     ) -> PyResult<Py<PyAny>> {
-        let metadata = match metadata {
-            Some(m) if !m.is_none() => Some(to_metadata(m)?),
-            _ => None,
-        };
+        let metadata = convert::collection_metadata(metadata, CollectionCall::Modify)?;
         let inner = self.inner.clone();
         run(
             py,

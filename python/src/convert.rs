@@ -5,6 +5,7 @@
 //! `bool` stays a JSON boolean (it is an `int` subclass), ints beyond `i64` become floats as
 //! chromadb stores them, and anything else is refused with a message naming the type.
 
+use mnemodb::request::CollectionCall;
 use mnemodb::{Include, Metadata, MetadataPatch, MetadataValue, Op, request};
 use numpy::{PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
@@ -121,75 +122,56 @@ pub(crate) fn from_json<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, 
     })
 }
 
-/// One metadata value (Python has checked the types with chromadb's messages; this is the
-/// last line).
-fn to_value(key: &str, v: &Bound<'_, PyAny>) -> PyResult<MetadataValue> {
-    let bad = || {
-        PyValueError::new_err(format!(
-            "Expected metadata value to be a str, int, float, bool, list, or None, got {} for key {key:?}",
-            v.repr().map_or_else(|_| "?".into(), |r| r.to_string())
-        ))
+/// A collection's metadata for `call` (`None`: none), converted by the engine
+/// (`mnemodb::request::collection_metadata`, chromadb's messages). What JSON cannot hold
+/// (keys that are not `str`, NaN, tuples, other Python objects) is refused here, in the
+/// engine's words.
+pub(crate) fn collection_metadata(
+    obj: Option<&Bound<'_, PyAny>>,
+    call: CollectionCall,
+) -> PyResult<Option<Metadata>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
     };
-    Ok(match to_json(v).map_err(|_| bad())? {
-        Value::Bool(b) => MetadataValue::Bool(b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => MetadataValue::Int(i),
-            None => MetadataValue::Float(n.as_f64().ok_or_else(bad)?),
-        },
-        Value::String(s) => MetadataValue::Str(s),
-        Value::Array(items) => list_value(items).ok_or_else(bad)?,
-        Value::Null | Value::Object(_) => return Err(bad()),
-    })
-}
-
-fn list_value(items: Vec<Value>) -> Option<MetadataValue> {
-    match items.first()? {
-        Value::Bool(_) => items
-            .iter()
-            .map(Value::as_bool)
-            .collect::<Option<_>>()
-            .map(MetadataValue::BoolList),
-        Value::String(_) => items
-            .into_iter()
-            .map(|x| match x {
-                Value::String(s) => Some(s),
-                _ => None,
-            })
-            .collect::<Option<_>>()
-            .map(MetadataValue::StrList),
-        Value::Number(n) if n.is_i64() => items
-            .iter()
-            .map(Value::as_i64)
-            .collect::<Option<_>>()
-            .map(MetadataValue::IntList),
-        Value::Number(_) => items
-            .iter()
-            .map(|x| if x.is_number() { x.as_f64() } else { None })
-            .collect::<Option<_>>()
-            .map(MetadataValue::FloatList),
-        _ => None,
-    }
-}
-
-fn str_key(k: &Bound<'_, PyAny>) -> PyResult<String> {
-    Ok(k.cast::<PyString>()
-        .map_err(|_| PyTypeError::new_err("metadata keys must be str"))?
-        .to_cow()?
-        .into_owned())
-}
-
-/// A metadata dict.
-pub(crate) fn to_metadata(d: &Bound<'_, PyAny>) -> PyResult<Metadata> {
-    let d = d
-        .cast::<PyDict>()
-        .map_err(|_| PyTypeError::new_err("metadata must be a dict"))?;
-    let mut m = Metadata::new();
+    let Ok(d) = obj.cast::<PyDict>() else {
+        return Err(to_py(request::collection_metadata_not_a_dict(
+            &shown(obj).1,
+            call,
+        )));
+    };
+    let mut map = Map::with_capacity(d.len());
     for (k, v) in d.iter() {
-        let key = str_key(&k)?;
-        let value = to_value(&key, &v)?;
-        m.insert(key, value);
+        let Ok(key) = k.cast::<PyString>() else {
+            let (text, type_name) = shown(&k);
+            return Err(to_py(request::collection_metadata_key_not_str(
+                &text, &type_name, call,
+            )));
+        };
+        let key = key.to_cow()?.into_owned();
+        let json = if v.is_instance_of::<PyTuple>() {
+            None
+        } else {
+            to_json(&v).ok()
+        };
+        let Some(json) = json else {
+            let non_finite =
+                |x: &Bound<'_, PyAny>| x.cast::<PyFloat>().is_ok_and(|f| !f.value().is_finite());
+            let listed_non_finite = v
+                .cast::<PyList>()
+                .is_ok_and(|l| l.iter().any(|x| non_finite(&x)));
+            if non_finite(&v) || listed_non_finite {
+                return Err(to_py(request::non_finite_metadata(&key)));
+            }
+            let (text, type_name) = shown(&v);
+            return Err(to_py(if v.is_instance_of::<PyList>() {
+                request::collection_metadata_not_a_list(&key, &text, call)
+            } else {
+                request::collection_metadata_not_a_value(&text, &type_name, call)
+            }));
+        };
+        map.insert(key, json);
     }
-    Ok(m)
+    request::collection_metadata(Value::Object(map), call).py_err()
 }
 
 /// `str(obj)` and `type(obj).__name__`, for messages about values that are not JSON.

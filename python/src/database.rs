@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use mnemodb::CollectionConfig;
+use mnemodb::request::CollectionCall;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::collection::{Collection, info_to_py, none};
-use crate::convert::{opt_json, to_metadata};
+use crate::convert::{self, opt_json};
 use crate::pool::{Deliver, run};
 
 /// A mnemodb database; safe to share between threads.
@@ -58,10 +59,7 @@ impl Database {
         deliver: Option<Deliver>,
     ) -> PyResult<Py<PyAny>> {
         let configuration = opt_json(configuration)?;
-        let metadata = match metadata {
-            Some(m) if !m.is_none() => Some(to_metadata(m)?),
-            _ => None,
-        };
+        let metadata = convert::collection_metadata(metadata, CollectionCall::Create)?;
         let inner = self.inner.clone();
         run(
             py,

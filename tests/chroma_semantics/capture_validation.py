@@ -2,7 +2,8 @@
 """Capture chromadb 1.5.9's refusals of bad requests, for the one-validator tests.
 
 Every case below is plain data: a name, an operation (add, update, upsert, get, query,
-delete) and its arguments, each with one fault. Each runs on one collection of a
+delete) and its arguments, each with one fault; and `collection_cases`, a collection's bad
+metadata on create, get_or_create or modify. Each runs on one collection of a
 `chromadb.EphemeralClient()` holding `SETUP`, and the exception's class and message are
 written to `engine/tests/data/chroma_validation.json`. Two tests replay the cases:
 `engine/tests/it/validation.rs` through the engine's Rust API, and
@@ -152,6 +153,47 @@ CASES: List[Dict[str, Any]] = [
     case("delete_where_gt_string", "delete", {"where": {"k": {"$gt": "x"}}}),
 ]
 
+# Bad collection metadata: each on `create_collection`, `get_or_create_collection` (a new
+# name per case) or `modify` of a collection created with `{"k": 1}`. Left out: a valid
+# non-empty list on create (chromadb 1.5.9's backend panics), NaN and non-str keys (JSON
+# cannot hold them: tests/test_one_validator.py checks those against chromadb directly).
+BAD_COLLECTION_METADATA: Dict[str, Any] = {
+    "empty": {},
+    "empty_list": {"m": []},
+    "mixed_list": {"m": [1, "b"]},
+    "list_of_dicts": {"m": [{"a": 1}]},
+    "list_of_none": {"m": [None]},
+    "nested": {"m": {"b": 1}},
+    "key_dollar": {"$m": 1},
+    "key_hash": {"#m": 1},
+    "key_empty": {"": 1},
+    "a_list": [1, 2],
+    "a_str": "abc",
+}
+COLLECTION_CASES: List[Dict[str, Any]] = [
+    {"name": f"{op}_{fault}", "op": op, "metadata": md}
+    for op in ("create", "get_or_create", "modify")
+    for fault, md in BAD_COLLECTION_METADATA.items()
+] + [
+    {"name": "create_none_value", "op": "create", "metadata": {"m": None}},
+    {"name": "get_or_create_none_value", "op": "get_or_create", "metadata": {"m": None}},
+    {"name": "modify_reserved_key", "op": "modify", "metadata": {"chroma:document": "x"}},
+    {"name": "modify_hnsw_space", "op": "modify", "metadata": {"hnsw:space": "ip"}},
+]
+COLLECTION_SETUP: Dict[str, Any] = {"k": 1}
+
+
+def call_collection(client: Any, base: Any, op: str, name: str, metadata: Any) -> Any:
+    """Runs one collection-metadata case with chromadb's Python API (shared with the replay
+    test); `base` is the collection `modify` changes, `name` a new collection's."""
+    if op == "create":
+        return client.create_collection(name, metadata=metadata, embedding_function=None)
+    if op == "get_or_create":
+        return client.get_or_create_collection(name, metadata=metadata, embedding_function=None)
+    if op == "modify":
+        return base.modify(metadata=metadata)
+    raise ValueError(f"unknown collection op {op}")
+
 
 def py(value: Any) -> Any:
     """JSON arguments as the Python values a chromadb user passes ("NaN" strings to floats
@@ -193,7 +235,16 @@ def main() -> None:
         if "ours" in c and not c["ours"].startswith(c["error"]["message"]):
             sys.exit(f"{c['name']}: {c['ours']!r} does not extend {c['error']['message']!r}")
         out.append(c)
-    names = [c["name"] for c in out]
+    base = client.create_collection("collection-metadata", metadata=COLLECTION_SETUP, embedding_function=None)
+    collection_out = []
+    for i, c in enumerate(COLLECTION_CASES):
+        try:
+            call_collection(client, base, c["op"], f"collection-metadata-{i}", c["metadata"])
+        except Exception as e:  # noqa: BLE001 - the error is what is captured
+            collection_out.append(dict(c, error={"class": type(e).__name__, "message": str(e)}))
+        else:
+            sys.exit(f"{c['name']}: chromadb accepted it")
+    names = [c["name"] for c in out + collection_out]
     assert len(set(names)) == len(names), "case names repeat"
     doc = {
         "chromadb_version": chromadb.__version__,
@@ -201,12 +252,18 @@ def main() -> None:
         "captured": datetime.date.today().isoformat(),
         "setup": SETUP,
         "cases": out,
+        "collection_setup": COLLECTION_SETUP,
+        "collection_cases": collection_out,
     }
     # One case per line, so a change in chromadb's answers reads as a small diff.
-    head = json.dumps({k: v for k, v in doc.items() if k != "cases"}, ensure_ascii=False)[:-1]
-    lines = ",\n  ".join(json.dumps(c, ensure_ascii=False) for c in out)
-    OUT.write_text(f'{head}, "cases": [\n  {lines}\n]}}\n')
-    print(f"{len(out)} cases written to {OUT.relative_to(ROOT)}")
+    lists = ("cases", "collection_cases")
+    head = json.dumps({k: v for k, v in doc.items() if k not in lists}, ensure_ascii=False)[:-1]
+    parts = [head]
+    for key in lists:
+        lines = ",\n  ".join(json.dumps(c, ensure_ascii=False) for c in doc[key])
+        parts.append(f'"{key}": [\n  {lines}\n]')
+    OUT.write_text(", ".join(parts) + "}\n")
+    print(f"{len(out)} + {len(collection_out)} cases written to {OUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ use super::Collection;
 use crate::config::{CollectionConfig, HnswConfigUpdate};
 use crate::error::{Error, Result};
 use crate::meta;
+use crate::request::CollectionCall;
 use crate::types::Metadata;
 use crate::validate;
 
@@ -20,14 +21,7 @@ impl Collection {
             validate::collection_name(n)?;
         }
         if let Some(Some(m)) = metadata {
-            validate::collection_metadata(m)?;
-            if m.contains_key("hnsw:space") {
-                // chromadb's own check and wording.
-                return Err(Error::invalid(
-                    "Changing the distance function of a collection once it is created is not \
-                     supported currently.",
-                ));
-            }
+            validate::collection_metadata(m, CollectionCall::Modify)?;
         }
         self.db.sidecar.write(|tx| {
             let row = self.row(tx)?;

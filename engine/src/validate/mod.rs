@@ -17,8 +17,9 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::error::{Error, Op, Result};
+use crate::error::{Error, ErrorKind, Op, Result};
 use crate::filter::{self, Filter, Validation};
+use crate::request::CollectionCall;
 use crate::types::{
     AddBatch, GetRequest, Metadata, MetadataPatch, MetadataValue, QueryRequest, UpdateBatch,
     Vectors,
@@ -384,21 +385,69 @@ pub(crate) fn non_finite_metadata(key: &str) -> Error {
     ))
 }
 
-/// A collection's metadata: keys usable, values of Chroma's types (the rules of a record's,
-/// worded as for record 0).
-pub(crate) fn collection_metadata(m: &Metadata) -> Result<()> {
+/// A collection's metadata, checked as chromadb checks it for `call` (the typed rules; the
+/// conversion faults of loosely typed values are [`crate::request::collection_metadata`]'s).
+///
+/// `create_collection` and `get_or_create_collection`: chromadb's backend (`metadata` named in
+/// the message): not empty, keys non-empty and not starting with `#` or `$`; and no empty
+/// list (its bindings). `modify`: chromadb's client first (`ValueError`s: not the reserved key, no empty list, the distance function unchanged), then its backend
+/// (`new_metadata` named). Both: numbers finite (the engine's rule: JSON cannot hold NaN).
+pub(crate) fn collection_metadata(m: &Metadata, call: CollectionCall) -> Result<()> {
+    let refused = |message: String| Error::Refused {
+        kind: ErrorKind::ValueError,
+        message,
+        op: None,
+    };
+    if call == CollectionCall::Modify {
+        // An empty map is refused by `request::collection_metadata` before it drops `null`
+        // values; here it is what remains of `{"k": None}`, which chromadb stores as `{}`.
+        for (key, value) in m {
+            if key == RESERVED_KEY {
+                return Err(refused(format!(
+                    "Expected metadata to not contain the reserved key {RESERVED_KEY}"
+                )));
+            }
+            if is_empty_list(value) {
+                return Err(refused(format!(
+                    "Expected metadata list value for key '{key}' to be non-empty"
+                )));
+            }
+        }
+        if m.contains_key("hnsw:space") {
+            return Err(refused(
+                "Changing the distance function of a collection once it is created is not \
+                 supported currently."
+                    .into(),
+            ));
+        }
+    } else {
+        if m.values().any(is_empty_list) {
+            return Err(refused(
+                "Empty lists are not allowed as metadata values".into(),
+            ));
+        }
+        if m.is_empty() {
+            return Err(Error::invalid(
+                "Validation error: metadata: Metadata cannot be empty",
+            ));
+        }
+    }
+    let field = match call {
+        CollectionCall::Create => "metadata",
+        CollectionCall::Modify => "new_metadata",
+    };
     for (key, value) in m {
-        backend_entry(0, key, Some(value))?;
-        if key == RESERVED_KEY {
+        if key.is_empty() {
             return Err(Error::invalid(format!(
-                "Expected metadata to not contain the reserved key {RESERVED_KEY}"
+                "Validation error: {field}: Metadata key cannot be empty"
             )));
         }
-        if is_empty_list(value) {
+        if key.starts_with('#') || key.starts_with('$') {
             return Err(Error::invalid(format!(
-                "Expected metadata list value for key '{key}' to be non-empty"
+                "Validation error: {field}: Metadata key cannot start with '#' or '$': {key}"
             )));
         }
+        finite_value(key, value)?;
     }
     Ok(())
 }

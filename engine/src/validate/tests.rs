@@ -165,7 +165,19 @@ fn metadata_keys_and_values() {
         check(Metadata::new()).unwrap_err().to_string(),
         "Expected metadata to be a non-empty dict, got 0 metadata attributes in add."
     );
-    assert!(collection_metadata(&Metadata::new()).is_ok());
+    assert_eq!(
+        collection_metadata(&Metadata::new(), CollectionCall::Create)
+            .unwrap_err()
+            .to_string(),
+        "Validation error: metadata: Metadata cannot be empty"
+    );
+    assert!(collection_metadata(&Metadata::new(), CollectionCall::Modify).is_ok());
+    assert_eq!(
+        collection_metadata(&m("hnsw:space", "ip".into()), CollectionCall::Modify)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::ValueError
+    );
     for key in ["", "#a", "$a"] {
         assert_eq!(
             check(m(key, 1i64.into())).unwrap_err().kind(),

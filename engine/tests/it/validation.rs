@@ -9,6 +9,7 @@
 //! sends the same cases through the Python package, its native module and `mnemodb serve`, and
 //! requires the same class and message there.
 
+use mnemodb::request::CollectionCall;
 use mnemodb::{
     AddBatch, Collection, Database, ErrorKind, GetRequest, Include, Op, QueryRequest, Space,
     UpdateBatch, Vectors, request,
@@ -83,6 +84,101 @@ fn bad_requests_are_refused_as_chromadb_refuses_them() {
         before,
         "a refused call changed the collection"
     );
+}
+
+/// The bad collection metadata of `collection_cases`, through
+/// [`request::collection_metadata`] and the typed calls, as Python and HTTP send them: each
+/// refused with chromadb's class and message, leaving the catalog as it was.
+#[test]
+fn bad_collection_metadata_is_refused_as_chromadb_refuses_it() {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(DATA).unwrap()).unwrap();
+    let cases = doc["collection_cases"].as_array().unwrap();
+    assert!(cases.len() >= 30, "only {} cases", cases.len());
+    let db = Database::in_memory().unwrap();
+    let setup =
+        request::collection_metadata(doc["collection_setup"].clone(), CollectionCall::Create)
+            .unwrap();
+    let base = db
+        .create_collection("collection-metadata", Space::L2, setup.as_ref())
+        .unwrap();
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let name = case["name"].as_str().unwrap();
+        let want = case["error"]["message"].as_str().unwrap();
+        let want_kind = kind(case["error"]["class"].as_str().unwrap());
+        let op = case["op"].as_str().unwrap();
+        let new_name = format!("collection-metadata-{i}");
+        let call = if op == "modify" {
+            CollectionCall::Modify
+        } else {
+            CollectionCall::Create
+        };
+        let got =
+            request::collection_metadata(case["metadata"].clone(), call).and_then(|m| match op {
+                "create" => db
+                    .create_collection(&new_name, Space::L2, m.as_ref())
+                    .map(drop),
+                "get_or_create" => db
+                    .get_or_create_collection(&new_name, Space::L2, m.as_ref())
+                    .map(drop),
+                "modify" => base.modify(None, m.as_ref().map(Some)),
+                other => panic!("{name}: unknown op {other}"),
+            });
+        match got {
+            Ok(()) => failures.push(format!("{name}: accepted; chromadb: {want:?}")),
+            Err(e) if e.kind() != want_kind || e.to_string() != want => failures.push(format!(
+                "{name}: {:?} {:?}; want {want_kind:?} {want:?}",
+                e.kind(),
+                e.to_string()
+            )),
+            Err(_) => {}
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    let names: Vec<String> = db
+        .list_collections()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["collection-metadata"],
+        "a refused create made a collection"
+    );
+    assert_eq!(
+        base.info().unwrap().metadata,
+        setup,
+        "a refused modify changed the metadata"
+    );
+}
+
+/// On `modify`, a `null` value drops its key, as chromadb drops it (the rest replaces the
+/// metadata).
+#[test]
+fn modify_drops_null_metadata_values() {
+    let db = Database::in_memory().unwrap();
+    let m = |v: Value| request::collection_metadata(v, CollectionCall::Create).unwrap();
+    let c = db
+        .create_collection(
+            "nulls",
+            Space::L2,
+            m(serde_json::json!({"k": 1, "m": 2})).as_ref(),
+        )
+        .unwrap();
+    let patch = request::collection_metadata(
+        serde_json::json!({"m": null, "z": 1}),
+        CollectionCall::Modify,
+    )
+    .unwrap();
+    c.modify(None, patch.as_ref().map(Some)).unwrap();
+    assert_eq!(c.info().unwrap().metadata, m(serde_json::json!({"z": 1})));
 }
 
 /// Every record with every field, to see that refused calls changed nothing.

@@ -8,6 +8,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use mnemodb::request::{self, CollectionCall};
 use mnemodb::{CollectionConfig, HnswConfigUpdate};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -162,16 +163,6 @@ pub(crate) fn router(state: AppState) -> Router {
 pub(crate) struct Page {
     limit: Option<usize>,
     offset: Option<usize>,
-}
-
-/// chroma's server refuses an empty collection metadata map (`null` is fine).
-fn non_empty(metadata: Option<&mnemodb::Metadata>) -> Result<()> {
-    match metadata {
-        Some(m) if m.is_empty() => Err(Error::invalid(
-            "Validation error: metadata: Metadata cannot be empty",
-        )),
-        _ => Ok(()),
-    }
 }
 
 fn collection_out(
@@ -349,17 +340,17 @@ async fn create_collection(
     state
         .run(move |ns| {
             let b: CreateCollection = wire::parse_body(&body)?;
-            non_empty(b.metadata.as_ref())?;
+            let metadata = request::collection_metadata(b.metadata, CollectionCall::Create)?;
             let db = ns.database(&tenant, &database)?;
-            let config = CollectionConfig::resolve(b.configuration.as_ref(), b.metadata.as_ref())?;
+            let config = CollectionConfig::resolve(b.configuration.as_ref(), metadata.as_ref())?;
             // A get-or-create racing a delete of the same name can find the collection and
             // lose it before reading its info: then it tries again (and creates it).
             let mut attempts = 0;
             let (col, info) = loop {
                 let col = if b.get_or_create {
-                    db.get_or_create_collection(&b.name, config.clone(), b.metadata.as_ref())?
+                    db.get_or_create_collection(&b.name, config.clone(), metadata.as_ref())?
                 } else {
-                    db.create_collection(&b.name, config.clone(), b.metadata.as_ref())?
+                    db.create_collection(&b.name, config.clone(), metadata.as_ref())?
                 };
                 match col.info() {
                     Ok(info) => break (col, info),
@@ -420,7 +411,8 @@ async fn modify_collection(
     state
         .run(move |ns| {
             let b: ModifyCollection = wire::parse_body(&body)?;
-            non_empty(b.new_metadata.as_ref())?;
+            let new_metadata =
+                request::collection_metadata(b.new_metadata, CollectionCall::Modify)?;
             let update = b
                 .new_configuration
                 .as_ref()
@@ -428,8 +420,8 @@ async fn modify_collection(
                 .map(HnswConfigUpdate::from_json)
                 .transpose()?;
             let col = ns.database(&tenant, &database)?.get_collection_by_id(id)?;
-            if b.new_name.is_some() || b.new_metadata.is_some() {
-                col.modify(b.new_name.as_deref(), b.new_metadata.as_ref().map(Some))?;
+            if b.new_name.is_some() || new_metadata.is_some() {
+                col.modify(b.new_name.as_deref(), new_metadata.as_ref().map(Some))?;
             }
             if let Some(update) = update {
                 col.modify_configuration(&update)?;

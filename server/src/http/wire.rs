@@ -164,8 +164,10 @@ impl<T: JsonSchema> JsonSchema for Batch<T> {
 #[serde(deny_unknown_fields)]
 pub struct CreateCollection {
     pub name: String,
+    /// Converted and checked by the engine (`mnemodb::request::collection_metadata`).
     #[serde(default)]
-    pub metadata: Option<Metadata>,
+    #[schemars(with = "Option<Metadata>")]
+    pub metadata: Value,
     #[serde(default)]
     pub configuration: Option<Value>,
     /// chromadb's index schema: accepted and ignored (mnemodb indexes every metadata key).
@@ -182,8 +184,10 @@ pub struct CreateCollection {
 pub struct ModifyCollection {
     #[serde(default)]
     pub new_name: Option<String>,
+    /// Converted and checked by the engine (`mnemodb::request::collection_metadata`).
     #[serde(default)]
-    pub new_metadata: Option<Metadata>,
+    #[schemars(with = "Option<Metadata>")]
+    pub new_metadata: Value,
     #[serde(default)]
     pub new_configuration: Option<Value>,
 }
