@@ -96,17 +96,22 @@ fn write(dir: &Path) {
 #[test]
 #[ignore = "writes the golden database; run only when introducing a new format version"]
 fn write_golden_v1() {
+    write(&new_golden_dir(golden_dir()));
+}
+
+/// `dir`, checked to be writable as a golden directory: asked for by name
+/// (`MNEMODB_WRITE_GOLDEN`) and not there yet, since a released format is never rewritten.
+pub(crate) fn new_golden_dir(dir: PathBuf) -> PathBuf {
     assert!(
         std::env::var_os("MNEMODB_WRITE_GOLDEN").is_some(),
         "set MNEMODB_WRITE_GOLDEN=1"
     );
-    let dir = golden_dir();
     assert!(
         !dir.exists(),
         "{} exists: formats are never rewritten",
         dir.display()
     );
-    write(&dir);
+    dir
 }
 
 pub(crate) fn copy_dir(from: &Path, to: &Path) {

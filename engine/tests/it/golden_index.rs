@@ -20,7 +20,7 @@ use mnemodb::{
     UpdateBatch, Vectors, testing,
 };
 
-use crate::golden::copy_dir;
+use crate::golden::{copy_dir, new_golden_dir};
 use crate::support::{add, ids};
 
 fn golden_dir() -> PathBuf {
@@ -138,17 +138,7 @@ fn write(dir: &Path) {
 #[test]
 #[ignore = "writes the golden database; run only when a derived file's format version changes"]
 fn write_golden_hnsw_v2() {
-    assert!(
-        std::env::var_os("MNEMODB_WRITE_GOLDEN").is_some(),
-        "set MNEMODB_WRITE_GOLDEN=1"
-    );
-    let dir = golden_dir();
-    assert!(
-        !dir.exists(),
-        "{} exists: formats are never rewritten",
-        dir.display()
-    );
-    write(&dir);
+    write(&new_golden_dir(golden_dir()));
 }
 
 fn collection_dir(db_dir: &Path, c: &mnemodb::Collection) -> PathBuf {

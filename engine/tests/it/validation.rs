@@ -62,15 +62,8 @@ fn bad_requests_are_refused_as_chromadb_refuses_them() {
             None => chroma,
         };
         let want_kind = kind(case["error"]["class"].as_str().unwrap());
-        match run(&c, case["op"].as_str().unwrap(), &case["args"]) {
-            Ok(()) => failures.push(format!("{name}: accepted; chromadb: {chroma:?}")),
-            Err(e) if e.kind() != want_kind || e.to_string() != want => failures.push(format!(
-                "{name}: {:?} {:?}; want {want_kind:?} {want:?}",
-                e.kind(),
-                e.to_string()
-            )),
-            Err(_) => {}
-        }
+        let got = run(&c, case["op"].as_str().unwrap(), &case["args"]);
+        failures.extend(differs(name, got, want_kind, want, chroma));
     }
     assert!(
         failures.is_empty(),
@@ -124,15 +117,7 @@ fn bad_collection_metadata_is_refused_as_chromadb_refuses_it() {
                 "modify" => base.modify(None, m.as_ref().map(Some)),
                 other => panic!("{name}: unknown op {other}"),
             });
-        match got {
-            Ok(()) => failures.push(format!("{name}: accepted; chromadb: {want:?}")),
-            Err(e) if e.kind() != want_kind || e.to_string() != want => failures.push(format!(
-                "{name}: {:?} {:?}; want {want_kind:?} {want:?}",
-                e.kind(),
-                e.to_string()
-            )),
-            Err(_) => {}
-        }
+        failures.extend(differs(name, got, want_kind, want, want));
     }
     assert!(
         failures.is_empty(),
@@ -330,4 +315,24 @@ fn rows(v: &Value, op: Op) -> mnemodb::Result<(Vec<f32>, usize)> {
         .collect();
     let dim = request::embedding_rows(rows.iter().map(Vec::len), op)?;
     Ok((rows.concat(), dim))
+}
+
+/// How `got` differs from chromadb's refusal (`want_kind`, `want`; `chroma`: chromadb's own
+/// text, shown when the engine accepted the request), or `None` when it does not.
+fn differs(
+    name: &str,
+    got: mnemodb::Result<()>,
+    want_kind: ErrorKind,
+    want: &str,
+    chroma: &str,
+) -> Option<String> {
+    match got {
+        Ok(()) => Some(format!("{name}: accepted; chromadb: {chroma:?}")),
+        Err(e) if e.kind() != want_kind || e.to_string() != want => Some(format!(
+            "{name}: {:?} {:?}; want {want_kind:?} {want:?}",
+            e.kind(),
+            e.to_string()
+        )),
+        Err(_) => None,
+    }
 }
