@@ -184,7 +184,24 @@ impl Database {
             let cdir = dir.join(COLLECTIONS_DIR).join(row.uuid.to_string());
             remove_dir_if_present(&cdir)?;
         }
+        // Its records' pages are free now; give them back.
+        self.inner.shared.reclaim_space()?;
         Ok(())
+    }
+
+    /// Truncates the sidecar's write-ahead log now (a checkpoint), waiting briefly for
+    /// readers still using it. Writes do this in the background when the log passes its
+    /// bound; this is for callers about to copy or measure the directory. Returns whether it
+    /// finished (`false`: readers or a writer kept it busy; nothing is lost either way).
+    pub fn checkpoint(&self) -> Result<bool> {
+        while !self.inner.sidecar().claim_checkpoint(0) {
+            if self.inner.sidecar().wal_bytes() == 0 {
+                return Ok(true);
+            }
+            // Another checkpoint of this process is running; it ends within its timeout.
+            self.inner.sidecar().wait_for_checkpoint();
+        }
+        Ok(!self.inner.sidecar().checkpoint()?.busy)
     }
 
     /// Renames the collection called `name` and/or replaces its metadata (`Some(None)`

@@ -96,6 +96,21 @@ pub mod testing {
             .store(slots.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Has writes through `db` ask for a checkpoint of the sidecar's write-ahead log once it
+    /// is `bytes` long (32 MiB by default), so tests can see the bound on small data.
+    pub fn set_wal_bound(db: &crate::Database, bytes: u64) {
+        db.inner()
+            .shared
+            .sidecar
+            .wal_bound
+            .store(bytes.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The length in bytes of the sidecar's write-ahead log as `db` sees it.
+    pub fn wal_bytes(db: &crate::Database) -> u64 {
+        db.inner().shared.sidecar.wal_bytes()
+    }
+
     /// Whether `collection`'s HNSW graph in this process was loaded from its file
     /// (`hnsw.<generation>.bin`) rather than built (false while it has none).
     pub fn index_loaded_from_file(collection: &crate::Collection) -> crate::Result<bool> {

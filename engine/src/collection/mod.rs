@@ -60,6 +60,58 @@ impl DbShared {
             scheduler: Default::default(),
         }
     }
+
+    /// After a committed write: when the sidecar's write-ahead log has grown past its bound,
+    /// a checkpoint job truncates it (on a thread of its own, so it never waits behind index
+    /// work). The writer does not wait for it.
+    ///
+    /// Past four times the bound (writers outrunning the background checkpoint), the writer
+    /// checkpoints itself, or waits for the one running: the log's bound holds whatever the
+    /// mix of writers and readers, at the cost of that one write's latency.
+    pub(crate) fn after_commit(self: &Arc<Self>) {
+        let bound = self
+            .sidecar
+            .wal_bound
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if self.sidecar.wal_bytes() >= bound.saturating_mul(4) {
+            if self.sidecar.claim_checkpoint(0) {
+                // A failed checkpoint loses nothing; the next write tries again.
+                let _ = self.sidecar.checkpoint();
+            } else {
+                self.sidecar.wait_for_checkpoint();
+            }
+            return;
+        }
+        self.checkpoint_past(bound);
+    }
+
+    /// After a write that freed many sidecar pages (a compaction, a collection's deletion):
+    /// gives them back to the file system, then has the log checkpointed whatever its length,
+    /// since the file shrinks only then.
+    pub(crate) fn reclaim_space(self: &Arc<Self>) -> crate::Result<()> {
+        if self.sidecar.reclaim_free_pages()? > 0 {
+            self.checkpoint_past(0);
+        } else {
+            self.after_commit();
+        }
+        Ok(())
+    }
+
+    fn checkpoint_past(self: &Arc<Self>, min_wal_bytes: u64) {
+        if !self.sidecar.claim_checkpoint(min_wal_bytes) {
+            return;
+        }
+        let db = Arc::clone(self);
+        let job = self.scheduler.submit_on_own_thread(
+            crate::scheduler::JobKind::WalCheckpoint,
+            None,
+            move |_| db.sidecar.checkpoint().map(|_| ()),
+        );
+        if job.info().state == crate::scheduler::JobState::Cancelled {
+            // Never ran (the scheduler is closed): nobody holds the claim.
+            self.sidecar.release_checkpoint();
+        }
+    }
 }
 
 /// What every handle to one collection shares within a process.

@@ -296,6 +296,7 @@ impl Collection {
         if reclaimed > 0 {
             // Committed: the old generation is garbage. Mappings of it stay valid (unlink).
             self.shared.segment.remove_other_generations(generation)?;
+            self.db.reclaim_space()?;
         }
         Ok(reclaimed)
     }
@@ -356,6 +357,7 @@ impl Collection {
                 self.catch_up_in_background();
             }
         }
+        self.db.after_commit();
         Ok(out)
     }
 }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -22,6 +23,33 @@ const SQLITE_MMAP_BYTES: u64 = 0x7fff_0000;
 /// Idle reader connections kept for reuse.
 const MAX_IDLE_READERS: usize = 8;
 
+/// A write that leaves the write-ahead log longer than this asks for a checkpoint that
+/// truncates it. SQLite's own checkpoints (every 1,000 pages) copy the log into the database
+/// but restart it from the beginning only when no reader is using it, which never happens
+/// while other processes read in a loop: the log then grows without bound (452 MB beside a
+/// 36 MB database in issue 21's test).
+pub(crate) const WAL_CHECKPOINT_BYTES: u64 = 32 << 20;
+
+/// The size SQLite truncates the log back to when it restarts it.
+const JOURNAL_SIZE_LIMIT_BYTES: u64 = 8 << 20;
+
+/// How long a truncating checkpoint waits for the write lock and for readers of the log to
+/// finish. Reads hold their snapshot for one call, so this is a call's length; a checkpoint
+/// that cannot finish in time gives up and the next long log tries again.
+const CHECKPOINT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Free pages below which returning them to the file system is not worth a vacuum.
+const RECLAIM_MIN_FREE_PAGES: u64 = 256;
+
+/// What a checkpoint did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Checkpoint {
+    /// Whether readers or a writer kept it from finishing (the log was not truncated).
+    pub(crate) busy: bool,
+    /// Pages in the log before it.
+    pub(crate) log_pages: i64,
+}
+
 /// The sidecar database and its connections.
 #[derive(Debug)]
 pub(crate) struct Sidecar {
@@ -29,6 +57,11 @@ pub(crate) struct Sidecar {
     path: Option<PathBuf>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Set while this process has a checkpoint queued or running, so writes ask once.
+    checkpointing: AtomicBool,
+    /// The log length past which a write asks for a checkpoint ([`WAL_CHECKPOINT_BYTES`];
+    /// tests lower it).
+    pub(crate) wal_bound: AtomicU64,
 }
 
 impl Sidecar {
@@ -36,10 +69,16 @@ impl Sidecar {
     pub(crate) fn open(dir: &Path) -> Result<Sidecar> {
         let path = dir.join(schema::SQLITE_FILE);
         let conn = open_connection(&path)?;
+        // Only takes effect in a new, empty file (the tables are created next): freed pages
+        // can then be given back with `incremental_vacuum`. Older files are converted by the
+        // first `reclaim_free_pages` that finds enough to give back.
+        conn.execute_batch("PRAGMA auto_vacuum=INCREMENTAL;")?;
         let mut sidecar = Sidecar {
             path: Some(path),
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
+            checkpointing: AtomicBool::new(false),
+            wal_bound: AtomicU64::new(WAL_CHECKPOINT_BYTES),
         };
         schema::create_or_check(sidecar.writer.get_mut().unwrap_or_else(|p| p.into_inner()))?;
         Ok(sidecar)
@@ -54,6 +93,8 @@ impl Sidecar {
             path: None,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
+            checkpointing: AtomicBool::new(false),
+            wal_bound: AtomicU64::new(WAL_CHECKPOINT_BYTES),
         })
     }
 
@@ -125,6 +166,115 @@ impl Sidecar {
     }
 }
 
+impl Sidecar {
+    /// The write-ahead log's length in bytes (0 in memory or when there is none).
+    pub(crate) fn wal_bytes(&self) -> u64 {
+        let Some(path) = &self.path else { return 0 };
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::metadata(wal).map_or(0, |m| m.len())
+    }
+
+    /// Whether the log holds at least `min_bytes` (and anything at all) and no checkpoint of
+    /// this process is queued or running. `true` claims the checkpoint: the caller must run
+    /// [`checkpoint`](Self::checkpoint) (or [`release_checkpoint`](Self::release_checkpoint)).
+    pub(crate) fn claim_checkpoint(&self, min_bytes: u64) -> bool {
+        let wal = self.wal_bytes();
+        wal > 0
+            && wal >= min_bytes
+            && self
+                .checkpointing
+                .compare_exchange(false, true, SeqCst, SeqCst)
+                .is_ok()
+    }
+
+    /// Waits until no checkpoint of this process is queued or running (each ends within its
+    /// busy timeout).
+    pub(crate) fn wait_for_checkpoint(&self) {
+        while self.checkpointing.load(SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Gives up a claim made by [`claim_checkpoint`](Self::claim_checkpoint) without running it.
+    pub(crate) fn release_checkpoint(&self) {
+        self.checkpointing.store(false, SeqCst);
+    }
+
+    /// Copies the whole log into the database file and truncates it to nothing. Two steps:
+    /// a passive checkpoint on a connection of its own copies what it can while writers go
+    /// on; then, holding this process's writer (so its writes, which would otherwise take
+    /// the lock back between each other's transactions, wait for it), a truncating one copies
+    /// the rest and waits (up to [`CHECKPOINT_BUSY_TIMEOUT`]) for readers still using the
+    /// log. Ends a claim.
+    pub(crate) fn checkpoint(&self) -> Result<Checkpoint> {
+        let out = (|| {
+            let Some(path) = &self.path else {
+                return Ok(Checkpoint {
+                    busy: false,
+                    log_pages: 0,
+                });
+            };
+            {
+                let conn = open_connection(path)?;
+                conn.busy_timeout(CHECKPOINT_BUSY_TIMEOUT)?;
+                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            }
+            let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            conn.busy_timeout(CHECKPOINT_BUSY_TIMEOUT)?;
+            let done = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            });
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            let (busy, log_pages) = done?;
+            Ok(Checkpoint {
+                busy: busy != 0,
+                log_pages,
+            })
+        })();
+        self.release_checkpoint();
+        out
+    }
+
+    /// Gives the sidecar's free pages back to the file system when there are enough of them
+    /// (after a compaction or a collection's deletion freed many): `incremental_vacuum` in a
+    /// file made with `auto_vacuum=INCREMENTAL`, or, once, a `VACUUM` that converts an older
+    /// file to it. The file shrinks when the log is next checkpointed. Returns the pages
+    /// freed.
+    pub(crate) fn reclaim_free_pages(&self) -> Result<u64> {
+        if self.path.is_none() {
+            return Ok(0);
+        }
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        let total: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let free = free.max(0) as u64;
+        // Worth it past a fixed floor and a quarter of the file: a vacuum of an old file
+        // rewrites all of it.
+        if free < RECLAIM_MIN_FREE_PAGES || free * 4 < total.max(0) as u64 {
+            return Ok(0);
+        }
+        let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+        if mode == 2 {
+            // One write transaction, like any write: it takes the database's write lock.
+            // The pragma frees one page per step, so it is stepped to the end.
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(busy)?;
+            {
+                let mut stmt = tx.prepare("PRAGMA incremental_vacuum")?;
+                let mut rows = stmt.query([])?;
+                while rows.next()?.is_some() {}
+            }
+            tx.commit().map_err(busy)?;
+        } else {
+            conn.execute_batch("PRAGMA auto_vacuum=INCREMENTAL; VACUUM;")
+                .map_err(busy)?;
+        }
+        Ok(free)
+    }
+}
+
 fn open_connection(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
@@ -146,9 +296,10 @@ fn configure(conn: &Connection) -> Result<()> {
              network file systems are not supported"
         )));
     }
-    conn.execute_batch(
-        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
-    )?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; \
+         PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES};"
+    ))?;
     // Reads through a map instead of a `pread` per page: a query's record lookups touch a
     // dozen pages, and the system calls were a tenth of its time. Writes still go through the
     // WAL, so the map is never written to. (An I/O error on a mapped page is a SIGBUS rather

@@ -54,14 +54,17 @@ pub enum JobKind {
     LiveCheckpoint,
     /// Encodes the 8-bit copy of the rows a graph loaded from its file walks on.
     WalkCopyEncode,
+    /// Copies the sidecar's write-ahead log into the database file and truncates it.
+    WalCheckpoint,
 }
 
 impl JobKind {
-    const ALL: [JobKind; 4] = [
+    const ALL: [JobKind; 5] = [
         JobKind::IndexCatchUp,
         JobKind::GraphSave,
         JobKind::LiveCheckpoint,
         JobKind::WalkCopyEncode,
+        JobKind::WalCheckpoint,
     ];
 
     /// The kind's name, as `jobs()` reports it (`index_catch_up`, ...).
@@ -71,6 +74,7 @@ impl JobKind {
             JobKind::GraphSave => "graph_save",
             JobKind::LiveCheckpoint => "live_checkpoint",
             JobKind::WalkCopyEncode => "walk_copy_encode",
+            JobKind::WalCheckpoint => "wal_checkpoint",
         }
     }
 
@@ -392,6 +396,34 @@ impl Scheduler {
         match self.pool() {
             Some(pool) if !self.closed.load(SeqCst) => pool.spawn(move || job.run(work)),
             _ => job.set(JobState::Cancelled, None),
+        }
+        handle
+    }
+
+    /// Queues `work` as a job on a thread of its own, for short jobs that must not wait behind
+    /// a long one on the pool (a WAL checkpoint must not wait for a graph to be linked, or the
+    /// log grows meanwhile). After [`close`](Self::close), or when no thread could be
+    /// started, the job is recorded as cancelled and never runs.
+    pub(crate) fn submit_on_own_thread(
+        &self,
+        kind: JobKind,
+        collection: Option<Uuid>,
+        work: impl FnOnce(&JobCtx<'_>) -> crate::Result<()> + Send + 'static,
+    ) -> Job {
+        let job = self.register(kind, collection);
+        let handle = Job {
+            shared: Arc::clone(&job),
+        };
+        if self.closed.load(SeqCst) {
+            job.set(JobState::Cancelled, None);
+            return handle;
+        }
+        let runner = Arc::clone(&job);
+        let spawned = std::thread::Builder::new()
+            .name(format!("mnemodb-{}", kind.as_str()))
+            .spawn(move || runner.run(work));
+        if spawned.is_err() {
+            job.set(JobState::Cancelled, None);
         }
         handle
     }

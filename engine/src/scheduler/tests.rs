@@ -154,3 +154,33 @@ fn finished_jobs_are_pruned_beyond_the_limit() {
     }
     assert_eq!(s.jobs().len(), KEEP_FINISHED);
 }
+
+/// A job on a thread of its own starts while the pool's only thread is busy with a long job
+/// (a log checkpoint must not wait for a graph to be linked), and is listed like the others.
+#[test]
+fn a_job_on_its_own_thread_does_not_wait_for_the_pool() {
+    let s = Scheduler::new(1);
+    let long = s.submit(JobKind::IndexCatchUp, None, |ctx| {
+        while !ctx.cancelled() {
+            std::thread::yield_now();
+        }
+        Ok(())
+    });
+    let own = s.submit_on_own_thread(JobKind::WalCheckpoint, None, |_| Ok(()));
+    assert_eq!(
+        own.wait(LONG),
+        JobState::Done,
+        "ran while the pool was busy"
+    );
+    assert_eq!(long.info().state, JobState::Running);
+    assert!(s.jobs().iter().any(|j| j.kind == JobKind::WalCheckpoint));
+    long.cancel();
+    assert_eq!(long.wait(LONG), JobState::Cancelled);
+    s.close(Instant::now());
+    let late = s.submit_on_own_thread(JobKind::WalCheckpoint, None, |_| Ok(()));
+    assert_eq!(
+        late.info().state,
+        JobState::Cancelled,
+        "refused after close"
+    );
+}

@@ -15,6 +15,7 @@ mod jobs;
 mod model;
 mod multiprocess;
 mod plan;
+mod space;
 mod support;
 mod tidy;
 mod validation;
