@@ -125,9 +125,32 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// SQLite failed (disk full, locked for longer than the busy timeout, ...).
+    /// The file system holding the database is full. The write that met it was refused as a
+    /// whole: nothing of it is visible, and the database accepts writes again once there is
+    /// space.
+    #[error(
+        "no space left on the device holding {path}: the write was refused and nothing of it \
+         was kept; free some space (or move the database), then retry"
+    )]
+    DiskFull {
+        /// The file being written.
+        path: PathBuf,
+    },
+
+    /// SQLite failed (locked for longer than the busy timeout, ...).
     #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(#[source] rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Error::DiskFull {
+                path: PathBuf::from(crate::meta::SQLITE_FILE),
+            },
+            _ => Error::Sqlite(e),
+        }
+    }
 }
 
 /// The chromadb exception class an [`Error`] corresponds to, for the Python and HTTP layers.
@@ -255,11 +278,15 @@ impl Error {
             | Error::Corrupt { .. }
             | Error::UnsupportedFormat { .. }
             | Error::Io { .. }
+            | Error::DiskFull { .. }
             | Error::Sqlite(_) => ErrorKind::Internal,
         }
     }
 
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::StorageFull {
+            return Error::DiskFull { path: path.into() };
+        }
         Error::Io {
             op,
             path: path.into(),

@@ -319,7 +319,7 @@ fn busy(e: rusqlite::Error) -> Error {
              is a process stuck in a write?",
             BUSY_TIMEOUT.as_secs()
         )),
-        _ => Error::Sqlite(e),
+        _ => e.into(),
     }
 }
 
