@@ -73,7 +73,12 @@ impl DbShared {
             .sidecar
             .wal_bound
             .load(std::sync::atomic::Ordering::Relaxed);
-        if self.sidecar.wal_bytes() >= bound.saturating_mul(4) {
+        // One `stat` per write while the log is short, the common case.
+        let wal = self.sidecar.wal_bytes();
+        if wal < bound {
+            return;
+        }
+        if wal >= bound.saturating_mul(4) {
             if self.sidecar.claim_checkpoint(0) {
                 // A failed checkpoint loses nothing; the next write tries again.
                 let _ = self.sidecar.checkpoint();
