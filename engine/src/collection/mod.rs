@@ -8,6 +8,9 @@ mod live_checkpoint;
 mod modify;
 mod plan;
 mod read;
+mod verify;
+
+pub(crate) use verify::ScrubAt;
 mod write;
 
 use index::EXACT_BELOW_SLOTS;
@@ -134,6 +137,8 @@ pub(crate) struct CollectionShared {
     pub(crate) row_memo: meta::RowMemo,
     /// Ids of records by slot, for query hits.
     pub(crate) hit_ids: hit_ids::HitIds,
+    /// Blocks of vector rows whose checksums this process verified.
+    pub(crate) verified: verify::Verified,
 }
 
 impl CollectionShared {
@@ -149,6 +154,7 @@ impl CollectionShared {
             filter_cache: Default::default(),
             row_memo: Default::default(),
             hit_ids: Default::default(),
+            verified: Default::default(),
         })
     }
 }

@@ -9,6 +9,7 @@ use super::Collection;
 use super::filter_cache::Change as FilterChange;
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::meta::{self, CollectionRow, RecordRow};
+use crate::store::checksum;
 use crate::types::{AddBatch, Durability, Metadata, MetadataPatch, UpdateBatch};
 use crate::validate::{self, Records};
 
@@ -54,14 +55,14 @@ impl Collection {
             row.dimension = Some(dim);
             let first_slot = row.slot_count;
             if fresh.len() == n {
-                self.append(row, dim, embeddings)?;
+                self.append(tx, row, dim, embeddings)?;
             } else {
                 let rows: Vec<f32> = fresh
                     .iter()
                     .flat_map(|&i| &embeddings[i * dim..(i + 1) * dim])
                     .copied()
                     .collect();
-                self.append(row, dim, &rows)?;
+                self.append(tx, row, dim, &rows)?;
             }
             for (j, &i) in fresh.iter().enumerate() {
                 let record = RecordRow {
@@ -156,7 +157,7 @@ impl Collection {
                     .flat_map(|&i| &emb[i * dim..(i + 1) * dim])
                     .copied()
                     .collect();
-                self.append(row, dim, &rows)?;
+                self.append(tx, row, dim, &rows)?;
             }
             for i in 0..n {
                 let id = &batch.ids[i];
@@ -284,6 +285,9 @@ impl Collection {
             self.shared
                 .segment
                 .write_generation(generation, dim, &packed)?;
+            let sums = checksum::for_append(0, dim, &packed, |_| Ok((0, 0)))?;
+            meta::checksums::put(tx, row.key, generation, &sums)?;
+            meta::checksums::drop_others(tx, row.key, Some(generation))?;
             for (slot, r) in live.iter().enumerate() {
                 meta::records::set_slot(tx, row.key, &r.id, slot as u64)?;
             }
@@ -301,11 +305,22 @@ impl Collection {
         Ok(reclaimed)
     }
 
-    /// Appends rows at the end of the segment and counts them into `row`.
-    fn append(&self, row: &mut CollectionRow, dim: usize, rows: &[f32]) -> Result<()> {
+    /// Appends rows at the end of the segment, counts them into `row` and stores the
+    /// checksums of the blocks they fill, in the transaction that commits them.
+    fn append(
+        &self,
+        tx: &Transaction<'_>,
+        row: &mut CollectionRow,
+        dim: usize,
+        rows: &[f32],
+    ) -> Result<()> {
+        let sums = checksum::for_append(row.slot_count, dim, rows, |block| {
+            Ok(meta::checksums::get(tx, row.key, row.generation, block)?.unwrap_or((0, 0)))
+        })?;
         self.shared
             .segment
             .append(row.generation, dim, row.slot_count, rows)?;
+        meta::checksums::put(tx, row.key, row.generation, &sums)?;
         row.slot_count += (rows.len() / dim) as u64;
         Ok(())
     }

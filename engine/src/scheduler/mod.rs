@@ -56,15 +56,18 @@ pub enum JobKind {
     WalkCopyEncode,
     /// Copies the sidecar's write-ahead log into the database file and truncates it.
     WalCheckpoint,
+    /// Verifies every block of vector rows against its checksum (`Database::scrub`).
+    Scrub,
 }
 
 impl JobKind {
-    const ALL: [JobKind; 5] = [
+    const ALL: [JobKind; 6] = [
         JobKind::IndexCatchUp,
         JobKind::GraphSave,
         JobKind::LiveCheckpoint,
         JobKind::WalkCopyEncode,
         JobKind::WalCheckpoint,
+        JobKind::Scrub,
     ];
 
     /// The kind's name, as `jobs()` reports it (`index_catch_up`, ...).
@@ -75,6 +78,7 @@ impl JobKind {
             JobKind::LiveCheckpoint => "live_checkpoint",
             JobKind::WalkCopyEncode => "walk_copy_encode",
             JobKind::WalCheckpoint => "wal_checkpoint",
+            JobKind::Scrub => "scrub",
         }
     }
 
