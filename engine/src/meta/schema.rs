@@ -1,4 +1,5 @@
-//! The sidecar's tables (format version 1) and the check that a file is one we can read.
+//! The sidecar's tables (format version 2) and the check that a file is one we can read;
+//! a version 1 file is migrated on open.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
@@ -8,7 +9,7 @@ use crate::error::{Error, Result};
 pub(crate) const SQLITE_FILE: &str = "mnemo.sqlite3";
 
 /// Bumped when the tables change; older versions are migrated, newer ones refused.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 /// Written into the file so `file(1)`-style checks and other tools can tell what it is.
 const APPLICATION_ID: i32 = 0x4d4e_4d4f; // "MNMO"
 
@@ -78,6 +79,15 @@ CREATE VIRTUAL TABLE record_documents USING fts5(
 );
 ";
 
+/// Version 2: a record may expire. `expires_at` is milliseconds since the Unix epoch, NULL for
+/// never; the partial index answers "which records have expired by now" (reads, the sweep)
+/// with a range probe that touches only expiring records.
+const MIGRATE_V1_TO_V2: &str = "
+ALTER TABLE records ADD COLUMN expires_at INTEGER;
+CREATE INDEX records_by_expiry ON records(collection_id, expires_at)
+    WHERE expires_at IS NOT NULL;
+";
+
 /// Creates the tables in a new file, or checks that an existing file is ours and current.
 pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -93,11 +103,18 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
     match (app_id, version, has_tables) {
         (0, 0, false) => {
             tx.execute_batch(SCHEMA_V1)?;
+            tx.execute_batch(MIGRATE_V1_TO_V2)?;
             tx.execute_batch(&format!(
                 "PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={FORMAT_VERSION};"
             ))?;
         }
         (APPLICATION_ID, FORMAT_VERSION, _) => {}
+        (APPLICATION_ID, 1, _) => {
+            // Under the write lock (`BEGIN IMMEDIATE`): one process migrates, the others
+            // then see version 2.
+            tx.execute_batch(MIGRATE_V1_TO_V2)?;
+            tx.execute_batch(&format!("PRAGMA user_version={FORMAT_VERSION};"))?;
+        }
         (APPLICATION_ID, found, _) => {
             return Err(Error::UnsupportedFormat {
                 path,

@@ -56,15 +56,18 @@ pub enum JobKind {
     WalkCopyEncode,
     /// Copies the sidecar's write-ahead log into the database file and truncates it.
     WalCheckpoint,
+    /// Deletes a collection's expired records.
+    ExpirySweep,
 }
 
 impl JobKind {
-    const ALL: [JobKind; 5] = [
+    const ALL: [JobKind; 6] = [
         JobKind::IndexCatchUp,
         JobKind::GraphSave,
         JobKind::LiveCheckpoint,
         JobKind::WalkCopyEncode,
         JobKind::WalCheckpoint,
+        JobKind::ExpirySweep,
     ];
 
     /// The kind's name, as `jobs()` reports it (`index_catch_up`, ...).
@@ -75,6 +78,7 @@ impl JobKind {
             JobKind::LiveCheckpoint => "live_checkpoint",
             JobKind::WalkCopyEncode => "walk_copy_encode",
             JobKind::WalCheckpoint => "wal_checkpoint",
+            JobKind::ExpirySweep => "expiry_sweep",
         }
     }
 

@@ -7,6 +7,7 @@ mod api;
 mod chroma_parity;
 mod crash;
 mod disk_full;
+mod expiry;
 mod filters;
 mod golden;
 mod golden_index;
