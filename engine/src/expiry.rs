@@ -107,6 +107,16 @@ impl Expiry {
         ))
     }
 
+    /// The expiry of Python's `ttl=` / `expires_at=` keywords (seconds; at most one given).
+    pub fn from_keywords(ttl: Option<f64>, expires_at: Option<f64>) -> Result<Option<Expiry>> {
+        match (ttl, expires_at) {
+            (None, None) => Ok(None),
+            (Some(t), None) => Expiry::ttl_secs(t).map(Some),
+            (None, Some(at)) => Expiry::at_epoch_secs(at).map(Some),
+            (Some(_), Some(_)) => Err(refused("give ttl or expires_at, not both".to_owned())),
+        }
+    }
+
     /// The `expires_at` value to store for a write at `now_ms`.
     pub(crate) fn resolve(self, now_ms: i64) -> Option<i64> {
         match self {
@@ -169,6 +179,8 @@ mod tests {
             Some(2000)
         );
         assert_eq!(Expiry::Never.resolve(1000), None);
+        assert!(Expiry::from_keywords(Some(1.0), Some(1.0)).is_err());
+        assert_eq!(Expiry::from_keywords(None, None).unwrap(), None);
         let bad = Metadata::from([(TTL_KEY.to_owned(), MetadataValue::Int(0))]);
         assert!(check_collection_ttl(&bad).is_err());
         let bad = Metadata::from([(TTL_KEY.to_owned(), MetadataValue::Str("1".into()))]);
