@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -39,7 +40,36 @@ pub(crate) struct DbInner {
     /// Per-process state of every collection opened so far (segment mapping, live slots).
     /// In memory the segment *is* the data, so entries live until the collection is deleted.
     collections: Mutex<HashMap<Uuid, Arc<CollectionShared>>>,
+    /// Wakes the expiry timer early or stops it.
+    timer: Arc<TimerSignal>,
 }
+
+/// The expiry timer's doorbell: `poked` wakes it to look again (a new interval), `stop` ends
+/// it (the last handle is gone).
+#[derive(Debug, Default)]
+struct TimerSignal {
+    state: Mutex<TimerState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct TimerState {
+    poked: bool,
+    stop: bool,
+}
+
+impl TimerSignal {
+    fn ring(&self, stop: bool) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.poked = true;
+        s.stop |= stop;
+        drop(s);
+        self.changed.notify_all();
+    }
+}
+
+/// The timer never sleeps longer than this past a known expiry (nor less, between looks).
+const TIMER_MIN_WAIT_MS: u64 = 10;
 
 impl Database {
     /// Opens the database in `path`, creating the directory and an empty database if needed,
@@ -54,21 +84,24 @@ impl Database {
             dir: Some(dir),
             shared: Arc::new(DbShared::new(sidecar)),
             collections: Mutex::default(),
+            timer: Arc::default(),
         });
         inner.recover()?;
+        start_expiry_timer(&inner);
         Ok(Database { inner })
     }
 
     /// A database that lives in memory only and is gone when the last handle is dropped.
     pub fn in_memory() -> Result<Database> {
         let sidecar = Sidecar::in_memory()?;
-        Ok(Database {
-            inner: Arc::new(DbInner {
-                dir: None,
-                shared: Arc::new(DbShared::new(sidecar)),
-                collections: Mutex::default(),
-            }),
-        })
+        let inner = Arc::new(DbInner {
+            dir: None,
+            shared: Arc::new(DbShared::new(sidecar)),
+            collections: Mutex::default(),
+            timer: Arc::default(),
+        });
+        start_expiry_timer(&inner);
+        Ok(Database { inner })
     }
 
     pub(crate) fn inner(&self) -> &DbInner {
@@ -80,8 +113,39 @@ impl Database {
         self.inner.dir.as_deref()
     }
 
+    /// Has reads and writes take the time from `clock` (record expiry is compared with it):
+    /// a [`Clock::manual`](crate::Clock::manual) lets tests and simulations move time.
+    pub fn set_clock(&self, clock: crate::Clock) {
+        *self
+            .inner
+            .shared
+            .clock
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = clock;
+        self.inner.timer.ring(false);
+    }
+
+    /// How often the database looks for expired records to sweep (60 s by default; it also
+    /// wakes when the earliest known expiry passes, and a read that meets expired records
+    /// queues a sweep at once).
+    pub fn set_sweep_interval(&self, every: Duration) {
+        let ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX);
+        self.inner
+            .shared
+            .sweep_interval_ms
+            .store(ms.max(TIMER_MIN_WAIT_MS), Ordering::Relaxed);
+        self.inner.timer.ring(false);
+    }
+
+    /// Queues an `ExpirySweep` job for every collection with records expired by now, and
+    /// returns their handles (what the database's timer does on its own).
+    pub fn sweep_expired(&self) -> Result<Vec<crate::Job>> {
+        Ok(self.inner.sweep_due()?.0)
+    }
+
     /// Every background job still queued or running, and the last finished ones, oldest
-    /// first: index catch-ups, graph saves, live-slots checkpoints, walk-copy encodes.
+    /// first: index catch-ups, graph saves, live-slots checkpoints, walk-copy encodes,
+    /// expiry sweeps.
     pub fn jobs(&self) -> Vec<JobInfo> {
         self.inner.shared.scheduler.jobs()
     }
@@ -306,11 +370,37 @@ impl Drop for DbInner {
         // The last database handle is gone: stop the background work now (each job stops
         // within one bounded step). Collections whose last handle goes with this save their
         // derived files as they drop.
+        self.timer.ring(true);
         self.shared.scheduler.cancel_all();
     }
 }
 
 impl DbInner {
+    /// Queues a sweep for each collection with records expired by now; returns their handles
+    /// and the earliest expiry still to come (milliseconds since the epoch).
+    fn sweep_due(&self) -> Result<(Vec<crate::Job>, Option<i64>)> {
+        let now = self.shared.now_ms();
+        let due = self.sidecar().read(|tx| {
+            let mut due = Vec::new();
+            for row in meta::catalog_rows(tx)? {
+                if let Some(at) = meta::records::next_expiry(tx, row.key)? {
+                    due.push((row, at));
+                }
+            }
+            Ok(due)
+        })?;
+        let mut jobs = Vec::new();
+        let mut next: Option<i64> = None;
+        for (row, at) in due {
+            if at <= now {
+                jobs.push(self.handle(&row)?.sweep_expired());
+            } else {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        Ok((jobs, next))
+    }
+
     /// The collections opened in this process so far.
     fn open_collections(&self) -> Vec<Arc<CollectionShared>> {
         let map = self.collections.lock().unwrap_or_else(|p| p.into_inner());
@@ -385,6 +475,48 @@ impl DbInner {
             Ok(())
         })
     }
+}
+
+/// Starts the thread that queues expiry sweeps: it looks every `sweep_interval_ms`, or when
+/// the earliest expiry it knows of passes, whichever comes first. It holds the database only
+/// while it looks, and ends when the last handle is dropped or the database is closed.
+fn start_expiry_timer(inner: &Arc<DbInner>) {
+    let db = Arc::downgrade(inner);
+    let signal = Arc::clone(&inner.timer);
+    let spawned = std::thread::Builder::new()
+        .name("mnemodb-expiry".into())
+        .spawn(move || {
+            loop {
+                let wait_ms = {
+                    let Some(db) = db.upgrade() else { return };
+                    if db.shared.scheduler.is_closed() {
+                        return;
+                    }
+                    let every = db.shared.sweep_interval_ms.load(Ordering::Relaxed);
+                    // A failed look (the disk, a lock) is retried at the next one.
+                    let next = db.sweep_due().ok().and_then(|(_, next)| next);
+                    let until_next = next.map(|at| {
+                        u64::try_from(at.saturating_sub(db.shared.now_ms())).unwrap_or(0)
+                    });
+                    until_next
+                        .map_or(every, |u| u.min(every))
+                        .max(TIMER_MIN_WAIT_MS)
+                };
+                let state = signal.state.lock().unwrap_or_else(|p| p.into_inner());
+                let (mut state, _) = signal
+                    .changed
+                    .wait_timeout_while(state, Duration::from_millis(wait_ms), |s| {
+                        !s.poked && !s.stop
+                    })
+                    .unwrap_or_else(|p| p.into_inner());
+                if state.stop {
+                    return;
+                }
+                state.poked = false;
+            }
+        });
+    // Without the thread, expired records are still hidden and swept when reads meet them.
+    drop(spawned);
 }
 
 fn remove_dir_if_present(dir: &Path) -> Result<()> {

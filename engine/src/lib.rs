@@ -57,6 +57,7 @@ mod config;
 mod db;
 mod distance;
 mod error;
+mod expiry;
 mod filter;
 mod meta;
 pub mod request;
@@ -72,6 +73,7 @@ pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
 pub use error::{Error, ErrorKind, Op, Result};
+pub use expiry::{Clock, Expiry, TTL_KEY};
 pub use scheduler::{Job, JobInfo, JobKind, JobState};
 
 /// Checks chromadb's rule for collection names (3-512 characters of `[a-zA-Z0-9._-]`, starting
@@ -163,6 +165,6 @@ pub mod testing {
 pub use types::{
     AddBatch, CollectionInfo, CollectionStats, Durability, Embeddings, GetRequest, GetResult,
     Include, IndexCoverage, Metadata, MetadataPatch, MetadataValue, QueryHits, QueryRequest,
-    UpdateBatch, Vectors,
+    UpdateBatch, Vectors, WriteOptions,
 };
 pub use validate::MAX_DIMENSION;

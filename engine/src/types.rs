@@ -75,6 +75,17 @@ pub enum Durability {
     Deferred,
 }
 
+/// Options of a write (add, upsert, update).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct WriteOptions {
+    /// When the records written expire. `None`: records inserted get the collection's
+    /// `mnemodb:ttl` if it has one, else never expire; records updated get the collection's
+    /// ttl afresh if it has one, else keep their expiry.
+    pub expiry: Option<crate::Expiry>,
+    /// When the commit reaches the disk.
+    pub durability: Durability,
+}
+
 /// A record's (or a collection's) metadata: keys in sorted order.
 pub type Metadata = BTreeMap<String, MetadataValue>;
 

@@ -77,6 +77,8 @@ class Collection:
         uris: Optional[List[Optional[str]]] = None,
         metadatas: Optional[Any] = None,
         *,
+        ttl: Optional[float] = None,
+        expires_at: Optional[float] = None,
         deliver: Optional[_Deliver] = None,
     ) -> None: ...
     def update(
@@ -89,6 +91,8 @@ class Collection:
         upsert: bool = False,
         *,
         synced: bool = True,
+        ttl: Optional[float] = None,
+        expires_at: Optional[float] = None,
         deliver: Optional[_Deliver] = None,
     ) -> None: ...
     def delete(

@@ -459,7 +459,8 @@ class Collection:
             matrix = self._embed(fields, is_query=True)
         return matrix
 
-    # writes
+    # writes (mnemodb only: ``ttl=`` seconds or ``expires_at=`` a datetime or epoch seconds
+    # make the records written expire; see README "Expiry")
     def add(
         self,
         ids: Any,
@@ -468,9 +469,12 @@ class Collection:
         documents: Any = None,
         images: Any = None,
         uris: Any = None,
+        *,
+        ttl: Optional[float] = None,
+        expires_at: Any = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._prepare_write("add", ids, embeddings, metadatas, documents, images, uris)
-        self._native.add(ids_l, matrix, docs, uris_l, mds)
+        self._native.add(ids_l, matrix, docs, uris_l, mds, **_expiry(ttl, expires_at))
 
     def upsert(
         self,
@@ -480,9 +484,12 @@ class Collection:
         documents: Any = None,
         images: Any = None,
         uris: Any = None,
+        *,
+        ttl: Optional[float] = None,
+        expires_at: Any = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._prepare_write("upsert", ids, embeddings, metadatas, documents, images, uris)
-        self._native.update(ids_l, matrix, docs, uris_l, mds, True)
+        self._native.update(ids_l, matrix, docs, uris_l, mds, True, **_expiry(ttl, expires_at))
 
     def update(
         self,
@@ -492,9 +499,12 @@ class Collection:
         documents: Any = None,
         images: Any = None,
         uris: Any = None,
+        *,
+        ttl: Optional[float] = None,
+        expires_at: Any = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._prepare_write("update", ids, embeddings, metadatas, documents, images, uris)
-        self._native.update(ids_l, matrix, docs, uris_l, mds, False)
+        self._native.update(ids_l, matrix, docs, uris_l, mds, False, **_expiry(ttl, expires_at))
 
     def update_deferred(self, ids: Any, metadatas: Any = None, documents: Any = None, uris: Any = None) -> None:
         """mnemodb only: ``update`` (same checks, same effect, visible at once to every reader
@@ -600,3 +610,14 @@ def _get_result(r: Dict[str, Any], include: Any) -> GetResult:
         "data": None,
         "metadatas": r["metadatas"] if "metadatas" in include else None,
     }
+
+
+def _expiry(ttl: Any, expires_at: Any) -> Dict[str, Any]:
+    """The native write's ``ttl`` / ``expires_at`` keywords (seconds); a datetime becomes its
+    epoch seconds. The engine checks the values."""
+    out: Dict[str, Any] = {}
+    if ttl is not None:
+        out["ttl"] = float(ttl.total_seconds() if hasattr(ttl, "total_seconds") else ttl)
+    if expires_at is not None:
+        out["expires_at"] = float(expires_at.timestamp() if hasattr(expires_at, "timestamp") else expires_at)
+    return out

@@ -312,9 +312,12 @@ class AsyncCollection:
         documents: Any = None,
         images: Any = None,
         uris: Any = None,
+        *,
+        ttl: Optional[float] = None,
+        expires_at: Any = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._sync._prepare_write("add", ids, embeddings, metadatas, documents, images, uris)
-        await _call(self._native.add, ids_l, matrix, docs, uris_l, mds)
+        await _call(self._native.add, ids_l, matrix, docs, uris_l, mds, **api._expiry(ttl, expires_at))
 
     async def upsert(
         self,
@@ -324,9 +327,12 @@ class AsyncCollection:
         documents: Any = None,
         images: Any = None,
         uris: Any = None,
+        *,
+        ttl: Optional[float] = None,
+        expires_at: Any = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._sync._prepare_write("upsert", ids, embeddings, metadatas, documents, images, uris)
-        await _call(self._native.update, ids_l, matrix, docs, uris_l, mds, True)
+        await _call(self._native.update, ids_l, matrix, docs, uris_l, mds, True, **api._expiry(ttl, expires_at))
 
     async def update(
         self,
@@ -336,9 +342,12 @@ class AsyncCollection:
         documents: Any = None,
         images: Any = None,
         uris: Any = None,
+        *,
+        ttl: Optional[float] = None,
+        expires_at: Any = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._sync._prepare_write("update", ids, embeddings, metadatas, documents, images, uris)
-        await _call(self._native.update, ids_l, matrix, docs, uris_l, mds, False)
+        await _call(self._native.update, ids_l, matrix, docs, uris_l, mds, False, **api._expiry(ttl, expires_at))
 
     async def update_deferred(self, ids: Any, metadatas: Any = None, documents: Any = None, uris: Any = None) -> None:
         """mnemodb only: :meth:`mnemodb.api.Collection.update_deferred`, awaited."""

@@ -2,8 +2,9 @@
 
 use mnemodb::request::CollectionCall;
 use mnemodb::{
-    AddBatch, CollectionInfo, Durability, Embeddings, GetRequest, HnswConfigUpdate, Include, Op,
-    Plan, QueryHits, QueryRequest, SearchOptions, UpdateBatch, Vectors, request,
+    AddBatch, CollectionInfo, Durability, Embeddings, Expiry, GetRequest, HnswConfigUpdate,
+    Include, Op, Plan, QueryHits, QueryRequest, SearchOptions, UpdateBatch, Vectors, WriteOptions,
+    request,
 };
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
 use pyo3::prelude::*;
@@ -304,7 +305,7 @@ impl Collection {
 
     /// Adds records; `embeddings` is a C-contiguous float32 `(rows, dim)` array, read in place
     /// (copied first when awaited). Every check is the engine's.
-    #[pyo3(signature = (ids, embeddings, documents=None, uris=None, metadatas=None, *, deliver=None))]
+    #[pyo3(signature = (ids, embeddings, documents=None, uris=None, metadatas=None, *, ttl=None, expires_at=None, deliver=None))]
     #[allow(clippy::too_many_arguments)]
     fn add(
         &self,
@@ -314,9 +315,12 @@ impl Collection {
         documents: Option<&Bound<'_, PyAny>>,
         uris: Option<Vec<Option<String>>>,
         metadatas: Option<&Bound<'_, PyAny>>,
+        ttl: Option<f64>,
+        expires_at: Option<f64>,
         deliver: Option<Deliver>,
     ) -> PyResult<Py<PyAny>> {
         let op = Op::Add;
+        let expiry = Expiry::from_keywords(ttl, expires_at).py_err()?;
         let ids = convert::ids(ids, op)?;
         let (flat, _, dim) = matrix(&embeddings)?;
         let documents = convert::documents(documents, op)?;
@@ -327,13 +331,19 @@ impl Collection {
             deliver,
             Some(flat),
             move |flat| {
-                inner.add(AddBatch {
-                    ids: &ids,
-                    embeddings: Vectors::new(flat.unwrap_or_default(), dim),
-                    documents: documents.as_deref(),
-                    uris: uris.as_deref(),
-                    metadatas: metas.as_deref(),
-                })
+                inner.add_with(
+                    AddBatch {
+                        ids: &ids,
+                        embeddings: Vectors::new(flat.unwrap_or_default(), dim),
+                        documents: documents.as_deref(),
+                        uris: uris.as_deref(),
+                        metadatas: metas.as_deref(),
+                    },
+                    WriteOptions {
+                        expiry,
+                        ..WriteOptions::default()
+                    },
+                )
             },
             none,
         )
@@ -342,7 +352,7 @@ impl Collection {
     /// Updates existing records (`upsert=False`) or inserts-or-updates (`upsert=True`).
     /// Metadata dicts are patches: a `None` value removes the key. `synced=False` (updates
     /// only) leaves the commit unsynced (`Durability::Deferred`).
-    #[pyo3(signature = (ids, embeddings=None, documents=None, uris=None, metadatas=None, upsert=false, *, synced=true, deliver=None))]
+    #[pyo3(signature = (ids, embeddings=None, documents=None, uris=None, metadatas=None, upsert=false, *, synced=true, ttl=None, expires_at=None, deliver=None))]
     #[allow(clippy::too_many_arguments)]
     fn update(
         &self,
@@ -354,8 +364,11 @@ impl Collection {
         metadatas: Option<&Bound<'_, PyAny>>,
         upsert: bool,
         synced: bool,
+        ttl: Option<f64>,
+        expires_at: Option<f64>,
         deliver: Option<Deliver>,
     ) -> PyResult<Py<PyAny>> {
+        let expiry = Expiry::from_keywords(ttl, expires_at).py_err()?;
         if upsert && !synced {
             return Err(pyo3::exceptions::PyValueError::new_err(
                 "an upsert is always synced (synced=False is for updates)",
@@ -385,10 +398,11 @@ impl Collection {
                 } else {
                     Durability::Deferred
                 };
+                let opts = WriteOptions { expiry, durability };
                 if upsert {
-                    inner.upsert(batch)
+                    inner.upsert_with(batch, opts)
                 } else {
-                    inner.update_with(batch, durability)
+                    inner.update_with_options(batch, opts)
                 }
             },
             none,

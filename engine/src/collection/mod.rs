@@ -1,6 +1,7 @@
 //! A collection handle and the per-process state behind it: the vector segment and a cache of
 //! which slots are live, kept in step with the sidecar.
 
+mod expiry;
 mod filter_cache;
 mod hit_ids;
 mod index;
@@ -29,6 +30,9 @@ use crate::meta::{self, CollectionRow, Sidecar};
 use crate::store::Segment;
 use crate::types::{CollectionInfo, CollectionStats};
 
+/// How often, by default, the database looks for expired records to sweep.
+pub(crate) const DEFAULT_SWEEP_INTERVAL_MS: u64 = 60_000;
+
 /// `ords[slot]` of a slot no record points to.
 pub(crate) const DEAD: u64 = u64::MAX;
 
@@ -53,6 +57,10 @@ pub(crate) struct DbShared {
     pub(crate) index_min_slots: AtomicU64,
     /// Runs the collections' background work (index catch-up, saves).
     pub(crate) scheduler: crate::scheduler::Scheduler,
+    /// Where reads and writes take the time that record expiry is compared with.
+    pub(crate) clock: RwLock<crate::Clock>,
+    /// How often the database looks for expired records to sweep, in milliseconds.
+    pub(crate) sweep_interval_ms: AtomicU64,
 }
 
 impl DbShared {
@@ -61,7 +69,17 @@ impl DbShared {
             sidecar,
             index_min_slots: AtomicU64::new(EXACT_BELOW_SLOTS),
             scheduler: Default::default(),
+            clock: RwLock::default(),
+            sweep_interval_ms: AtomicU64::new(DEFAULT_SWEEP_INTERVAL_MS),
         }
+    }
+
+    /// The time now, as the database's clock reads it (milliseconds since the Unix epoch).
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .now_ms()
     }
 
     /// After a committed write: when the sidecar's write-ahead log has grown past its bound,
@@ -139,6 +157,8 @@ pub(crate) struct CollectionShared {
     pub(crate) hit_ids: hit_ids::HitIds,
     /// Blocks of vector rows whose checksums this process verified.
     pub(crate) verified: verify::Verified,
+    /// The expiry sweep queued or running, if any (one at a time per collection).
+    pub(crate) sweep: std::sync::Mutex<Option<crate::Job>>,
 }
 
 impl CollectionShared {
@@ -155,6 +175,7 @@ impl CollectionShared {
             row_memo: Default::default(),
             hit_ids: Default::default(),
             verified: Default::default(),
+            sweep: Default::default(),
         })
     }
 }
@@ -182,7 +203,7 @@ impl CollectionShared {
 }
 
 /// Which slots hold live records, as of one committed `seq`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct LiveSlots {
     /// The collection's `seq` this table reflects; `None` until first loaded.
     pub(crate) seq: Option<u64>,

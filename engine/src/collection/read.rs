@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLockWriteGuard};
 
 use rusqlite::Transaction;
 
+use super::expiry::Expired;
 use super::index::IndexView;
 use super::plan::{self, Inputs, Plan, Strategy};
 use super::{Collection, DEAD, LiveSlots, SearchOptions, filter_cache};
@@ -24,7 +25,7 @@ const READ_ATTEMPTS: usize = 3;
 impl Collection {
     /// Number of records.
     pub fn count(&self) -> Result<u64> {
-        self.snapshot(|_, _, live| Ok(live.live))
+        self.snapshot(|tx, row, live| Ok(live.live - self.expired(tx, row)?.len()))
     }
 
     /// Number of records that pass chromadb's `where` and `where_document` filters (JSON, checked
@@ -40,8 +41,9 @@ impl Collection {
             return self.count();
         }
         self.snapshot(|tx, row, _| {
+            let expired = self.expired(tx, row)?;
             let ords = meta::sql::matching_ords(tx, row.key, &filter, None)?;
-            Ok(ords.len() as u64)
+            Ok(ords.iter().filter(|&&o| !expired.hides_ord(o)).count() as u64)
         })
     }
 
@@ -61,19 +63,44 @@ impl Collection {
     pub fn get(&self, req: GetRequest<'_>) -> Result<GetResult> {
         let filter = validate::get(&req)?;
         self.snapshot(|tx, row, _| {
+            // Expired records are left out before the page is cut.
+            let expired = self.expired(tx, row)?;
+            let limit = req.limit.unwrap_or(usize::MAX);
             let records = match req.ids {
                 _ if !filter.is_empty() => {
                     let ords = meta::sql::matching_ords(tx, row.key, &filter, req.ids)?;
-                    let limit = req.limit.unwrap_or(usize::MAX);
-                    let page: Vec<u64> = ords.into_iter().skip(req.offset).take(limit).collect();
+                    let page: Vec<u64> = ords
+                        .into_iter()
+                        .filter(|&o| !expired.hides_ord(o))
+                        .skip(req.offset)
+                        .take(limit)
+                        .collect();
                     meta::sql::records_by_ords(tx, row.key, &page)?
                 }
                 Some(ids) => {
                     let all = meta::records::by_ids(tx, row.key, ids)?;
-                    let limit = req.limit.unwrap_or(usize::MAX);
-                    all.into_iter().skip(req.offset).take(limit).collect()
+                    all.into_iter()
+                        .filter(|r| !expired.hides_ord(r.ord))
+                        .skip(req.offset)
+                        .take(limit)
+                        .collect()
                 }
-                None => meta::records::page(tx, row.key, req.limit, req.offset)?,
+                None if expired.is_empty() => {
+                    meta::records::page(tx, row.key, req.limit, req.offset)?
+                }
+                None => {
+                    // At most `expired.len()` of the first `offset + limit + that` are hidden.
+                    let wider = req
+                        .offset
+                        .saturating_add(limit)
+                        .saturating_add(expired.len() as usize);
+                    meta::records::page(tx, row.key, Some(wider), 0)?
+                        .into_iter()
+                        .filter(|r| !expired.hides_ord(r.ord))
+                        .skip(req.offset)
+                        .take(limit)
+                        .collect()
+                }
             };
             let embeddings = if req.include.embeddings {
                 Some(self.gather(tx, row, records.iter().map(|r| r.slot))?)
@@ -127,8 +154,23 @@ impl Collection {
         // Query vectors are not checked for NaN or infinity: chromadb accepts them and returns
         // NaN / infinite distances, and nothing is stored.
         let (out, catch_up) = self.snapshot(|tx, row, live| {
-            let planned =
-                self.plan(tx, row, live, &req, &filter, (where_, where_document), opts)?;
+            let expired = self.expired(tx, row)?;
+            let masked;
+            let live = if expired.is_empty() {
+                live
+            } else {
+                masked = expired.mask(live);
+                &masked
+            };
+            let planned = self.plan(
+                tx,
+                row,
+                (live, &expired),
+                &req,
+                &filter,
+                (where_, where_document),
+                opts,
+            )?;
             let catch_up = planned.plan.catch_up;
             let hits = self.run(tx, row, live, &req, planned)?;
             let embeddings: Option<Vec<Embeddings>> = if req.include.embeddings {
@@ -179,8 +221,23 @@ impl Collection {
     ) -> Result<Plan> {
         let (_, filter) = check_query(&req, where_, where_document, opts)?;
         self.snapshot(|tx, row, live| {
-            let planned =
-                self.plan(tx, row, live, &req, &filter, (where_, where_document), opts)?;
+            let expired = self.expired(tx, row)?;
+            let masked;
+            let live = if expired.is_empty() {
+                live
+            } else {
+                masked = expired.mask(live);
+                &masked
+            };
+            let planned = self.plan(
+                tx,
+                row,
+                (live, &expired),
+                &req,
+                &filter,
+                (where_, where_document),
+                opts,
+            )?;
             Ok(planned.plan)
         })
     }
@@ -192,7 +249,7 @@ impl Collection {
         &self,
         tx: &Transaction<'_>,
         row: &CollectionRow,
-        live: &LiveSlots,
+        (live, expired): (&LiveSlots, &Expired),
         req: &QueryRequest<'_>,
         filter: &Filter,
         (where_, where_document): (Option<&serde_json::Value>, Option<&serde_json::Value>),
@@ -223,7 +280,8 @@ impl Collection {
             Some([]) => Some(Arc::default()),
             Some(ids) => {
                 // Duplicates are fine (chromadb de-duplicates); missing ids are an error.
-                let found = meta::records::by_ids(tx, row.key, ids)?;
+                let mut found = meta::records::by_ids(tx, row.key, ids)?;
+                found.retain(|r| !expired.hides_ord(r.ord));
                 let known: std::collections::HashSet<&str> =
                     found.iter().map(|r| r.id.as_str()).collect();
                 let mut missing: Vec<String> = Vec::new();
@@ -258,6 +316,18 @@ impl Collection {
                     Ok::<_, Error>(live.slots_of(&ords))
                 },
             )?)
+        };
+        // Candidates kept for this `seq` may name records expired since.
+        let restricted = match restricted {
+            Some(c) if !expired.is_empty() && c.iter().any(|&s| expired.hides_slot(s)) => {
+                Some(Arc::new(
+                    c.iter()
+                        .copied()
+                        .filter(|&s| !expired.hides_slot(s))
+                        .collect(),
+                ))
+            }
+            other => other,
         };
         let index = self.shared.index_view(row, inputs.min_slots);
         inputs.candidates = restricted.as_deref().map(Vec::as_slice);

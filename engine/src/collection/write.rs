@@ -10,7 +10,7 @@ use super::filter_cache::Change as FilterChange;
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::meta::{self, CollectionRow, RecordRow};
 use crate::store::checksum;
-use crate::types::{AddBatch, Durability, Metadata, MetadataPatch, UpdateBatch};
+use crate::types::{AddBatch, Durability, Metadata, MetadataPatch, UpdateBatch, WriteOptions};
 use crate::validate::{self, Records};
 
 /// How a committed write changed the live slots, applied to this process's cache.
@@ -32,14 +32,24 @@ impl Collection {
     /// Adds records. Ids that already exist are skipped and keep their stored data (as
     /// chromadb). The first add fixes the collection's dimension.
     pub fn add(&self, batch: AddBatch<'_>) -> Result<()> {
+        self.add_with(batch, WriteOptions::default())
+    }
+
+    /// [`add`](Self::add) with options: when the records expire (an expired record counts as
+    /// absent, so adding its id again replaces it), and the commit's durability.
+    pub fn add_with(&self, batch: AddBatch<'_>, opts: WriteOptions) -> Result<()> {
         let n = batch.ids.len();
         let dim = Records::add(&batch)
             .check()?
             .unwrap_or(batch.embeddings.dim);
         let embeddings = batch.embeddings.data;
-        self.write(|tx, row, delta| {
+        self.write_with(opts.durability, |tx, row, delta| {
             validate::dimension(row.dimension, dim)?;
-            let existing = meta::records::by_ids(tx, row.key, batch.ids)?;
+            let now = self.db.now_ms();
+            let expires_at = expiry_of_new(opts, row, now);
+            let mut existing = meta::records::by_ids(tx, row.key, batch.ids)?;
+            // Expired records are gone for every read: their ids are free again.
+            drop_expired(tx, row, delta, &mut existing, now)?;
             let fresh: Vec<usize> = if existing.is_empty() {
                 (0..n).collect()
             } else {
@@ -50,6 +60,7 @@ impl Collection {
                     .collect()
             };
             if fresh.is_empty() {
+                delta.changed = !delta.died.is_empty();
                 return Ok(());
             }
             row.dimension = Some(dim);
@@ -72,6 +83,7 @@ impl Collection {
                     document: batch.documents.and_then(|d| d[i].clone()),
                     uri: batch.uris.and_then(|u| u[i].clone()),
                     metadata: batch.metadatas.and_then(|m| m[i].clone()),
+                    expires_at,
                 };
                 row.next_ord += 1;
                 meta::records::insert(tx, row.key, row.seq + 1, &record)?;
@@ -87,27 +99,47 @@ impl Collection {
     /// Only the fields given change: a `None` document or uri keeps the old one, metadata is
     /// merged key by key (`None` removes a key), a new embedding moves the record to a new slot.
     pub fn update(&self, batch: UpdateBatch<'_>) -> Result<()> {
-        self.update_or_upsert(batch, false, Durability::Synced)
+        self.update_or_upsert(batch, false, WriteOptions::default())
     }
 
     /// [`update`](Self::update) with a chosen [`Durability`]: `Deferred` skips the sync of
     /// the commit (new vectors, if any, are still synced before it), for writes such as
     /// access times that happen on every read.
     pub fn update_with(&self, batch: UpdateBatch<'_>, durability: Durability) -> Result<()> {
-        self.update_or_upsert(batch, false, durability)
+        self.update_or_upsert(
+            batch,
+            false,
+            WriteOptions {
+                durability,
+                ..WriteOptions::default()
+            },
+        )
+    }
+
+    /// [`update`](Self::update) with options: a new expiry for the records updated (none
+    /// given: the collection's `mnemodb:ttl` afresh if it has one, else each keeps its own),
+    /// and the commit's durability. Expired records are not there to update.
+    pub fn update_with_options(&self, batch: UpdateBatch<'_>, opts: WriteOptions) -> Result<()> {
+        self.update_or_upsert(batch, false, opts)
+    }
+
+    /// [`upsert`](Self::upsert) with options, as [`add_with`](Self::add_with) for the records
+    /// inserted and [`update_with_options`](Self::update_with_options) for those updated.
+    pub fn upsert_with(&self, batch: UpdateBatch<'_>, opts: WriteOptions) -> Result<()> {
+        self.update_or_upsert(batch, true, opts)
     }
 
     /// Inserts records that do not exist and updates those that do (as [`update`](Self::update)).
     /// Embeddings are required.
     pub fn upsert(&self, batch: UpdateBatch<'_>) -> Result<()> {
-        self.update_or_upsert(batch, true, Durability::Synced)
+        self.update_or_upsert(batch, true, WriteOptions::default())
     }
 
     fn update_or_upsert(
         &self,
         batch: UpdateBatch<'_>,
         insert_missing: bool,
-        durability: Durability,
+        opts: WriteOptions,
     ) -> Result<()> {
         let n = batch.ids.len();
         let op = if insert_missing {
@@ -125,7 +157,14 @@ impl Collection {
                 op: None,
             });
         }
-        self.write_with(durability, |tx, row, delta| {
+        self.write_with(opts.durability, |tx, row, delta| {
+            let now = self.db.now_ms();
+            let expires_at = expiry_of_new(opts, row, now);
+            // Given, or the collection's ttl afresh; `None`: each record keeps its own.
+            let renewed = opts
+                .expiry
+                .or_else(|| crate::expiry::collection_ttl(row.metadata.as_ref()))
+                .map(|e| e.resolve(now));
             if let Some(dim) = dim {
                 validate::dimension(row.dimension, dim)?;
                 // As chromadb: the first write with vectors fixes the dimension, even an
@@ -135,11 +174,10 @@ impl Collection {
                     delta.changed = true;
                 }
             }
+            let mut found = meta::records::by_ids(tx, row.key, batch.ids)?;
+            drop_expired(tx, row, delta, &mut found, now)?;
             let mut existing: HashMap<String, RecordRow> =
-                meta::records::by_ids(tx, row.key, batch.ids)?
-                    .into_iter()
-                    .map(|r| (r.id.clone(), r))
-                    .collect();
+                found.into_iter().map(|r| (r.id.clone(), r)).collect();
             // Records that get a new slot, in call order.
             let moves: Vec<bool> = batch
                 .ids
@@ -189,6 +227,9 @@ impl Collection {
                         keys.extend(patch.keys().cloned());
                         record.metadata = merge(record.metadata.take(), patch);
                     }
+                    if let Some(expires_at) = renewed {
+                        record.expires_at = expires_at;
+                    }
                     meta::records::replace(tx, row.key, row.seq + 1, &old, &record)?;
                     delta.changed = true;
                 } else if insert_missing {
@@ -200,6 +241,7 @@ impl Collection {
                         document,
                         uri,
                         metadata: patch.and_then(|p| merge(None, p)),
+                        expires_at,
                     };
                     row.next_ord += 1;
                     meta::records::insert(tx, row.key, row.seq + 1, &record)?;
@@ -252,6 +294,22 @@ impl Collection {
             }
             delta.changed = !delta.died.is_empty();
             Ok(delta.died.len() as u64)
+        })
+    }
+
+    /// Deletes at most `limit` records expired by now, earliest first, in one transaction;
+    /// returns how many.
+    pub(super) fn delete_expired(&self, limit: usize) -> Result<usize> {
+        self.write(|tx, row, delta| {
+            let now = self.db.now_ms();
+            let ids = meta::records::expired_ids(tx, row.key, now, limit)?;
+            for id in &ids {
+                if let Some(slot) = meta::records::delete(tx, row.key, id)? {
+                    delta.died.push(slot);
+                }
+            }
+            delta.changed = !delta.died.is_empty();
+            Ok(ids.len())
         })
     }
 
@@ -375,6 +433,41 @@ impl Collection {
         self.db.after_commit();
         Ok(out)
     }
+}
+
+/// The expiry of a record a write inserts at `now`: the write's own, else the collection's
+/// ttl, else none.
+fn expiry_of_new(opts: WriteOptions, row: &CollectionRow, now: i64) -> Option<i64> {
+    opts.expiry
+        .or_else(|| crate::expiry::collection_ttl(row.metadata.as_ref()))
+        .and_then(|e| e.resolve(now))
+}
+
+/// Deletes the records of `found` that have expired by `now` (they are gone for every read
+/// already; the sweep would delete them) and leaves the others in `found`.
+fn drop_expired(
+    tx: &Transaction<'_>,
+    row: &CollectionRow,
+    delta: &mut Delta,
+    found: &mut Vec<RecordRow>,
+    now: i64,
+) -> Result<()> {
+    if found.iter().all(|r| r.expires_at.is_none_or(|e| e > now)) {
+        return Ok(());
+    }
+    let mut kept = Vec::with_capacity(found.len());
+    for r in found.drain(..) {
+        if r.expires_at.is_some_and(|e| e <= now) {
+            if let Some(slot) = meta::records::delete(tx, row.key, &r.id)? {
+                delta.died.push(slot);
+            }
+        } else {
+            kept.push(r);
+        }
+    }
+    *found = kept;
+    delta.changed = true;
+    Ok(())
 }
 
 /// Chroma's metadata update: set the keys given, remove those set to `None`; no keys left

@@ -30,6 +30,8 @@ pub(crate) struct RecordRow {
     pub(crate) document: Option<String>,
     pub(crate) uri: Option<String>,
     pub(crate) metadata: Option<Metadata>,
+    /// When the record expires, in milliseconds since the Unix epoch (`None`: never).
+    pub(crate) expires_at: Option<i64>,
 }
 
 /// Serializes metadata for a `metadata` column; an empty map is stored as NULL.
@@ -48,7 +50,7 @@ pub(crate) fn metadata_from_json(s: &str) -> Result<Metadata> {
     })
 }
 
-pub(crate) const COLUMNS: &str = "id, slot, ord, document, uri, metadata";
+pub(crate) const COLUMNS: &str = "id, slot, ord, document, uri, metadata, expires_at";
 
 pub(crate) type RawRow = (
     String,
@@ -57,6 +59,7 @@ pub(crate) type RawRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<i64>,
 );
 
 pub(crate) fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
@@ -67,10 +70,13 @@ pub(crate) fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         r.get(3)?,
         r.get(4)?,
         r.get(5)?,
+        r.get(6)?,
     ))
 }
 
-pub(crate) fn decode_row((id, slot, ord, document, uri, metadata): RawRow) -> Result<RecordRow> {
+pub(crate) fn decode_row(
+    (id, slot, ord, document, uri, metadata, expires_at): RawRow,
+) -> Result<RecordRow> {
     Ok(RecordRow {
         id,
         slot: slot as u64,
@@ -78,13 +84,14 @@ pub(crate) fn decode_row((id, slot, ord, document, uri, metadata): RawRow) -> Re
         document,
         uri,
         metadata: metadata.as_deref().map(metadata_from_json).transpose()?,
+        expires_at,
     })
 }
 
 /// `by_ids`: one primary-key probe per distinct id. The `CROSS JOIN` fixes the loop order;
 /// written as `id IN (SELECT value FROM json_each(?2))` the planner walked the whole collection
 /// (by `records_by_ord`) on every call, which made `add` quadratic in the collection size.
-const BY_IDS: &str = "SELECT r.id, r.slot, r.ord, r.document, r.uri, r.metadata \
+const BY_IDS: &str = "SELECT r.id, r.slot, r.ord, r.document, r.uri, r.metadata, r.expires_at \
      FROM (SELECT DISTINCT value AS id FROM json_each(?2)) AS j \
      CROSS JOIN records AS r \
      WHERE r.collection_id = ?1 AND r.id = j.id ORDER BY r.ord";
@@ -227,11 +234,60 @@ pub(crate) fn count(conn: &Connection, key: i64) -> Result<u64> {
     Ok(n as u64)
 }
 
+/// `(slot, ord)` of the records of a collection expired at `now_ms` (expiry at or before it):
+/// a range probe of `records_by_expiry`, which holds only expiring records, so a collection
+/// whose expired records were swept pays one probe that finds nothing.
+pub(crate) fn expired(conn: &Connection, key: i64, now_ms: i64) -> Result<Vec<(u64, u64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT slot, ord FROM records INDEXED BY records_by_expiry \
+         WHERE collection_id = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![key, now_ms], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The ids of at most `limit` records of a collection expired at `now_ms`, earliest first.
+pub(crate) fn expired_ids(
+    conn: &Connection,
+    key: i64,
+    now_ms: i64,
+    limit: usize,
+) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM records INDEXED BY records_by_expiry \
+         WHERE collection_id = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2 \
+         ORDER BY expires_at LIMIT ?3",
+    )?;
+    let rows = stmt
+        .query_map(
+            params![key, now_ms, limit.min(i64::MAX as usize) as i64],
+            |r| r.get::<_, String>(0),
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The earliest expiry among a collection's records (`None`: no record expires).
+pub(crate) fn next_expiry(conn: &Connection, key: i64) -> Result<Option<i64>> {
+    let next: Option<i64> = conn
+        .prepare_cached(
+            "SELECT MIN(expires_at) FROM records INDEXED BY records_by_expiry \
+             WHERE collection_id = ?1 AND expires_at IS NOT NULL",
+        )?
+        .query_row([key], |r| r.get(0))?;
+    Ok(next)
+}
+
 /// Inserts a new record.
 pub(crate) fn insert(conn: &Connection, key: i64, seq: u64, r: &RecordRow) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO records (collection_id, id, slot, ord, seq, document, uri, metadata) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO records \
+         (collection_id, id, slot, ord, seq, document, uri, metadata, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         key,
@@ -241,7 +297,8 @@ pub(crate) fn insert(conn: &Connection, key: i64, seq: u64, r: &RecordRow) -> Re
         seq as i64,
         r.document,
         r.uri,
-        metadata_to_json(r.metadata.as_ref())
+        metadata_to_json(r.metadata.as_ref()),
+        r.expires_at
     ])?;
     index_metadata(conn, key, r.ord, r.metadata.as_ref())?;
     index_document(conn, key, r.ord, r.document.as_deref())?;
@@ -391,8 +448,8 @@ pub(crate) fn replace(
     r: &RecordRow,
 ) -> Result<()> {
     conn.prepare_cached(
-        "UPDATE records SET slot = ?3, seq = ?4, document = ?5, uri = ?6, metadata = ?7 \
-         WHERE collection_id = ?1 AND id = ?2",
+        "UPDATE records SET slot = ?3, seq = ?4, document = ?5, uri = ?6, metadata = ?7, \
+         expires_at = ?8 WHERE collection_id = ?1 AND id = ?2",
     )?
     .execute(params![
         key,
@@ -401,7 +458,8 @@ pub(crate) fn replace(
         seq as i64,
         r.document,
         r.uri,
-        metadata_to_json(r.metadata.as_ref())
+        metadata_to_json(r.metadata.as_ref()),
+        r.expires_at
     ])?;
     if old.ord != r.ord {
         unindex_metadata(conn, key, old.ord)?;

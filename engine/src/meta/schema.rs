@@ -97,6 +97,15 @@ CREATE TABLE vector_checksums_pending (
 );
 ";
 
+/// Also version 2: a record may expire. `expires_at` is milliseconds since the Unix epoch, NULL for
+/// never; the partial index answers "which records have expired by now" (reads, the sweep)
+/// with a range probe that touches only expiring records.
+const MIGRATE_V1_TO_V2: &str = "
+ALTER TABLE records ADD COLUMN expires_at INTEGER;
+CREATE INDEX records_by_expiry ON records(collection_id, expires_at)
+    WHERE expires_at IS NOT NULL;
+";
+
 /// Creates the tables in a new file, or checks that an existing file is ours and current.
 pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -113,6 +122,7 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
         (0, 0, false) => {
             tx.execute_batch(SCHEMA_V1)?;
             tx.execute_batch(SCHEMA_V2)?;
+            tx.execute_batch(MIGRATE_V1_TO_V2)?;
             tx.execute_batch(&format!(
                 "PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={FORMAT_VERSION};"
             ))?;
@@ -125,6 +135,9 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
                  SELECT id FROM collections WHERE slot_count > 0",
                 [],
             )?;
+            // Under the write lock (`BEGIN IMMEDIATE`): one process migrates, the others
+            // then see version 2.
+            tx.execute_batch(MIGRATE_V1_TO_V2)?;
             tx.execute_batch(&format!("PRAGMA user_version={FORMAT_VERSION};"))?;
         }
         (APPLICATION_ID, found, _) => {

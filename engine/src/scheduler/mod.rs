@@ -58,16 +58,19 @@ pub enum JobKind {
     WalCheckpoint,
     /// Verifies every block of vector rows against its checksum (`Database::scrub`).
     Scrub,
+    /// Deletes a collection's expired records.
+    ExpirySweep,
 }
 
 impl JobKind {
-    const ALL: [JobKind; 6] = [
+    const ALL: [JobKind; 7] = [
         JobKind::IndexCatchUp,
         JobKind::GraphSave,
         JobKind::LiveCheckpoint,
         JobKind::WalkCopyEncode,
         JobKind::WalCheckpoint,
         JobKind::Scrub,
+        JobKind::ExpirySweep,
     ];
 
     /// The kind's name, as `jobs()` reports it (`index_catch_up`, ...).
@@ -79,6 +82,7 @@ impl JobKind {
             JobKind::WalkCopyEncode => "walk_copy_encode",
             JobKind::WalCheckpoint => "wal_checkpoint",
             JobKind::Scrub => "scrub",
+            JobKind::ExpirySweep => "expiry_sweep",
         }
     }
 

@@ -449,7 +449,7 @@ pub(crate) fn collection_metadata(m: &Metadata, call: CollectionCall) -> Result<
         }
         finite_value(key, value)?;
     }
-    Ok(())
+    crate::expiry::check_collection_ttl(m)
 }
 
 // --- reads and deletes ---------------------------------------------------------------------------

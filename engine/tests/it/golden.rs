@@ -239,4 +239,26 @@ fn golden_v1_opens_with_its_contents() {
     );
     let empty = db.get_collection("golden-empty").unwrap().info().unwrap();
     assert_eq!((empty.space, empty.dimension), (Space::Ip, None));
+
+    // Version 1 is migrated to version 2 on open: records may expire from now on.
+    cos.add_with(
+        AddBatch {
+            ids: &ids(&["c2"]),
+            embeddings: Vectors::new(&[0.0, 1.0], 2),
+            ..AddBatch::default()
+        },
+        mnemodb::WriteOptions {
+            expiry: Some(mnemodb::Expiry::AtMs(0)),
+            ..mnemodb::WriteOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(cos.count().unwrap(), 2);
+    drop((l2, cos, db));
+    let db = Database::open(tmp.path()).unwrap();
+    assert!(db.check().unwrap().is_ok());
+    assert_eq!(
+        db.get_collection("golden-cosine").unwrap().count().unwrap(),
+        2
+    );
 }

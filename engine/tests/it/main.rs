@@ -8,6 +8,7 @@ mod checksums;
 mod chroma_parity;
 mod crash;
 mod disk_full;
+mod expiry;
 mod filters;
 mod golden;
 mod golden_index;

@@ -100,13 +100,17 @@ async fn add(
                  compute embeddings in the client (an embedding function) and send them",
             ));
         };
-        col.add(AddBatch {
-            ids: &b.ids,
-            embeddings: Vectors::new(&embeddings, dim),
-            documents: b.documents.as_deref(),
-            uris: b.uris.as_deref(),
-            metadatas: metadatas.as_deref(),
-        })?;
+        let opts = b.write_options()?;
+        col.add_with(
+            AddBatch {
+                ids: &b.ids,
+                embeddings: Vectors::new(&embeddings, dim),
+                documents: b.documents.as_deref(),
+                uris: b.uris.as_deref(),
+                metadatas: metadatas.as_deref(),
+            },
+            opts,
+        )?;
         super::json(StatusCode::CREATED, &Empty {})
     })
     .await
@@ -126,6 +130,7 @@ async fn update_or_upsert(
         b.check_counted(op)?;
         let embeddings = b.take_embeddings(op)?;
         let metadatas = b.take_patches(op)?;
+        let opts = b.write_options()?;
         let batch = UpdateBatch {
             ids: &b.ids,
             embeddings: embeddings.as_ref().map(|(e, dim)| Vectors::new(e, *dim)),
@@ -134,9 +139,9 @@ async fn update_or_upsert(
             metadatas: metadatas.as_deref(),
         };
         if upsert {
-            col.upsert(batch)?;
+            col.upsert_with(batch, opts)?;
         } else {
-            col.update(batch)?;
+            col.update_with_options(batch, opts)?;
         }
         super::json(StatusCode::OK, &Empty {})
     })

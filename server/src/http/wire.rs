@@ -305,6 +305,12 @@ pub struct RecordsBody<M> {
     pub documents: Option<Batch<Option<String>>>,
     #[serde(default)]
     pub uris: Option<Batch<Option<String>>>,
+    /// mnemodb only: the records written expire this many seconds after the write.
+    #[serde(default)]
+    pub ttl: Option<f64>,
+    /// mnemodb only: the records written expire at this time (seconds since the epoch).
+    #[serde(default)]
+    pub expires_at: Option<f64>,
     #[serde(skip)]
     #[schemars(skip)]
     pub shape: std::marker::PhantomData<M>,
@@ -316,6 +322,14 @@ pub type AddBody = RecordsBody<Metadata>;
 pub type UpdateBody = RecordsBody<MetadataPatch>;
 
 impl<M> RecordsBody<M> {
+    /// The write's options: the expiry the body asks for (checked by the engine).
+    pub fn write_options(&self) -> Result<mnemodb::WriteOptions> {
+        Ok(mnemodb::WriteOptions {
+            expiry: mnemodb::Expiry::from_keywords(self.ttl, self.expires_at)?,
+            ..mnemodb::WriteOptions::default()
+        })
+    }
+
     /// Refuses a body one of whose lists went past the batch limit (counted, not stored):
     /// the engine cannot see those counts, so its own length rule is applied to them here,
     /// with its message. Lists within the limit are left to the engine.

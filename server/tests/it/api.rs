@@ -868,3 +868,26 @@ fn metrics_count_requests_and_collection_sizes() {
         "{text}"
     );
 }
+
+/// mnemodb's `ttl` / `expires_at` write fields reach the engine, which checks them.
+#[test]
+fn writes_pass_expiry_through() {
+    let s = TestServer::start(|_| {});
+    let id = s.create("ttl", json!({}));
+    let r = format!("{T}/collections/{id}");
+    let add = |b: Value| s.post(&format!("{r}/add"), b);
+    let (st, v) = add(json!({"ids": ["a", "b"], "embeddings": [[1.0], [2.0]], "ttl": 3600}));
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let (st, v) = add(json!({"ids": ["c"], "embeddings": [[3.0]], "expires_at": 0}));
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    assert_eq!(s.get(&format!("{r}/count")).1, 2);
+    let upsert = json!({"ids": ["a"], "embeddings": [[1.0]], "expires_at": 1.0});
+    assert_eq!(s.post(&format!("{r}/upsert"), upsert).0, StatusCode::OK);
+    assert_eq!(s.get(&format!("{r}/count")).1, 1);
+    assert_error(
+        add(json!({"ids": ["d"], "embeddings": [[4.0]], "ttl": -1})),
+        400,
+        "InvalidArgumentError",
+        "ttl must be",
+    );
+}

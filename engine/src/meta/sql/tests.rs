@@ -82,6 +82,7 @@ fn captured_records() -> (Sidecar, i64, Vec<RecordRow>) {
             uri: None,
             metadata: serde_json::from_value(r["metadata"].clone())
                 .unwrap_or_else(|e| panic!("{e}")),
+            expires_at: None,
         })
         .collect();
     let sidecar = Sidecar::in_memory().unwrap_or_else(|e| panic!("{e}"));
