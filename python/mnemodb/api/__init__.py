@@ -19,12 +19,37 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
-from . import _native
-from . import _validate as v
-from ._chroma_types import presents_as
-from .errors import AuthorizationError, InvalidArgumentError, NotFoundError, _adopt_chroma
-from .config import Settings
-from .types import DeleteResult, GetResult, Include, QueryPlan, QueryResult
+from .. import _native
+from .. import _validate as v
+from .._chroma_types import presents_as
+from ..errors import AuthorizationError, InvalidArgumentError, NotFoundError, _adopt_chroma
+from ..config import Settings
+from ..types import (
+    ID,
+    URI,
+    CollectionConfiguration,
+    CollectionMetadata,
+    DataLoaderArg,
+    DeleteResult,
+    Document,
+    Embedding,
+    EmbeddingFunctionArg,
+    GetResult,
+    Image,
+    Include,
+    Metadata,
+    OneOrMany,
+    PyEmbedding,
+    QueryPlan,
+    QueryResult,
+    UpdateMetadata,
+    Where,
+    WhereDocument,
+)
+
+# chromadb's embeddings argument, with any sequence of number sequences (``[[1.0, 2.0]]``, which
+# chromadb's own annotation rejects: ``List`` is invariant).
+EmbeddingsArg = Optional[Union[OneOrMany[Embedding], PyEmbedding, Sequence[PyEmbedding]]]
 
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
@@ -88,13 +113,13 @@ def _release_database(identifier: str, db: Any) -> None:
 
 
 class Client:
-    """chromadb's ``ClientAPI`` over one mnemodb database."""
+    """chromadb's ``ClientAPI`` over one mnemodb database (``mnemodb.api.ClientAPI`` is this class)."""
 
     __class__ = presents_as("chromadb.api.client", "Client")  # isinstance checks: _chroma_types.py
 
     def __init__(
         self,
-        settings: Any = None,
+        settings: Optional[Settings] = None,
         tenant: str = DEFAULT_TENANT,
         database: str = DEFAULT_DATABASE,
         *,
@@ -139,11 +164,11 @@ class Client:
         return time.time_ns()
 
     def get_version(self) -> str:
-        from . import __version__
+        from .. import __version__
 
         return __version__
 
-    def get_settings(self) -> Any:
+    def get_settings(self) -> Settings:
         return self._settings
 
     def get_max_batch_size(self) -> int:
@@ -165,11 +190,11 @@ class Client:
     def create_collection(
         self,
         name: str,
-        schema: Any = None,
-        configuration: Optional[Dict[str, Any]] = None,
-        metadata: Optional[Dict[str, Any]] = None,
-        embedding_function: Any = _DEFAULT,
-        data_loader: Any = None,
+        schema: None = None,
+        configuration: Optional[CollectionConfiguration] = None,
+        metadata: Optional[CollectionMetadata] = None,
+        embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT,
+        data_loader: Optional[DataLoaderArg] = None,
         get_or_create: bool = False,
     ) -> "Collection":
         ef = _prepare_create(configuration, embedding_function)
@@ -179,22 +204,29 @@ class Client:
     def get_or_create_collection(
         self,
         name: str,
-        schema: Any = None,
-        configuration: Optional[Dict[str, Any]] = None,
-        metadata: Optional[Dict[str, Any]] = None,
-        embedding_function: Any = _DEFAULT,
-        data_loader: Any = None,
+        schema: None = None,
+        configuration: Optional[CollectionConfiguration] = None,
+        metadata: Optional[CollectionMetadata] = None,
+        embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT,
+        data_loader: Optional[DataLoaderArg] = None,
     ) -> "Collection":
         return self.create_collection(
             name, schema, configuration, metadata, embedding_function, data_loader, get_or_create=True
         )
 
-    def get_collection(self, name: str, embedding_function: Any = _DEFAULT, data_loader: Any = None) -> "Collection":
+    def get_collection(
+        self, name: str, embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT, data_loader: Optional[DataLoaderArg] = None
+    ) -> "Collection":
         ef = _check_embedding_function(embedding_function)
         native = self._db.get_collection(name)
         return Collection(self, native, native.info(), ef, data_loader)
 
-    def get_collection_by_id(self, id: Any, embedding_function: Any = _DEFAULT, data_loader: Any = None) -> "Collection":
+    def get_collection_by_id(
+        self,
+        id: Union[str, uuid.UUID],
+        embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT,
+        data_loader: Optional[DataLoaderArg] = None,
+    ) -> "Collection":
         ef = _check_embedding_function(embedding_function)
         native = self._db.get_collection_by_id(str(id))
         return Collection(self, native, native.info(), ef, data_loader)
@@ -204,6 +236,10 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<mnemodb.Client path={self._db.path!r}>"
+
+
+ClientAPI = Client
+"""chromadb's ``ClientAPI`` (the type of every client): mnemodb has one client class."""
 
 
 def _target(
@@ -242,7 +278,7 @@ def _prepare_create(configuration: Any, embedding_function: Any) -> Any:
 
 def PersistentClient(
     path: Union[str, Path] = "./chroma",
-    settings: Any = None,
+    settings: Optional[Settings] = None,
     tenant: str = DEFAULT_TENANT,
     database: str = DEFAULT_DATABASE,
 ) -> Client:
@@ -252,7 +288,7 @@ def PersistentClient(
     return Client(settings, tenant, database, path=str(path))
 
 
-def EphemeralClient(settings: Any = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> Client:
+def EphemeralClient(settings: Optional[Settings] = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> Client:
     """A client on the process's in-memory database (shared by every ephemeral client)."""
     return Client(settings if settings is not None else Settings(), tenant, database, ephemeral=True)
 
@@ -337,7 +373,7 @@ class Collection:
         return self._client.database
 
     @property
-    def embedding_function(self) -> Any:
+    def embedding_function(self) -> Optional[EmbeddingFunctionArg]:
         return self._embedding_function
 
     def __repr__(self) -> str:
@@ -356,7 +392,7 @@ class Collection:
     __hash__ = None  # type: ignore[assignment]
 
     # reads
-    def count(self, read_level: Any = None) -> int:
+    def count(self, read_level: Optional[str] = None) -> int:
         return int(self._native.count())
 
     def wait_for_index(self) -> None:
@@ -368,11 +404,11 @@ class Collection:
 
     def get(
         self,
-        ids: Any = None,
-        where: Optional[Dict[str, Any]] = None,
+        ids: Optional[OneOrMany[ID]] = None,
+        where: Optional[Where] = None,
         limit: Optional[int] = None,
         offset: Optional[int] = None,
-        where_document: Optional[Dict[str, Any]] = None,
+        where_document: Optional[WhereDocument] = None,
         include: Include = ["metadatas", "documents"],  # noqa: B006 (chromadb's default)
     ) -> GetResult:
         r = self._native.get(v.one_to_many(ids), where, where_document, limit, offset or 0, include)
@@ -389,14 +425,14 @@ class Collection:
 
     def query(
         self,
-        query_embeddings: Any = None,
-        query_texts: Any = None,
-        query_images: Any = None,
-        query_uris: Any = None,
-        ids: Any = None,
+        query_embeddings: EmbeddingsArg = None,
+        query_texts: Optional[OneOrMany[Document]] = None,
+        query_images: Optional[OneOrMany[Image]] = None,
+        query_uris: Optional[OneOrMany[URI]] = None,
+        ids: Optional[OneOrMany[ID]] = None,
         n_results: int = 10,
-        where: Optional[Dict[str, Any]] = None,
-        where_document: Optional[Dict[str, Any]] = None,
+        where: Optional[Where] = None,
+        where_document: Optional[WhereDocument] = None,
         include: Include = ["metadatas", "documents", "distances"],  # noqa: B006 (chromadb's default)
     ) -> QueryResult:
         matrix = self._query_matrix(query_embeddings, query_texts, query_images, query_uris)
@@ -408,14 +444,14 @@ class Collection:
 
     def explain(
         self,
-        query_embeddings: Any = None,
-        query_texts: Any = None,
-        query_images: Any = None,
-        query_uris: Any = None,
-        ids: Any = None,
+        query_embeddings: EmbeddingsArg = None,
+        query_texts: Optional[OneOrMany[Document]] = None,
+        query_images: Optional[OneOrMany[Image]] = None,
+        query_uris: Optional[OneOrMany[URI]] = None,
+        ids: Optional[OneOrMany[ID]] = None,
         n_results: int = 10,
-        where: Optional[Dict[str, Any]] = None,
-        where_document: Optional[Dict[str, Any]] = None,
+        where: Optional[Where] = None,
+        where_document: Optional[WhereDocument] = None,
     ) -> QueryPlan:
         """How :meth:`query` would answer the same request now, without running it.
 
@@ -462,41 +498,47 @@ class Collection:
     # writes
     def add(
         self,
-        ids: Any,
-        embeddings: Any = None,
-        metadatas: Any = None,
-        documents: Any = None,
-        images: Any = None,
-        uris: Any = None,
+        ids: OneOrMany[ID],
+        embeddings: EmbeddingsArg = None,
+        metadatas: Optional[Union[Metadata, List[Metadata], List[Optional[Metadata]]]] = None,
+        documents: Optional[OneOrMany[Document]] = None,
+        images: Optional[OneOrMany[Image]] = None,
+        uris: Optional[OneOrMany[URI]] = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._prepare_write("add", ids, embeddings, metadatas, documents, images, uris)
         self._native.add(ids_l, matrix, docs, uris_l, mds)
 
     def upsert(
         self,
-        ids: Any,
-        embeddings: Any = None,
-        metadatas: Any = None,
-        documents: Any = None,
-        images: Any = None,
-        uris: Any = None,
+        ids: OneOrMany[ID],
+        embeddings: EmbeddingsArg = None,
+        metadatas: Optional[Union[UpdateMetadata, List[UpdateMetadata], List[Optional[UpdateMetadata]]]] = None,
+        documents: Optional[OneOrMany[Document]] = None,
+        images: Optional[OneOrMany[Image]] = None,
+        uris: Optional[OneOrMany[URI]] = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._prepare_write("upsert", ids, embeddings, metadatas, documents, images, uris)
         self._native.update(ids_l, matrix, docs, uris_l, mds, True)
 
     def update(
         self,
-        ids: Any,
-        embeddings: Any = None,
-        metadatas: Any = None,
-        documents: Any = None,
-        images: Any = None,
-        uris: Any = None,
+        ids: OneOrMany[ID],
+        embeddings: EmbeddingsArg = None,
+        metadatas: Optional[Union[UpdateMetadata, List[UpdateMetadata], List[Optional[UpdateMetadata]]]] = None,
+        documents: Optional[OneOrMany[Document]] = None,
+        images: Optional[OneOrMany[Image]] = None,
+        uris: Optional[OneOrMany[URI]] = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._prepare_write("update", ids, embeddings, metadatas, documents, images, uris)
         self._native.update(ids_l, matrix, docs, uris_l, mds, False)
 
-    def update_deferred(self, ids: Any, metadatas: Any = None, documents: Any = None, uris: Any = None) -> None:
+    def update_deferred(
+        self,
+        ids: OneOrMany[ID],
+        metadatas: Optional[Union[UpdateMetadata, List[UpdateMetadata], List[Optional[UpdateMetadata]]]] = None,
+        documents: Optional[OneOrMany[Document]] = None,
+        uris: Optional[OneOrMany[URI]] = None,
+    ) -> None:
         """mnemodb only: ``update`` (same checks, same effect, visible at once to every reader
         and process) whose commit is not synced to disk before returning. A power loss or OS
         crash soon after may undo it (whole, never in part); a process crash cannot. Meant for
@@ -555,9 +597,9 @@ class Collection:
 
     def delete(
         self,
-        ids: Any = None,
-        where: Optional[Dict[str, Any]] = None,
-        where_document: Optional[Dict[str, Any]] = None,
+        ids: Optional[OneOrMany[ID]] = None,
+        where: Optional[Where] = None,
+        where_document: Optional[WhereDocument] = None,
         limit: Optional[int] = None,
     ) -> DeleteResult:
         ids_l = v.one_to_many(ids)
@@ -567,8 +609,8 @@ class Collection:
     def modify(
         self,
         name: Optional[str] = None,
-        metadata: Optional[Dict[str, Any]] = None,
-        configuration: Optional[Dict[str, Any]] = None,
+        metadata: Optional[CollectionMetadata] = None,
+        configuration: Optional[CollectionConfiguration] = None,
     ) -> None:
         if name is not None or metadata is not None:
             self._native.modify(name, metadata)
