@@ -149,7 +149,7 @@ class AsyncClient:
     ) -> "AsyncCollection":
         ef = api._prepare_create(configuration, embedding_function)
         native = await _call(
-            self._db.create_collection, name, api._engine_configuration(configuration), metadata, get_or_create
+            self._db.create_collection, name, api._engine_configuration(configuration, ef, metadata), metadata, get_or_create
         )
         return AsyncCollection(self, native, await _call(native.info), ef, data_loader)
 

@@ -24,6 +24,7 @@ from .. import _validate as v
 from .._chroma_types import presents_as
 from ..errors import AuthorizationError, InvalidArgumentError, NotFoundError, _adopt_chroma
 from ..config import Settings
+from ..embedding_functions import build_embedding_function, describe_embedding_function
 from ..types import (
     ID,
     URI,
@@ -198,7 +199,7 @@ class Client:
         get_or_create: bool = False,
     ) -> "Collection":
         ef = _prepare_create(configuration, embedding_function)
-        native = self._db.create_collection(name, _engine_configuration(configuration), metadata, get_or_create)
+        native = self._db.create_collection(name, _engine_configuration(configuration, ef, metadata), metadata, get_or_create)
         return Collection(self, native, native.info(), ef, data_loader)
 
     def get_or_create_collection(
@@ -271,9 +272,25 @@ def _page(infos: List[Dict[str, Any]], limit: Optional[int], offset: Optional[in
 
 def _prepare_create(configuration: Any, embedding_function: Any) -> Any:
     """Checks a new collection's arguments; returns its embedding function (``None``: none)."""
-    if (embedding_function is _DEFAULT or embedding_function is None) and isinstance(configuration, dict):
-        embedding_function = configuration.get("embedding_function") or embedding_function
+    in_configuration = configuration.get("embedding_function") if isinstance(configuration, dict) else None
+    if embedding_function is _DEFAULT or embedding_function is None:
+        embedding_function = in_configuration or embedding_function
+    elif in_configuration is not None:
+        given, configured = _ef_name(embedding_function), _ef_name(in_configuration)
+        if given is not None and configured is not None and given != configured:
+            raise ValueError(
+                "Multiple embedding functions provided. Please provide only one. "
+                f"Embedding function conflict: {given} vs {configured}"
+            )
     return _check_embedding_function(embedding_function)
+
+
+def _ef_name(ef: Any) -> Optional[str]:
+    """An embedding function's registry name, ``None`` when it has none."""
+    try:
+        return str(ef.name())
+    except Exception:
+        return None
 
 
 def PersistentClient(
@@ -293,13 +310,23 @@ def EphemeralClient(settings: Optional[Settings] = None, tenant: str = DEFAULT_T
     return Client(settings if settings is not None else Settings(), tenant, database, ephemeral=True)
 
 
-def _engine_configuration(configuration: Any) -> Any:
-    if configuration is None:
-        return None
-    if not isinstance(configuration, dict):
+def _engine_configuration(configuration: Any, ef: Any = None, metadata: Any = None) -> Any:
+    """The configuration the engine keeps: the index settings, and the embedding function's
+    description (chromadb's ``{"type": "known", "name": ..., "config": ...}``) in place of the
+    object. As chromadb, a known function's ``default_space()`` is the space when neither the
+    configuration nor the ``hnsw:space`` metadata names one."""
+    if configuration is not None and not isinstance(configuration, dict):
         raise ValueError(f"configuration must be a dict, got {type(configuration).__name__}")
-    # The embedding function is the client's business; the engine keeps the index settings.
-    return {k: val for k, val in configuration.items() if k != "embedding_function"}
+    out = {k: val for k, val in (configuration or {}).items() if k != "embedding_function"}
+    description = describe_embedding_function(ef)
+    if description is not None:
+        out["embedding_function"] = description
+        default_space = getattr(ef, "default_space", None)
+        hnsw = out.get("hnsw") or {}
+        named = hnsw.get("space") is not None or (isinstance(metadata, dict) and metadata.get("hnsw:space") is not None)
+        if description["type"] == "known" and callable(default_space) and not named:
+            out["hnsw"] = {**hnsw, "space": default_space()}
+    return out if configuration is not None or description is not None else None
 
 
 def _chroma_configuration(engine: Dict[str, Any]) -> Dict[str, Any]:
@@ -307,7 +334,7 @@ def _chroma_configuration(engine: Dict[str, Any]) -> Dict[str, Any]:
     return {
         "hnsw": {k: hnsw[k] for k in _HNSW_KEYS if k in hnsw},
         "spann": None,
-        "embedding_function": None,
+        "embedding_function": engine.get("embedding_function"),
     }
 
 
@@ -336,8 +363,22 @@ class Collection:
         self._client = client
         self._native = native
         self._info = info
-        self._embedding_function = ef
         self._data_loader = data_loader
+        persisted = _chroma_configuration(info["configuration"])["embedding_function"]
+        if ef is not None and persisted is not None:
+            given, saved = _ef_name(ef), persisted.get("name")
+            # chromadb's "default" downloads a model, so mnemodb never rebuilds it: any local
+            # function may stand in for it.
+            if given is not None and saved not in (None, "default") and given != saved:
+                raise ValueError(
+                    "An embedding function already exists in the collection configuration, and a new "
+                    "one is provided. If this is intentional, please embed documents separately. "
+                    f"Embedding function conflict: new: {given} vs persisted: {saved}"
+                )
+        self._embedding_function = ef
+        # Without one given, the persisted function is rebuilt on first use (chromadb
+        # rebuilds it too); why it could not be is said when embedding needs it.
+        self._persisted_ef = persisted if ef is None else None
 
     # attributes
     @property
@@ -354,11 +395,15 @@ class Collection:
 
     @property
     def configuration(self) -> Dict[str, Any]:
-        return _chroma_configuration(self._info["configuration"])
+        """chromadb's view: the index settings and the embedding function object."""
+        out = _chroma_configuration(self._info["configuration"])
+        out["embedding_function"] = self._ef_or_none()
+        return out
 
     @property
     def configuration_json(self) -> Dict[str, Any]:
-        return self.configuration
+        """The configuration as stored: the embedding function as its description."""
+        return _chroma_configuration(self._info["configuration"])
 
     @property
     def schema(self) -> None:
@@ -374,7 +419,20 @@ class Collection:
 
     @property
     def embedding_function(self) -> Optional[EmbeddingFunctionArg]:
+        return self._ef_or_none()
+
+    def _ef(self) -> Any:
+        """The embedding function: given, or rebuilt from the persisted description (once)."""
+        if self._embedding_function is None and self._persisted_ef is not None:
+            self._embedding_function = build_embedding_function(self._persisted_ef)
+            self._persisted_ef = None
         return self._embedding_function
+
+    def _ef_or_none(self) -> Any:
+        try:
+            return self._ef()
+        except ValueError:
+            return None
 
     def __repr__(self) -> str:
         return f"Collection(name={self.name})"
@@ -382,11 +440,11 @@ class Collection:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Collection):
             return NotImplemented
-        return (self.id, self.name, self.metadata, self.configuration) == (
+        return (self.id, self.name, self.metadata, self.configuration_json) == (
             other.id,
             other.name,
             other.metadata,
-            other.configuration,
+            other.configuration_json,
         ) and self._embedding_function is other._embedding_function
 
     __hash__ = None  # type: ignore[assignment]
@@ -584,7 +642,7 @@ class Collection:
             if self._data_loader is None:
                 raise ValueError("You must set a data loader on the collection if loading from URIs.")
             inputs = self._data_loader(uris=inputs)
-        ef = self._embedding_function
+        ef = self._ef()
         if ef is None:
             raise ValueError(_NO_EF_MESSAGE)
         if is_query and hasattr(ef, "embed_query"):
