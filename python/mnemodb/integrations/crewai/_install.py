@@ -76,13 +76,13 @@ def install(
     store holds records that were never migrated. ``offline=True`` sets crewai's settings that
     stop its telemetry and tracing network calls (:data:`OFFLINE_ENV`, in ``os.environ``).
     """
+    if offline:  # before crewai is imported: some of it reads them at import
+        os.environ.update(OFFLINE_ENV)
     from crewai.knowledge.storage.factory import set_knowledge_storage_factory  # type: ignore  # crewai is optional
     from crewai.memory.storage.factory import set_memory_storage_factory  # type: ignore  # crewai is optional
     from crewai.rag.factory import register_rag_client_factory  # type: ignore  # crewai is optional
 
     root = Path(path).expanduser().resolve() if path is not None else None
-    if offline:
-        os.environ.update(OFFLINE_ENV)
     from ._lancedb import migrate_lancedb, warn_if_unmigrated
 
     if migrate:
