@@ -219,11 +219,11 @@ impl CollectionConfig {
     }
 }
 
-/// Checks chromadb's description of an embedding function: a `type` of `"known"` (with a
-/// string `name` and an object `config`) or `"legacy"`.
+/// Checks chromadb's description of an embedding function: a string `type`; a `"known"` one
+/// (the kind clients rebuild) has a string `name` and an object `config`. Other types
+/// (`"legacy"`, chromadb's `"unknown"`) are kept as they are.
 fn embedding_function_entry(ef: &Map<String, Value>) -> Result<Value> {
     match ef.get("type").and_then(Value::as_str) {
-        Some("legacy") => {}
         Some("known") => {
             if !ef.get("name").is_some_and(Value::is_string) {
                 return Err(Error::invalid(
@@ -239,9 +239,10 @@ fn embedding_function_entry(ef: &Map<String, Value>) -> Result<Value> {
                 ));
             }
         }
-        _ => {
+        Some(_) => {}
+        None => {
             return Err(Error::invalid(
-                "configuration \"embedding_function\" needs \"type\": \"known\" or \"legacy\"",
+                "configuration \"embedding_function\" needs a \"type\" (\"known\" or \"legacy\")",
             ));
         }
     }
