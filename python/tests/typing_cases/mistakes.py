@@ -20,3 +20,10 @@ result = col.query(query_embeddings=[[1.0, 2.0]])
 result["distance"]  # E: TypedDict "QueryResult" has no key "distance"
 mnemodb.EphemeralClient().get_collection("notes", embedding_function="none")  # E: Argument "embedding_function" to "get_collection" of "Client" has incompatible type "str"
 count: str = col.count()  # E: Incompatible types in assignment (expression has type "int", variable has type "str")
+
+
+async def async_mistakes() -> None:
+    aclient = await mnemodb.AsyncEphemeralClient()
+    acol = await aclient.create_collection("notes")
+    await acol.add(ids=2, embeddings=[[1.0, 2.0]])  # E: Argument "ids" to "add" of "AsyncCollection" has incompatible type "int"
+    await acol.query(query_texts=["x"], where_document="apple")  # E: Argument "where_document" to "query" of "AsyncCollection" has incompatible type "str"
