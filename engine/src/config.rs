@@ -17,11 +17,17 @@ use crate::distance::Space;
 use crate::error::{Error, Result};
 use crate::types::{Metadata, MetadataValue};
 
-/// The configuration of a collection: today, its HNSW index.
+/// The configuration of a collection: its HNSW index, and the description of the embedding
+/// function the client layers use with it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CollectionConfig {
     /// The HNSW index settings, including the distance space.
     pub hnsw: HnswConfig,
+    /// chromadb's `embedding_function` entry (`{"type": "known", "name": ..., "config":
+    /// {...}}` or `{"type": "legacy"}`), kept verbatim so a client that gets the collection
+    /// later rebuilds the same function. The engine never embeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_function: Option<Value>,
 }
 
 /// HNSW settings with chromadb's names and defaults.
@@ -111,6 +117,7 @@ impl CollectionConfig {
                 space,
                 ..HnswConfig::default()
             },
+            embedding_function: None,
         }
     }
 
@@ -119,6 +126,7 @@ impl CollectionConfig {
     /// `hnsw:*` metadata keys. Settings named in neither take their defaults.
     pub fn resolve(configuration: Option<&Value>, metadata: Option<&Metadata>) -> Result<Self> {
         let mut hnsw = Map::new();
+        let mut embedding_function = None;
         if let Some(m) = metadata {
             for (key, field) in LEGACY_KEYS {
                 if let Some(v) = m.get(key) {
@@ -148,7 +156,15 @@ impl CollectionConfig {
                         }
                         // Chroma keeps the embedding function's description here; the engine
                         // does not embed, the client layers do.
-                        ("embedding_function", _) => {}
+                        ("embedding_function", Value::Object(ef)) => {
+                            embedding_function = Some(embedding_function_entry(ef)?);
+                        }
+                        ("embedding_function", other) => {
+                            return Err(Error::invalid(format!(
+                                "configuration \"embedding_function\" must be an object such as \
+                                 {{\"type\": \"known\", \"name\": ..., \"config\": {{...}}}}, got {other}"
+                            )));
+                        }
                         (other, _) => {
                             return Err(Error::invalid(format!(
                                 "unknown configuration key {other:?}; expected \"hnsw\""
@@ -166,7 +182,10 @@ impl CollectionConfig {
         let hnsw: HnswConfig = serde_json::from_value(Value::Object(hnsw))
             .map_err(|e| Error::invalid(format!("invalid hnsw configuration: {e}")))?;
         hnsw.validate()?;
-        Ok(CollectionConfig { hnsw })
+        Ok(CollectionConfig {
+            hnsw,
+            embedding_function,
+        })
     }
 
     /// The configuration as Chroma's `configuration_json` shows it (chromadb keeps
@@ -177,12 +196,17 @@ impl CollectionConfig {
             fields.remove("num_threads");
             fields.remove("batch_size");
         }
-        serde_json::json!({ "hnsw": hnsw, "spann": null, "embedding_function": null })
+        let ef = self.embedding_function.clone().unwrap_or(Value::Null);
+        serde_json::json!({ "hnsw": hnsw, "spann": null, "embedding_function": ef })
     }
 
     /// Everything, for the catalog.
     pub(crate) fn to_stored(&self) -> String {
-        serde_json::json!({ "hnsw": self.hnsw }).to_string()
+        match &self.embedding_function {
+            None => serde_json::json!({ "hnsw": self.hnsw }),
+            Some(ef) => serde_json::json!({ "hnsw": self.hnsw, "embedding_function": ef }),
+        }
+        .to_string()
     }
 
     /// Parses what [`CollectionConfig::to_stored`] (or an older catalog) stored.
@@ -193,6 +217,36 @@ impl CollectionConfig {
         })?;
         Self::resolve(Some(&v), None)
     }
+}
+
+/// Checks chromadb's description of an embedding function: a string `type`; a `"known"` one
+/// (the kind clients rebuild) has a string `name` and an object `config`. Other types
+/// (`"legacy"`, chromadb's `"unknown"`) are kept as they are.
+fn embedding_function_entry(ef: &Map<String, Value>) -> Result<Value> {
+    match ef.get("type").and_then(Value::as_str) {
+        Some("known") => {
+            if !ef.get("name").is_some_and(Value::is_string) {
+                return Err(Error::invalid(
+                    "configuration \"embedding_function\" of type \"known\" needs a string \"name\"",
+                ));
+            }
+            if !ef
+                .get("config")
+                .is_none_or(|c| c.is_object() || c.is_null())
+            {
+                return Err(Error::invalid(
+                    "configuration \"embedding_function\" \"config\" must be an object",
+                ));
+            }
+        }
+        Some(_) => {}
+        None => {
+            return Err(Error::invalid(
+                "configuration \"embedding_function\" needs a \"type\" (\"known\" or \"legacy\")",
+            ));
+        }
+    }
+    Ok(Value::Object(ef.clone()))
 }
 
 impl From<Space> for CollectionConfig {
@@ -336,6 +390,33 @@ mod tests {
             ),
             (100, 100, 16)
         );
+    }
+
+    #[test]
+    fn embedding_function_is_kept_through_the_catalog() {
+        let ef = serde_json::json!({"type": "known", "name": "mnemodb_hash", "config": {"dim": 8}});
+        let cfg = serde_json::json!({"hnsw": {"space": "cosine"}, "embedding_function": ef});
+        let c = CollectionConfig::resolve(Some(&cfg), None).expect("resolve");
+        assert_eq!(c.embedding_function.as_ref(), Some(&ef));
+        assert_eq!(c.to_json()["embedding_function"], ef);
+        let stored = CollectionConfig::from_stored(&c.to_stored()).expect("stored");
+        assert_eq!(stored, c);
+        let none = CollectionConfig::resolve(Some(&serde_json::json!({"hnsw": {}})), None)
+            .expect("resolve");
+        assert_eq!(none.to_json()["embedding_function"], Value::Null);
+        assert!(!none.to_stored().contains("embedding_function"));
+        for bad in [
+            serde_json::json!("mnemodb_hash"),
+            serde_json::json!({"name": "x"}),
+            serde_json::json!({"type": "known"}),
+            serde_json::json!({"type": "known", "name": "x", "config": 3}),
+        ] {
+            let cfg = serde_json::json!({"embedding_function": bad});
+            assert!(
+                CollectionConfig::resolve(Some(&cfg), None).is_err(),
+                "{cfg}"
+            );
+        }
     }
 
     #[test]

@@ -16,16 +16,38 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import mnemodb` stays cheap
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Optional
 
 from . import errors
 
 __version__ = "0.1.0"
 
+_TYPE_NAMES = {
+    "CollectionMetadata",
+    "Documents",
+    "EmbeddingFunction",
+    "Embeddings",
+    "GetResult",
+    "IDs",
+    "Include",
+    "Metadata",
+    "Metadatas",
+    "QueryResult",
+    "UpdateCollectionMetadata",
+    "UpdateMetadata",
+    "URI",
+    "URIs",
+    "Where",
+    "WhereDocument",
+}
+"""chromadb's top-level type names, from :mod:`mnemodb.types` (loaded on first use)."""
+
 __all__ = [
     "Client",
+    "ClientAPI",
     "PersistentClient",
     "EphemeralClient",
+    "AsyncClientAPI",
     "AsyncPersistentClient",
     "AsyncEphemeralClient",
     "Collection",
@@ -34,23 +56,60 @@ __all__ = [
     "DEFAULT_TENANT",
     "DEFAULT_DATABASE",
     "__version__",
+    "CollectionMetadata",
+    "Documents",
+    "EmbeddingFunction",
+    "Embeddings",
+    "GetResult",
+    "IDs",
+    "Include",
+    "Metadata",
+    "Metadatas",
+    "QueryResult",
+    "UpdateCollectionMetadata",
+    "UpdateMetadata",
+    "URI",
+    "URIs",
+    "Where",
+    "WhereDocument",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import (
         DEFAULT_DATABASE,
         DEFAULT_TENANT,
+        ClientAPI,
         Collection,
         EphemeralClient,
         PersistentClient,
         Settings,
     )
     from .api import Client as Client
+    from .async_api import AsyncClient as AsyncClientAPI
     from .async_api import AsyncEphemeralClient, AsyncPersistentClient
+    from .types import (
+        CollectionMetadata,
+        Documents,
+        EmbeddingFunction,
+        Embeddings,
+        GetResult,
+        IDs,
+        Include,
+        Metadata,
+        Metadatas,
+        QueryResult,
+        UpdateCollectionMetadata,
+        UpdateMetadata,
+        URI,
+        URIs,
+        Where,
+        WhereDocument,
+    )
 
 _LAZY = {
     "PersistentClient",
     "EphemeralClient",
+    "ClientAPI",
     "Collection",
     "Settings",
     "DEFAULT_TENANT",
@@ -61,27 +120,39 @@ _LAZY = {
 _LAZY_ASYNC = {"AsyncPersistentClient", "AsyncEphemeralClient"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_ASYNC:
-        from . import async_api
+# Hidden from type checkers (they read the imports above): a module ``__getattr__`` would make
+# every misspelt ``mnemodb.X`` an ``Any`` instead of an error.
+if not TYPE_CHECKING:
 
-        return getattr(async_api, name)
-    if name in _LAZY:
-        from . import api
+    def __getattr__(name: str) -> object:
+        if name in _LAZY_ASYNC:
+            from . import async_api
 
-        return getattr(api, name)
-    if name == "Client":
-        from . import api
+            return getattr(async_api, name)
+        if name == "AsyncClientAPI":
+            from . import async_api
 
-        return _client
-    raise AttributeError(f"module 'mnemodb' has no attribute {name!r}")
+            return async_api.AsyncClient
+        if name in _LAZY:
+            from . import api
+
+            return getattr(api, name)
+        if name in _TYPE_NAMES:
+            from . import types
+
+            return getattr(types, name)
+        if name == "Client":
+            return _client
+        raise AttributeError(f"module 'mnemodb' has no attribute {name!r}")
 
 
 def __dir__() -> list:
-    return sorted(set(globals()) | _LAZY | _LAZY_ASYNC | {"Client"})
+    return sorted(set(globals()) | set(__all__))
 
 
-def _client(settings: Any = None, tenant: str = "default_tenant", database: str = "default_database") -> Any:
+def _client(
+    settings: Optional[Settings] = None, tenant: str = "default_tenant", database: str = "default_database"
+) -> ClientAPI:
     """chromadb's ``Client()``: ephemeral unless ``settings.is_persistent``."""
     from . import api
 

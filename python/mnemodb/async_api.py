@@ -18,21 +18,40 @@ As in chromadb, the client factories are coroutines::
 
 from __future__ import annotations
 
+import datetime as _dt
 import asyncio
 import functools
 import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence, Union, cast
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union, cast
 
 from . import _native
 from . import _validate as v
 from . import api
 from ._chroma_types import presents_as
-from .api import _DEFAULT, DEFAULT_DATABASE, DEFAULT_TENANT, _databases, _databases_lock
+from .api import _DEFAULT, DEFAULT_DATABASE, DEFAULT_TENANT, EmbeddingsArg, _databases, _databases_lock
 from .config import Settings
-from .types import DeleteResult, GetResult, Include, QueryResult
+from .types import (
+    ID,
+    URI,
+    CollectionConfiguration,
+    CollectionMetadata,
+    DataLoaderArg,
+    DeleteResult,
+    Document,
+    EmbeddingFunctionArg,
+    GetResult,
+    Image,
+    Include,
+    Metadata,
+    OneOrMany,
+    QueryResult,
+    UpdateMetadata,
+    Where,
+    WhereDocument,
+)
 
 __all__ = ["AsyncClient", "AsyncCollection", "AsyncPersistentClient", "AsyncEphemeralClient"]
 
@@ -96,7 +115,7 @@ class AsyncClient:
     @classmethod
     async def create(
         cls,
-        settings: Any = None,
+        settings: Optional[Settings] = None,
         tenant: str = DEFAULT_TENANT,
         database: str = DEFAULT_DATABASE,
         *,
@@ -118,7 +137,7 @@ class AsyncClient:
 
         return __version__
 
-    def get_settings(self) -> Any:
+    def get_settings(self) -> Settings:
         return self._settings
 
     async def get_max_batch_size(self) -> int:
@@ -140,39 +159,44 @@ class AsyncClient:
     async def create_collection(
         self,
         name: str,
-        schema: Any = None,
-        configuration: Optional[Dict[str, Any]] = None,
-        metadata: Optional[Dict[str, Any]] = None,
-        embedding_function: Any = _DEFAULT,
-        data_loader: Any = None,
+        schema: None = None,
+        configuration: Optional[CollectionConfiguration] = None,
+        metadata: Optional[CollectionMetadata] = None,
+        embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT,
+        data_loader: Optional[DataLoaderArg] = None,
         get_or_create: bool = False,
     ) -> "AsyncCollection":
         ef = api._prepare_create(configuration, embedding_function)
         native = await _call(
-            self._db.create_collection, name, api._engine_configuration(configuration), metadata, get_or_create
+            self._db.create_collection, name, api._engine_configuration(configuration, ef, metadata), metadata, get_or_create
         )
         return AsyncCollection(self, native, await _call(native.info), ef, data_loader)
 
     async def get_or_create_collection(
         self,
         name: str,
-        schema: Any = None,
-        configuration: Optional[Dict[str, Any]] = None,
-        metadata: Optional[Dict[str, Any]] = None,
-        embedding_function: Any = _DEFAULT,
-        data_loader: Any = None,
+        schema: None = None,
+        configuration: Optional[CollectionConfiguration] = None,
+        metadata: Optional[CollectionMetadata] = None,
+        embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT,
+        data_loader: Optional[DataLoaderArg] = None,
     ) -> "AsyncCollection":
         return await self.create_collection(
             name, schema, configuration, metadata, embedding_function, data_loader, get_or_create=True
         )
 
-    async def get_collection(self, name: str, embedding_function: Any = _DEFAULT, data_loader: Any = None) -> "AsyncCollection":
+    async def get_collection(
+        self, name: str, embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT, data_loader: Optional[DataLoaderArg] = None
+    ) -> "AsyncCollection":
         ef = api._check_embedding_function(embedding_function)
         native = await _call(self._db.get_collection, name)
         return AsyncCollection(self, native, await _call(native.info), ef, data_loader)
 
     async def get_collection_by_id(
-        self, id: Any, embedding_function: Any = _DEFAULT, data_loader: Any = None
+        self,
+        id: Union[str, uuid.UUID],
+        embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT,
+        data_loader: Optional[DataLoaderArg] = None,
     ) -> "AsyncCollection":
         ef = api._check_embedding_function(embedding_function)
         native = await _call(self._db.get_collection_by_id, str(id))
@@ -187,7 +211,7 @@ class AsyncClient:
 
 async def AsyncPersistentClient(
     path: Union[str, Path] = "./chroma",
-    settings: Any = None,
+    settings: Optional[Settings] = None,
     tenant: str = DEFAULT_TENANT,
     database: str = DEFAULT_DATABASE,
 ) -> AsyncClient:
@@ -200,7 +224,7 @@ async def AsyncPersistentClient(
 
 
 async def AsyncEphemeralClient(
-    settings: Any = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE
+    settings: Optional[Settings] = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE
 ) -> AsyncClient:
     """An async client on the process's in-memory database (shared with ``EphemeralClient``)."""
     return await AsyncClient.create(settings, tenant, database, ephemeral=True)
@@ -252,7 +276,7 @@ class AsyncCollection:
         return self._client.database
 
     @property
-    def embedding_function(self) -> Any:
+    def embedding_function(self) -> Optional[EmbeddingFunctionArg]:
         return self._sync.embedding_function
 
     def __repr__(self) -> str:
@@ -266,16 +290,16 @@ class AsyncCollection:
     __hash__ = None  # type: ignore[assignment]
 
     # reads
-    async def count(self, read_level: Any = None) -> int:
+    async def count(self, read_level: Optional[str] = None) -> int:
         return int(await _call(self._native.count))
 
     async def get(
         self,
-        ids: Any = None,
-        where: Optional[Dict[str, Any]] = None,
+        ids: Optional[OneOrMany[ID]] = None,
+        where: Optional[Where] = None,
         limit: Optional[int] = None,
         offset: Optional[int] = None,
-        where_document: Optional[Dict[str, Any]] = None,
+        where_document: Optional[WhereDocument] = None,
         include: Include = ["metadatas", "documents"],  # noqa: B006 (chromadb's default)
     ) -> GetResult:
         r = await _call(self._native.get, v.one_to_many(ids), where, where_document, limit, offset or 0, include)
@@ -288,14 +312,14 @@ class AsyncCollection:
 
     async def query(
         self,
-        query_embeddings: Any = None,
-        query_texts: Any = None,
-        query_images: Any = None,
-        query_uris: Any = None,
-        ids: Any = None,
+        query_embeddings: EmbeddingsArg = None,
+        query_texts: Optional[OneOrMany[Document]] = None,
+        query_images: Optional[OneOrMany[Image]] = None,
+        query_uris: Optional[OneOrMany[URI]] = None,
+        ids: Optional[OneOrMany[ID]] = None,
         n_results: int = 10,
-        where: Optional[Dict[str, Any]] = None,
-        where_document: Optional[Dict[str, Any]] = None,
+        where: Optional[Where] = None,
+        where_document: Optional[WhereDocument] = None,
         include: Include = ["metadatas", "documents", "distances"],  # noqa: B006 (chromadb's default)
     ) -> QueryResult:
         matrix = self._sync._query_matrix(query_embeddings, query_texts, query_images, query_uris)
@@ -306,59 +330,65 @@ class AsyncCollection:
     # writes
     async def add(
         self,
-        ids: Any,
-        embeddings: Any = None,
-        metadatas: Any = None,
-        documents: Any = None,
-        images: Any = None,
-        uris: Any = None,
+        ids: OneOrMany[ID],
+        embeddings: EmbeddingsArg = None,
+        metadatas: Optional[Union[Metadata, List[Metadata], List[Optional[Metadata]]]] = None,
+        documents: Optional[OneOrMany[Document]] = None,
+        images: Optional[OneOrMany[Image]] = None,
+        uris: Optional[OneOrMany[URI]] = None,
         *,
-        ttl: Optional[float] = None,
-        expires_at: Any = None,
+        ttl: Optional[Union[float, _dt.timedelta]] = None,
+        expires_at: Optional[Union[float, _dt.datetime]] = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._sync._prepare_write("add", ids, embeddings, metadatas, documents, images, uris)
         await _call(self._native.add, ids_l, matrix, docs, uris_l, mds, **api._expiry(ttl, expires_at))
 
     async def upsert(
         self,
-        ids: Any,
-        embeddings: Any = None,
-        metadatas: Any = None,
-        documents: Any = None,
-        images: Any = None,
-        uris: Any = None,
+        ids: OneOrMany[ID],
+        embeddings: EmbeddingsArg = None,
+        metadatas: Optional[Union[UpdateMetadata, List[UpdateMetadata], List[Optional[UpdateMetadata]]]] = None,
+        documents: Optional[OneOrMany[Document]] = None,
+        images: Optional[OneOrMany[Image]] = None,
+        uris: Optional[OneOrMany[URI]] = None,
         *,
-        ttl: Optional[float] = None,
-        expires_at: Any = None,
+        ttl: Optional[Union[float, _dt.timedelta]] = None,
+        expires_at: Optional[Union[float, _dt.datetime]] = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._sync._prepare_write("upsert", ids, embeddings, metadatas, documents, images, uris)
         await _call(self._native.update, ids_l, matrix, docs, uris_l, mds, True, **api._expiry(ttl, expires_at))
 
     async def update(
         self,
-        ids: Any,
-        embeddings: Any = None,
-        metadatas: Any = None,
-        documents: Any = None,
-        images: Any = None,
-        uris: Any = None,
+        ids: OneOrMany[ID],
+        embeddings: EmbeddingsArg = None,
+        metadatas: Optional[Union[UpdateMetadata, List[UpdateMetadata], List[Optional[UpdateMetadata]]]] = None,
+        documents: Optional[OneOrMany[Document]] = None,
+        images: Optional[OneOrMany[Image]] = None,
+        uris: Optional[OneOrMany[URI]] = None,
         *,
-        ttl: Optional[float] = None,
-        expires_at: Any = None,
+        ttl: Optional[Union[float, _dt.timedelta]] = None,
+        expires_at: Optional[Union[float, _dt.datetime]] = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._sync._prepare_write("update", ids, embeddings, metadatas, documents, images, uris)
         await _call(self._native.update, ids_l, matrix, docs, uris_l, mds, False, **api._expiry(ttl, expires_at))
 
-    async def update_deferred(self, ids: Any, metadatas: Any = None, documents: Any = None, uris: Any = None) -> None:
+    async def update_deferred(
+        self,
+        ids: OneOrMany[ID],
+        metadatas: Optional[Union[UpdateMetadata, List[UpdateMetadata], List[Optional[UpdateMetadata]]]] = None,
+        documents: Optional[OneOrMany[Document]] = None,
+        uris: Optional[OneOrMany[URI]] = None,
+    ) -> None:
         """mnemodb only: :meth:`mnemodb.api.Collection.update_deferred`, awaited."""
         ids_l, _, mds, docs, uris_l = self._sync._prepare_write("update", ids, None, metadatas, documents, None, uris)
         await _call(self._native.update, ids_l, None, docs, uris_l, mds, False, synced=False)
 
     async def delete(
         self,
-        ids: Any = None,
-        where: Optional[Dict[str, Any]] = None,
-        where_document: Optional[Dict[str, Any]] = None,
+        ids: Optional[OneOrMany[ID]] = None,
+        where: Optional[Where] = None,
+        where_document: Optional[WhereDocument] = None,
         limit: Optional[int] = None,
     ) -> DeleteResult:
         ids_l = v.one_to_many(ids)
@@ -368,8 +398,8 @@ class AsyncCollection:
     async def modify(
         self,
         name: Optional[str] = None,
-        metadata: Optional[Dict[str, Any]] = None,
-        configuration: Optional[Dict[str, Any]] = None,
+        metadata: Optional[CollectionMetadata] = None,
+        configuration: Optional[CollectionConfiguration] = None,
     ) -> None:
         if name is not None or metadata is not None:
             await _call(self._native.modify, name, metadata)

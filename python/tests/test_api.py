@@ -123,11 +123,10 @@ def test_embedding_function_used_for_documents_and_query_texts(client: Any) -> N
     col.upsert(ids=["4"], documents=["quick brown foxes"])
     col.update(ids=["2"], documents=["the quick brown fox too"])
     assert col.count() == 4
-    # a collection fetched again without the function cannot embed text, and says how to fix it
+    # a collection fetched again without the function rebuilds it from its configuration
     again = client.get_collection("efs")
-    with pytest.raises(ValueError, match=r"embedding_function=.*HashEmbeddingFunction"):
-        again.query(query_texts=["fox"])
-    assert again.query(query_embeddings=ef(["fox"]), n_results=1)["ids"][0]
+    assert again.query(query_texts=["fox"], n_results=1)["ids"] == col.query(query_embeddings=ef(["fox"]), n_results=1)["ids"]
+    assert type(again.embedding_function) is HashEmbeddingFunction and again.embedding_function is not ef
 
 
 def test_no_embedding_function_error_names_the_fix(client: Any) -> None:

@@ -48,6 +48,7 @@ impl Collection {
             let row = self.row(tx)?;
             let next = CollectionConfig {
                 hnsw: row.config.hnsw.updated(update)?,
+                embedding_function: row.config.embedding_function.clone(),
             };
             meta::catalog::set_configuration(tx, row.key, &next)?;
             Ok(next)

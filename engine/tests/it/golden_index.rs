@@ -40,6 +40,7 @@ fn config(space: Space) -> CollectionConfig {
             max_neighbors: 4,
             ..HnswConfig::default()
         },
+        embedding_function: None,
     }
 }
 

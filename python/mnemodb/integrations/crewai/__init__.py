@@ -16,7 +16,9 @@ The pieces, usable on their own:
   crewai's Chroma client.
 - :class:`MnemoKnowledgeStorage`: a ``BaseKnowledgeStorage`` over :class:`MnemoRagClient`.
 
-:func:`migrate` copies an existing Chroma persist directory (crewai's knowledge and RAG data)
+:func:`migrate_lancedb` copies crewai's LanceDB memory records (the default ``Memory()``
+store) into mnemodb; ``install(migrate=True)`` does it first. :func:`migrate` copies an
+existing Chroma persist directory (crewai's knowledge and RAG data)
 into mnemodb, through the real ``chromadb`` package.
 
 Importing this module does not import crewai; the classes that subclass crewai's bases are
@@ -28,7 +30,8 @@ from __future__ import annotations
 from typing import Any
 
 from ._paths import default_root
-from ._install import install, uninstall
+from ._install import OFFLINE_ENV, install, uninstall
+from ._lancedb import lancedb_memory_path, migrate_lancedb
 from ._migrate import MigrationError, migrate
 
 __all__ = [
@@ -38,6 +41,9 @@ __all__ = [
     "install",
     "uninstall",
     "migrate",
+    "migrate_lancedb",
+    "lancedb_memory_path",
+    "OFFLINE_ENV",
     "MigrationError",
     "default_root",
 ]

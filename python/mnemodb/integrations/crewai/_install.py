@@ -37,7 +37,23 @@ def memory_path_for_spec(spec: str, root: Optional[Path] = None) -> Optional[Pat
     return None
 
 
-def install(path: "str | os.PathLike[str] | None" = None) -> None:
+# crewai's switches for its network calls (crewai 1.15.30): anonymous telemetry (OpenTelemetry
+# spans sent to crewai's collector: OTEL_SDK_DISABLED, CREWAI_DISABLE_TELEMETRY,
+# CREWAI_DISABLE_TRACKING) and execution traces (CREWAI_TRACING_ENABLED); chromadb's telemetry
+# (ANONYMIZED_TELEMETRY) for crewai's Chroma clients that mnemodb does not replace. All are read
+# when a call would be made, so setting them after crewai is imported works.
+OFFLINE_ENV = {
+    "OTEL_SDK_DISABLED": "true",
+    "CREWAI_DISABLE_TELEMETRY": "true",
+    "CREWAI_DISABLE_TRACKING": "true",
+    "CREWAI_TRACING_ENABLED": "false",
+    "ANONYMIZED_TELEMETRY": "False",
+}
+
+
+def install(
+    path: "str | os.PathLike[str] | None" = None, *, migrate: bool = False, offline: bool = False
+) -> None:
     """Makes crewai store memory, knowledge and RAG collections in mnemodb.
 
     - memory: ``Memory()`` / ``Crew(memory=True)`` (spec ``"lancedb"``, the default) and
@@ -54,12 +70,25 @@ def install(path: "str | os.PathLike[str] | None" = None) -> None:
     (``$CREWAI_STORAGE_DIR/mnemodb``, else crewai's data directory + ``/mnemodb``). Other
     memory specs (``"qdrant-edge"``, a LanceDB directory) keep crewai's built-in choice.
     Call it once at start-up, before building crews; :func:`uninstall` undoes it.
+
+    ``migrate=True`` first copies the records of crewai's LanceDB memory (its default store)
+    into mnemodb (:func:`migrate_lancedb`); without it, ``install()`` warns once when that
+    store holds records that were never migrated. ``offline=True`` sets crewai's settings that
+    stop its telemetry and tracing network calls (:data:`OFFLINE_ENV`, in ``os.environ``).
     """
+    if offline:  # before crewai is imported: some of it reads them at import
+        os.environ.update(OFFLINE_ENV)
     from crewai.knowledge.storage.factory import set_knowledge_storage_factory  # type: ignore  # crewai is optional
     from crewai.memory.storage.factory import set_memory_storage_factory  # type: ignore  # crewai is optional
     from crewai.rag.factory import register_rag_client_factory  # type: ignore  # crewai is optional
 
     root = Path(path).expanduser().resolve() if path is not None else None
+    from ._lancedb import migrate_lancedb, warn_if_unmigrated
+
+    if migrate:
+        migrate_lancedb(path=root)
+    else:
+        warn_if_unmigrated(root)
 
     def memory_factory(spec: str) -> Any:
         target = memory_path_for_spec(spec, root)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, cast
 
 import mnemodb
 from mnemodb.config import Settings
@@ -81,7 +81,7 @@ def migrate(
         space_name = space_name or meta.get("hnsw:space") or "l2"
         meta["hnsw:space"] = space_name
         dest = target.get_or_create_collection(
-            col.name, metadata=meta, configuration={"hnsw": {"space": space_name}}
+            col.name, metadata=meta, configuration=cast(Any, {"hnsw": {"space": space_name}})
         )
         total = col.count()
         bar = _progress(total, col.name, progress)

@@ -10,6 +10,7 @@ shapes results.
 
 from __future__ import annotations
 
+import datetime as _dt
 import inspect
 import threading
 import time
@@ -19,12 +20,38 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
-from . import _native
-from . import _validate as v
-from ._chroma_types import presents_as
-from .errors import AuthorizationError, InvalidArgumentError, NotFoundError, _adopt_chroma
-from .config import Settings
-from .types import DeleteResult, GetResult, Include, QueryPlan, QueryResult
+from .. import _native
+from .. import _validate as v
+from .._chroma_types import presents_as
+from ..errors import AuthorizationError, InvalidArgumentError, NotFoundError, _adopt_chroma
+from ..config import Settings
+from ..embedding_functions import build_embedding_function, describe_embedding_function
+from ..types import (
+    ID,
+    URI,
+    CollectionConfiguration,
+    CollectionMetadata,
+    DataLoaderArg,
+    DeleteResult,
+    Document,
+    Embedding,
+    EmbeddingFunctionArg,
+    GetResult,
+    Image,
+    Include,
+    Metadata,
+    OneOrMany,
+    PyEmbedding,
+    QueryPlan,
+    QueryResult,
+    UpdateMetadata,
+    Where,
+    WhereDocument,
+)
+
+# chromadb's embeddings argument, with any sequence of number sequences (``[[1.0, 2.0]]``, which
+# chromadb's own annotation rejects: ``List`` is invariant).
+EmbeddingsArg = Optional[Union[OneOrMany[Embedding], PyEmbedding, Sequence[PyEmbedding]]]
 
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
@@ -88,13 +115,13 @@ def _release_database(identifier: str, db: Any) -> None:
 
 
 class Client:
-    """chromadb's ``ClientAPI`` over one mnemodb database."""
+    """chromadb's ``ClientAPI`` over one mnemodb database (``mnemodb.api.ClientAPI`` is this class)."""
 
     __class__ = presents_as("chromadb.api.client", "Client")  # isinstance checks: _chroma_types.py
 
     def __init__(
         self,
-        settings: Any = None,
+        settings: Optional[Settings] = None,
         tenant: str = DEFAULT_TENANT,
         database: str = DEFAULT_DATABASE,
         *,
@@ -139,11 +166,11 @@ class Client:
         return time.time_ns()
 
     def get_version(self) -> str:
-        from . import __version__
+        from .. import __version__
 
         return __version__
 
-    def get_settings(self) -> Any:
+    def get_settings(self) -> Settings:
         return self._settings
 
     def get_max_batch_size(self) -> int:
@@ -165,36 +192,43 @@ class Client:
     def create_collection(
         self,
         name: str,
-        schema: Any = None,
-        configuration: Optional[Dict[str, Any]] = None,
-        metadata: Optional[Dict[str, Any]] = None,
-        embedding_function: Any = _DEFAULT,
-        data_loader: Any = None,
+        schema: None = None,
+        configuration: Optional[CollectionConfiguration] = None,
+        metadata: Optional[CollectionMetadata] = None,
+        embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT,
+        data_loader: Optional[DataLoaderArg] = None,
         get_or_create: bool = False,
     ) -> "Collection":
         ef = _prepare_create(configuration, embedding_function)
-        native = self._db.create_collection(name, _engine_configuration(configuration), metadata, get_or_create)
+        native = self._db.create_collection(name, _engine_configuration(configuration, ef, metadata), metadata, get_or_create)
         return Collection(self, native, native.info(), ef, data_loader)
 
     def get_or_create_collection(
         self,
         name: str,
-        schema: Any = None,
-        configuration: Optional[Dict[str, Any]] = None,
-        metadata: Optional[Dict[str, Any]] = None,
-        embedding_function: Any = _DEFAULT,
-        data_loader: Any = None,
+        schema: None = None,
+        configuration: Optional[CollectionConfiguration] = None,
+        metadata: Optional[CollectionMetadata] = None,
+        embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT,
+        data_loader: Optional[DataLoaderArg] = None,
     ) -> "Collection":
         return self.create_collection(
             name, schema, configuration, metadata, embedding_function, data_loader, get_or_create=True
         )
 
-    def get_collection(self, name: str, embedding_function: Any = _DEFAULT, data_loader: Any = None) -> "Collection":
+    def get_collection(
+        self, name: str, embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT, data_loader: Optional[DataLoaderArg] = None
+    ) -> "Collection":
         ef = _check_embedding_function(embedding_function)
         native = self._db.get_collection(name)
         return Collection(self, native, native.info(), ef, data_loader)
 
-    def get_collection_by_id(self, id: Any, embedding_function: Any = _DEFAULT, data_loader: Any = None) -> "Collection":
+    def get_collection_by_id(
+        self,
+        id: Union[str, uuid.UUID],
+        embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT,
+        data_loader: Optional[DataLoaderArg] = None,
+    ) -> "Collection":
         ef = _check_embedding_function(embedding_function)
         native = self._db.get_collection_by_id(str(id))
         return Collection(self, native, native.info(), ef, data_loader)
@@ -204,6 +238,10 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<mnemodb.Client path={self._db.path!r}>"
+
+
+ClientAPI = Client
+"""chromadb's ``ClientAPI`` (the type of every client): mnemodb has one client class."""
 
 
 def _target(
@@ -235,14 +273,30 @@ def _page(infos: List[Dict[str, Any]], limit: Optional[int], offset: Optional[in
 
 def _prepare_create(configuration: Any, embedding_function: Any) -> Any:
     """Checks a new collection's arguments; returns its embedding function (``None``: none)."""
-    if (embedding_function is _DEFAULT or embedding_function is None) and isinstance(configuration, dict):
-        embedding_function = configuration.get("embedding_function") or embedding_function
+    in_configuration = configuration.get("embedding_function") if isinstance(configuration, dict) else None
+    if embedding_function is _DEFAULT or embedding_function is None:
+        embedding_function = in_configuration or embedding_function
+    elif in_configuration is not None:
+        given, configured = _ef_name(embedding_function), _ef_name(in_configuration)
+        if given is not None and configured is not None and given != configured:
+            raise ValueError(
+                "Multiple embedding functions provided. Please provide only one. "
+                f"Embedding function conflict: {given} vs {configured}"
+            )
     return _check_embedding_function(embedding_function)
+
+
+def _ef_name(ef: Any) -> Optional[str]:
+    """An embedding function's registry name, ``None`` when it has none."""
+    try:
+        return str(ef.name())
+    except Exception:
+        return None
 
 
 def PersistentClient(
     path: Union[str, Path] = "./chroma",
-    settings: Any = None,
+    settings: Optional[Settings] = None,
     tenant: str = DEFAULT_TENANT,
     database: str = DEFAULT_DATABASE,
 ) -> Client:
@@ -252,18 +306,28 @@ def PersistentClient(
     return Client(settings, tenant, database, path=str(path))
 
 
-def EphemeralClient(settings: Any = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> Client:
+def EphemeralClient(settings: Optional[Settings] = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> Client:
     """A client on the process's in-memory database (shared by every ephemeral client)."""
     return Client(settings if settings is not None else Settings(), tenant, database, ephemeral=True)
 
 
-def _engine_configuration(configuration: Any) -> Any:
-    if configuration is None:
-        return None
-    if not isinstance(configuration, dict):
+def _engine_configuration(configuration: Any, ef: Any = None, metadata: Any = None) -> Any:
+    """The configuration the engine keeps: the index settings, and the embedding function's
+    description (chromadb's ``{"type": "known", "name": ..., "config": ...}``) in place of the
+    object. As chromadb, a known function's ``default_space()`` is the space when neither the
+    configuration nor the ``hnsw:space`` metadata names one."""
+    if configuration is not None and not isinstance(configuration, dict):
         raise ValueError(f"configuration must be a dict, got {type(configuration).__name__}")
-    # The embedding function is the client's business; the engine keeps the index settings.
-    return {k: val for k, val in configuration.items() if k != "embedding_function"}
+    out = {k: val for k, val in (configuration or {}).items() if k != "embedding_function"}
+    description = describe_embedding_function(ef)
+    if description is not None:
+        out["embedding_function"] = description
+        default_space = getattr(ef, "default_space", None)
+        hnsw = out.get("hnsw") or {}
+        named = hnsw.get("space") is not None or (isinstance(metadata, dict) and metadata.get("hnsw:space") is not None)
+        if description["type"] == "known" and callable(default_space) and not named:
+            out["hnsw"] = {**hnsw, "space": default_space()}
+    return out if configuration is not None or description is not None else None
 
 
 def _chroma_configuration(engine: Dict[str, Any]) -> Dict[str, Any]:
@@ -271,7 +335,7 @@ def _chroma_configuration(engine: Dict[str, Any]) -> Dict[str, Any]:
     return {
         "hnsw": {k: hnsw[k] for k in _HNSW_KEYS if k in hnsw},
         "spann": None,
-        "embedding_function": None,
+        "embedding_function": engine.get("embedding_function"),
     }
 
 
@@ -300,8 +364,22 @@ class Collection:
         self._client = client
         self._native = native
         self._info = info
-        self._embedding_function = ef
         self._data_loader = data_loader
+        persisted = _chroma_configuration(info["configuration"])["embedding_function"]
+        if ef is not None and persisted is not None:
+            given, saved = _ef_name(ef), persisted.get("name")
+            # chromadb's "default" downloads a model, so mnemodb never rebuilds it: any local
+            # function may stand in for it.
+            if given is not None and saved not in (None, "default") and given != saved:
+                raise ValueError(
+                    "An embedding function already exists in the collection configuration, and a new "
+                    "one is provided. If this is intentional, please embed documents separately. "
+                    f"Embedding function conflict: new: {given} vs persisted: {saved}"
+                )
+        self._embedding_function = ef
+        # Without one given, the persisted function is rebuilt on first use (chromadb
+        # rebuilds it too); why it could not be is said when embedding needs it.
+        self._persisted_ef = persisted if ef is None else None
 
     # attributes
     @property
@@ -318,11 +396,15 @@ class Collection:
 
     @property
     def configuration(self) -> Dict[str, Any]:
-        return _chroma_configuration(self._info["configuration"])
+        """chromadb's view: the index settings and the embedding function object."""
+        out = _chroma_configuration(self._info["configuration"])
+        out["embedding_function"] = self._ef_or_none()
+        return out
 
     @property
     def configuration_json(self) -> Dict[str, Any]:
-        return self.configuration
+        """The configuration as stored: the embedding function as its description."""
+        return _chroma_configuration(self._info["configuration"])
 
     @property
     def schema(self) -> None:
@@ -337,8 +419,21 @@ class Collection:
         return self._client.database
 
     @property
-    def embedding_function(self) -> Any:
+    def embedding_function(self) -> Optional[EmbeddingFunctionArg]:
+        return self._ef_or_none()
+
+    def _ef(self) -> Any:
+        """The embedding function: given, or rebuilt from the persisted description (once)."""
+        if self._embedding_function is None and self._persisted_ef is not None:
+            self._embedding_function = build_embedding_function(self._persisted_ef)
+            self._persisted_ef = None
         return self._embedding_function
+
+    def _ef_or_none(self) -> Any:
+        try:
+            return self._ef()
+        except ValueError:
+            return None
 
     def __repr__(self) -> str:
         return f"Collection(name={self.name})"
@@ -346,17 +441,17 @@ class Collection:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Collection):
             return NotImplemented
-        return (self.id, self.name, self.metadata, self.configuration) == (
+        return (self.id, self.name, self.metadata, self.configuration_json) == (
             other.id,
             other.name,
             other.metadata,
-            other.configuration,
+            other.configuration_json,
         ) and self._embedding_function is other._embedding_function
 
     __hash__ = None  # type: ignore[assignment]
 
     # reads
-    def count(self, read_level: Any = None) -> int:
+    def count(self, read_level: Optional[str] = None) -> int:
         return int(self._native.count())
 
     def wait_for_index(self) -> None:
@@ -368,11 +463,11 @@ class Collection:
 
     def get(
         self,
-        ids: Any = None,
-        where: Optional[Dict[str, Any]] = None,
+        ids: Optional[OneOrMany[ID]] = None,
+        where: Optional[Where] = None,
         limit: Optional[int] = None,
         offset: Optional[int] = None,
-        where_document: Optional[Dict[str, Any]] = None,
+        where_document: Optional[WhereDocument] = None,
         include: Include = ["metadatas", "documents"],  # noqa: B006 (chromadb's default)
     ) -> GetResult:
         r = self._native.get(v.one_to_many(ids), where, where_document, limit, offset or 0, include)
@@ -389,14 +484,14 @@ class Collection:
 
     def query(
         self,
-        query_embeddings: Any = None,
-        query_texts: Any = None,
-        query_images: Any = None,
-        query_uris: Any = None,
-        ids: Any = None,
+        query_embeddings: EmbeddingsArg = None,
+        query_texts: Optional[OneOrMany[Document]] = None,
+        query_images: Optional[OneOrMany[Image]] = None,
+        query_uris: Optional[OneOrMany[URI]] = None,
+        ids: Optional[OneOrMany[ID]] = None,
         n_results: int = 10,
-        where: Optional[Dict[str, Any]] = None,
-        where_document: Optional[Dict[str, Any]] = None,
+        where: Optional[Where] = None,
+        where_document: Optional[WhereDocument] = None,
         include: Include = ["metadatas", "documents", "distances"],  # noqa: B006 (chromadb's default)
     ) -> QueryResult:
         matrix = self._query_matrix(query_embeddings, query_texts, query_images, query_uris)
@@ -408,14 +503,14 @@ class Collection:
 
     def explain(
         self,
-        query_embeddings: Any = None,
-        query_texts: Any = None,
-        query_images: Any = None,
-        query_uris: Any = None,
-        ids: Any = None,
+        query_embeddings: EmbeddingsArg = None,
+        query_texts: Optional[OneOrMany[Document]] = None,
+        query_images: Optional[OneOrMany[Image]] = None,
+        query_uris: Optional[OneOrMany[URI]] = None,
+        ids: Optional[OneOrMany[ID]] = None,
         n_results: int = 10,
-        where: Optional[Dict[str, Any]] = None,
-        where_document: Optional[Dict[str, Any]] = None,
+        where: Optional[Where] = None,
+        where_document: Optional[WhereDocument] = None,
     ) -> QueryPlan:
         """How :meth:`query` would answer the same request now, without running it.
 
@@ -463,50 +558,56 @@ class Collection:
     # make the records written expire; see README "Expiry")
     def add(
         self,
-        ids: Any,
-        embeddings: Any = None,
-        metadatas: Any = None,
-        documents: Any = None,
-        images: Any = None,
-        uris: Any = None,
+        ids: OneOrMany[ID],
+        embeddings: EmbeddingsArg = None,
+        metadatas: Optional[Union[Metadata, List[Metadata], List[Optional[Metadata]]]] = None,
+        documents: Optional[OneOrMany[Document]] = None,
+        images: Optional[OneOrMany[Image]] = None,
+        uris: Optional[OneOrMany[URI]] = None,
         *,
-        ttl: Optional[float] = None,
-        expires_at: Any = None,
+        ttl: Optional[Union[float, _dt.timedelta]] = None,
+        expires_at: Optional[Union[float, _dt.datetime]] = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._prepare_write("add", ids, embeddings, metadatas, documents, images, uris)
         self._native.add(ids_l, matrix, docs, uris_l, mds, **_expiry(ttl, expires_at))
 
     def upsert(
         self,
-        ids: Any,
-        embeddings: Any = None,
-        metadatas: Any = None,
-        documents: Any = None,
-        images: Any = None,
-        uris: Any = None,
+        ids: OneOrMany[ID],
+        embeddings: EmbeddingsArg = None,
+        metadatas: Optional[Union[UpdateMetadata, List[UpdateMetadata], List[Optional[UpdateMetadata]]]] = None,
+        documents: Optional[OneOrMany[Document]] = None,
+        images: Optional[OneOrMany[Image]] = None,
+        uris: Optional[OneOrMany[URI]] = None,
         *,
-        ttl: Optional[float] = None,
-        expires_at: Any = None,
+        ttl: Optional[Union[float, _dt.timedelta]] = None,
+        expires_at: Optional[Union[float, _dt.datetime]] = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._prepare_write("upsert", ids, embeddings, metadatas, documents, images, uris)
         self._native.update(ids_l, matrix, docs, uris_l, mds, True, **_expiry(ttl, expires_at))
 
     def update(
         self,
-        ids: Any,
-        embeddings: Any = None,
-        metadatas: Any = None,
-        documents: Any = None,
-        images: Any = None,
-        uris: Any = None,
+        ids: OneOrMany[ID],
+        embeddings: EmbeddingsArg = None,
+        metadatas: Optional[Union[UpdateMetadata, List[UpdateMetadata], List[Optional[UpdateMetadata]]]] = None,
+        documents: Optional[OneOrMany[Document]] = None,
+        images: Optional[OneOrMany[Image]] = None,
+        uris: Optional[OneOrMany[URI]] = None,
         *,
-        ttl: Optional[float] = None,
-        expires_at: Any = None,
+        ttl: Optional[Union[float, _dt.timedelta]] = None,
+        expires_at: Optional[Union[float, _dt.datetime]] = None,
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._prepare_write("update", ids, embeddings, metadatas, documents, images, uris)
         self._native.update(ids_l, matrix, docs, uris_l, mds, False, **_expiry(ttl, expires_at))
 
-    def update_deferred(self, ids: Any, metadatas: Any = None, documents: Any = None, uris: Any = None) -> None:
+    def update_deferred(
+        self,
+        ids: OneOrMany[ID],
+        metadatas: Optional[Union[UpdateMetadata, List[UpdateMetadata], List[Optional[UpdateMetadata]]]] = None,
+        documents: Optional[OneOrMany[Document]] = None,
+        uris: Optional[OneOrMany[URI]] = None,
+    ) -> None:
         """mnemodb only: ``update`` (same checks, same effect, visible at once to every reader
         and process) whose commit is not synced to disk before returning. A power loss or OS
         crash soon after may undo it (whole, never in part); a process crash cannot. Meant for
@@ -552,7 +653,7 @@ class Collection:
             if self._data_loader is None:
                 raise ValueError("You must set a data loader on the collection if loading from URIs.")
             inputs = self._data_loader(uris=inputs)
-        ef = self._embedding_function
+        ef = self._ef()
         if ef is None:
             raise ValueError(_NO_EF_MESSAGE)
         if is_query and hasattr(ef, "embed_query"):
@@ -565,9 +666,9 @@ class Collection:
 
     def delete(
         self,
-        ids: Any = None,
-        where: Optional[Dict[str, Any]] = None,
-        where_document: Optional[Dict[str, Any]] = None,
+        ids: Optional[OneOrMany[ID]] = None,
+        where: Optional[Where] = None,
+        where_document: Optional[WhereDocument] = None,
         limit: Optional[int] = None,
     ) -> DeleteResult:
         ids_l = v.one_to_many(ids)
@@ -577,8 +678,8 @@ class Collection:
     def modify(
         self,
         name: Optional[str] = None,
-        metadata: Optional[Dict[str, Any]] = None,
-        configuration: Optional[Dict[str, Any]] = None,
+        metadata: Optional[CollectionMetadata] = None,
+        configuration: Optional[CollectionConfiguration] = None,
     ) -> None:
         if name is not None or metadata is not None:
             self._native.modify(name, metadata)

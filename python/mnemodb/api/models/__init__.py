@@ -1,0 +1,1 @@
+"""``mnemodb.api.models``: where ``chromadb.api.models`` was."""

@@ -1,0 +1,5 @@
+"""``mnemodb.api.types``: where ``chromadb.api.types`` was (the names live in :mod:`mnemodb.types`)."""
+
+from __future__ import annotations
+
+from ..types import *  # noqa: F401,F403
