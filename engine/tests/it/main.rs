@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod chroma_dir;
 mod chroma_parity;
 mod crash;
 mod disk_full;
