@@ -316,10 +316,37 @@ mod tests {
         assert_eq!(v.get("n"), Some(&Value::None));
     }
 
+    /// An object of a class `PersistentData` with the fields chromadb 0.4/0.5 pickled, at
+    /// protocol 4 (frames, memoized short strings, `STACK_GLOBAL`, `NEWOBJ`, `BUILD`).
+    const OBJECT_P4: &[u8] = b"\x80\x04\x95\x99\x00\x00\x00\x00\x00\x00\x00\x8c\x07hnswmod\x94\x8c\x0ePersistentData\x94\x93\x94)\x81\x94}\x94(\x8c\x0edimensionality\x94K\x03\x8c\x14total_elements_added\x94K\x02\x8c\x0bid_to_label\x94}\x94(\x8c\x01x\x94K\x01\x8c\x01y\x94K\x02u\x8c\x0blabel_to_id\x94}\x94(K\x01h\tK\x02h\nu\x8c\nmax_seq_id\x94K\x05ub.";
+
+    #[test]
+    fn reads_an_objects_state_at_protocol_4() {
+        let v = read(OBJECT_P4).expect("pickle");
+        assert!(matches!(v, Value::Object(_)));
+        let Some(Value::Dict(ids)) = v.get("id_to_label") else {
+            panic!("no id_to_label in {v:?}");
+        };
+        assert_eq!(
+            ids,
+            &vec![
+                (Value::Str("x".into()), Value::Int(1)),
+                (Value::Str("y".into()), Value::Int(2))
+            ]
+        );
+        let Some(Value::Dict(labels)) = v.get("label_to_id") else {
+            panic!("no label_to_id in {v:?}");
+        };
+        assert_eq!(labels[1], (Value::Int(2), Value::Str("y".into())));
+        assert_eq!(v.get("max_seq_id"), Some(&Value::Int(5)));
+    }
+
     #[test]
     fn damaged_pickles_are_errors_never_panics() {
-        for cut in 0..DICT_P3.len() {
-            assert!(read(&DICT_P3[..cut]).is_err(), "cut at {cut}");
+        for bytes in [DICT_P3, OBJECT_P4] {
+            for cut in 0..bytes.len() {
+                assert!(read(&bytes[..cut]).is_err(), "cut at {cut}");
+            }
         }
         // A class is named, never looked up or called.
         assert_eq!(read(b"\x80\x03cos\nsystem\n."), Ok(Value::Global));
