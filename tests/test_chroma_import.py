@@ -77,6 +77,11 @@ def _write(path: Path) -> Dict[str, Any]:
             metadatas=[{"upserted": 1}, None],
         )
     client.create_collection("empty", embedding_function=None)
+    # A collection of another database: not what PersistentClient(path) shows, so not copied.
+    admin = chromadb.AdminClient(chromadb.Settings(is_persistent=True, persist_directory=str(path)))
+    admin.create_database("other")
+    other = chromadb.PersistentClient(path=str(path), database="other")
+    other.create_collection("elsewhere", embedding_function=None).add(ids=["z"], embeddings=[[1.0] * DIM])
     out = {}
     for col in client.list_collections():
         got = col.get(include=["embeddings", "documents", "uris", "metadatas"])
@@ -159,7 +164,7 @@ def test_migrate_chroma_copies_every_record_without_touching_chromas_files(chrom
 
     report = mnemodb.migrate_chroma(src, tmp_path / "dest")
     assert report["collections"] == {name: len(e["ids"]) for name, e in expected.items()}
-    assert report["skipped"] == []
+    assert report["skipped"] == ["default_tenant/other/elsewhere"]
     _check(tmp_path / "dest", expected)
 
     # In place: the same path opens with mnemodb afterwards, Chroma's files as they were.
@@ -179,4 +184,5 @@ def test_the_cli_imports_what_migrate_chroma_does(chroma: Any, tmp_path: Path) -
     done = subprocess.run([str(_binary()), "import-chroma", str(src)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"imported {len(expected)} collections" in done.stdout
+    assert "skipped default_tenant/other/elsewhere" in done.stdout
     _check(src, expected)
