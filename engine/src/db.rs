@@ -75,7 +75,17 @@ impl Database {
     /// Opens the database in `path`, creating the directory and an empty database if needed,
     /// and recovers from a crash of the last writer (rows appended but never committed are
     /// dropped; files of deleted collections are removed).
+    ///
+    /// A directory written by chromadb (`chroma.sqlite3`) is refused with
+    /// [`Error::ChromaDirectory`] until it has been imported ([`crate::import_chroma`]):
+    /// opening it would show none of its collections.
     pub fn open(path: impl AsRef<Path>) -> Result<Database> {
+        crate::chroma_dir::refuse_unimported(path.as_ref())?;
+        Self::open_unchecked(path)
+    }
+
+    /// [`Database::open`] without the Chroma directory check (the import writes there).
+    pub(crate) fn open_unchecked(path: impl AsRef<Path>) -> Result<Database> {
         let dir = path.as_ref().to_path_buf();
         std::fs::create_dir_all(dir.join(COLLECTIONS_DIR))
             .map_err(|e| Error::io("create", &dir, e))?;

@@ -137,6 +137,20 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The directory was written by chromadb (`chroma.sqlite3`) and has not been imported:
+    /// opened as it is, it would show none of its collections.
+    #[error(
+        "{path} is a Chroma directory (chroma.sqlite3): mnemodb does not read its collections \
+         in place. Copy them once with `mnemodb import-chroma {path}` (or \
+         `mnemodb.migrate_chroma({path:?})` in Python; chromadb is not needed and its files \
+         are left as they are), then open the directory again",
+        path = .path.display()
+    )]
+    ChromaDirectory {
+        /// The directory.
+        path: PathBuf,
+    },
+
     /// SQLite failed (locked for longer than the busy timeout, ...).
     #[error("sqlite: {0}")]
     Sqlite(#[source] rusqlite::Error),
@@ -174,6 +188,9 @@ pub enum ErrorKind {
     /// Python's `TypeError`, which a few of chromadb's checks raise (HTTP 400, reported as
     /// `InvalidArgumentError`).
     TypeError,
+    /// A Chroma directory opened before its import ([`Error::ChromaDirectory`]); Python's
+    /// `mnemodb.errors.ChromaDirectoryError`.
+    ChromaDirectory,
 }
 
 /// The request a validation message belongs to, named as chromadb names it: its client ends
@@ -274,6 +291,7 @@ impl Error {
             | Error::EmptyId
             | Error::InvalidArgument(_)
             | Error::SimdUnavailable { .. } => ErrorKind::InvalidArgument,
+            Error::ChromaDirectory { .. } => ErrorKind::ChromaDirectory,
             Error::QueryIdsNotFound(_)
             | Error::Corrupt { .. }
             | Error::UnsupportedFormat { .. }

@@ -52,6 +52,7 @@
 #![deny(missing_docs)]
 
 mod check;
+mod chroma_dir;
 mod collection;
 mod config;
 mod db;
@@ -68,6 +69,10 @@ mod types;
 mod validate;
 
 pub use check::{ConsistencyReport, Problem, ProblemKind};
+pub use chroma_dir::{
+    CHROMA_SQLITE, ChromaCollection, ChromaDir, ChromaRecords, IMPORT_MARKER, ImportProgress,
+    ImportReport, import_chroma, is_chroma_dir,
+};
 pub use collection::{Collection, Coverage, Plan, Reason, SearchOptions, Strategy};
 pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;

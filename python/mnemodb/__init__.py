@@ -55,6 +55,7 @@ __all__ = [
     "errors",
     "DEFAULT_TENANT",
     "DEFAULT_DATABASE",
+    "migrate_chroma",
     "__version__",
     "CollectionMetadata",
     "Documents",
@@ -144,6 +145,20 @@ if not TYPE_CHECKING:
         if name == "Client":
             return _client
         raise AttributeError(f"module 'mnemodb' has no attribute {name!r}")
+
+
+def migrate_chroma(src: Any, dest: Any = None) -> dict:
+    """Copies every collection of the Chroma directory ``src`` (written by chromadb's
+    ``PersistentClient``) into the mnemodb database in ``dest`` (default: ``src`` itself, so
+    ``PersistentClient(path=src)`` opens the copy afterwards). chromadb is not needed; its
+    files are only read. Returns ``{"collections": {name: records}, "skipped": [...]}``;
+    ``skipped`` names collections of other tenants or databases, which are not copied. The
+    same as ``mnemodb import-chroma SRC [DEST]``."""
+    import os
+
+    from . import _native
+
+    return _native.import_chroma(os.fspath(src), None if dest is None else os.fspath(dest))
 
 
 def __dir__() -> list:

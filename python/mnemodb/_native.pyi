@@ -15,6 +15,7 @@ __all__ = [
     "check_records",
     "check_texts",
     "embedding_rows",
+    "import_chroma",
     "__version__",
 ]
 
@@ -35,6 +36,7 @@ def check_records(
 def embedding_rows(lengths: List[int], op: str) -> int: ...
 def check_lengths(fields: List[Tuple[str, Optional[int]]], op: str) -> None: ...
 def check_texts(texts: Any, nullable: bool, op: str) -> None: ...
+def import_chroma(src: str, dest: Optional[str] = None) -> Dict[str, Any]: ...
 
 @final
 class Database:

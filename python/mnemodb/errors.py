@@ -34,6 +34,7 @@ __all__ = [
     "InternalError",
     "RateLimitError",
     "QuotaError",
+    "ChromaDirectoryError",
 ]
 
 
@@ -143,6 +144,16 @@ class QuotaError(ChromaError):
     pass
 
 
+class ChromaDirectoryError(ChromaError):
+    """mnemodb's own: the path is a Chroma directory (``chroma.sqlite3``) not yet imported.
+    Opened as it is it would show none of its collections, so it is refused; the message
+    names the command that imports it (``mnemodb import-chroma PATH`` or
+    ``mnemodb.migrate_chroma(PATH)``)."""
+
+    def code(self) -> int:
+        return 400
+
+
 _LEAVES: List[Type[ChromaError]] = [
     InvalidDimensionException,
     IDAlreadyExistsError,
@@ -159,6 +170,7 @@ _LEAVES: List[Type[ChromaError]] = [
     InternalError,
     RateLimitError,
     QuotaError,
+    ChromaDirectoryError,
 ]
 
 _adopted = False

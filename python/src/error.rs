@@ -18,6 +18,7 @@ fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::DuplicateId => "DuplicateIDError",
         // chromadb's local client raises `InternalError: Collection [x] already exists`.
         ErrorKind::AlreadyExists => "InternalError",
+        ErrorKind::ChromaDirectory => "ChromaDirectoryError",
         _ => "InternalError",
     }
 }

@@ -6,6 +6,7 @@
 //! go through `mnemodb::request`), and its errors become Python exceptions in one place,
 //! [`error`].
 
+mod chroma;
 mod collection;
 mod convert;
 mod database;
@@ -22,6 +23,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pool::Pending>()?;
     m.add_class::<pool::Mailbox>()?;
     m.add_function(wrap_pyfunction!(convert::buffer_address, m)?)?;
+    m.add_function(wrap_pyfunction!(chroma::import_chroma, m)?)?;
     m.add_function(wrap_pyfunction!(collection::check_records, m)?)?;
     m.add_function(wrap_pyfunction!(collection::embedding_rows, m)?)?;
     m.add_function(wrap_pyfunction!(collection::check_lengths, m)?)?;

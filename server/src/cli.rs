@@ -1,4 +1,4 @@
-//! The command line: `mnemodb [serve|inspect|compact|export|import|bench|demo]`; with no verb
+//! The command line: `mnemodb [serve|inspect|compact|export|import|import-chroma|bench|demo]`; with no verb
 //! the built-in demo runs.
 
 use std::net::IpAddr;
@@ -59,6 +59,15 @@ pub enum Command {
         /// Name of the new collection (default: the exported name).
         #[arg(long)]
         collection: Option<String>,
+    },
+    /// Copy every collection of a Chroma directory (written by chromadb's PersistentClient)
+    /// into a mnemodb database; chromadb is not needed and its files are only read.
+    ImportChroma {
+        /// The Chroma directory (the one holding chroma.sqlite3).
+        src: PathBuf,
+        /// The mnemodb data directory to write (default: SRC itself, beside Chroma's files,
+        /// so the same path opens with mnemodb afterwards).
+        dest: Option<PathBuf>,
     },
     /// A quick benchmark on generated data in a temporary directory; prints a small table.
     Bench {

@@ -34,6 +34,15 @@ pub fn run(cli: Cli) -> Result<()> {
             demo::run(n)?;
         }
         Some(Command::Serve(args)) => serve(args)?,
+        Some(Command::Inspect { path }) if commands::chroma::unimported(&path) => {
+            print!("{}", commands::chroma::describe(&path)?);
+            let _ = std::io::stdout().flush();
+            return Err(Error::BadFile(format!(
+                "{}: a Chroma directory, not imported yet; run `mnemodb import-chroma {}`",
+                path.display(),
+                path.display()
+            )));
+        }
         Some(Command::Inspect { path }) => {
             let (report, problems) = commands::inspect(&path)?;
             print!("{report}");
@@ -63,6 +72,9 @@ pub fn run(cli: Cli) -> Result<()> {
             let (name, n) =
                 commands::transfer::import(&path, &file, format, collection.as_deref())?;
             println!("imported {n} records into {name}");
+        }
+        Some(Command::ImportChroma { src, dest }) => {
+            print!("{}", commands::chroma::import(&src, dest.as_deref())?);
         }
         Some(Command::Bench {
             records,
@@ -96,6 +108,12 @@ fn init_logging(format: cli::LogFormat) {
 #[allow(clippy::print_stdout)]
 fn serve(args: ServeArgs) -> Result<()> {
     let token = http::checked_token(args.token)?;
+    if commands::chroma::unimported(&args.path) {
+        // Refused before binding, so nothing announces a server that then stops.
+        return Err(Error::Engine(mnemodb::Error::ChromaDirectory {
+            path: args.path,
+        }));
+    }
     let addr = SocketAddr::new(args.host, args.port);
     // Every way of giving no token ends here as `None` (blank ones were refused above).
     let open_to_network = !args.host.is_loopback() && token.is_none();

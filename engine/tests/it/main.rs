@@ -5,6 +5,7 @@
 
 mod api;
 mod checksums;
+mod chroma_dir;
 mod chroma_parity;
 mod crash;
 mod disk_full;

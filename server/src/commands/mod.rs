@@ -1,6 +1,8 @@
-//! The CLI verbs other than `serve`: inspect, compact, export/import (`transfer.rs`), bench.
+//! The CLI verbs other than `serve`: inspect, compact, export/import (`transfer.rs`),
+//! import-chroma (`chroma.rs`), bench.
 
 pub(crate) mod bench;
+pub(crate) mod chroma;
 pub(crate) mod transfer;
 
 use std::fmt::Write as _;
@@ -18,6 +20,10 @@ const SQLITE_FILE: &str = "mnemo.sqlite3";
 /// Opens an existing database directory (never creates one: a typo should not make an
 /// empty database).
 pub(crate) fn open_existing(path: &Path) -> Result<Database> {
+    if chroma::unimported(path) {
+        // The engine refuses it too; its message names the import command.
+        return Ok(Database::open(path)?);
+    }
     if !path.join(SQLITE_FILE).is_file() {
         return Err(Error::BadFile(format!(
             "{}: not a mnemodb database (no {SQLITE_FILE} in it)",

@@ -82,7 +82,14 @@ fn sample_db(dir: &Path, n: usize) -> Database {
 fn help_on_every_verb() {
     let top = ok(mnemodb(&["--help"]));
     for verb in [
-        "serve", "inspect", "compact", "export", "import", "bench", "demo",
+        "serve",
+        "inspect",
+        "compact",
+        "export",
+        "import",
+        "import-chroma",
+        "bench",
+        "demo",
     ] {
         assert!(top.contains(verb), "{verb} missing from --help");
         let h = ok(mnemodb(&[verb, "--help"]));
@@ -547,4 +554,73 @@ fn inspect_names_the_rebuild_for_a_damaged_filter_index() {
         "{:?}",
         report.problems
     );
+}
+
+/// A copy of the Chroma directory chromadb 1.5.9 wrote for the engine's reader tests.
+fn chroma_fixture(into: &Path) -> std::path::PathBuf {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &to.join(e.file_name()));
+            } else {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/data/chroma-1.5.9");
+    let dest = into.join("chroma");
+    copy(&src.join("chroma"), &dest);
+    dest
+}
+
+#[test]
+fn a_chroma_directory_is_named_as_such_until_import_chroma_copies_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = chroma_fixture(tmp.path());
+    let p = dir.to_str().unwrap();
+    let expected: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../engine/tests/data/chroma-1.5.9/expected.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+
+    // inspect says what it is and what to run; serve and compact refuse to start empty.
+    let o = mnemodb(&["inspect", p]);
+    let out = stdout(&o);
+    assert!(out.contains("is a Chroma directory"), "{out}");
+    assert!(
+        out.contains("default_tenant/default_database/col-cosine"),
+        "{out}"
+    );
+    fails_with(o, "mnemodb import-chroma");
+    let served = mnemodb(&["serve", "--path", p, "--port", "0"]);
+    assert_eq!(stdout(&served), "", "nothing announced a server");
+    fails_with(served, "mnemodb import-chroma");
+    fails_with(mnemodb(&["compact", p]), "mnemodb import-chroma");
+    assert!(!dir.join("mnemo.sqlite3").exists());
+
+    // Into another directory, then in place.
+    let other = tmp.path().join("other");
+    let out = ok(mnemodb(&["import-chroma", p, other.to_str().unwrap()]));
+    assert!(out.contains("imported 4 collections"), "{out}");
+    let out = ok(mnemodb(&["import-chroma", p]));
+    assert!(out.contains("the Chroma files were not changed"), "{out}");
+    for target in [&other, &dir] {
+        let db = Database::open(target).unwrap();
+        for (name, e) in expected.as_object().unwrap() {
+            let col = db.get_collection(name).unwrap();
+            assert_eq!(col.count().unwrap(), e["count"].as_u64().unwrap(), "{name}");
+            let got = everything(&db, name);
+            let ids: Vec<String> = serde_json::from_value(e["ids"].clone()).unwrap();
+            assert_eq!(got.ids, ids, "{name}");
+        }
+    }
+    let out = ok(mnemodb(&["inspect", p]));
+    assert!(out.contains("consistency: ok"), "{out}");
+    fails_with(mnemodb(&["import-chroma", p]), "already holds an import");
 }
