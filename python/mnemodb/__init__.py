@@ -16,7 +16,8 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import mnemodb` stays cheap
 if TYPE_CHECKING:
-    from typing import Optional
+    import os
+    from typing import Any, Dict, Optional, Union
 
 from . import errors
 
@@ -147,7 +148,9 @@ if not TYPE_CHECKING:
         raise AttributeError(f"module 'mnemodb' has no attribute {name!r}")
 
 
-def migrate_chroma(src: Any, dest: Any = None) -> dict:
+def migrate_chroma(
+    src: Union[str, os.PathLike[str]], dest: Optional[Union[str, os.PathLike[str]]] = None
+) -> Dict[str, Any]:
     """Copies every collection of the Chroma directory ``src`` (written by chromadb's
     ``PersistentClient``) into the mnemodb database in ``dest`` (default: ``src`` itself, so
     ``PersistentClient(path=src)`` opens the copy afterwards). chromadb is not needed; its
