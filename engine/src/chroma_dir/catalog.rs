@@ -121,6 +121,14 @@ pub(super) fn collections(conn: &Connection, path: &Path) -> Result<Vec<ChromaCo
             parse(schema_json, "schema_str")?.as_ref(),
             parse(config_json, "config_json_str")?.as_ref(),
         );
+        // The embedding function's description travels with the configuration, where
+        // chromadb keeps it (a build that stores it keeps it; one that does not ignores it).
+        let mut configuration = configuration;
+        if let (Some(ef), Value::Object(top)) = (&embedding_function, &mut configuration)
+            && ef.get("type").is_some_and(Value::is_string)
+        {
+            top.insert("embedding_function".into(), ef.clone());
+        }
         let config = CollectionConfig::resolve(Some(&configuration), metadata.as_ref())?;
         let dimension = dimension
             .map(|d| usize::try_from(d).map_err(|_| corrupt(path, "negative dimension")))

@@ -227,3 +227,47 @@ fn an_import_into_a_directory_with_a_collection_of_the_same_name_changes_nothing
     assert_eq!(names, ["col-ip"]);
     assert!(!dest.join(mnemodb::IMPORT_MARKER).exists());
 }
+
+#[test]
+fn damaged_segment_files_are_named_errors_and_the_import_leaves_nothing() {
+    let (_tmp, dir) = copy_of_fixture();
+    let segments: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("index_metadata.pickle").is_file())
+        .collect();
+    assert_eq!(segments.len(), 3, "one flushed segment per space");
+    // Each segment in turn, so a collection after those already copied fails too (the
+    // import then deletes what it created).
+    for (n, seg) in segments.iter().enumerate() {
+        let level0 = seg.join("data_level0.bin");
+        let full = std::fs::read(&level0).unwrap();
+        for (file, damage) in [
+            ("data_level0.bin", full[..full.len() / 3].to_vec()),
+            ("header.bin", vec![1, 0, 0, 0]),
+            ("index_metadata.pickle", b"\x80\x03}q\x00(X".to_vec()),
+        ] {
+            let path = seg.join(file);
+            let good = std::fs::read(&path).unwrap();
+            std::fs::write(&path, &damage).unwrap();
+            let chroma = ChromaDir::open(&dir).unwrap();
+            let failures: Vec<Error> = chroma
+                .collections()
+                .unwrap()
+                .iter()
+                .filter_map(|c| chroma.records(c).err())
+                .collect();
+            assert_eq!(failures.len(), 1, "{file}");
+            match &failures[0] {
+                Error::Corrupt { path: p, .. } => assert!(p.ends_with(file), "{}", p.display()),
+                other => panic!("{file}: {other}"),
+            }
+            let dest = dir.parent().unwrap().join(format!("dest-{n}-{file}"));
+            assert!(import_chroma(&dir, &dest, &mut |_| {}).is_err(), "{file}");
+            let db = Database::open(&dest).unwrap();
+            assert!(db.list_collections().unwrap().is_empty(), "{file}");
+            assert!(!dest.join(mnemodb::IMPORT_MARKER).exists());
+            std::fs::write(&path, &good).unwrap();
+        }
+    }
+}

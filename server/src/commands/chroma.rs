@@ -53,6 +53,12 @@ fn summary(report: &ImportReport, src: &Path, dest: &Path) -> String {
         src.display(),
         dest.display()
     );
+    let _ = writeln!(
+        out,
+        "open it with mnemodb.PersistentClient(path=\"{}\") or `mnemodb serve --path {}`",
+        dest.display(),
+        dest.display()
+    );
     out
 }
 
