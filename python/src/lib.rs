@@ -6,6 +6,7 @@
 //! go through `mnemodb::request`), and its errors become Python exceptions in one place,
 //! [`error`].
 
+mod cli;
 mod collection;
 mod convert;
 mod database;
@@ -21,6 +22,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<collection::Collection>()?;
     m.add_class::<pool::Pending>()?;
     m.add_class::<pool::Mailbox>()?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(convert::buffer_address, m)?)?;
     m.add_function(wrap_pyfunction!(collection::check_records, m)?)?;
     m.add_function(wrap_pyfunction!(collection::embedding_rows, m)?)?;

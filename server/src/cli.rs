@@ -1,6 +1,8 @@
 //! The command line: `mnemodb [serve|inspect|compact|export|import|bench|demo]`; with no verb
 //! the built-in demo runs.
 
+use std::ffi::OsString;
+use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -137,4 +139,36 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line (with the request span's fields).
     Json,
+}
+
+/// Runs one command line as the `mnemodb` program: `args` starts with the program name. The
+/// one entry point of both ways the program ships: the Rust binary's `main` and the Python
+/// wheel's `mnemodb` console script (`mnemodb._native.cli_main`) call it, so they parse,
+/// run, print and fail alike.
+///
+/// Returns the exit code: 0 on success (and for `--help`/`--version`), 1 when the command
+/// failed (the error printed on stderr), 2 for a command line that does not parse. Flushes
+/// stdout and stderr before returning: inside the Python module nothing else would.
+pub fn main_from_args<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    use clap::Parser as _;
+    let code = match Cli::try_parse_from(args) {
+        Err(e) => {
+            let _ = e.print();
+            e.exit_code()
+        }
+        Ok(cli) => match crate::run(cli) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("mnemodb: {e}");
+                1
+            }
+        },
+    };
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    code
 }
