@@ -40,6 +40,9 @@ fi
 # installs. On Linux it is the portable one (zig links against glibc 2.17: manylinux_2_17,
 # checked by tests/test_wheel.py); elsewhere the host's. `maturin develop` (python/README.md)
 # stays the quick loop while editing.
+# crewai's own memory tests, from its sdist (python/tests/crewai/upstream/conftest.py).
+./scripts/fetch-crewai-tests.sh
+
 echo "scripts/pyenv.sh: building the mnemodb wheel (maturin build --release) into target/wheels"
 portable=()
 if [ "$(uname -s)" = Linux ]; then
