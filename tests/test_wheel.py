@@ -100,6 +100,61 @@ def test_wheel_size_and_portable_tags() -> None:
     assert m.group(1) == f"manylinux_2_17_{arch}", r.stdout
 
 
+def _workspace_version() -> str:
+    m = re.search(r'\[workspace\.package\][^\[]*?\nversion = "([^"]+)"', (ROOT / "Cargo.toml").read_text())
+    assert m is not None
+    return m.group(1)
+
+
+def test_metadata_readme_licence_and_one_version(venv: Path) -> None:
+    version = _workspace_version()
+    wheel = _wheel()
+    assert wheel.name.startswith(f"mnemodb-{version}-")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        text = z.read(meta).decode()
+        head, _, description = text.partition("\n\n")
+        licences = {n.rsplit("/", 1)[1]: z.read(n) for n in names if "/licenses/" in n}
+    fields = [tuple(line.split(": ", 1)) for line in head.splitlines() if ": " in line]
+    assert ("Version", version) in fields
+    assert ("License-Expression", "Apache-2.0") in fields
+    assert ("Description-Content-Type", "text/markdown; charset=UTF-8; variant=GFM") in fields
+    assert [v for k, v in fields if k == "Requires-Dist"] == ["numpy>=1.22"]
+    assert not [v for k, v in fields if k in ("Project-URL", "Home-page")], "no placeholder URLs"
+    assert any(v.startswith("Development Status :: ") for k, v in fields if k == "Classifier")
+    # The long description is the README; the licence files are the repository's.
+    assert description.strip() == (ROOT / "README.md").read_text().strip()
+    assert licences == {"LICENSE": (ROOT / "LICENSE").read_bytes(), "NOTICE": (ROOT / "NOTICE").read_bytes()}
+    # The version is read from one place: the installed package and the changelog agree.
+    r = _run([str(venv / BIN / "python"), "-c", "import mnemodb; print(mnemodb.__version__)"], cwd=venv)
+    assert (r.returncode, r.stdout.strip()) == (0, version), r.stderr
+    assert f"## [{version}]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_sdist_without_rust_says_how_to_get_it(tmp_path: Path) -> None:
+    """`pip install` of the sdist on a machine without Rust stops with maturin's message naming
+    rustup (with MATURIN_NO_INSTALL_RUST unset, maturin would install Rust into a temporary
+    directory instead, which needs the network)."""
+    r = subprocess.run(
+        [sys.executable, "-m", "maturin", "sdist", "--out", str(tmp_path)],
+        cwd=ROOT / "python", capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    (sdist,) = tmp_path.glob("mnemodb-*.tar.gz")
+    env = _clean_env()
+    env["PATH"] = str(Path(sys.executable).parent)  # python and maturin, no cargo
+    env["MATURIN_NO_INSTALL_RUST"] = "1"
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--no-build-isolation",
+         "--target", str(tmp_path / "site"), str(sdist)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode != 0
+    assert "Cargo, the Rust package manager, is not installed" in r.stdout + r.stderr
+    assert "https://rustup.rs" in r.stdout + r.stderr
+
+
 def test_readme_python_example_runs_in_the_fresh_venv(venv: Path, tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("### Python") :]

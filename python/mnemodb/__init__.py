@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 from . import errors
 
-__version__ = "0.1.0"
+# The version has one home, the workspace Cargo.toml: the wheel's metadata and the native
+# module's `__version__` both come from it (read here on first use, keeping `import` light).
 
 __all__ = [
     "Client",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._native import __version__ as __version__
     from .api import (
         DEFAULT_DATABASE,
         DEFAULT_TENANT,
@@ -62,6 +64,10 @@ _LAZY_ASYNC = {"AsyncPersistentClient", "AsyncEphemeralClient"}
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from ._native import __version__
+
+        return __version__
     if name in _LAZY_ASYNC:
         from . import async_api
 
