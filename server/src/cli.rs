@@ -1,5 +1,5 @@
-//! The command line: `mnemodb [serve|inspect|compact|export|import|bench|demo]`; with no verb
-//! the built-in demo runs.
+//! The command line: `mnemodb [serve|inspect|compact|export|import|push|pull|bench|demo]`;
+//! with no verb the built-in demo runs.
 
 use std::ffi::OsString;
 use std::io::Write as _;
@@ -73,6 +73,36 @@ pub enum Command {
         /// Queries to time.
         #[arg(long, default_value_t = 200)]
         queries: usize,
+    },
+    /// Copy collections to a server speaking the Chroma HTTP API (Chroma, or `mnemodb serve`);
+    /// run again to resume: records already there are left as they are.
+    Push {
+        /// The data directory.
+        path: PathBuf,
+        /// The server, `http://HOST:PORT`.
+        #[arg(long)]
+        to: String,
+        /// Only this collection (default: all).
+        #[arg(long)]
+        collection: Option<String>,
+        /// The server's token (sent as `Authorization: Bearer`).
+        #[arg(long, env = "MNEMODB_REMOTE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Copy collections from a server speaking the Chroma HTTP API into a data directory; run
+    /// again to resume.
+    Pull {
+        /// The data directory (created if missing).
+        path: PathBuf,
+        /// The server, `http://HOST:PORT`.
+        #[arg(long)]
+        from: String,
+        /// Only this collection (default: all).
+        #[arg(long)]
+        collection: Option<String>,
+        /// The server's token (sent as `Authorization: Bearer`).
+        #[arg(long, env = "MNEMODB_REMOTE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// The built-in demo (what `mnemodb` with no verb runs).
     Demo {

@@ -64,6 +64,24 @@ pub fn run(cli: Cli) -> Result<()> {
                 commands::transfer::import(&path, &file, format, collection.as_deref())?;
             println!("imported {n} records into {name}");
         }
+        Some(Command::Push {
+            path,
+            to,
+            collection,
+            token,
+        }) => print!(
+            "{}",
+            commands::remote::push(&path, &to, collection.as_deref(), token)?
+        ),
+        Some(Command::Pull {
+            path,
+            from,
+            collection,
+            token,
+        }) => print!(
+            "{}",
+            commands::remote::pull(&path, &from, collection.as_deref(), token)?
+        ),
         Some(Command::Bench {
             records,
             dim,

@@ -1,6 +1,7 @@
 //! The CLI verbs other than `serve`: inspect, compact, export/import (`transfer.rs`), bench.
 
 pub(crate) mod bench;
+pub(crate) mod remote;
 pub(crate) mod transfer;
 
 use std::fmt::Write as _;
