@@ -3,7 +3,8 @@
 # python/requirements-test.txt installed (maturin, pytest, numpy, mypy, hypothesis, and the
 # real chromadb 1.5.9 the parity tests compare against), python/requirements-crewai.txt
 # (the real crewai 1.15.30 the integration is tested with) and python/requirements-mem0.txt
-# (the real mem0ai 2.2.1), and mnemodb built (release) into it.
+# (the real mem0ai 2.2.1), and mnemodb's release wheel built into target/wheels and installed
+# into it.
 #
 # Needs Python >= 3.9 with venv and pip, Rust (cargo), and the package registries the first
 # time. Re-running only rebuilds what changed. PYTHON=python3.X picks the interpreter.
@@ -35,15 +36,34 @@ if [ "$wanted" != "$(cat "$stamp" 2>/dev/null)" ]; then
     printf '%s' "$wanted" >"$stamp"
 fi
 
-echo "scripts/pyenv.sh: building mnemodb into .venv (maturin develop --release)"
+# The release wheel, built once and installed into .venv: the tests run the artefact a user
+# installs. On Linux it is the portable one (zig links against glibc 2.17: manylinux_2_17,
+# checked by tests/test_wheel.py); elsewhere the host's. `maturin develop` (python/README.md)
+# stays the quick loop while editing.
+# crewai's own memory tests, from its sdist (python/tests/crewai/upstream/conftest.py).
+./scripts/fetch-crewai-tests.sh
+
+echo "scripts/pyenv.sh: building the mnemodb wheel (maturin build --release) into target/wheels"
+portable=()
+if [ "$(uname -s)" = Linux ]; then
+    portable=(--zig --compatibility manylinux2014)
+fi
+rm -f target/wheels/mnemodb-*.whl
 log=$(mktemp)
 if ! (cd python && VIRTUAL_ENV="$PWD/../.venv" PATH="$PWD/../.venv/bin:$PATH" \
-        maturin develop --release) >"$log" 2>&1; then
+        maturin build --release "${portable[@]}" --out ../target/wheels) >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
     echo "scripts/pyenv.sh: building mnemodb failed" >&2
     exit 1
 fi
-tail -n 2 "$log"
+tail -n 1 "$log"
 rm -f "$log"
+.venv/bin/python -m pip install --quiet --force-reinstall --no-deps target/wheels/mnemodb-*.whl
+# numpy, mnemodb's one dependency, as a wheel: tests/test_wheel.py installs the wheel into a
+# fresh venv with the network blocked, from this directory alone.
+numpy_pin=$(grep -E '^numpy==' python/requirements-test.txt)
+if ! ls target/wheelhouse/numpy-"${numpy_pin#numpy==}"-*.whl >/dev/null 2>&1; then
+    .venv/bin/python -m pip download --quiet --only-binary :all: --no-deps -d target/wheelhouse "$numpy_pin"
+fi
 .venv/bin/python -c "import mnemodb, mnemodb._native; print('scripts/pyenv.sh: mnemodb', mnemodb.__version__, 'ready in .venv')"

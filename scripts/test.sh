@@ -7,7 +7,7 @@
 # real chromadb among them, and mnemodb built into it). Then every test runs with the network
 # cut off (a private network namespace, when the machine allows one), so no test can reach
 # out: the Rust tests, then the Python tests (`python/tests`, and `tests/`, which drive the
-# `mnemodb` server through chromadb's own HttpClient on loopback).
+# wheel's `mnemodb` server through chromadb's own HttpClient on loopback).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +17,6 @@ if ! command -v cargo >/dev/null; then
 fi
 
 cargo test --workspace --no-run --quiet
-cargo build --release --quiet -p mnemodb-server # the binary tests/ starts
 ./scripts/pyenv.sh
 
 run_offline() {
@@ -40,10 +39,12 @@ trap 'rm -f "$log" "$pylog"' EXIT
 status=0
 run_offline cargo test --workspace --offline 2>&1 | tee "$log" || status=$?
 
+# The server under test is the wheel's `mnemodb` console script (pyenv.sh installed the release
+# wheel): the program users install, and no second release build of the server.
 # Two pytest runs: each directory has its own conftest.py network guard (python/tests blocks
 # every socket; tests/ allows loopback, where it starts the server).
 for dir in python/tests tests; do
-    MNEMODB_BIN="$PWD/target/release/mnemodb" run_offline .venv/bin/python -m pytest -q \
+    MNEMODB_BIN="$PWD/.venv/bin/mnemodb" run_offline .venv/bin/python -m pytest -q \
         -p no:cacheprovider "$dir" 2>&1 | tee -a "$pylog" || status=$?
 done
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 from . import errors
 
-__version__ = "0.1.0"
+# The version has one home, the workspace Cargo.toml: the wheel's metadata and the native
+# module's `__version__` both come from it (read here on first use, keeping `import` light).
 
 _TYPE_NAMES = {
     "CollectionMetadata",
@@ -77,6 +78,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._native import __version__ as __version__
     from .api import (
         DEFAULT_DATABASE,
         DEFAULT_TENANT,
@@ -127,6 +129,10 @@ _LAZY_ASYNC = {"AsyncPersistentClient", "AsyncEphemeralClient"}
 if not TYPE_CHECKING:
 
     def __getattr__(name: str) -> object:
+        if name == "__version__":
+            from ._native import __version__
+
+            return __version__
         if name in _LAZY_ASYNC:
             from . import async_api
 

@@ -11,6 +11,7 @@ __all__ = [
     "Pending",
     "Mailbox",
     "buffer_address",
+    "cli_main",
     "check_lengths",
     "check_records",
     "check_texts",
@@ -25,6 +26,7 @@ __version__: str
 # `Pending`; `done(exception, value)` then runs on the loop (see python/src/pool.rs).
 _Deliver = Tuple[Any, Mailbox, Any]
 
+def cli_main(argv: List[str]) -> int: ...
 def buffer_address(arr: npt.NDArray[np.float32]) -> int: ...
 def check_records(
     op: str,

@@ -7,6 +7,7 @@
 //! [`error`].
 
 mod chroma;
+mod cli;
 mod collection;
 mod convert;
 mod database;
@@ -22,6 +23,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<collection::Collection>()?;
     m.add_class::<pool::Pending>()?;
     m.add_class::<pool::Mailbox>()?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(convert::buffer_address, m)?)?;
     m.add_function(wrap_pyfunction!(chroma::import_chroma, m)?)?;
     m.add_function(wrap_pyfunction!(collection::check_records, m)?)?;

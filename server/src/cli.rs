@@ -1,6 +1,8 @@
-//! The command line: `mnemodb [serve|inspect|compact|export|import|import-chroma|bench|demo]`; with no verb
-//! the built-in demo runs.
+//! The command line: `mnemodb [serve|inspect|compact|export|import|import-chroma|push|pull|
+//! bench|demo]`; with no verb the built-in demo runs.
 
+use std::ffi::OsString;
+use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -81,6 +83,36 @@ pub enum Command {
         #[arg(long, default_value_t = 200)]
         queries: usize,
     },
+    /// Copy collections to a server speaking the Chroma HTTP API (Chroma, or `mnemodb serve`);
+    /// run again to resume: records already there are left as they are.
+    Push {
+        /// The data directory.
+        path: PathBuf,
+        /// The server, `http://HOST:PORT`.
+        #[arg(long)]
+        to: String,
+        /// Only this collection (default: all).
+        #[arg(long)]
+        collection: Option<String>,
+        /// The server's token (sent as `Authorization: Bearer`).
+        #[arg(long, env = "MNEMODB_REMOTE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Copy collections from a server speaking the Chroma HTTP API into a data directory; run
+    /// again to resume.
+    Pull {
+        /// The data directory (created if missing).
+        path: PathBuf,
+        /// The server, `http://HOST:PORT`.
+        #[arg(long)]
+        from: String,
+        /// Only this collection (default: all).
+        #[arg(long)]
+        collection: Option<String>,
+        /// The server's token (sent as `Authorization: Bearer`).
+        #[arg(long, env = "MNEMODB_REMOTE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// The built-in demo (what `mnemodb` with no verb runs).
     Demo {
         /// Records to generate.
@@ -146,4 +178,36 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line (with the request span's fields).
     Json,
+}
+
+/// Runs one command line as the `mnemodb` program: `args` starts with the program name. The
+/// one entry point of both ways the program ships: the Rust binary's `main` and the Python
+/// wheel's `mnemodb` console script (`mnemodb._native.cli_main`) call it, so they parse,
+/// run, print and fail alike.
+///
+/// Returns the exit code: 0 on success (and for `--help`/`--version`), 1 when the command
+/// failed (the error printed on stderr), 2 for a command line that does not parse. Flushes
+/// stdout and stderr before returning: inside the Python module nothing else would.
+pub fn main_from_args<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    use clap::Parser as _;
+    let code = match Cli::try_parse_from(args) {
+        Err(e) => {
+            let _ = e.print();
+            e.exit_code()
+        }
+        Ok(cli) => match crate::run(cli) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("mnemodb: {e}");
+                1
+            }
+        },
+    };
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    code
 }

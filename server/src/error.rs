@@ -93,6 +93,10 @@ pub enum Error {
         problems: usize,
     },
 
+    /// A remote Chroma server (`push`, `pull`) refused a request or could not be reached.
+    #[error("{0}")]
+    Remote(String),
+
     /// A bug or a crashed worker: never the caller's fault.
     #[error("internal error: {0}")]
     Internal(String),
@@ -147,6 +151,7 @@ impl Error {
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "AuthorizationError"),
             Error::ResetDisabled => (StatusCode::FORBIDDEN, "AuthorizationError"),
             Error::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "InternalError"),
+            Error::Remote(_) => (StatusCode::BAD_GATEWAY, "InternalError"),
             Error::Io { .. } | Error::Internal(_) | Error::Damaged { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "InternalError")
             }

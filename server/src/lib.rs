@@ -76,6 +76,24 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::ImportChroma { src, dest }) => {
             print!("{}", commands::chroma::import(&src, dest.as_deref())?);
         }
+        Some(Command::Push {
+            path,
+            to,
+            collection,
+            token,
+        }) => print!(
+            "{}",
+            commands::remote::push(&path, &to, collection.as_deref(), token)?
+        ),
+        Some(Command::Pull {
+            path,
+            from,
+            collection,
+            token,
+        }) => print!(
+            "{}",
+            commands::remote::pull(&path, &from, collection.as_deref(), token)?
+        ),
         Some(Command::Bench {
             records,
             dim,

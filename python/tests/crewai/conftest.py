@@ -29,7 +29,7 @@ def _have_crewai() -> bool:
         return False
 
 
-# Without crewai the copied upstream files cannot even be imported; the others skip themselves
+# Without crewai its own tests (upstream/) cannot even be imported; the others skip themselves
 # (pytest.importorskip), so a run without crewai reports them as skipped.
 collect_ignore_glob = [] if _have_crewai() else ["upstream/*"]
 

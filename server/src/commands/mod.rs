@@ -3,6 +3,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod chroma;
+pub(crate) mod remote;
 pub(crate) mod transfer;
 
 use std::fmt::Write as _;

@@ -1,0 +1,34 @@
+"""The ``mnemodb`` command: ``mnemodb serve|inspect|compact|export|import|bench|demo ...``.
+
+The wheel's console script and ``python -m mnemodb`` both run :func:`main`, which hands the
+command line to the program compiled into the native module (the same code as the Rust
+``mnemodb`` binary, see ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional, Sequence
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Runs ``mnemodb`` with ``argv`` (default: this process's arguments); returns the exit code."""
+    import signal
+    import threading
+
+    from mnemodb._native import cli_main
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None and threading.current_thread() is threading.main_thread():
+        # Run as the program, the process is the command's: Ctrl-C acts as on the Rust binary (`serve` shuts down
+        # cleanly through its own handler and exits 0; other verbs stop at once) instead of
+        # Python's handler raising KeyboardInterrupt once the native call returns.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    return cli_main(["mnemodb", *args])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
