@@ -391,6 +391,12 @@ impl DbInner {
             let rows = meta::catalog_rows(tx)?;
             for row in &rows {
                 let cdir = collections_dir.join(row.uuid.to_string());
+                // A compaction running in another process is writing the next generation:
+                // leave the directory to it (it cleans up after itself).
+                let _compaction = match compaction_idle(&cdir) {
+                    Some(lock) => lock,
+                    None => continue,
+                };
                 let segment = Segment::in_dir(cdir);
                 if let Some(dim) = row.dimension {
                     segment.truncate_uncommitted(row.generation, dim, row.slot_count)?;
@@ -452,6 +458,22 @@ fn start_expiry_timer(inner: &Arc<DbInner>) {
         });
     // Without the thread, expired records are still hidden and swept when reads meet them.
     drop(spawned);
+}
+
+/// Holds the collection's compaction lock if no compaction holds it (`None`: one does).
+fn compaction_idle(cdir: &Path) -> Option<Option<std::fs::File>> {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(cdir.join(crate::collection::COMPACT_LOCK_FILE))
+    else {
+        // No lock file: no compaction ever ran here.
+        return Some(None);
+    };
+    match file.try_lock() {
+        Ok(()) => Some(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => None,
+        Err(std::fs::TryLockError::Error(_)) => Some(None),
+    }
 }
 
 fn remove_dir_if_present(dir: &Path) -> Result<()> {

@@ -58,16 +58,19 @@ pub enum JobKind {
     WalCheckpoint,
     /// Deletes a collection's expired records.
     ExpirySweep,
+    /// Rewrites a collection's vector file without its dead slots.
+    Compaction,
 }
 
 impl JobKind {
-    const ALL: [JobKind; 6] = [
+    const ALL: [JobKind; 7] = [
         JobKind::IndexCatchUp,
         JobKind::GraphSave,
         JobKind::LiveCheckpoint,
         JobKind::WalkCopyEncode,
         JobKind::WalCheckpoint,
         JobKind::ExpirySweep,
+        JobKind::Compaction,
     ];
 
     /// The kind's name, as `jobs()` reports it (`index_catch_up`, ...).
@@ -79,6 +82,7 @@ impl JobKind {
             JobKind::WalkCopyEncode => "walk_copy_encode",
             JobKind::WalCheckpoint => "wal_checkpoint",
             JobKind::ExpirySweep => "expiry_sweep",
+            JobKind::Compaction => "compaction",
         }
     }
 

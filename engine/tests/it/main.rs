@@ -5,6 +5,7 @@
 
 mod api;
 mod chroma_parity;
+mod compaction;
 mod crash;
 mod disk_full;
 mod expiry;
