@@ -150,6 +150,12 @@ impl Database {
         self.inner.shared.scheduler.jobs()
     }
 
+    /// A handle to the job with this id (to wait for it or cancel it), while
+    /// [`jobs`](Self::jobs) lists it.
+    pub fn job(&self, id: u64) -> Option<crate::Job> {
+        self.inner.shared.scheduler.job(id)
+    }
+
     /// Closes the database: stops queueing background work, lets the jobs queued or
     /// running finish for at most `timeout`, then cancels the rest (each stops within one
     /// bounded step), and saves the derived files of every collection opened so far (the

@@ -465,6 +465,14 @@ impl Scheduler {
         jobs.iter().map(|j| j.info()).collect()
     }
 
+    /// A handle to the job with this id, while it is listed.
+    pub(crate) fn job(&self, id: u64) -> Option<Job> {
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.iter().find(|j| j.id == id).map(|j| Job {
+            shared: Arc::clone(j),
+        })
+    }
+
     /// Handles to the jobs not finished yet.
     fn unfinished(&self) -> Vec<Job> {
         let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
