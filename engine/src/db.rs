@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::collection::{Collection, CollectionShared, DbShared};
+use crate::collection::{Collection, CollectionShared, DEFAULT_SWEEP_INTERVAL_MS, DbShared};
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::meta::{self, CollectionRow, Sidecar};
@@ -433,8 +433,24 @@ fn start_expiry_timer(inner: &Arc<DbInner>) {
     let spawned = std::thread::Builder::new()
         .name("mnemodb-expiry".into())
         .spawn(move || {
+            // The first look comes one interval after open (or when poked): a database opened
+            // and dropped at once is never held alive by this thread. Reads hide and sweep
+            // whatever expired before then.
+            let mut wait_ms = DEFAULT_SWEEP_INTERVAL_MS;
             loop {
-                let wait_ms = {
+                let state = signal.state.lock().unwrap_or_else(|p| p.into_inner());
+                let (mut state, _) = signal
+                    .changed
+                    .wait_timeout_while(state, Duration::from_millis(wait_ms), |s| {
+                        !s.poked && !s.stop
+                    })
+                    .unwrap_or_else(|p| p.into_inner());
+                if state.stop {
+                    return;
+                }
+                state.poked = false;
+                drop(state);
+                wait_ms = {
                     let Some(db) = db.upgrade() else { return };
                     if db.shared.scheduler.is_closed() {
                         return;
@@ -449,17 +465,6 @@ fn start_expiry_timer(inner: &Arc<DbInner>) {
                         .map_or(every, |u| u.min(every))
                         .max(TIMER_MIN_WAIT_MS)
                 };
-                let state = signal.state.lock().unwrap_or_else(|p| p.into_inner());
-                let (mut state, _) = signal
-                    .changed
-                    .wait_timeout_while(state, Duration::from_millis(wait_ms), |s| {
-                        !s.poked && !s.stop
-                    })
-                    .unwrap_or_else(|p| p.into_inner());
-                if state.stop {
-                    return;
-                }
-                state.poked = false;
             }
         });
     // Without the thread, expired records are still hidden and swept when reads meet them.
