@@ -6,7 +6,7 @@ use std::fs::File;
 use crate::db::{COLLECTIONS_DIR, Database};
 use crate::error::Result;
 use crate::meta;
-use crate::store::{HEADER_LEN, Segment, read_header};
+use crate::store::{HEADER_LEN, Segment, checksum, read_header};
 
 /// What [`Database::check`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,6 +54,9 @@ pub enum ProblemKind {
     /// A vector file is unreadable, of the wrong dimension or shorter than its committed rows;
     /// embeddings live only there.
     VectorFile,
+    /// Committed rows of a vector file do not match their stored checksum: the embeddings in
+    /// those slots are damaged (restore from a backup, or re-add those records).
+    VectorChecksum,
 }
 
 impl ConsistencyReport {
@@ -66,8 +69,9 @@ impl ConsistencyReport {
 impl Database {
     /// Checks the whole database in one snapshot: SQLite's own integrity check, then for each
     /// collection that every record points at a distinct committed slot, insertion orders are
-    /// below the counter, the filter index tables agree with the records, and the vector file
-    /// has a valid header, the catalog's dimension and at least the committed rows.
+    /// below the counter, the filter index tables agree with the records, the vector file
+    /// has a valid header, the catalog's dimension and at least the committed rows, and every
+    /// block of committed rows matches its stored checksum.
     pub fn check(&self) -> Result<ConsistencyReport> {
         let dir = self.path().map(|p| p.join(COLLECTIONS_DIR));
         self.inner().sidecar().read(|tx| {
@@ -150,6 +154,13 @@ impl Database {
                                 ProblemKind::VectorFile,
                                 format!("vector file has {len} bytes, {want} committed"),
                             ));
+                        } else if found == dim {
+                            for damage in checksum_damage(tx, &row, dim, &path)? {
+                                report.problems.push(problem(
+                                    ProblemKind::VectorChecksum,
+                                    damage.describe(&path.display().to_string()),
+                                ));
+                            }
                         }
                     }
                 }
@@ -157,6 +168,36 @@ impl Database {
             Ok(report)
         })
     }
+}
+
+/// The blocks of a collection's committed rows that do not match their stored checksums.
+fn checksum_damage(
+    conn: &rusqlite::Connection,
+    row: &meta::CollectionRow,
+    dim: usize,
+    path: &std::path::Path,
+) -> Result<Vec<checksum::Damage>> {
+    let stored: std::collections::HashMap<u64, (u64, u32)> = meta::checksums::range(
+        conn,
+        row.key,
+        row.generation,
+        checksum::blocks(row.slot_count),
+    )?
+    .into_iter()
+    .map(|(b, n, c)| (b, (n, c)))
+    .collect();
+    let Some(dir) = path.parent() else {
+        return Ok(Vec::new());
+    };
+    Segment::in_dir(dir.to_owned()).with_rows(row.generation, dim, row.slot_count, |rows| {
+        checksum::find_damage(
+            rows,
+            dim,
+            row.slot_count,
+            checksum::blocks(row.slot_count),
+            |b| stored.get(&b).copied(),
+        )
+    })
 }
 
 /// Whether the filter index tables (`record_metadata`, `record_documents`) agree with

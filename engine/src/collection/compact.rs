@@ -106,6 +106,7 @@ impl Collection {
             self.shared
                 .segment
                 .write_generation(new_generation, dim, &rows)?;
+            let copied_sums = crate::store::checksum::for_append(0, dim, &rows, |_| Ok((0, 0)))?;
             drop(rows);
             let hook = self
                 .db
@@ -119,7 +120,7 @@ impl Collection {
             if ctx.cancelled() {
                 return Ok(None);
             }
-            self.commit_compaction(row.generation, dim, &copied)
+            self.commit_compaction(row.generation, dim, &copied, &copied_sums)
         })();
         match committed {
             Ok(Some(n)) => Ok(n),

@@ -10,6 +10,9 @@ mod live_checkpoint;
 mod modify;
 mod plan;
 mod read;
+mod verify;
+
+pub(crate) use verify::ScrubAt;
 mod write;
 
 pub(crate) use compact::COMPACT_LOCK_FILE;
@@ -171,6 +174,8 @@ pub(crate) struct CollectionShared {
     pub(crate) sweep: std::sync::Mutex<Option<crate::Job>>,
     /// Held by this process's compaction of the collection.
     pub(crate) compacting: std::sync::Mutex<()>,
+    /// Blocks of vector rows whose checksums this process verified.
+    pub(crate) verified: verify::Verified,
 }
 
 impl CollectionShared {
@@ -188,6 +193,7 @@ impl CollectionShared {
             hit_ids: Default::default(),
             sweep: Default::default(),
             compacting: Default::default(),
+            verified: Default::default(),
         })
     }
 }

@@ -103,7 +103,7 @@ impl Collection {
                 }
             };
             let embeddings = if req.include.embeddings {
-                Some(self.gather(row, records.iter().map(|r| r.slot))?)
+                Some(self.gather(tx, row, records.iter().map(|r| r.slot))?)
             } else {
                 None
             };
@@ -172,11 +172,11 @@ impl Collection {
                 opts,
             )?;
             let catch_up = planned.plan.catch_up;
-            let hits = self.run(row, live, &req, planned)?;
+            let hits = self.run(tx, row, live, &req, planned)?;
             let embeddings: Option<Vec<Embeddings>> = if req.include.embeddings {
                 Some(
                     hits.iter()
-                        .map(|h| self.gather(row, h.iter().map(|h| h.slot)))
+                        .map(|h| self.gather(tx, row, h.iter().map(|h| h.slot)))
                         .collect::<Result<_>>()?,
                 )
             } else {
@@ -343,6 +343,7 @@ impl Collection {
     /// Runs a plan: the hits of each query vector, nearest first.
     fn run(
         &self,
+        tx: &Transaction<'_>,
         row: &CollectionRow,
         live: &LiveSlots,
         req: &QueryRequest<'_>,
@@ -370,8 +371,14 @@ impl Collection {
                 // stall the queries behind it.
                 drop(index);
                 let candidates = match candidates {
-                    Some(slots) => Candidates::Slots(slots),
-                    None => Candidates::All,
+                    Some(slots) => {
+                        self.shared.verify_slots(tx, row, slots.iter().copied())?;
+                        Candidates::Slots(slots)
+                    }
+                    None => {
+                        self.shared.verify_all(tx, row)?;
+                        Candidates::All
+                    }
                 };
                 self.shared
                     .segment
@@ -460,10 +467,16 @@ impl Collection {
     }
 
     /// Copies the vectors at `slots` out of the segment.
-    fn gather(&self, row: &CollectionRow, slots: impl Iterator<Item = u64>) -> Result<Embeddings> {
+    fn gather(
+        &self,
+        tx: &Transaction<'_>,
+        row: &CollectionRow,
+        slots: impl Iterator<Item = u64> + Clone,
+    ) -> Result<Embeddings> {
         let Some(dim) = row.dimension else {
             return Ok(Embeddings::default());
         };
+        self.shared.verify_slots(tx, row, slots.clone())?;
         self.shared
             .segment
             .with_rows(row.generation, dim, row.slot_count, |rows| {

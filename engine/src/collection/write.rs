@@ -9,6 +9,7 @@ use super::Collection;
 use super::filter_cache::Change as FilterChange;
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::meta::{self, CollectionRow, RecordRow};
+use crate::store::checksum;
 use crate::types::{AddBatch, Durability, Metadata, MetadataPatch, UpdateBatch, WriteOptions};
 use crate::validate::{self, Records};
 
@@ -65,14 +66,14 @@ impl Collection {
             row.dimension = Some(dim);
             let first_slot = row.slot_count;
             if fresh.len() == n {
-                self.append(row, dim, embeddings)?;
+                self.append(tx, row, dim, embeddings)?;
             } else {
                 let rows: Vec<f32> = fresh
                     .iter()
                     .flat_map(|&i| &embeddings[i * dim..(i + 1) * dim])
                     .copied()
                     .collect();
-                self.append(row, dim, &rows)?;
+                self.append(tx, row, dim, &rows)?;
             }
             for (j, &i) in fresh.iter().enumerate() {
                 let record = RecordRow {
@@ -194,7 +195,7 @@ impl Collection {
                     .flat_map(|&i| &emb[i * dim..(i + 1) * dim])
                     .copied()
                     .collect();
-                self.append(row, dim, &rows)?;
+                self.append(tx, row, dim, &rows)?;
             }
             for i in 0..n {
                 let id = &batch.ids[i];
@@ -322,6 +323,7 @@ impl Collection {
         old: u64,
         dim: usize,
         copied: &[u64],
+        copied_sums: &[checksum::BlockSum],
     ) -> Result<Option<u64>> {
         let generation = old + 1;
         let done = self.write(|tx, row, delta| {
@@ -351,8 +353,18 @@ impl Collection {
                         .copied()
                         .collect::<Vec<f32>>()
                 })?;
+            // The checksums of the rows appended continue those of the copied rows.
+            let sums = checksum::for_append(base, dim, &rows, |block| {
+                Ok(copied_sums
+                    .iter()
+                    .find(|s| s.0 == block)
+                    .map_or((0, 0), |s| (s.1, s.2)))
+            })?;
             // Also checks that the copied rows are all there (length and header).
             self.shared.segment.append(generation, dim, base, &rows)?;
+            meta::checksums::put(tx, row.key, generation, copied_sums)?;
+            meta::checksums::put(tx, row.key, generation, &sums)?;
+            meta::checksums::drop_others(tx, row.key, Some(generation))?;
             for (id, slot) in moves {
                 meta::records::set_slot(tx, row.key, id, slot)?;
             }
@@ -372,11 +384,22 @@ impl Collection {
         Ok(done)
     }
 
-    /// Appends rows at the end of the segment and counts them into `row`.
-    fn append(&self, row: &mut CollectionRow, dim: usize, rows: &[f32]) -> Result<()> {
+    /// Appends rows at the end of the segment, counts them into `row` and stores the
+    /// checksums of the blocks they fill, in the transaction that commits them.
+    fn append(
+        &self,
+        tx: &Transaction<'_>,
+        row: &mut CollectionRow,
+        dim: usize,
+        rows: &[f32],
+    ) -> Result<()> {
+        let sums = checksum::for_append(row.slot_count, dim, rows, |block| {
+            Ok(meta::checksums::get(tx, row.key, row.generation, block)?.unwrap_or((0, 0)))
+        })?;
         self.shared
             .segment
             .append(row.generation, dim, row.slot_count, rows)?;
+        meta::checksums::put(tx, row.key, row.generation, &sums)?;
         row.slot_count += (rows.len() / dim) as u64;
         Ok(())
     }

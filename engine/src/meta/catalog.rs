@@ -252,6 +252,7 @@ pub(crate) fn set_configuration(
 /// Deletes a collection row and (by cascade) its records.
 pub(crate) fn delete_collection(conn: &Connection, key: i64) -> Result<()> {
     super::records::unindex_collection(conn, key)?;
+    super::checksums::drop_others(conn, key, None)?;
     conn.execute("DELETE FROM records WHERE collection_id = ?1", [key])?;
     conn.execute("DELETE FROM collections WHERE id = ?1", [key])?;
     Ok(())

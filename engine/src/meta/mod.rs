@@ -2,6 +2,7 @@
 //! visible, when its SQLite transaction commits.
 
 pub(crate) mod catalog;
+pub(crate) mod checksums;
 mod connections;
 pub(crate) mod records;
 mod schema;

@@ -1,5 +1,5 @@
-//! The sidecar's tables (format version 2) and the check that a file is one we can read;
-//! a version 1 file is migrated on open.
+//! The sidecar's tables (format version 3) and the check that a file is one we can read;
+//! files of versions 1 and 2 are migrated when opened.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 pub(crate) const SQLITE_FILE: &str = "mnemo.sqlite3";
 
 /// Bumped when the tables change; older versions are migrated, newer ones refused.
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
 /// Written into the file so `file(1)`-style checks and other tools can tell what it is.
 const APPLICATION_ID: i32 = 0x4d4e_4d4f; // "MNMO"
 
@@ -79,10 +79,28 @@ CREATE VIRTUAL TABLE record_documents USING fts5(
 );
 ";
 
-/// Version 2: a record may expire. `expires_at` is milliseconds since the Unix epoch, NULL for
+/// Version 2: checksums of the vector rows, per block of `store::checksum::BLOCK_ROWS` slots
+/// of a generation's file, written in the transaction that commits the rows; and the
+/// collections whose rows predate them (a file migrated from version 1), whose checksums are
+/// computed from their files when the database is next opened (`Database::open`).
+const SCHEMA_V2: &str = "
+CREATE TABLE vector_checksums (
+    collection_id INTEGER NOT NULL,
+    generation    INTEGER NOT NULL,
+    block         INTEGER NOT NULL,
+    rows          INTEGER NOT NULL,   -- slots of the block covered (the last block may be short)
+    crc           INTEGER NOT NULL,   -- CRC-32 of those rows' little-endian f32 bytes
+    PRIMARY KEY (collection_id, generation, block)
+) WITHOUT ROWID;
+CREATE TABLE vector_checksums_pending (
+    collection_id INTEGER PRIMARY KEY
+);
+";
+
+/// Version 3: a record may expire. `expires_at` is milliseconds since the Unix epoch, NULL for
 /// never; the partial index answers "which records have expired by now" (reads, the sweep)
 /// with a range probe that touches only expiring records.
-const MIGRATE_V1_TO_V2: &str = "
+const SCHEMA_V3: &str = "
 ALTER TABLE records ADD COLUMN expires_at INTEGER;
 CREATE INDEX records_by_expiry ON records(collection_id, expires_at)
     WHERE expires_at IS NOT NULL;
@@ -103,7 +121,8 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
     match (app_id, version, has_tables) {
         (0, 0, false) => {
             tx.execute_batch(SCHEMA_V1)?;
-            tx.execute_batch(MIGRATE_V1_TO_V2)?;
+            tx.execute_batch(SCHEMA_V2)?;
+            tx.execute_batch(SCHEMA_V3)?;
             tx.execute_batch(&format!(
                 "PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={FORMAT_VERSION};"
             ))?;
@@ -111,8 +130,18 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
         (APPLICATION_ID, FORMAT_VERSION, _) => {}
         (APPLICATION_ID, 1, _) => {
             // Under the write lock (`BEGIN IMMEDIATE`): one process migrates, the others
-            // then see version 2.
-            tx.execute_batch(MIGRATE_V1_TO_V2)?;
+            // then see the current version.
+            tx.execute_batch(SCHEMA_V2)?;
+            tx.execute(
+                "INSERT INTO vector_checksums_pending (collection_id) \
+                 SELECT id FROM collections WHERE slot_count > 0",
+                [],
+            )?;
+            tx.execute_batch(SCHEMA_V3)?;
+            tx.execute_batch(&format!("PRAGMA user_version={FORMAT_VERSION};"))?;
+        }
+        (APPLICATION_ID, 2, _) => {
+            tx.execute_batch(SCHEMA_V3)?;
             tx.execute_batch(&format!("PRAGMA user_version={FORMAT_VERSION};"))?;
         }
         (APPLICATION_ID, found, _) => {

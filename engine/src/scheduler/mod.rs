@@ -60,10 +60,12 @@ pub enum JobKind {
     ExpirySweep,
     /// Rewrites a collection's vector file without its dead slots.
     Compaction,
+    /// Verifies every block of vector rows against its checksum (`Database::scrub`).
+    Scrub,
 }
 
 impl JobKind {
-    const ALL: [JobKind; 7] = [
+    const ALL: [JobKind; 8] = [
         JobKind::IndexCatchUp,
         JobKind::GraphSave,
         JobKind::LiveCheckpoint,
@@ -71,6 +73,7 @@ impl JobKind {
         JobKind::WalCheckpoint,
         JobKind::ExpirySweep,
         JobKind::Compaction,
+        JobKind::Scrub,
     ];
 
     /// The kind's name, as `jobs()` reports it (`index_catch_up`, ...).
@@ -83,6 +86,7 @@ impl JobKind {
             JobKind::WalCheckpoint => "wal_checkpoint",
             JobKind::ExpirySweep => "expiry_sweep",
             JobKind::Compaction => "compaction",
+            JobKind::Scrub => "scrub",
         }
     }
 

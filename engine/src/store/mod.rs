@@ -1,6 +1,8 @@
 //! Vector storage: append-only, fixed-stride f32 rows, in a memory-mapped file or in memory;
-//! and `mmap.rs`, the one place that maps files (the HNSW graph's too).
+//! and `mmap.rs`, the one place that maps files (the HNSW graph's too); `checksum.rs`, the
+//! per-block checksums of the rows.
 
+pub(crate) mod checksum;
 mod mmap;
 mod segment;
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod checksums;
 mod chroma_parity;
 mod compaction;
 mod crash;

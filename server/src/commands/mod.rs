@@ -109,6 +109,10 @@ fn remedy(dir: &Path, collection: Option<&str>, kind: ProblemKind) -> String {
             "{name}: embeddings are stored only in the vector file and cannot be rebuilt \
              from the other files: {restore}"
         ),
+        (ProblemKind::VectorChecksum, Some(name)) => format!(
+            "{name}: the embeddings in the named slots were changed on disk after they were \
+             written; they exist nowhere else: {restore}, or add those records again"
+        ),
         (ProblemKind::Records, Some(name)) => {
             format!("{name}: the records disagree with the catalog: {restore}")
         }

@@ -472,6 +472,32 @@ fn inspect_fails_on_a_damaged_vector_file_and_says_what_to_do() {
 }
 
 #[test]
+fn inspect_fails_on_rows_changed_on_disk_and_names_the_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(sample_db(dir.path(), 10));
+    let p = dir.path().to_str().unwrap();
+    let file = vector_file(dir.path());
+    let mut bytes = std::fs::read(&file).unwrap();
+    // A byte inside the rows (past the 64-byte header): the file's shape stays valid.
+    bytes[64 + 9] ^= 0x40;
+    std::fs::write(&file, &bytes).unwrap();
+    let out = mnemodb(&["inspect", p]);
+    let report = stdout(&out);
+    fails_with(out, "inspect found 1 problem(s)");
+    assert!(
+        report.contains(&format!(
+            "{} slots 0..10: the rows do not match",
+            file.display()
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains("were changed on disk after they were written"),
+        "{report}"
+    );
+}
+
+#[test]
 fn inspect_names_the_rebuild_for_a_damaged_filter_index() {
     let dir = tempfile::tempdir().unwrap();
     drop(sample_db(dir.path(), 10));
