@@ -161,3 +161,50 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
     tx.commit()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::*;
+
+    /// A version 2 file (checksums, no expiry) gains `records.expires_at` and its index on
+    /// open, keeping its rows; a version 1 file gets both steps.
+    #[test]
+    fn version_1_and_2_files_are_migrated_to_the_current_version() {
+        for from in [1u32, 2] {
+            let mut conn = Connection::open_in_memory().unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            if from == 2 {
+                conn.execute_batch(SCHEMA_V2).unwrap();
+            }
+            conn.execute_batch(&format!(
+                "PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={from};
+                 INSERT INTO collections (uuid, name, space) VALUES ('u', 'coll', 'l2');
+                 INSERT INTO records (collection_id, id, slot, ord, seq) VALUES (1, 'a', 0, 0, 1);"
+            ))
+            .unwrap();
+            create_or_check(&mut conn).unwrap();
+            let version: u32 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, FORMAT_VERSION, "from v{from}");
+            let (id, expires): (String, Option<i64>) = conn
+                .query_row("SELECT id, expires_at FROM records", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap();
+            assert_eq!((id.as_str(), expires), ("a", None), "from v{from}");
+            let indexed: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE name = 'records_by_expiry'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(indexed, 1, "from v{from}");
+            // Opening again changes nothing.
+            create_or_check(&mut conn).unwrap();
+        }
+    }
+}
