@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.metadata as md
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -326,6 +327,12 @@ class MnemodbStore(ChromaLikeStore):
 
     def build(self, base, records):
         super().build(base, records)
+        # What a user who does not wait sees: the first query right after the adds return,
+        # while the index is still being built behind them.
+        if getattr(self, "first_query", None) is not None:
+            t = time.perf_counter()
+            self.search(self.first_query, 10)
+            self.first_query_ms = (time.perf_counter() - t) * 1e3
         # Adds return once durable and the index builds behind them: ingest ends when the
         # index is complete, like the peers' builds.
         self.col.wait_for_index()

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::collection::{Collection, CollectionShared, DbShared, ScrubAt};
+use crate::collection::{
+    Collection, CollectionShared, DEFAULT_SWEEP_INTERVAL_MS, DbShared, ScrubAt,
+};
 use crate::config::CollectionConfig;
 use crate::error::{Error, Result};
 use crate::meta::{self, CollectionRow, Sidecar};
@@ -158,6 +160,12 @@ impl Database {
     /// expiry sweeps.
     pub fn jobs(&self) -> Vec<JobInfo> {
         self.inner.shared.scheduler.jobs()
+    }
+
+    /// A handle to the job with this id (to wait for it or cancel it), while
+    /// [`jobs`](Self::jobs) lists it.
+    pub fn job(&self, id: u64) -> Option<crate::Job> {
+        self.inner.shared.scheduler.job(id)
     }
 
     /// Closes the database: stops queueing background work, lets the jobs queued or
@@ -454,6 +462,12 @@ impl DbInner {
             let pending = meta::checksums::pending(tx)?;
             for row in &rows {
                 let cdir = collections_dir.join(row.uuid.to_string());
+                // A compaction running in another process is writing the next generation:
+                // leave the directory to it (it cleans up after itself).
+                let _compaction = match compaction_idle(&cdir) {
+                    Some(lock) => lock,
+                    None => continue,
+                };
                 let segment = Segment::in_dir(cdir);
                 if let Some(dim) = row.dimension {
                     segment.truncate_uncommitted(row.generation, dim, row.slot_count)?;
@@ -496,8 +510,24 @@ fn start_expiry_timer(inner: &Arc<DbInner>) {
     let spawned = std::thread::Builder::new()
         .name("mnemodb-expiry".into())
         .spawn(move || {
+            // The first look comes one interval after open (or when poked): a database opened
+            // and dropped at once is never held alive by this thread. Reads hide and sweep
+            // whatever expired before then.
+            let mut wait_ms = DEFAULT_SWEEP_INTERVAL_MS;
             loop {
-                let wait_ms = {
+                let state = signal.state.lock().unwrap_or_else(|p| p.into_inner());
+                let (mut state, _) = signal
+                    .changed
+                    .wait_timeout_while(state, Duration::from_millis(wait_ms), |s| {
+                        !s.poked && !s.stop
+                    })
+                    .unwrap_or_else(|p| p.into_inner());
+                if state.stop {
+                    return;
+                }
+                state.poked = false;
+                drop(state);
+                wait_ms = {
                     let Some(db) = db.upgrade() else { return };
                     if db.shared.scheduler.is_closed() {
                         return;
@@ -512,21 +542,26 @@ fn start_expiry_timer(inner: &Arc<DbInner>) {
                         .map_or(every, |u| u.min(every))
                         .max(TIMER_MIN_WAIT_MS)
                 };
-                let state = signal.state.lock().unwrap_or_else(|p| p.into_inner());
-                let (mut state, _) = signal
-                    .changed
-                    .wait_timeout_while(state, Duration::from_millis(wait_ms), |s| {
-                        !s.poked && !s.stop
-                    })
-                    .unwrap_or_else(|p| p.into_inner());
-                if state.stop {
-                    return;
-                }
-                state.poked = false;
             }
         });
     // Without the thread, expired records are still hidden and swept when reads meet them.
     drop(spawned);
+}
+
+/// Holds the collection's compaction lock if no compaction holds it (`None`: one does).
+fn compaction_idle(cdir: &Path) -> Option<Option<std::fs::File>> {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(cdir.join(crate::collection::COMPACT_LOCK_FILE))
+    else {
+        // No lock file: no compaction ever ran here.
+        return Some(None);
+    };
+    match file.try_lock() {
+        Ok(()) => Some(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => None,
+        Err(std::fs::TryLockError::Error(_)) => Some(None),
+    }
 }
 
 fn remove_dir_if_present(dir: &Path) -> Result<()> {

@@ -94,6 +94,17 @@ pub mod testing {
     use crate::filter::{Validation, parse_filter};
     use crate::types::Metadata;
 
+    /// Has every compaction of `db` call `hook` between copying the live rows and its
+    /// commit, so tests can write, read or cancel while it is there.
+    pub fn set_compaction_hook(db: &crate::Database, hook: Option<Box<dyn Fn() + Send + Sync>>) {
+        *db.inner()
+            .shared
+            .compaction_hook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) =
+            hook.map(|h| crate::collection::CompactionHook(std::sync::Arc::from(h)));
+    }
+
     /// Gives collections of `db` an HNSW graph from `slots` slots on (4,096 by default), so
     /// tests can exercise the index on small data.
     pub fn set_index_min_slots(db: &crate::Database, slots: u64) {

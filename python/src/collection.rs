@@ -297,6 +297,13 @@ impl Collection {
         )
     }
 
+    /// Starts compacting the collection in the background; returns the job.
+    fn start_compaction(&self) -> crate::database::Job {
+        crate::database::Job {
+            inner: self.inner.start_compaction(),
+        }
+    }
+
     /// Links every committed record into the HNSW index now (writes queue it in the
     /// background); returns when the index is complete.
     fn wait_for_index(&self, py: Python<'_>) -> PyResult<()> {

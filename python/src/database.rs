@@ -145,19 +145,14 @@ impl Database {
         let jobs = self.inner.jobs();
         let items = jobs
             .iter()
-            .map(|j| {
-                let d = PyDict::new(py);
-                d.set_item("id", j.id)?;
-                d.set_item("kind", j.kind.as_str())?;
-                d.set_item("collection", j.collection.map(|u| u.to_string()))?;
-                d.set_item("done", j.done)?;
-                d.set_item("total", j.total)?;
-                d.set_item("state", j.state.as_str())?;
-                d.set_item("error", j.error.as_deref())?;
-                Ok(d)
-            })
+            .map(|j| job_dict(py, j))
             .collect::<PyResult<Vec<Bound<'py, PyDict>>>>()?;
         PyList::new(py, items)
+    }
+
+    /// A handle to the job with this id while `jobs()` lists it, else `None`.
+    fn job(&self, id: u64) -> Option<Job> {
+        self.inner.job(id).map(|inner| Job { inner })
     }
 
     /// Lets background jobs finish for at most `timeout` seconds, cancels the rest, and saves
@@ -182,4 +177,53 @@ fn database(py: Python<'_>, inner: mnemodb::Database) -> PyResult<Bound<'_, PyAn
 /// An engine collection handle as a `_native.Collection`.
 fn collection(py: Python<'_>, inner: mnemodb::Collection) -> PyResult<Bound<'_, PyAny>> {
     Ok(Bound::new(py, Collection::new(inner))?.into_any())
+}
+
+/// A background job: watch it, wait for it, cancel it.
+#[derive(Debug)]
+#[pyclass(module = "mnemodb._native", frozen)]
+pub struct Job {
+    pub(crate) inner: mnemodb::Job,
+}
+
+/// A job's snapshot as the dict `jobs()` gives.
+pub(crate) fn job_dict<'py>(py: Python<'py>, j: &mnemodb::JobInfo) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("id", j.id)?;
+    d.set_item("kind", j.kind.as_str())?;
+    d.set_item("collection", j.collection.map(|u| u.to_string()))?;
+    d.set_item("done", j.done)?;
+    d.set_item("total", j.total)?;
+    d.set_item("state", j.state.as_str())?;
+    d.set_item("error", j.error.as_deref())?;
+    Ok(d)
+}
+
+#[pymethods]
+impl Job {
+    /// The job now, as a dict like those of `Database.jobs()`.
+    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        job_dict(py, &self.inner.info())
+    }
+
+    /// Asks the job to stop (a queued job never starts; a running one stops at its next step).
+    fn cancel(&self) {
+        self.inner.cancel();
+    }
+
+    /// Waits (GIL released) until the job ends or `timeout` seconds pass (`None`: no limit);
+    /// returns its state then.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<&'static str> {
+        let timeout = timeout
+            .map(|t| {
+                std::time::Duration::try_from_secs_f64(t).map_err(|_| {
+                    pyo3::exceptions::PyValueError::new_err(format!(
+                        "timeout must be a number of seconds >= 0, got {t}"
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(py.detach(|| self.inner.wait(timeout)).as_str())
+    }
 }

@@ -21,6 +21,7 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<database::Database>()?;
     m.add_class::<collection::Collection>()?;
+    m.add_class::<database::Job>()?;
     m.add_class::<pool::Pending>()?;
     m.add_class::<pool::Mailbox>()?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import numpy as np
+import pytest
 
 import mnemodb
 
@@ -68,3 +69,44 @@ def test_close_is_idempotent_and_waits_for_the_last_client(tmp_path: Any) -> Non
     b.close()
     assert [j for j in b.jobs() if j["kind"] == "live_checkpoint"]
     del c
+
+
+def test_jobs_are_dicts_with_wait_and_cancel(tmp_path: Any) -> None:
+    client = mnemodb.PersistentClient(path=str(tmp_path))
+    _fill(client)
+    jobs = client.jobs()
+    assert jobs and all(isinstance(j, dict) for j in jobs)
+    for j in jobs:
+        assert j.wait(timeout=120) in ("done", "cancelled"), j
+        assert j["state"] in ("done", "cancelled")
+    with pytest.raises(ValueError, match="timeout"):
+        jobs[0].wait(timeout=-1)
+    jobs[0].cancel()  # a finished job: nothing to stop
+
+
+def test_compact_returns_a_job_and_keeps_every_record(tmp_path: Any) -> None:
+    client = mnemodb.PersistentClient(path=str(tmp_path))
+    c = _fill(client)
+    c.delete(ids=[f"id{i}" for i in range(0, N, 2)])
+    job = c.compact()
+    assert job["kind"] == "compaction"
+    # Reads and writes go on while it runs.
+    c.add(ids=["new"], embeddings=np.ones((1, DIM), dtype=np.float32))
+    assert job.wait(timeout=120) == "done", job
+    assert job["done"] == job["total"] > 0
+    assert c.count() == N // 2 + 1
+    assert c.get(ids=["new", "id1"])["ids"] == ["id1", "new"]
+    assert any(j["id"] == job["id"] for j in client.jobs())
+
+
+def test_a_cancelled_compaction_changes_nothing(tmp_path: Any) -> None:
+    client = mnemodb.PersistentClient(path=str(tmp_path))
+    c = _fill(client)
+    c.delete(ids=["id0", "id1"])
+    before = c.get(include=["embeddings"])
+    job = c.compact()
+    job.cancel()
+    assert job.wait(timeout=120) in ("cancelled", "done")
+    after = c.get(include=["embeddings"])
+    assert after["ids"] == before["ids"]
+    assert np.array_equal(after["embeddings"], before["embeddings"])

@@ -1,6 +1,7 @@
 //! A collection handle and the per-process state behind it: the vector segment and a cache of
 //! which slots are live, kept in step with the sidecar.
 
+mod compact;
 mod expiry;
 mod filter_cache;
 mod hit_ids;
@@ -14,6 +15,7 @@ mod verify;
 pub(crate) use verify::ScrubAt;
 mod write;
 
+pub(crate) use compact::COMPACT_LOCK_FILE;
 use index::EXACT_BELOW_SLOTS;
 pub use index::SearchOptions;
 pub(crate) use live_checkpoint::read as read_live_checkpoint;
@@ -61,6 +63,18 @@ pub(crate) struct DbShared {
     pub(crate) clock: RwLock<crate::Clock>,
     /// How often the database looks for expired records to sweep, in milliseconds.
     pub(crate) sweep_interval_ms: AtomicU64,
+    /// Called by a compaction between its copy and its commit (tests pause it there).
+    pub(crate) compaction_hook: std::sync::Mutex<Option<CompactionHook>>,
+}
+
+/// See [`DbShared::compaction_hook`].
+#[derive(Clone)]
+pub(crate) struct CompactionHook(pub(crate) Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for CompactionHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CompactionHook")
+    }
 }
 
 impl DbShared {
@@ -71,6 +85,7 @@ impl DbShared {
             scheduler: Default::default(),
             clock: RwLock::default(),
             sweep_interval_ms: AtomicU64::new(DEFAULT_SWEEP_INTERVAL_MS),
+            compaction_hook: Default::default(),
         }
     }
 
@@ -155,10 +170,12 @@ pub(crate) struct CollectionShared {
     pub(crate) row_memo: meta::RowMemo,
     /// Ids of records by slot, for query hits.
     pub(crate) hit_ids: hit_ids::HitIds,
-    /// Blocks of vector rows whose checksums this process verified.
-    pub(crate) verified: verify::Verified,
     /// The expiry sweep queued or running, if any (one at a time per collection).
     pub(crate) sweep: std::sync::Mutex<Option<crate::Job>>,
+    /// Held by this process's compaction of the collection.
+    pub(crate) compacting: std::sync::Mutex<()>,
+    /// Blocks of vector rows whose checksums this process verified.
+    pub(crate) verified: verify::Verified,
 }
 
 impl CollectionShared {
@@ -174,8 +191,9 @@ impl CollectionShared {
             filter_cache: Default::default(),
             row_memo: Default::default(),
             hit_ids: Default::default(),
-            verified: Default::default(),
             sweep: Default::default(),
+            compacting: Default::default(),
+            verified: Default::default(),
         })
     }
 }

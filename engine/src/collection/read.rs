@@ -25,7 +25,7 @@ const READ_ATTEMPTS: usize = 3;
 impl Collection {
     /// Number of records.
     pub fn count(&self) -> Result<u64> {
-        self.snapshot(|tx, row, live| Ok(live.live - self.expired(tx, row)?.len()))
+        self.snapshot(|tx, row, live| Ok(live.live.saturating_sub(self.expired(tx, row)?.len())))
     }
 
     /// Number of records that pass chromadb's `where` and `where_document` filters (JSON, checked

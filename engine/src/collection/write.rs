@@ -313,54 +313,79 @@ impl Collection {
         })
     }
 
-    /// Rewrites the vector file without dead slots (left by updates and deletes) and returns
-    /// how many slots were reclaimed. Readers keep working on the old file until they see the
-    /// commit.
-    pub fn compact(&self) -> Result<u64> {
-        let (reclaimed, generation) = self.write(|tx, row, delta| {
-            let Some(dim) = row.dimension else {
-                return Ok((0, row.generation));
-            };
-            let mut live: Vec<RecordRow> = Vec::new();
-            meta::records::for_each(tx, row.key, |r| {
-                live.push(r);
-                Ok(())
-            })?;
-            let reclaimed = row.slot_count - live.len() as u64;
-            if reclaimed == 0 {
-                return Ok((0, row.generation));
+    /// The last step of a compaction: under the write lock, brings generation `old + 1`
+    /// (whose first `copied.len()` rows phase one copied from the slots in `copied`, sorted)
+    /// up to date with the writes made since (their rows appended), points every record at
+    /// its new slot and switches the collection to the new generation, in one commit.
+    /// Returns how many slots were reclaimed; `None` if another compaction got there first.
+    pub(super) fn commit_compaction(
+        &self,
+        old: u64,
+        dim: usize,
+        copied: &[u64],
+        copied_sums: &[checksum::BlockSum],
+    ) -> Result<Option<u64>> {
+        let generation = old + 1;
+        let done = self.write(|tx, row, delta| {
+            if row.generation != old || row.dimension != Some(dim) {
+                return Ok(None);
             }
-            let packed =
-                self.shared
-                    .segment
-                    .with_rows(row.generation, dim, row.slot_count, |rows| {
-                        live.iter()
-                            .flat_map(|r| &rows[r.slot as usize * dim..(r.slot as usize + 1) * dim])
-                            .copied()
-                            .collect::<Vec<f32>>()
-                    })?;
-            let generation = row.generation + 1;
+            let records = meta::records::ids_and_slots(tx, row.key)?;
+            let base = copied.len() as u64;
+            let mut moves: Vec<(&str, u64)> = Vec::with_capacity(records.len());
+            let mut fresh: Vec<u64> = Vec::new();
+            for (id, slot) in &records {
+                match copied.binary_search(slot) {
+                    Ok(i) => moves.push((id, i as u64)),
+                    Err(_) => {
+                        moves.push((id, base + fresh.len() as u64));
+                        fresh.push(*slot);
+                    }
+                }
+            }
+            // Rows are checked before their copies get fresh checksums: a compaction must not
+            // turn damaged rows into rows that verify.
             self.shared
+                .verify_slots(tx, row, copied.iter().chain(&fresh).copied())?;
+            let rows = self
+                .shared
                 .segment
-                .write_generation(generation, dim, &packed)?;
-            let sums = checksum::for_append(0, dim, &packed, |_| Ok((0, 0)))?;
+                .with_rows(old, dim, row.slot_count, |rows| {
+                    fresh
+                        .iter()
+                        .flat_map(|&s| &rows[s as usize * dim..(s as usize + 1) * dim])
+                        .copied()
+                        .collect::<Vec<f32>>()
+                })?;
+            // The checksums of the rows appended continue those of the copied rows.
+            let sums = checksum::for_append(base, dim, &rows, |block| {
+                Ok(copied_sums
+                    .iter()
+                    .find(|s| s.0 == block)
+                    .map_or((0, 0), |s| (s.1, s.2)))
+            })?;
+            // Also checks that the copied rows are all there (length and header).
+            self.shared.segment.append(generation, dim, base, &rows)?;
+            meta::checksums::put(tx, row.key, generation, copied_sums)?;
             meta::checksums::put(tx, row.key, generation, &sums)?;
             meta::checksums::drop_others(tx, row.key, Some(generation))?;
-            for (slot, r) in live.iter().enumerate() {
-                meta::records::set_slot(tx, row.key, &r.id, slot as u64)?;
+            for (id, slot) in moves {
+                meta::records::set_slot(tx, row.key, id, slot)?;
             }
+            let slots = base + fresh.len() as u64;
+            let reclaimed = row.slot_count - slots;
             row.generation = generation;
-            row.slot_count = live.len() as u64;
+            row.slot_count = slots;
             delta.renumbered = true;
             delta.changed = true;
-            Ok((reclaimed, generation))
+            Ok(Some(reclaimed))
         })?;
-        if reclaimed > 0 {
+        if done.is_some() {
             // Committed: the old generation is garbage. Mappings of it stay valid (unlink).
             self.shared.segment.remove_other_generations(generation)?;
             self.db.reclaim_space()?;
         }
-        Ok(reclaimed)
+        Ok(done)
     }
 
     /// Appends rows at the end of the segment, counts them into `row` and stores the

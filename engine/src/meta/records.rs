@@ -226,6 +226,20 @@ pub(crate) fn slots_and_ords(conn: &Connection, key: i64) -> Result<Vec<(u64, u6
     Ok(rows)
 }
 
+/// `(id, slot)` of every record of a collection, by slot (compaction).
+pub(crate) fn ids_and_slots(conn: &Connection, key: i64) -> Result<Vec<(String, u64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, slot FROM records INDEXED BY records_by_slot WHERE collection_id = ?1 \
+         ORDER BY slot",
+    )?;
+    let rows = stmt
+        .query_map([key], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// Number of records in a collection.
 pub(crate) fn count(conn: &Connection, key: i64) -> Result<u64> {
     let n: i64 = conn

@@ -1,5 +1,5 @@
-//! The sidecar's tables (format version 2) and the check that a file is one we can read;
-//! files of version 1 are migrated when opened.
+//! The sidecar's tables (format version 3) and the check that a file is one we can read;
+//! files of versions 1 and 2 are migrated when opened.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 pub(crate) const SQLITE_FILE: &str = "mnemo.sqlite3";
 
 /// Bumped when the tables change; older versions are migrated, newer ones refused.
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
 /// Written into the file so `file(1)`-style checks and other tools can tell what it is.
 const APPLICATION_ID: i32 = 0x4d4e_4d4f; // "MNMO"
 
@@ -97,10 +97,10 @@ CREATE TABLE vector_checksums_pending (
 );
 ";
 
-/// Also version 2: a record may expire. `expires_at` is milliseconds since the Unix epoch, NULL for
+/// Version 3: a record may expire. `expires_at` is milliseconds since the Unix epoch, NULL for
 /// never; the partial index answers "which records have expired by now" (reads, the sweep)
 /// with a range probe that touches only expiring records.
-const MIGRATE_V1_TO_V2: &str = "
+const SCHEMA_V3: &str = "
 ALTER TABLE records ADD COLUMN expires_at INTEGER;
 CREATE INDEX records_by_expiry ON records(collection_id, expires_at)
     WHERE expires_at IS NOT NULL;
@@ -122,22 +122,26 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
         (0, 0, false) => {
             tx.execute_batch(SCHEMA_V1)?;
             tx.execute_batch(SCHEMA_V2)?;
-            tx.execute_batch(MIGRATE_V1_TO_V2)?;
+            tx.execute_batch(SCHEMA_V3)?;
             tx.execute_batch(&format!(
                 "PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={FORMAT_VERSION};"
             ))?;
         }
         (APPLICATION_ID, FORMAT_VERSION, _) => {}
         (APPLICATION_ID, 1, _) => {
+            // Under the write lock (`BEGIN IMMEDIATE`): one process migrates, the others
+            // then see the current version.
             tx.execute_batch(SCHEMA_V2)?;
             tx.execute(
                 "INSERT INTO vector_checksums_pending (collection_id) \
                  SELECT id FROM collections WHERE slot_count > 0",
                 [],
             )?;
-            // Under the write lock (`BEGIN IMMEDIATE`): one process migrates, the others
-            // then see version 2.
-            tx.execute_batch(MIGRATE_V1_TO_V2)?;
+            tx.execute_batch(SCHEMA_V3)?;
+            tx.execute_batch(&format!("PRAGMA user_version={FORMAT_VERSION};"))?;
+        }
+        (APPLICATION_ID, 2, _) => {
+            tx.execute_batch(SCHEMA_V3)?;
             tx.execute_batch(&format!("PRAGMA user_version={FORMAT_VERSION};"))?;
         }
         (APPLICATION_ID, found, _) => {
@@ -156,4 +160,51 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::*;
+
+    /// A version 2 file (checksums, no expiry) gains `records.expires_at` and its index on
+    /// open, keeping its rows; a version 1 file gets both steps.
+    #[test]
+    fn version_1_and_2_files_are_migrated_to_the_current_version() {
+        for from in [1u32, 2] {
+            let mut conn = Connection::open_in_memory().unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            if from == 2 {
+                conn.execute_batch(SCHEMA_V2).unwrap();
+            }
+            conn.execute_batch(&format!(
+                "PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={from};
+                 INSERT INTO collections (uuid, name, space) VALUES ('u', 'coll', 'l2');
+                 INSERT INTO records (collection_id, id, slot, ord, seq) VALUES (1, 'a', 0, 0, 1);"
+            ))
+            .unwrap();
+            create_or_check(&mut conn).unwrap();
+            let version: u32 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, FORMAT_VERSION, "from v{from}");
+            let (id, expires): (String, Option<i64>) = conn
+                .query_row("SELECT id, expires_at FROM records", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap();
+            assert_eq!((id.as_str(), expires), ("a", None), "from v{from}");
+            let indexed: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE name = 'records_by_expiry'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(indexed, 1, "from v{from}");
+            // Opening again changes nothing.
+            create_or_check(&mut conn).unwrap();
+        }
+    }
 }

@@ -56,21 +56,24 @@ pub enum JobKind {
     WalkCopyEncode,
     /// Copies the sidecar's write-ahead log into the database file and truncates it.
     WalCheckpoint,
-    /// Verifies every block of vector rows against its checksum (`Database::scrub`).
-    Scrub,
     /// Deletes a collection's expired records.
     ExpirySweep,
+    /// Rewrites a collection's vector file without its dead slots.
+    Compaction,
+    /// Verifies every block of vector rows against its checksum (`Database::scrub`).
+    Scrub,
 }
 
 impl JobKind {
-    const ALL: [JobKind; 7] = [
+    const ALL: [JobKind; 8] = [
         JobKind::IndexCatchUp,
         JobKind::GraphSave,
         JobKind::LiveCheckpoint,
         JobKind::WalkCopyEncode,
         JobKind::WalCheckpoint,
-        JobKind::Scrub,
         JobKind::ExpirySweep,
+        JobKind::Compaction,
+        JobKind::Scrub,
     ];
 
     /// The kind's name, as `jobs()` reports it (`index_catch_up`, ...).
@@ -81,8 +84,9 @@ impl JobKind {
             JobKind::LiveCheckpoint => "live_checkpoint",
             JobKind::WalkCopyEncode => "walk_copy_encode",
             JobKind::WalCheckpoint => "wal_checkpoint",
-            JobKind::Scrub => "scrub",
             JobKind::ExpirySweep => "expiry_sweep",
+            JobKind::Compaction => "compaction",
+            JobKind::Scrub => "scrub",
         }
     }
 
@@ -463,6 +467,14 @@ impl Scheduler {
     pub(crate) fn jobs(&self) -> Vec<JobInfo> {
         let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         jobs.iter().map(|j| j.info()).collect()
+    }
+
+    /// A handle to the job with this id, while it is listed.
+    pub(crate) fn job(&self, id: u64) -> Option<Job> {
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.iter().find(|j| j.id == id).map(|j| Job {
+            shared: Arc::clone(j),
+        })
     }
 
     /// Handles to the jobs not finished yet.

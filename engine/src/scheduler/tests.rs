@@ -166,6 +166,11 @@ fn a_job_on_its_own_thread_does_not_wait_for_the_pool() {
         }
         Ok(())
     });
+    // The pool's only thread is busy before the other job is submitted (a queued long job
+    // would make the check below race with the pool starting it).
+    while long.info().state == JobState::Queued {
+        std::thread::yield_now();
+    }
     let own = s.submit_on_own_thread(JobKind::WalCheckpoint, None, |_| Ok(()));
     assert_eq!(
         own.wait(LONG),

@@ -161,6 +161,25 @@ impl Segment {
         }
     }
 
+    /// Removes the vector file of `generation` (a compaction that did not commit).
+    pub(crate) fn remove_generation(&self, generation: u64) -> Result<()> {
+        match self {
+            Segment::Memory(m) => {
+                m.write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&generation);
+                Ok(())
+            }
+            Segment::File(f) => {
+                let path = Segment::file_path(&f.dir, generation);
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != IoKind::NotFound => Err(Error::io("remove", &path, e)),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
     /// Removes the files of generations other than `keep` (after a compaction committed):
     /// vector files and the files derived from them (`hnsw.<generation>.bin`,
     /// `live.<generation>.bin`), and temporary files a writer left behind.

@@ -193,6 +193,25 @@ fn damage_after_a_verified_read_is_found_by_check_and_scrub() {
     assert_eq!(db.scrub().wait(None), JobState::Failed);
 }
 
+/// A compaction copies rows into a new file with new checksums: damaged rows must stop it,
+/// not come out verified.
+#[test]
+fn compaction_does_not_launder_damaged_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let c = db.create_collection("sums", Space::L2, None).unwrap();
+    add(&c, 0..200);
+    let dead: Vec<String> = (0..20).map(|i| format!("r{i:05}")).collect();
+    c.delete(&dead).unwrap();
+    let file = vector_file(dir.path());
+    damage(&file, 100, &f32::NAN.to_le_bytes());
+    let err = c.compact().unwrap_err();
+    assert!(err.to_string().contains("slots 64..128"), "{err}");
+    // The old generation is still the current one, and still found damaged.
+    assert_eq!(vector_file(dir.path()), file);
+    assert!(!db.check().unwrap().is_ok());
+}
+
 #[test]
 fn in_memory_databases_checksum_too() {
     let db = Database::in_memory().unwrap();

@@ -7,6 +7,7 @@ mod api;
 mod checksums;
 mod chroma_dir;
 mod chroma_parity;
+mod compaction;
 mod crash;
 mod disk_full;
 mod expiry;

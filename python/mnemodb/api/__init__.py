@@ -25,6 +25,7 @@ from .. import _validate as v
 from .._chroma_types import presents_as
 from ..errors import AuthorizationError, InvalidArgumentError, NotFoundError, _adopt_chroma
 from ..config import Settings
+from ..jobs import Job
 from ..embedding_functions import build_embedding_function, describe_embedding_function
 from ..types import (
     ID,
@@ -150,11 +151,12 @@ class Client:
         self._closed = True
         _release_database(self._identifier, self._db)
 
-    def jobs(self) -> List[Dict[str, Any]]:
-        """The database's background jobs (index building, saves), queued or running, and
-        the last finished ones: dicts with ``id``, ``kind``, ``collection``, ``done``,
-        ``total``, ``state`` (queued, running, done, failed, cancelled) and ``error``."""
-        return cast(List[Dict[str, Any]], self._db.jobs())
+    def jobs(self) -> List[Job]:
+        """The database's background jobs (index building, saves, expiry sweeps,
+        compactions), queued or running, and the last finished ones: dicts with ``id``,
+        ``kind``, ``collection``, ``done``, ``total``, ``state`` (queued, running, done,
+        failed, cancelled) and ``error``, with ``wait(timeout)`` and ``cancel()``."""
+        return [Job(d, self._db.job(d["id"])) for d in self._db.jobs()]
 
     @staticmethod
     def clear_system_cache() -> None:
@@ -600,6 +602,13 @@ class Collection:
     ) -> None:
         ids_l, matrix, mds, docs, uris_l = self._prepare_write("update", ids, embeddings, metadatas, documents, images, uris)
         self._native.update(ids_l, matrix, docs, uris_l, mds, False, **_expiry(ttl, expires_at))
+
+    def compact(self) -> Job:
+        """mnemodb only: starts rewriting the collection's vector file without the space
+        deleted and updated records left behind, and returns the background :class:`Job`
+        (``wait(timeout)``, ``cancel()``). Reads and writes go on meanwhile."""
+        handle = self._native.start_compaction()
+        return Job(handle.info(), handle)
 
     def update_deferred(
         self,

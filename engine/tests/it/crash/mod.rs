@@ -93,6 +93,7 @@ fn child_writer() {
     emit("@ready");
     let mut rng = Rng::new(seed);
     let mut fresh = 0;
+    let mut background = None;
     for n in 1..VERSIONS_PER_CHILD {
         let op = next_op(
             &mut rng,
@@ -102,6 +103,14 @@ fn child_writer() {
             &mut fresh,
         );
         let text = op.encode();
+        if matches!(op, Op::Compact) && rng.chance(1, 2) {
+            // A compaction in the background: the calls that follow run while it copies and
+            // commits, and `KillPlan::InCompaction` kills somewhere in it. It changes no
+            // record, so the parent's model needs no line for it.
+            let _ = background.insert(c.start_compaction());
+            emit("@compacting");
+            continue;
+        }
         emit(&format!("@begin {n} {text}"));
         execute(&c, &op).unwrap_or_else(|e| panic!("child: call {n} ({text}) failed: {e}"));
         emit(&format!("@ack {n}"));
@@ -126,6 +135,9 @@ enum KillPlan {
     SinceReady(Duration),
     /// As soon as this many calls were acknowledged (the next one is usually in flight).
     AtAck(u64),
+    /// This long after the child started a background compaction (while it copies, catches
+    /// up or commits, with writes going on).
+    InCompaction(Duration),
 }
 
 impl KillPlan {
@@ -133,6 +145,7 @@ impl KillPlan {
         match rng.below(8) {
             0 => KillPlan::SinceSpawn(Duration::from_millis(rng.range(0, 60))),
             1 | 2 => KillPlan::AtAck(rng.range(1, 60)),
+            3 | 4 => KillPlan::InCompaction(Duration::from_micros(rng.range(0, 3000))),
             _ => KillPlan::SinceReady(Duration::from_millis(rng.range(2, 200))),
         }
     }
@@ -148,6 +161,7 @@ struct Stats {
     in_flight_applied: u64,
     in_flight_absent: u64,
     max_records: usize,
+    killed_in_compaction: u64,
 }
 
 impl std::fmt::Display for Stats {
@@ -155,14 +169,16 @@ impl std::fmt::Display for Stats {
         write!(
             f,
             "{} iterations ({} checked), {} acknowledged calls, {} kills with a call in flight \
-             (checks found it applied {} times, absent {} times), up to {} records",
+             (checks found it applied {} times, absent {} times), up to {} records, {} kills \
+             timed from a background compaction's start",
             self.iterations,
             self.verified,
             self.acked,
             self.killed_in_flight,
             self.in_flight_applied,
             self.in_flight_absent,
-            self.max_records
+            self.max_records,
+            self.killed_in_compaction
         )
     }
 }
@@ -250,9 +266,14 @@ impl CrashRun {
             match rx.recv_timeout(deadline.unwrap_or(give_up).min(give_up) - now) {
                 Ok(ChildEvent::Line { text, complete, .. }) => {
                     let ready = complete && text == "@ready";
+                    let compacting = complete && text == "@compacting";
                     let acked = complete && text.starts_with("@ack ");
                     lines.push((text, complete));
                     if let (true, KillPlan::SinceReady(d)) = (ready, plan) {
+                        deadline = Some(Instant::now() + d);
+                    }
+                    if let (true, KillPlan::InCompaction(d), None) = (compacting, plan, deadline) {
+                        self.stats.killed_in_compaction += 1;
                         deadline = Some(Instant::now() + d);
                     }
                     acks += u64::from(acked);
@@ -397,10 +418,12 @@ impl CrashRun {
             .unwrap_or_default();
         let vectors: Vec<&String> = names.iter().filter(|n| n.starts_with("vectors.")).collect();
         let generation_of = |n: &str| n.split('.').nth(1).map(str::to_owned);
-        // `hnsw.lock` is the one file of no generation: the directory-wide build lock.
+        // `hnsw.lock` and `compact.lock` are the files of no generation: the directory-wide
+        // build and compaction locks.
         let stray = names.iter().any(|n| {
             !(n.starts_with("vectors.") && n.ends_with(".f32")
                 || n == "hnsw.lock"
+                || n == "compact.lock"
                 || (n.starts_with("hnsw.") || n.starts_with("live."))
                     && n.ends_with(".bin")
                     && vectors.first().map(|v| generation_of(v)) == Some(generation_of(n)))
