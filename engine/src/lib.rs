@@ -114,6 +114,15 @@ pub mod testing {
             .store(slots.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Has writes through `db` compact a collection on their own from `slots` slots on
+    /// (65,536 by default) when more than half of them are dead.
+    pub fn set_auto_compact_min_slots(db: &crate::Database, slots: u64) {
+        db.inner()
+            .shared
+            .auto_compact_min_slots
+            .store(slots.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Has writes through `db` ask for a checkpoint of the sidecar's write-ahead log once it
     /// is `bytes` long (32 MiB by default), so tests can see the bound on small data.
     pub fn set_wal_bound(db: &crate::Database, bytes: u64) {

@@ -3,6 +3,7 @@
 //! and switches to it in one commit. Reads and writes go on throughout; a cancelled or
 //! failed compaction leaves the old generation as it was.
 
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::{Arc, Mutex};
 
 use super::Collection;
@@ -17,6 +18,9 @@ type Outcome = Arc<Mutex<Option<Result<u64>>>>;
 const COPY_STEP: usize = 4096;
 /// The lock file of the one compaction of a collection (across processes).
 pub(crate) const COMPACT_LOCK_FILE: &str = "compact.lock";
+/// Slots a collection needs before its dead slots start a compaction on their own: below
+/// that, the dead rows cost little (a few MiB) and a rewrite would cost more than it saves.
+pub(crate) const AUTO_COMPACT_MIN_SLOTS: u64 = 65_536;
 
 impl Collection {
     /// Starts compacting the collection in the background and returns the job: the vector
@@ -46,6 +50,45 @@ impl Collection {
         }
     }
 
+    /// After a committed write: when at least half of `slots` are dead (`live` records left,
+    /// the rest freed by deletes, updates and expiry) and there are enough of them, starts a
+    /// background compaction, unless one is queued or running here or in another process.
+    /// Without it a collection that keeps deleting (agent memory with expiry) grows its
+    /// vector file, and every reader's mapped memory, without bound.
+    pub(super) fn compact_if_mostly_dead(&self, slots: u64, live: u64) {
+        let min = self.db.auto_compact_min_slots.load(Relaxed);
+        if slots < min || live.saturating_mul(2) > slots {
+            return;
+        }
+        if self.shared.auto_compaction.swap(true, SeqCst) {
+            return;
+        }
+        let this = self.clone();
+        self.db.scheduler.submit_on_own_thread(
+            JobKind::Compaction,
+            Some(self.shared.uuid),
+            move |ctx| {
+                let result = this.compact_unless_busy(ctx);
+                this.shared.auto_compaction.store(false, SeqCst);
+                result
+                    .map(|_| ())
+                    .map_err(|e| Error::invalid(e.to_string()))
+            },
+        );
+    }
+
+    /// [`compact_now`](Self::compact_now), or nothing when a compaction of the collection is
+    /// already running here or in another process (never waits for it).
+    fn compact_unless_busy(&self, ctx: &JobCtx<'_>) -> Result<u64> {
+        let Ok(_in_process) = self.shared.compacting.try_lock() else {
+            return Ok(0);
+        };
+        match self.compaction_lock(false)? {
+            Busy::Taken => Ok(0),
+            Busy::Held(lock) => self.compact_locked(ctx, lock),
+        }
+    }
+
     fn compaction_job(&self, outcome: Outcome) -> Job {
         let this = self.clone();
         // On a thread of its own: a long copy never holds the scheduler's pool.
@@ -70,7 +113,14 @@ impl Collection {
             .compacting
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let _across_processes = self.compaction_lock()?;
+        match self.compaction_lock(true)? {
+            Busy::Held(lock) => self.compact_locked(ctx, lock),
+            Busy::Taken => Ok(0),
+        }
+    }
+
+    /// The compaction itself, holding this process's and the directory's compaction locks.
+    fn compact_locked(&self, ctx: &JobCtx<'_>, _lock: Option<std::fs::File>) -> Result<u64> {
         let (row, mut copied) = self.db.sidecar.read(|tx| {
             let row = self.row(tx)?;
             let slots: Vec<u64> = meta::records::ids_and_slots(tx, row.key)?
@@ -134,9 +184,10 @@ impl Collection {
 
     /// Holds `compact.lock` in the collection's directory (waiting for it), so one process
     /// compacts a collection at a time and `Database::open` leaves its new file alone.
-    fn compaction_lock(&self) -> Result<Option<std::fs::File>> {
+    /// The directory's compaction lock (`None` in memory), waiting for it or not.
+    fn compaction_lock(&self, wait: bool) -> Result<Busy> {
         let Some(dir) = self.shared.segment.dir() else {
-            return Ok(None);
+            return Ok(Busy::Held(None));
         };
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         let path = dir.join(COMPACT_LOCK_FILE);
@@ -146,7 +197,23 @@ impl Collection {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io("open", &path, e))?;
-        file.lock().map_err(|e| Error::io("lock", &path, e))?;
-        Ok(Some(file))
+        if wait {
+            file.lock().map_err(|e| Error::io("lock", &path, e))?;
+        } else {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(Busy::Taken),
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
+            }
+        }
+        Ok(Busy::Held(Some(file)))
     }
+}
+
+/// Whether a compaction lock was taken.
+enum Busy {
+    /// Held until dropped (`None`: an in-memory collection has no lock file).
+    Held(Option<std::fs::File>),
+    /// Another compaction holds it.
+    Taken,
 }

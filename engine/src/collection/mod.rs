@@ -65,6 +65,9 @@ pub(crate) struct DbShared {
     pub(crate) sweep_interval_ms: AtomicU64,
     /// Called by a compaction between its copy and its commit (tests pause it there).
     pub(crate) compaction_hook: std::sync::Mutex<Option<CompactionHook>>,
+    /// Collections with at least this many slots, more than half of them dead, are compacted
+    /// in the background on their own ([`compact::AUTO_COMPACT_MIN_SLOTS`]; tests lower it).
+    pub(crate) auto_compact_min_slots: AtomicU64,
 }
 
 /// See [`DbShared::compaction_hook`].
@@ -86,6 +89,7 @@ impl DbShared {
             clock: RwLock::default(),
             sweep_interval_ms: AtomicU64::new(DEFAULT_SWEEP_INTERVAL_MS),
             compaction_hook: Default::default(),
+            auto_compact_min_slots: AtomicU64::new(compact::AUTO_COMPACT_MIN_SLOTS),
         }
     }
 
@@ -174,6 +178,8 @@ pub(crate) struct CollectionShared {
     pub(crate) sweep: std::sync::Mutex<Option<crate::Job>>,
     /// Held by this process's compaction of the collection.
     pub(crate) compacting: std::sync::Mutex<()>,
+    /// Set while a compaction started by the dead-slot rule is queued or running here.
+    pub(crate) auto_compaction: std::sync::atomic::AtomicBool,
     /// Blocks of vector rows whose checksums this process verified.
     pub(crate) verified: verify::Verified,
 }
@@ -193,6 +199,7 @@ impl CollectionShared {
             hit_ids: Default::default(),
             sweep: Default::default(),
             compacting: Default::default(),
+            auto_compaction: Default::default(),
             verified: Default::default(),
         })
     }

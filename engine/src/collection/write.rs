@@ -2,6 +2,7 @@
 //! under the write lock; vectors are appended and synced before it commits.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
 
 use rusqlite::Transaction;
 
@@ -447,7 +448,25 @@ impl Collection {
             } else {
                 live.seq = None;
             }
+            let live_here = live.seq.map(|_| live.live);
             drop(live);
+            // Dead slots are looked at each time the file passes another block of slots, so
+            // that a collection that keeps deleting is compacted on its own.
+            let min = self.db.auto_compact_min_slots.load(Relaxed);
+            let every = (min / 16).clamp(1, DEAD_CHECK_EVERY);
+            if after.slot_count / every != before_slots / every && after.slot_count >= min {
+                let records = match live_here {
+                    Some(n) => Some(n),
+                    None => self
+                        .db
+                        .sidecar
+                        .read(|tx| meta::records::count(tx, after.key))
+                        .ok(),
+                };
+                if let Some(records) = records {
+                    self.compact_if_mostly_dead(after.slot_count, records);
+                }
+            }
             // Committed; the index catches up in the background (queries scan what it lacks).
             // A write that added no slot (a metadata update, a delete) gives it nothing new.
             let new_slots = after.slot_count > before_slots || delta.renumbered;
@@ -459,6 +478,10 @@ impl Collection {
         Ok(out)
     }
 }
+
+/// New slots between two looks at how many are dead (at most; a sixteenth of the threshold
+/// when that is less).
+const DEAD_CHECK_EVERY: u64 = 4096;
 
 /// The expiry of a record a write inserts at `now`: the write's own, else the collection's
 /// ttl, else none.

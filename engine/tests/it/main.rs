@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod auto_compact;
 mod checksums;
 mod chroma_dir;
 mod chroma_parity;
