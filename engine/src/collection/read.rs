@@ -154,25 +154,14 @@ impl Collection {
         // Query vectors are not checked for NaN or infinity: chromadb accepts them and returns
         // NaN / infinite distances, and nothing is stored.
         let (out, catch_up) = self.snapshot(|tx, row, live| {
-            let expired = self.expired(tx, row)?;
-            let masked;
-            let live = if expired.is_empty() {
-                live
-            } else {
-                masked = expired.mask(live);
-                &masked
-            };
-            let planned = self.plan(
-                tx,
-                row,
-                (live, &expired),
-                &req,
-                &filter,
-                (where_, where_document),
-                opts,
-            )?;
-            let catch_up = planned.plan.catch_up;
-            let hits = self.run(tx, row, live, &req, planned)?;
+            let filters = (&filter, (where_, where_document), opts);
+            let (catch_up, hits) =
+                self.planned(tx, row, live, &req, filters, |live, planned| {
+                    Ok((
+                        planned.plan.catch_up,
+                        self.run(tx, row, live, &req, planned)?,
+                    ))
+                })?;
             let embeddings: Option<Vec<Embeddings>> = if req.include.embeddings {
                 Some(
                     hits.iter()
@@ -221,29 +210,36 @@ impl Collection {
     ) -> Result<Plan> {
         let (_, filter) = check_query(&req, where_, where_document, opts)?;
         self.snapshot(|tx, row, live| {
-            let expired = self.expired(tx, row)?;
-            let masked;
-            let live = if expired.is_empty() {
-                live
-            } else {
-                masked = expired.mask(live);
-                &masked
-            };
-            let planned = self.plan(
-                tx,
-                row,
-                (live, &expired),
-                &req,
-                &filter,
-                (where_, where_document),
-                opts,
-            )?;
-            Ok(planned.plan)
+            let filters = (&filter, (where_, where_document), opts);
+            self.planned(tx, row, live, &req, filters, |_, planned| Ok(planned.plan))
         })
     }
 
     /// Plans a query in the caller's snapshot: finds the candidates of its ids and filters and
     /// this process's graph, and asks the planner. Errors for ids that do not exist.
+    /// Plans a query with the expired records hidden from `live`, and runs `then` on the
+    /// live slots it planned with and the plan (`query` and `explain` share it).
+    fn planned<T>(
+        &self,
+        tx: &Transaction<'_>,
+        row: &CollectionRow,
+        live: &LiveSlots,
+        req: &QueryRequest<'_>,
+        (filter, filters, opts): (&Filter, FilterJson<'_>, SearchOptions),
+        then: impl FnOnce(&LiveSlots, Planned<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let expired = self.expired(tx, row)?;
+        let masked;
+        let live = if expired.is_empty() {
+            live
+        } else {
+            masked = expired.mask(live);
+            &masked
+        };
+        let planned = self.plan(tx, row, (live, &expired), req, filter, filters, opts)?;
+        then(live, planned)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn plan(
         &self,
@@ -522,6 +518,9 @@ impl Collection {
 }
 
 /// A query planned in one snapshot: the plan and what running it reads.
+/// A query's `where` and `where_document` as given.
+type FilterJson<'a> = (Option<&'a serde_json::Value>, Option<&'a serde_json::Value>);
+
 struct Planned<'a> {
     plan: Plan,
     /// The candidate slots of the filter and the id list, sorted.

@@ -4,26 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use mnemodb::{
-    AddBatch, Database, GetRequest, Include, JobKind, JobState, Space, Vectors, testing,
-};
+use mnemodb::{Database, GetRequest, Include, JobKind, JobState, Space, testing};
 
-const DIM: usize = 4;
-
-fn vector(i: usize) -> Vec<f32> {
-    (0..DIM).map(|k| (i * DIM + k) as f32).collect()
-}
-
-fn add(c: &mnemodb::Collection, range: std::ops::Range<usize>) {
-    let ids: Vec<String> = range.clone().map(|i| format!("r{i:05}")).collect();
-    let vectors: Vec<f32> = range.flat_map(vector).collect();
-    c.add(AddBatch {
-        ids: &ids,
-        embeddings: Vectors::new(&vectors, DIM),
-        ..AddBatch::default()
-    })
-    .unwrap();
-}
+// The records and their vectors are the checksum tests' own.
+use super::checksums::{add, vector};
 
 fn compactions(db: &Database) -> Vec<JobState> {
     db.jobs()

@@ -9,13 +9,13 @@ use mnemodb::{
     UpdateBatch, Vectors,
 };
 
-const DIM: usize = 8;
+pub(crate) const DIM: usize = 8;
 
-fn vector(i: usize) -> Vec<f32> {
+pub(crate) fn vector(i: usize) -> Vec<f32> {
     (0..DIM).map(|k| (i * DIM + k) as f32 * 0.25).collect()
 }
 
-fn add(c: &mnemodb::Collection, range: std::ops::Range<usize>) {
+pub(crate) fn add(c: &mnemodb::Collection, range: std::ops::Range<usize>) {
     let ids: Vec<String> = range.clone().map(|i| format!("r{i:05}")).collect();
     let vectors: Vec<f32> = range.flat_map(vector).collect();
     c.add(AddBatch {
