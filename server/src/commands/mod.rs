@@ -34,6 +34,30 @@ pub(crate) fn open_existing(path: &Path) -> Result<Database> {
     Ok(Database::open(path)?)
 }
 
+/// Reads every record of `col` (all fields) in pages of `page` records, in insertion order,
+/// handing each page to `f` (export and push).
+pub(crate) fn for_each_page(
+    col: &mnemodb::Collection,
+    page: usize,
+    mut f: impl FnMut(mnemodb::GetResult) -> Result<()>,
+) -> Result<()> {
+    let mut offset = 0;
+    loop {
+        let got = col.get(mnemodb::GetRequest {
+            limit: Some(page),
+            offset,
+            include: mnemodb::Include::all_get(),
+            ..mnemodb::GetRequest::default()
+        })?;
+        let n = got.ids.len();
+        if n == 0 {
+            return Ok(());
+        }
+        f(got)?;
+        offset += n;
+    }
+}
+
 /// A progress bar on stderr (hidden when stderr is not a terminal).
 pub(crate) fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);

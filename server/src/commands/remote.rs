@@ -9,11 +9,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use mnemodb::{AddBatch, CollectionConfig, Database, GetRequest, Include, Metadata, Vectors};
+use mnemodb::{AddBatch, CollectionConfig, Database, Metadata, Vectors};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{open_existing, progress};
+use super::{for_each_page, open_existing, progress};
 use crate::error::{Error, Result};
 
 /// Records per request when the server does not say (chroma's default `max_batch_size`).
@@ -172,18 +172,8 @@ pub(crate) fn push(
             .ok_or_else(|| Error::Remote(format!("{url}: a created collection without an id")))?
             .to_owned();
         let bar = progress(count, "push");
-        let mut offset = 0;
-        loop {
-            let page = col.get(GetRequest {
-                limit: Some(batch),
-                offset,
-                include: Include::all_get(),
-                ..GetRequest::default()
-            })?;
+        for_each_page(&col, batch, |page| {
             let n = page.ids.len();
-            if n == 0 {
-                break;
-            }
             let embeddings = page.embeddings.unwrap_or_default();
             let rows: Vec<Vec<f32>> = (0..n).map(|i| embeddings.row(i).to_vec()).collect();
             remote.call(
@@ -197,9 +187,9 @@ pub(crate) fn push(
                     "metadatas": page.metadatas,
                 })),
             )?;
-            offset += n;
             bar.inc(n as u64);
-        }
+            Ok(())
+        })?;
         bar.finish_and_clear();
         let remote_count = remote.call(
             reqwest::Method::GET,

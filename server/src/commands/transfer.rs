@@ -10,11 +10,11 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
-use mnemodb::{AddBatch, CollectionConfig, GetRequest, Include, Metadata, Vectors};
+use mnemodb::{AddBatch, CollectionConfig, Metadata, Vectors};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{open_existing, progress};
+use super::{for_each_page, open_existing, progress};
 use crate::cli::Format;
 use crate::error::{Error, Result};
 
@@ -88,18 +88,8 @@ pub(crate) fn export(path: &Path, name: &str, out: &Path, format: Format) -> Res
     .map_err(io)?;
     let bar = progress(count, "export");
     let mut written = 0u64;
-    let mut offset = 0;
-    loop {
-        let page = col.get(GetRequest {
-            limit: Some(PAGE),
-            offset,
-            include: Include::all_get(),
-            ..GetRequest::default()
-        })?;
+    for_each_page(&col, PAGE, |page| {
         let n = page.ids.len();
-        if n == 0 {
-            break;
-        }
         let embeddings = page.embeddings.unwrap_or_default();
         let mut documents = page.documents.unwrap_or_default().into_iter();
         let mut uris = page.uris.unwrap_or_default().into_iter();
@@ -115,9 +105,9 @@ pub(crate) fn export(path: &Path, name: &str, out: &Path, format: Format) -> Res
             .map_err(io)?;
         }
         written += n as u64;
-        offset += n;
         bar.inc(n as u64);
-    }
+        Ok(())
+    })?;
     w.out.flush().map_err(io)?;
     w.out.get_ref().sync_all().map_err(io)?;
     bar.finish_and_clear();
