@@ -9,6 +9,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use super::schema;
+use super::write_queue::WriteQueue;
 use crate::error::{Error, Result};
 use crate::types::Durability;
 
@@ -46,7 +47,7 @@ const RECLAIM_MIN_FREE_PAGES: u64 = 256;
 pub(crate) struct Checkpoint {
     /// Whether readers or a writer kept it from finishing (the log was not truncated).
     pub(crate) busy: bool,
-    /// Pages in the log before it.
+    /// Pages in the log before it (-1 when another writer kept it from starting).
     pub(crate) log_pages: i64,
 }
 
@@ -56,6 +57,8 @@ pub(crate) struct Sidecar {
     /// `None` for an in-memory database, which has a single connection.
     path: Option<PathBuf>,
     writer: Mutex<Connection>,
+    /// Taken after `writer` and before SQLite's write lock: the processes' fair turn at it.
+    queue: WriteQueue,
     readers: Mutex<Vec<Connection>>,
     /// Set while this process has a checkpoint queued or running, so writes ask once.
     checkpointing: AtomicBool,
@@ -76,6 +79,7 @@ impl Sidecar {
         let mut sidecar = Sidecar {
             path: Some(path),
             writer: Mutex::new(conn),
+            queue: WriteQueue::open(dir)?,
             readers: Mutex::new(Vec::new()),
             checkpointing: AtomicBool::new(false),
             wal_bound: AtomicU64::new(WAL_CHECKPOINT_BYTES),
@@ -92,6 +96,7 @@ impl Sidecar {
         Ok(Sidecar {
             path: None,
             writer: Mutex::new(conn),
+            queue: WriteQueue::in_memory(),
             readers: Mutex::new(Vec::new()),
             checkpointing: AtomicBool::new(false),
             wal_bound: AtomicU64::new(WAL_CHECKPOINT_BYTES),
@@ -116,6 +121,7 @@ impl Sidecar {
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let _turn = self.queue.turn(BUSY_TIMEOUT)?;
         let deferred = durability == Durability::Deferred && self.path.is_some();
         if deferred {
             conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
@@ -221,6 +227,12 @@ impl Sidecar {
                 conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
             }
             let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let Ok(_turn) = self.queue.turn(CHECKPOINT_BUSY_TIMEOUT) else {
+                return Ok(Checkpoint {
+                    busy: true,
+                    log_pages: -1,
+                });
+            };
             conn.busy_timeout(CHECKPOINT_BUSY_TIMEOUT)?;
             let done = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
@@ -255,6 +267,7 @@ impl Sidecar {
             return Ok(0);
         }
         let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+        let _turn = self.queue.turn(BUSY_TIMEOUT)?;
         if mode == 2 {
             // One write transaction, like any write: it takes the database's write lock.
             // The pragma frees one page per step, so it is stepped to the end.

@@ -7,6 +7,7 @@ mod connections;
 pub(crate) mod records;
 mod schema;
 pub(crate) mod sql;
+mod write_queue;
 
 pub(crate) use catalog::{
     CollectionRow, RowMemo, catalog_rows, collection_by_id, collection_by_id_memo,
