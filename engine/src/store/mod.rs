@@ -4,6 +4,7 @@
 
 pub(crate) mod checksum;
 mod mmap;
+mod positional;
 mod segment;
 
 pub(crate) use mmap::{MappedWords, map_copy_on_write};

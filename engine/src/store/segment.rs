@@ -13,11 +13,12 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind as IoKind;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use memmap2::Mmap;
+
+use super::positional;
 
 use super::mmap::map_committed;
 use crate::error::{Error, Result};
@@ -153,7 +154,7 @@ impl Segment {
             Segment::File(f) => {
                 let path = Segment::file_path(&f.dir, generation);
                 let file = create_file(&path, dim)?;
-                file.write_all_at(bytemuck::cast_slice(rows), HEADER_LEN as u64)
+                positional::write_all_at(&file, bytemuck::cast_slice(rows), HEADER_LEN as u64)
                     .and_then(|()| file.sync_all())
                     .map_err(|e| Error::io("write", &path, e))?;
                 sync_dir(&f.dir)
@@ -221,6 +222,11 @@ impl Segment {
                     // temporary file meanwhile (the file it made is stale too, and is removed
                     // by the next cleanup).
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    // Windows refuses to delete a file that a process still maps (Unix unlinks
+                    // it and the mappings stay valid): the next cleanup (an open, a compaction)
+                    // removes it.
+                    Err(e) if cfg!(windows) && e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    }
                     other => other.map_err(|e| Error::io("remove", entry.path(), e))?,
                 }
             }
@@ -279,7 +285,7 @@ impl FileSegment {
             file
         };
         let offset = (HEADER_LEN + committed as usize * dim * 4) as u64;
-        file.write_all_at(bytemuck::cast_slice(rows), offset)
+        positional::write_all_at(&file, bytemuck::cast_slice(rows), offset)
             .and_then(|()| file.sync_data())
             .map_err(|e| Error::io("write", &path, e))
     }
@@ -354,22 +360,20 @@ fn create_file(path: &Path, dim: usize) -> Result<File> {
     header[..8].copy_from_slice(MAGIC);
     header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     header[12..16].copy_from_slice(&(dim as u32).to_le_bytes());
-    file.write_all_at(&header, 0)
-        .map_err(|e| Error::io("write", path, e))?;
+    positional::write_all_at(&file, &header, 0).map_err(|e| Error::io("write", path, e))?;
     Ok(file)
 }
 
 /// Reads and checks a segment header; returns the dimension it records.
 pub(crate) fn read_header(file: &File, path: &Path) -> Result<usize> {
     let mut header = [0u8; HEADER_LEN];
-    file.read_exact_at(&mut header, 0)
-        .map_err(|e| match e.kind() {
-            IoKind::UnexpectedEof => Error::Corrupt {
-                path: path.to_owned(),
-                detail: "shorter than a segment header".to_owned(),
-            },
-            _ => Error::io("read", path, e),
-        })?;
+    positional::read_exact_at(file, &mut header, 0).map_err(|e| match e.kind() {
+        IoKind::UnexpectedEof => Error::Corrupt {
+            path: path.to_owned(),
+            detail: "shorter than a segment header".to_owned(),
+        },
+        _ => Error::io("read", path, e),
+    })?;
     if &header[..8] != MAGIC {
         return Err(Error::Corrupt {
             path: path.to_owned(),
