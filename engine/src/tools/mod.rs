@@ -220,6 +220,9 @@ pub enum Begin {
 pub enum Outcome {
     /// The tool returned this result.
     Ok(Value),
+    /// The tool returned a result that is recorded (as this JSON, e.g. its `repr`) but not
+    /// cached: it does not round-trip through JSON.
+    OkUncached(Value),
     /// The tool failed with this message.
     Error(String),
     /// The deadline passed first.
@@ -512,7 +515,9 @@ impl ToolExecutor {
         let now = self.shared.now_ms();
         self.shared.sidecar.write_with(Durability::Deferred, |tx| {
             let (status, result, error) = match outcome {
-                Outcome::Ok(v) => (CallStatus::Ok, Some(json_text(v)), None),
+                Outcome::Ok(v) | Outcome::OkUncached(v) => {
+                    (CallStatus::Ok, Some(json_text(v)), None)
+                }
                 Outcome::Error(m) => (CallStatus::Error, None, Some(m.clone())),
                 Outcome::Timeout => (
                     CallStatus::Timeout,
@@ -529,7 +534,8 @@ impl ToolExecutor {
                 Some(took),
                 CallStatus::Running,
             )?;
-            if let (Some(r), true) = (&result, ticket.policy.cache) {
+            let cacheable = matches!(outcome, Outcome::Ok(_)) && ticket.policy.cache;
+            if let (Some(r), true) = (&result, cacheable) {
                 let expires = ticket.policy.cache_ttl.map(|t| now.saturating_add(ms(t)));
                 ledger::cache_put(tx, &ticket.tool, &ticket.args, r, now, expires)?;
             }
@@ -541,7 +547,7 @@ impl ToolExecutor {
     /// error), which is not cached. Returns false if the call was not in `timeout`.
     pub fn abandoned(&self, id: i64, late: &Outcome) -> Result<bool> {
         let (result, error) = match late {
-            Outcome::Ok(v) => (Some(json_text(v)), None),
+            Outcome::Ok(v) | Outcome::OkUncached(v) => (Some(json_text(v)), None),
             Outcome::Error(m) => (None, Some(format!("late error: {m}"))),
             Outcome::Timeout => (None, None),
         };
@@ -607,7 +613,7 @@ impl ToolExecutor {
             }
         }
         match outcome {
-            Outcome::Ok(v) => Ok(v),
+            Outcome::Ok(v) | Outcome::OkUncached(v) => Ok(v),
             Outcome::Error(message) => Err(Error::ToolFailed {
                 tool: ticket.tool,
                 message,
