@@ -209,6 +209,12 @@ class ToolExecutor:
 
     # ---- running calls ----
 
+    def run(self, tool: str, fn: Callable[..., Any], kwargs: Dict[str, Any], *, isolation: str = "thread") -> Any:
+        """Runs ``fn(**kwargs)`` as a call of ``tool`` under its policy (for wrappers that
+        have keyword arguments in hand, as CrewAI's tools do); ``kwargs`` are the arguments
+        the ledger and the cache key record."""
+        return self._call(tool, fn, (), kwargs, _args_json(kwargs), isolation)
+
     def _begin(self, tool: str, args_json: str) -> Tuple[int, Optional[str], Any, int]:
         cur = _CURRENT.get()
         if cur is not None and cur[0] == id(self):
