@@ -80,10 +80,15 @@ fn outcome(status: &str, payload: Option<&str>) -> PyResult<Outcome> {
         "ok-uncached" => Ok(Outcome::OkUncached(Value::String(
             payload.unwrap_or("").to_owned(),
         ))),
+        // Answered by the caller from a similar call's cached result (a semantic hit).
+        "cache-hit" => Ok(Outcome::CacheHit(parse(
+            "the result",
+            payload.unwrap_or("null"),
+        )?)),
         "error" => Ok(Outcome::Error(payload.unwrap_or("").to_owned())),
         "timeout" => Ok(Outcome::Timeout),
         other => Err(PyValueError::new_err(format!(
-            "status must be ok, ok-uncached, error or timeout, got {other:?}"
+            "status must be ok, ok-uncached, cache-hit, error or timeout, got {other:?}"
         ))),
     }
 }

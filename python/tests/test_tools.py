@@ -288,3 +288,57 @@ def test_the_cache_is_shared_by_processes(tmp_path: Path) -> None:
     ex = ToolExecutor(mnemodb.PersistentClient(str(path)))
     assert ex.cache_get("lookup", {"key": "c"}) == {"key": "c", "from": "second"}
     assert sorted(statuses(ex)) == ["cache-hit", "cache-hit", "ok", "ok", "ok"]
+
+
+def bag_of_words(texts: List[str]) -> List[List[float]]:
+    """A deterministic embedding: hashed words, normalised (no model, no network)."""
+    import hashlib
+    import math
+
+    out = []
+    for t in texts:
+        v = [0.0] * 32
+        for w in t.lower().split():
+            v[int(hashlib.md5(w.encode()).hexdigest(), 16) % 32] += 1.0
+        n = math.sqrt(sum(x * x for x in v)) or 1.0
+        out.append([x / n for x in v])
+    return out
+
+
+def test_semantic_hits_answer_calls_with_near_arguments(client: Any) -> None:
+    ex = ToolExecutor(client, embedding_function=bag_of_words, semantic_threshold=0.05, max_repeats=None)
+    ran: List[str] = []
+
+    @ex.tool(semantic=True)
+    def weather(query: str) -> str:
+        ran.append(query)
+        return f"forecast for {query}"
+
+    @ex.tool
+    def exact_only(query: str) -> str:
+        ran.append("exact " + query)
+        return query
+
+    assert weather("weather in Paris today") == "forecast for weather in Paris today"
+    # The same words in another order: distance 0, answered from the first call's result.
+    assert weather("today weather in Paris") == "forecast for weather in Paris today"
+    # Other words: too far, the tool runs.
+    assert weather("stock price of ACME") == "forecast for stock price of ACME"
+    # A tool without semantic=True only hits exactly.
+    exact_only("a b")
+    exact_only("b a")
+    assert ran == ["weather in Paris today", "stock price of ACME", "exact a b", "exact b a"]
+    assert statuses(ex, tool="weather") == ["ok", "cache-hit", "ok"]
+    # Invalidation removes the semantic entries too.
+    ex.invalidate("weather")
+    weather("today weather in Paris")
+    assert ran[-1] == "today weather in Paris"
+
+
+def test_semantic_needs_an_embedding_function(client: Any) -> None:
+    ex = ToolExecutor(client)
+    with pytest.raises(ValueError, match="embedding_function"):
+
+        @ex.tool(semantic=True)
+        def f(q: str) -> str:
+            return q

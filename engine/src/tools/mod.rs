@@ -227,6 +227,9 @@ pub enum Outcome {
     Error(String),
     /// The deadline passed first.
     Timeout,
+    /// The caller answered it from a cached result of similar arguments (a semantic hit):
+    /// recorded as `cache-hit` with this result, and not cached again.
+    CacheHit(Value),
 }
 
 /// One row of the ledger.
@@ -518,6 +521,7 @@ impl ToolExecutor {
                 Outcome::Ok(v) | Outcome::OkUncached(v) => {
                     (CallStatus::Ok, Some(json_text(v)), None)
                 }
+                Outcome::CacheHit(v) => (CallStatus::CacheHit, Some(json_text(v)), None),
                 Outcome::Error(m) => (CallStatus::Error, None, Some(m.clone())),
                 Outcome::Timeout => (
                     CallStatus::Timeout,
@@ -547,7 +551,9 @@ impl ToolExecutor {
     /// error), which is not cached. Returns false if the call was not in `timeout`.
     pub fn abandoned(&self, id: i64, late: &Outcome) -> Result<bool> {
         let (result, error) = match late {
-            Outcome::Ok(v) | Outcome::OkUncached(v) => (Some(json_text(v)), None),
+            Outcome::Ok(v) | Outcome::OkUncached(v) | Outcome::CacheHit(v) => {
+                (Some(json_text(v)), None)
+            }
             Outcome::Error(m) => (None, Some(format!("late error: {m}"))),
             Outcome::Timeout => (None, None),
         };
@@ -613,7 +619,7 @@ impl ToolExecutor {
             }
         }
         match outcome {
-            Outcome::Ok(v) | Outcome::OkUncached(v) => Ok(v),
+            Outcome::Ok(v) | Outcome::OkUncached(v) | Outcome::CacheHit(v) => Ok(v),
             Outcome::Error(message) => Err(Error::ToolFailed {
                 tool: ticket.tool,
                 message,

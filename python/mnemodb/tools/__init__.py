@@ -80,6 +80,28 @@ def _result_json(result: Any) -> Tuple[str, str]:
     return "ok", text
 
 
+SEMANTIC_COLLECTION = "mnemodb_tool_semantic"
+"""The collection (in the executor's client) holding the embedded arguments of semantic tools'
+cached calls (metadata ``tool`` and ``args``)."""
+
+_MISS: Any = object()
+
+
+def _default_text(args: Dict[str, Any]) -> str:
+    """The text embedded for a call: its string arguments joined, or its JSON."""
+    values = list(args.values())
+    if values and all(isinstance(v, str) for v in values):
+        return " ".join(values)
+    return json.dumps(args, sort_keys=True, ensure_ascii=False)
+
+
+def _semantic_id(tool: str, args_json: str) -> str:
+    import hashlib
+
+    canonical = json.dumps(json.loads(args_json), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{tool}\n{canonical}".encode()).hexdigest()
+
+
 def _error_text(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
@@ -106,6 +128,8 @@ class ToolExecutor:
         cache: bool = True,
         cache_ttl: Optional[float] = None,
         ledger_ttl: Optional[float] = 30 * _DAY,
+        embedding_function: Optional[Callable[[List[str]], Any]] = None,
+        semantic_threshold: float = 0.1,
     ) -> None:
         from mnemodb import _native
 
@@ -120,6 +144,11 @@ class ToolExecutor:
         )
         self._native = _native.ToolExecutor(db, ledger_ttl=ledger_ttl, **self._defaults)
         self.run_id: str = run_id or uuid.uuid4().hex
+        self._client = client
+        self._embed = embedding_function
+        self._threshold = float(semantic_threshold)
+        self._semantic: Dict[str, Callable[[Dict[str, Any]], str]] = {}
+        self._collection: Any = None
 
     def new_run(self, run_id: Optional[str] = None) -> str:
         """Starts a new run (the per-run limits count afresh) and returns its id."""
@@ -140,10 +169,16 @@ class ToolExecutor:
         max_calls_per_run: Optional[int] = _UNSET,
         max_depth: int = _UNSET,
         isolation: str = "thread",
+        semantic: Union[bool, Callable[[Dict[str, Any]], str]] = False,
     ) -> Any:
         """Decorator: ``@executor.tool`` or ``@executor.tool(timeout=5, cache_ttl=600,
         max_repeats=2, isolation="process")``. The wrapper keeps the function's name,
-        signature and docstring, and is a coroutine function when the tool is one."""
+        signature and docstring, and is a coroutine function when the tool is one.
+
+        ``semantic=True`` (or a function from the arguments dict to the text to embed) also
+        answers a call from the cached result of the nearest earlier call whose arguments'
+        text lies within ``semantic_threshold`` (cosine distance) of this one's, embedded
+        with the executor's ``embedding_function``."""
         if isolation not in ("thread", "process"):
             raise ValueError(f'isolation must be "thread" or "process", got {isolation!r}')
         given = dict(
@@ -160,6 +195,10 @@ class ToolExecutor:
             policy = dict(self._defaults)
             policy.update({k: v for k, v in given.items() if v is not _UNSET})
             self._native.set_policy(tool_name, **policy)
+            if semantic:
+                if self._embed is None:
+                    raise ValueError("semantic=True needs ToolExecutor(..., embedding_function=...)")
+                self._semantic[tool_name] = semantic if callable(semantic) else _default_text
             return self.wrap(f, name=tool_name, isolation=isolation)
 
         return decorate(fn) if fn is not None else decorate
@@ -240,6 +279,9 @@ class ToolExecutor:
         call_id, cached, ticket, depth = self._begin(tool, args_json)
         if ticket is None:
             return json.loads(cached) if cached is not None else None
+        hit, vector = self._semantic_probe(tool, args_json, ticket)
+        if hit is not _MISS:
+            return hit
         timeout = ticket.timeout
         token = _CURRENT.set((id(self), call_id, depth))
         try:
@@ -256,6 +298,7 @@ class ToolExecutor:
                 outcome = self._on_thread(ticket, f, args, kwargs, timeout)
         finally:
             _CURRENT.reset(token)
+        self._semantic_store(tool, args_json, vector, outcome)
         return self._settle(tool, ticket, outcome)
 
     def _settle(self, tool: str, ticket: Any, outcome: Tuple[str, Any]) -> Any:
@@ -340,6 +383,9 @@ class ToolExecutor:
         call_id, cached, ticket, depth = self._begin(tool, args_json)
         if ticket is None:
             return json.loads(cached) if cached is not None else None
+        hit, vector = self._semantic_probe(tool, args_json, ticket)
+        if hit is not _MISS:
+            return hit
         token = _CURRENT.set((id(self), call_id, depth))
         try:
             try:
@@ -357,7 +403,51 @@ class ToolExecutor:
                 outcome = ("error", e)
         finally:
             _CURRENT.reset(token)
+        self._semantic_store(tool, args_json, vector, outcome)
         return self._settle(tool, ticket, outcome)
+
+    # ---- semantic hits ----
+
+    def _semantic_collection(self) -> Any:
+        if self._collection is None:
+            self._collection = self._client.get_or_create_collection(
+                SEMANTIC_COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            )
+        return self._collection
+
+    def _semantic_probe(self, tool: str, args_json: str, ticket: Any) -> Tuple[Any, Any]:
+        """For a semantic tool: ``(cached result, vector)`` when the nearest cached call of
+        ``tool`` lies within the threshold and its result is still cached (the ticket is then
+        finished as ``cache-hit``), else ``(_MISS, vector)``."""
+        text_of = self._semantic.get(tool)
+        if text_of is None or self._embed is None:
+            return _MISS, None
+        try:
+            vector = [float(x) for x in self._embed([text_of(json.loads(args_json))])[0]]
+        except BaseException as e:
+            self._native.finish(ticket, "error", f"embedding the arguments failed: {_error_text(e)}")
+            raise
+        col = self._semantic_collection()
+        if col.count() == 0:
+            return _MISS, vector
+        found = col.query(query_embeddings=[vector], n_results=3, where={"tool": tool}, include=["metadatas", "distances"])
+        for meta, dist in zip(found["metadatas"][0], found["distances"][0]):
+            if dist > self._threshold:
+                break
+            text = self._native.cache_get(tool, str(meta["args"]))
+            if text is not None:
+                self._native.finish(ticket, "cache-hit", text)
+                return json.loads(text), vector
+        return _MISS, vector
+
+    def _semantic_store(self, tool: str, args_json: str, vector: Any, outcome: Tuple[str, Any]) -> None:
+        if vector is None or outcome[0] != "ok" or _result_json(outcome[1])[0] != "ok":
+            return
+        if not self.policy(tool)["cache"]:
+            return
+        self._semantic_collection().upsert(
+            ids=[_semantic_id(tool, args_json)], embeddings=[vector], metadatas=[{"tool": tool, "args": args_json}]
+        )
 
     # ---- the ledger and the cache ----
 
@@ -392,6 +482,12 @@ class ToolExecutor:
 
     def invalidate(self, tool: str, args: Any = _UNSET) -> int:
         """Removes ``tool``'s cached results: all of them, or the one for ``args``."""
+        if self._semantic and SEMANTIC_COLLECTION in {c.name for c in self._client.list_collections()}:
+            col = self._semantic_collection()
+            if args is _UNSET:
+                col.delete(where={"tool": tool})
+            else:
+                col.delete(ids=[_semantic_id(tool, _args_json(args))])
         if args is _UNSET:
             return int(self._native.invalidate(tool))
         return int(self._native.invalidate(tool, _args_json(args)))
