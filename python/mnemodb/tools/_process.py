@@ -31,13 +31,17 @@ def run_in_child(
     """Runs ``f(*args, **kwargs)`` in a forked child: ``("ok", result)``, ``("error", exc)``,
     or ``("timeout", None)`` after killing the child at ``timeout`` seconds. Fork, so the
     function and its arguments are not pickled (closures work); the outcome is."""
+    import time
+
+    # The deadline counts from the call, fork included.
+    deadline = None if timeout is None else time.monotonic() + timeout
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, f, args, kwargs), daemon=True)
     proc.start()
     child.close()
     try:
-        if parent.poll(timeout):
+        if parent.poll(None if deadline is None else max(0.0, deadline - time.monotonic())):
             try:
                 return pickle.loads(parent.recv_bytes())
             except EOFError:
