@@ -150,8 +150,10 @@ impl Database {
     }
 
     /// Queues an `ExpirySweep` job for every collection with records expired by now, and
-    /// returns their handles (what the database's timer does on its own).
+    /// returns their handles, after deleting the tool ledger's and cache's expired rows
+    /// (what the database's timer does on its own).
     pub fn sweep_expired(&self) -> Result<Vec<crate::Job>> {
+        crate::tools::sweep_expired(&self.inner.shared)?;
         Ok(self.inner.sweep_due()?.0)
     }
 
@@ -535,6 +537,8 @@ fn start_expiry_timer(inner: &Arc<DbInner>) {
                     let every = db.shared.sweep_interval_ms.load(Ordering::Relaxed);
                     // A failed look (the disk, a lock) is retried at the next one.
                     let next = db.sweep_due().ok().and_then(|(_, next)| next);
+                    // The tool ledger's and cache's expired rows (`tools/`), likewise.
+                    let _ = crate::tools::sweep_expired(&db.shared);
                     let until_next = next.map(|at| {
                         u64::try_from(at.saturating_sub(db.shared.now_ms())).unwrap_or(0)
                     });

@@ -151,6 +151,37 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A tool call refused by its policy without being called ([`crate::ToolPolicy`]); the
+    /// refusal is in the ledger.
+    #[error("tool `{tool}` was not called: {reason}")]
+    ToolRefused {
+        /// The tool.
+        tool: String,
+        /// Why.
+        reason: crate::tools::Refusal,
+    },
+
+    /// A tool call did not finish within its policy's timeout.
+    #[error(
+        "tool `{tool}` timed out after {} ms; raise its timeout or make the tool faster",
+        .after.as_millis()
+    )]
+    ToolTimeout {
+        /// The tool.
+        tool: String,
+        /// The timeout.
+        after: std::time::Duration,
+    },
+
+    /// A tool run by [`crate::ToolExecutor::call`] returned an error (or panicked).
+    #[error("tool `{tool}` failed: {message}")]
+    ToolFailed {
+        /// The tool.
+        tool: String,
+        /// Its error.
+        message: String,
+    },
+
     /// SQLite failed (locked for longer than the busy timeout, ...).
     #[error("sqlite: {0}")]
     Sqlite(#[source] rusqlite::Error),
@@ -191,6 +222,14 @@ pub enum ErrorKind {
     /// A Chroma directory opened before its import ([`Error::ChromaDirectory`]); Python's
     /// `mnemodb.errors.ChromaDirectoryError`.
     ChromaDirectory,
+    /// A tool call refused by its policy ([`Error::ToolRefused`]); Python's
+    /// `mnemodb.errors.ToolRefusedError`.
+    ToolRefused,
+    /// A tool call past its timeout ([`Error::ToolTimeout`]); Python's
+    /// `mnemodb.errors.ToolTimeoutError`.
+    ToolTimeout,
+    /// A tool's own failure ([`Error::ToolFailed`]); Python's `mnemodb.errors.ToolError`.
+    ToolFailed,
 }
 
 /// The request a validation message belongs to, named as chromadb names it: its client ends
@@ -292,6 +331,9 @@ impl Error {
             | Error::InvalidArgument(_)
             | Error::SimdUnavailable { .. } => ErrorKind::InvalidArgument,
             Error::ChromaDirectory { .. } => ErrorKind::ChromaDirectory,
+            Error::ToolRefused { .. } => ErrorKind::ToolRefused,
+            Error::ToolTimeout { .. } => ErrorKind::ToolTimeout,
+            Error::ToolFailed { .. } => ErrorKind::ToolFailed,
             Error::QueryIdsNotFound(_)
             | Error::Corrupt { .. }
             | Error::UnsupportedFormat { .. }

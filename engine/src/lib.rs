@@ -65,6 +65,7 @@ pub mod request;
 mod scheduler;
 mod search;
 mod store;
+mod tools;
 mod types;
 mod validate;
 
@@ -80,6 +81,10 @@ pub use distance::{Isa, Kernel, Space};
 pub use error::{Error, ErrorKind, Op, Result};
 pub use expiry::{Clock, Expiry, TTL_KEY};
 pub use scheduler::{Job, JobInfo, JobKind, JobState};
+pub use tools::{
+    Begin, CallFilter, CallRecord, CallSpec, CallStatus, DEFAULT_LEDGER_RETENTION, Outcome,
+    Refusal, Ticket, ToolExecutor, ToolPolicy, ToolSummary, canonical_json,
+};
 
 /// Checks chromadb's rule for collection names (3-512 characters of `[a-zA-Z0-9._-]`, starting
 /// and ending with a letter or digit, no `..`, not an IPv4 address), which chroma also applies

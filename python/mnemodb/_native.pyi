@@ -11,6 +11,8 @@ __all__ = [
     "Job",
     "Pending",
     "Mailbox",
+    "ToolExecutor",
+    "Ticket",
     "buffer_address",
     "cli_main",
     "check_lengths",
@@ -71,6 +73,56 @@ class Job:
     def info(self) -> Dict[str, Any]: ...
     def cancel(self) -> None: ...
     def wait(self, timeout: Optional[float] = None) -> str: ...
+
+@final
+class Ticket:
+    @property
+    def id(self) -> int: ...
+    @property
+    def timeout(self) -> Optional[float]: ...
+
+@final
+class ToolExecutor:
+    def __new__(
+        cls,
+        db: Database,
+        *,
+        timeout: Optional[float] = None,
+        max_depth: int = 8,
+        max_calls_per_run: Optional[int] = None,
+        max_repeats: Optional[int] = ...,
+        cache: bool = True,
+        cache_ttl: Optional[float] = None,
+        ledger_ttl: Optional[float] = ...,
+    ) -> ToolExecutor: ...
+    def set_policy(
+        self,
+        tool: str,
+        *,
+        timeout: Optional[float],
+        max_depth: int,
+        max_calls_per_run: Optional[int],
+        max_repeats: Optional[int],
+        cache: bool,
+        cache_ttl: Optional[float],
+    ) -> None: ...
+    def policy(self, tool: str) -> Dict[str, Any]: ...
+    def begin(
+        self, tool: str, args: str, run_id: str, depth: int = 0, parent_id: Optional[int] = None
+    ) -> Tuple[int, Optional[str], Optional[Ticket]]: ...
+    def finish(self, ticket: Ticket, status: str, payload: Optional[str] = None) -> None: ...
+    def abandoned(self, id: int, status: str, payload: Optional[str] = None) -> bool: ...
+    def cache_get(self, tool: str, args: str) -> Optional[str]: ...
+    def cache_put(self, tool: str, args: str, result: str, ttl: Optional[float] = None) -> None: ...
+    def invalidate(self, tool: str, args: Optional[str] = None) -> int: ...
+    def calls(
+        self,
+        run_id: Optional[str] = None,
+        tool: Optional[str] = None,
+        status: Optional[str] = None,
+        limit: Optional[int] = None,
+    ) -> List[Dict[str, Any]]: ...
+    def summary(self) -> List[Dict[str, Any]]: ...
 
 @final
 class Collection:

@@ -35,6 +35,9 @@ __all__ = [
     "RateLimitError",
     "QuotaError",
     "ChromaDirectoryError",
+    "ToolError",
+    "ToolRefusedError",
+    "ToolTimeoutError",
 ]
 
 
@@ -154,6 +157,28 @@ class ChromaDirectoryError(ChromaError):
         return 400
 
 
+class ToolError(ChromaError):
+    """mnemodb's own: a tool call run by ``mnemodb.tools`` failed or was stopped."""
+
+    def code(self) -> int:
+        return 500
+
+
+class ToolRefusedError(ToolError):
+    """A tool call refused by its policy without being called (repeated arguments, too many
+    calls in the run, nested too deep); the message says which limit and how to change it."""
+
+    def code(self) -> int:
+        return 429
+
+
+class ToolTimeoutError(ToolError, TimeoutError):
+    """A tool call that did not finish within its timeout (also a ``TimeoutError``)."""
+
+    def code(self) -> int:
+        return 504
+
+
 _LEAVES: List[Type[ChromaError]] = [
     InvalidDimensionException,
     IDAlreadyExistsError,
@@ -207,3 +232,4 @@ def _make(name: str, message: str) -> ChromaError:
 
 
 _BY_NAME: Dict[str, Type[ChromaError]] = {c.__name__: c for c in _LEAVES}
+_BY_NAME.update({c.__name__: c for c in (ToolError, ToolRefusedError, ToolTimeoutError)})

@@ -19,6 +19,9 @@ fn class_name(kind: ErrorKind) -> &'static str {
         // chromadb's local client raises `InternalError: Collection [x] already exists`.
         ErrorKind::AlreadyExists => "InternalError",
         ErrorKind::ChromaDirectory => "ChromaDirectoryError",
+        ErrorKind::ToolRefused => "ToolRefusedError",
+        ErrorKind::ToolTimeout => "ToolTimeoutError",
+        ErrorKind::ToolFailed => "ToolError",
         _ => "InternalError",
     }
 }

@@ -13,6 +13,7 @@ mod convert;
 mod database;
 mod error;
 mod pool;
+mod tools;
 
 use pyo3::prelude::*;
 
@@ -24,6 +25,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<database::Job>()?;
     m.add_class::<pool::Pending>()?;
     m.add_class::<pool::Mailbox>()?;
+    m.add_class::<tools::ToolExecutor>()?;
+    m.add_class::<tools::Ticket>()?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(convert::buffer_address, m)?)?;
     m.add_function(wrap_pyfunction!(chroma::import_chroma, m)?)?;

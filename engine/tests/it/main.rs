@@ -24,4 +24,5 @@ mod plan;
 mod space;
 mod support;
 mod tidy;
+mod tools;
 mod validation;

@@ -155,6 +155,34 @@ fn remedy(dir: &Path, collection: Option<&str>, kind: ProblemKind) -> String {
     }
 }
 
+/// The tool ledger's summary (`mnemodb.tools`): calls, hit rate and timeouts per tool.
+fn tool_ledger(out: &mut String, db: &mnemodb::Database) -> Result<()> {
+    let tools = db.tool_summary()?;
+    if tools.is_empty() {
+        return Ok(());
+    }
+    let _ = writeln!(
+        out,
+        "  {:<24} {:>8} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "tool", "calls", "ok", "cache hits", "hit rate", "errors", "timeouts", "refused"
+    );
+    for t in &tools {
+        let _ = writeln!(
+            out,
+            "  {:<24} {:>8} {:>8} {:>10} {:>7.1}% {:>8} {:>8} {:>8}",
+            t.tool,
+            t.calls,
+            t.ok,
+            t.cache_hits,
+            t.hit_rate() * 100.0,
+            t.errors,
+            t.timeouts,
+            t.refused
+        );
+    }
+    Ok(())
+}
+
 /// `mnemodb inspect PATH`: the report as text, and the number of problems found. The index
 /// column says how many slots the saved graph file links (what a process opening the
 /// directory loads; the rest is scanned exactly until linked).
@@ -207,6 +235,7 @@ pub(crate) fn inspect(path: &Path) -> Result<(String, usize)> {
                 }
             }
         }
+        tool_ledger(&mut out, &db)?;
         let infos = db.list_collections()?;
         if infos.is_empty() {
             let _ = writeln!(out, "  no collections");

@@ -53,3 +53,42 @@ pub(crate) struct Deleted {
 /// `{}`: the answer of a change that returns nothing.
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct Empty {}
+
+/// One call of `GET .../tool_runs/{run_id}/calls`: a row of the tool ledger (`mnemodb.tools`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ToolCallOut {
+    pub(crate) id: i64,
+    pub(crate) run_id: String,
+    pub(crate) tool: String,
+    /// The arguments (canonical JSON).
+    pub(crate) args: serde_json::Value,
+    /// `running`, `ok`, `error`, `timeout`, `refused`, `cache-hit` or `abandoned`.
+    pub(crate) status: String,
+    pub(crate) result: Option<serde_json::Value>,
+    pub(crate) error: Option<String>,
+    pub(crate) depth: u32,
+    pub(crate) parent_id: Option<i64>,
+    /// Seconds since the Unix epoch.
+    pub(crate) started_at: f64,
+    /// Seconds (`null` while running).
+    pub(crate) duration: Option<f64>,
+}
+
+impl ToolCallOut {
+    pub(crate) fn new(c: mnemodb::CallRecord) -> ToolCallOut {
+        let json = |t: &str| serde_json::from_str(t).unwrap_or_else(|_| t.into());
+        ToolCallOut {
+            id: c.id,
+            args: json(&c.args),
+            result: c.result.as_deref().map(json),
+            run_id: c.run_id,
+            tool: c.tool,
+            status: c.status.as_str().to_owned(),
+            error: c.error,
+            depth: c.depth,
+            parent_id: c.parent_id,
+            started_at: c.started_at_ms as f64 / 1000.0,
+            duration: c.duration_us.map(|u| u as f64 / 1e6),
+        }
+    }
+}

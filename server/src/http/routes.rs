@@ -17,7 +17,7 @@ use serde_json::json;
 use super::metrics::{CollectionSize, JobCounts};
 use super::openapi::{Api, Doc};
 use super::params::{collection_id, query_params};
-use super::replies::{Empty, Health, Heartbeat, Identity, PreFlight, Tenant};
+use super::replies::{Empty, Health, Heartbeat, Identity, PreFlight, Tenant, ToolCallOut};
 use super::wire::{self, CollectionOut, CreateCollection, ModifyCollection, NameBody};
 use super::{AppState, RawBody, records};
 use crate::error::{Error, Result};
@@ -33,6 +33,12 @@ pub(crate) fn api() -> Api {
     let api = databases(api);
     let api = collections(api, T);
     let api = records::routes(api, &format!("{T}/collections/{{collection}}"));
+    let api = api.get(
+        &format!("{T}/tool_runs/{{run_id}}/calls"),
+        tool_run_calls,
+        Doc::json::<Vec<ToolCallOut>>("List a tool run's calls (mnemodb's tool ledger)")
+            .query::<Page>(),
+    );
     api.get(
         "/metrics",
         metrics,
@@ -316,6 +322,31 @@ async fn list_collections(
                 })
                 .collect();
             super::json(StatusCode::OK, &list)
+        })
+        .await
+}
+
+/// The ledger rows of one run of `mnemodb.tools`, oldest first.
+async fn tool_run_calls(
+    State(state): State<AppState>,
+    Path((tenant, database, run_id)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+) -> Result<Response> {
+    let page: Page = query_params(q)?;
+    state
+        .run(move |ns| {
+            let db = ns.database(&tenant, &database)?;
+            let calls: Vec<ToolCallOut> = db
+                .tool_calls(&mnemodb::CallFilter {
+                    run_id: Some(run_id),
+                    ..mnemodb::CallFilter::default()
+                })?
+                .into_iter()
+                .skip(page.offset.unwrap_or(0))
+                .take(page.limit.unwrap_or(usize::MAX))
+                .map(ToolCallOut::new)
+                .collect();
+            super::json(StatusCode::OK, &calls)
         })
         .await
 }

@@ -891,3 +891,46 @@ fn writes_pass_expiry_through() {
         "ttl must be",
     );
 }
+
+/// `GET .../tool_runs/{run_id}/calls` lists one run's tool calls from the ledger, oldest
+/// first, with their status and JSON arguments and results; another run's calls are not in it.
+#[test]
+fn a_tool_runs_calls_are_listed_over_http() {
+    use mnemodb::{CallSpec, ToolPolicy};
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(dir.path(), |_| {});
+    let db = mnemodb::Database::open(dir.path()).unwrap();
+    let tools = db.tools(ToolPolicy {
+        max_repeats: Some(2),
+        ..ToolPolicy::default()
+    });
+    for run in ["run-a", "run-a", "run-a", "run-b"] {
+        let args = serde_json::json!({"q": "weather"});
+        let spec = CallSpec {
+            tool: "search",
+            args: &args,
+            run_id: run,
+            depth: 0,
+            parent_id: None,
+        };
+        let _ = tools.call(&spec, |_| Ok(serde_json::json!({"hits": 3})));
+    }
+    let (status, body) =
+        s.get("/api/v2/tenants/default_tenant/databases/default_database/tool_runs/run-a/calls");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let calls = body.as_array().unwrap();
+    let statuses: Vec<&str> = calls
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["ok", "cache-hit", "refused"]);
+    assert_eq!(calls[0]["args"], serde_json::json!({"q": "weather"}));
+    assert_eq!(calls[0]["result"], serde_json::json!({"hits": 3}));
+    assert!(
+        calls[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("max_repeats=2")
+    );
+    assert!(calls.iter().all(|c| c["run_id"] == "run-a"));
+}

@@ -103,6 +103,67 @@ fn help_on_every_verb() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
+/// `inspect` summarises the tool ledger per tool: calls, cache hits and their rate, timeouts.
+#[test]
+fn inspect_summarises_the_tool_ledger() {
+    use mnemodb::{CallSpec, ToolPolicy};
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path(), 3);
+    let tools = db.tools(ToolPolicy::default());
+    tools.set_policy(
+        "slow_tool",
+        ToolPolicy {
+            timeout: Some(std::time::Duration::from_millis(1)),
+            ..ToolPolicy::default()
+        },
+    );
+    let args = serde_json::json!({"q": "x"});
+    let spec = CallSpec {
+        tool: "search",
+        args: &args,
+        run_id: "r",
+        depth: 0,
+        parent_id: None,
+    };
+    tools
+        .call(&spec, |_| Ok(serde_json::json!("found")))
+        .unwrap();
+    tools
+        .call(&spec, |_| Ok(serde_json::json!("found")))
+        .unwrap();
+    let slow = CallSpec {
+        tool: "slow_tool",
+        ..spec
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    assert!(
+        tools
+            .call(&slow, move |_| {
+                let _ = rx.recv();
+                Ok(serde_json::json!(1))
+            })
+            .is_err()
+    );
+    drop(tx);
+    drop(db);
+    let out = ok(mnemodb(&["inspect", dir.path().to_str().unwrap()]));
+    let row = |tool: &str| -> Vec<String> {
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(tool))
+            .unwrap_or_else(|| panic!("no {tool} row in {out}"));
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    assert!(out.contains("cache hits"), "{out}");
+    // tool, calls, ok, cache hits, hit rate, errors, timeouts, refused
+    assert_eq!(
+        row("search"),
+        ["search", "2", "1", "1", "50.0%", "0", "0", "0"]
+    );
+    assert_eq!(row("slow_tool")[1], "1");
+    assert_eq!(row("slow_tool")[6], "1");
+}
+
 #[test]
 fn inspect_shows_collections() {
     let dir = tempfile::tempdir().unwrap();

@@ -79,6 +79,12 @@ fn calls() -> Vec<Call> {
         ),
         call("get", DB, "/api/v2/tenants/acme/databases/second", None),
         call(
+            "get",
+            &format!("{DB}/tool_runs/{{run_id}}/calls"),
+            &format!("{DEFAULT_DB}/tool_runs/run-1/calls?limit=10&offset=0"),
+            None,
+        ),
+        call(
             "post",
             &format!("{DB}/collections"),
             &format!("{DEFAULT_DB}/collections"),

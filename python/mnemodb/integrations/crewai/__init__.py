@@ -15,6 +15,9 @@ The pieces, usable on their own:
 - :class:`MnemoRagClient`: a ``crewai.rag.core.base_client.BaseClient`` with the semantics of
   crewai's Chroma client.
 - :class:`MnemoKnowledgeStorage`: a ``BaseKnowledgeStorage`` over :class:`MnemoRagClient`.
+- :class:`MnemoCacheHandler`: crewai's tool ``CacheHandler`` over mnemodb's shared, persistent
+  tool cache (``install()`` gives it to every crew); :func:`guard` wraps a crewai tool in a
+  :class:`mnemodb.tools.ToolExecutor` (timeout, repetition limit, ledger).
 
 :func:`migrate_lancedb` copies crewai's LanceDB memory records (the default ``Memory()``
 store) into mnemodb; ``install(migrate=True)`` does it first. :func:`migrate` copies an
@@ -46,6 +49,8 @@ __all__ = [
     "OFFLINE_ENV",
     "MigrationError",
     "default_root",
+    "MnemoCacheHandler",
+    "guard",
 ]
 
 
@@ -62,6 +67,10 @@ def __getattr__(name: str) -> Any:
         from ._knowledge import MnemoKnowledgeStorage
 
         return MnemoKnowledgeStorage
+    if name in ("MnemoCacheHandler", "guard"):
+        from . import _tools
+
+        return getattr(_tools, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -52,7 +52,11 @@ OFFLINE_ENV = {
 
 
 def install(
-    path: "str | os.PathLike[str] | None" = None, *, migrate: bool = False, offline: bool = False
+    path: "str | os.PathLike[str] | None" = None,
+    *,
+    migrate: bool = False,
+    offline: bool = False,
+    tool_cache: bool = True,
 ) -> None:
     """Makes crewai store memory, knowledge and RAG collections in mnemodb.
 
@@ -70,6 +74,10 @@ def install(
     (``$CREWAI_STORAGE_DIR/mnemodb``, else crewai's data directory + ``/mnemodb``). Other
     memory specs (``"qdrant-edge"``, a LanceDB directory) keep crewai's built-in choice.
     Call it once at start-up, before building crews; :func:`uninstall` undoes it.
+
+    - tools: every ``Crew`` gets a ``MnemoCacheHandler`` (``crewai.agents.cache.CacheHandler``
+      backed by mnemodb's tool cache in ``<root>/tools``), so tool results persist across runs
+      and processes; ``tool_cache=False`` keeps crewai's in-memory cache.
 
     ``migrate=True`` first copies the records of crewai's LanceDB memory (its default store)
     into mnemodb (:func:`migrate_lancedb`); without it, ``install()`` warns once when that
@@ -120,6 +128,10 @@ def install(
     set_memory_storage_factory(memory_factory)
     set_knowledge_storage_factory(knowledge_factory)
     register_rag_client_factory("chromadb", rag_factory)
+    if tool_cache:
+        from ._tools import install_cache
+
+        install_cache(root)
 
 
 def uninstall() -> None:
@@ -131,3 +143,6 @@ def uninstall() -> None:
     set_memory_storage_factory(None)
     set_knowledge_storage_factory(None)
     unregister_rag_client_factory("chromadb")
+    from ._tools import uninstall_cache
+
+    uninstall_cache()
