@@ -4,6 +4,8 @@
 //! A [`Value`] (null, bool, int, float, string, bytes, list, map in insertion order) goes into
 //! a stream: a 16-byte versioned header naming the [`Format`], then frames. [`encode`] /
 //! [`decode`] do one value; [`StreamWriter`] / [`StreamReader`] do a sequence.
+//! [`export_file`] / [`import_file`] write a collection as such a stream and read it back
+//! (atomically: a bad record leaves no collection behind).
 //!
 //! ```
 //! use mnemodb::codec::{self, Format, Value};
@@ -18,8 +20,14 @@
 //! # Ok(()) }
 //! ```
 
+mod export;
 mod stream;
 mod value;
+
+pub use export::{
+    EXPORT_VERSION, ImportReport, export_file, export_to, import_file, import_from,
+    metadata_to_value, read_all, value_to_metadata,
+};
 
 pub use stream::{
     Compression, Encoding, Format, HEADER_LEN, MAGIC, STREAM_VERSION, StreamReader, StreamWriter,

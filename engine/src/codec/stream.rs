@@ -360,7 +360,12 @@ impl<'a> StreamReader<'a> {
                     .map_err(|e| Error::io("read", at, e))?,
             )),
         };
-        Ok(Self::headerless(src, format, at))
+        let mut reader = Self::headerless(src, format, at);
+        if format.encoding == Encoding::Json {
+            // The header is the file's first line: count lines as an editor shows them.
+            reader.frame = 1;
+        }
+        Ok(reader)
     }
 
     /// A reader of a body with no header (export files written before codec streams, whose

@@ -282,7 +282,7 @@ fn errors_name_the_line_or_value() {
     let mut r = StreamReader::new(bytes.as_slice(), "f.jsonl").unwrap();
     assert!(r.next_value().unwrap().is_some());
     let e = r.next_value().unwrap_err();
-    assert!(e.to_string().starts_with("f.jsonl line 3:"), "{e}");
+    assert!(e.to_string().starts_with("f.jsonl line 4:"), "{e}");
     let mut w = StreamWriter::new(Vec::new(), Format::ALL[4]).unwrap();
     w.write(&Value::Int(1)).unwrap();
     w.write(&Value::Str("abc".into())).unwrap();
