@@ -23,6 +23,14 @@ use crate::validate;
 /// Directory (inside the database directory) holding one directory per collection.
 pub(crate) const COLLECTIONS_DIR: &str = "collections";
 
+/// Names of collections an import is still filling (`_import-<uuid>`): chromadb's naming rule
+/// cannot produce them, `list_collections` does not show them, and an open removes those whose
+/// importer is gone ([`IMPORT_LOCK_FILE`] not held).
+pub(crate) const IMPORT_PREFIX: &str = "_import-";
+
+/// The advisory lock an import holds in its collection's directory while it runs.
+pub(crate) const IMPORT_LOCK_FILE: &str = "import.lock";
+
 /// A mnemodb database: a directory on disk, or memory only.
 ///
 /// Cheap to clone and safe to share between threads. Several processes may open the same
@@ -298,7 +306,54 @@ impl Database {
     /// Every collection, oldest first.
     pub fn list_collections(&self) -> Result<Vec<CollectionInfo>> {
         let rows = self.inner.sidecar().read(|tx| meta::catalog_rows(tx))?;
-        Ok(rows.iter().map(CollectionRow::info).collect())
+        Ok(rows
+            .iter()
+            .filter(|r| !r.name.starts_with(IMPORT_PREFIX))
+            .map(CollectionRow::info)
+            .collect())
+    }
+
+    /// A new collection named `_import-<uuid>` (outside chromadb's naming rule, so no caller
+    /// can take or see it) for an import to fill before renaming it, with its directory
+    /// created and [`IMPORT_LOCK_FILE`] held: returns the collection, its name and the lock.
+    pub(crate) fn create_import_target(
+        &self,
+        config: &CollectionConfig,
+        metadata: Option<&Metadata>,
+    ) -> Result<(Collection, String, Option<std::fs::File>)> {
+        if let Some(m) = metadata {
+            validate::collection_metadata(m, CollectionCall::Create)?;
+        }
+        let uuid = Uuid::new_v4();
+        let name = format!("{IMPORT_PREFIX}{uuid}");
+        // The lock first: an open elsewhere must never see the row without a held lock.
+        let lock = match &self.inner.dir {
+            Some(dir) => {
+                let cdir = dir.join(COLLECTIONS_DIR).join(uuid.to_string());
+                std::fs::create_dir_all(&cdir).map_err(|e| Error::io("create", &cdir, e))?;
+                let path = cdir.join(IMPORT_LOCK_FILE);
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| Error::io("create", &path, e))?;
+                file.lock().map_err(|e| Error::io("lock", &path, e))?;
+                Some(file)
+            }
+            None => None,
+        };
+        let row = self.inner.sidecar().write(|tx| {
+            meta::catalog::insert_collection(
+                tx,
+                uuid,
+                &name,
+                config,
+                meta::metadata_to_json(metadata).as_deref(),
+            )?;
+            meta::collection_by_id(tx, uuid)?.ok_or_else(|| Error::CollectionNotFound(name.clone()))
+        })?;
+        Ok((self.inner.handle(&row)?, name, lock))
     }
 
     /// Deletes a collection, its records and its files. Handles to it fail from now on.
@@ -462,6 +517,19 @@ impl DbInner {
         self.sidecar().write(|tx| {
             let rows = meta::catalog_rows(tx)?;
             let pending = meta::checksums::pending(tx)?;
+            let mut kept = Vec::with_capacity(rows.len());
+            for row in rows {
+                if row.name.starts_with(IMPORT_PREFIX)
+                    && import_abandoned(&collections_dir.join(row.uuid.to_string()))
+                {
+                    // An import whose process died: it never became visible; drop it (its
+                    // directory goes with the unknown ones below).
+                    meta::catalog::delete_collection(tx, row.key)?;
+                } else {
+                    kept.push(row);
+                }
+            }
+            let rows = kept;
             for row in &rows {
                 let cdir = collections_dir.join(row.uuid.to_string());
                 // A compaction running in another process is writing the next generation:
@@ -494,7 +562,11 @@ impl DbInner {
                 .map_err(|e| Error::io("list", &collections_dir, e))?;
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if name.parse::<Uuid>().is_ok() && !known.contains(&name) {
+                // An import creates its directory (lock held) just before its catalog row.
+                if name.parse::<Uuid>().is_ok()
+                    && !known.contains(&name)
+                    && import_abandoned(&entry.path())
+                {
                     remove_dir_if_present(&entry.path())?;
                 }
             }
@@ -550,6 +622,17 @@ fn start_expiry_timer(inner: &Arc<DbInner>) {
         });
     // Without the thread, expired records are still hidden and swept when reads meet them.
     drop(spawned);
+}
+
+/// Whether the import filling the collection in `cdir` is gone (its lock is not held).
+fn import_abandoned(cdir: &Path) -> bool {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(cdir.join(IMPORT_LOCK_FILE))
+    else {
+        return true;
+    };
+    !matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }
 
 /// Holds the collection's compaction lock if no compaction holds it (`None`: one does).

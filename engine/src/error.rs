@@ -182,6 +182,16 @@ pub enum Error {
         message: String,
     },
 
+    /// Encoded data (a codec stream, an export file, an encoded value) that cannot be read as
+    /// what it claims to be; `at` names the file and the frame, line or record.
+    #[error("{at}: {detail}")]
+    BadData {
+        /// Where: the file (or `bytes`), and the line, frame or record in it.
+        at: String,
+        /// What was wrong.
+        detail: String,
+    },
+
     /// SQLite failed (locked for longer than the busy timeout, ...).
     #[error("sqlite: {0}")]
     Sqlite(#[source] rusqlite::Error),
@@ -329,6 +339,7 @@ impl Error {
             | Error::NonFiniteEmbedding { .. }
             | Error::EmptyId
             | Error::InvalidArgument(_)
+            | Error::BadData { .. }
             | Error::SimdUnavailable { .. } => ErrorKind::InvalidArgument,
             Error::ChromaDirectory { .. } => ErrorKind::ChromaDirectory,
             Error::ToolRefused { .. } => ErrorKind::ToolRefused,

@@ -53,6 +53,7 @@
 
 mod check;
 mod chroma_dir;
+pub mod codec;
 mod collection;
 mod config;
 mod db;

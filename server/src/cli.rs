@@ -35,29 +35,31 @@ pub enum Command {
         #[arg(long)]
         collection: Option<String>,
     },
-    /// Write a collection to a file (JSON lines, or MessagePack with --format msgpack).
+    /// Write a collection to a file: a codec stream (JSON lines by default; MessagePack or
+    /// postcard, each optionally zstd-compressed).
     Export {
         /// The data directory.
         path: PathBuf,
         /// The collection to export.
         #[arg(long)]
         collection: String,
-        /// The file to write.
+        /// The file to write (written whole or not at all).
         #[arg(long)]
         out: PathBuf,
-        /// File format.
-        #[arg(long, value_enum, default_value_t = Format::Jsonl)]
-        format: Format,
+        /// json, msgpack or postcard, each optionally followed by +zstd (msgpack+zstd).
+        #[arg(long, default_value = "json")]
+        format: String,
     },
-    /// Load a file written by `export` into a database (creates the collection).
+    /// Load a file written by `export` into a database as a new collection; a bad record
+    /// (named by its line or value number) leaves no collection behind.
     Import {
         /// The data directory.
         path: PathBuf,
-        /// The file to read.
+        /// The file to read (its header says its format).
         file: PathBuf,
-        /// File format (default: msgpack for *.msgpack / *.mp files, else JSON lines).
-        #[arg(long, value_enum)]
-        format: Option<Format>,
+        /// Ignored: the file says its format (kept so older command lines still run).
+        #[arg(long, hide = true)]
+        format: Option<String>,
         /// Name of the new collection (default: the exported name).
         #[arg(long)]
         collection: Option<String>,
@@ -118,15 +120,6 @@ pub enum Command {
         /// Records to generate.
         records: Option<usize>,
     },
-}
-
-/// Export file formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// One JSON object a line: a header, then one record a line.
-    Jsonl,
-    /// The same values as a sequence of MessagePack maps.
-    Msgpack,
 }
 
 /// `mnemodb serve`.

@@ -60,17 +60,16 @@ pub fn run(cli: Cli) -> Result<()> {
             out,
             format,
         }) => {
-            let n = commands::transfer::export(&path, &collection, &out, format)?;
+            let n = commands::transfer::export(&path, &collection, &out, &format)?;
             println!("exported {n} records of {collection} to {}", out.display());
         }
         Some(Command::Import {
             path,
             file,
-            format,
+            format: _,
             collection,
         }) => {
-            let (name, n) =
-                commands::transfer::import(&path, &file, format, collection.as_deref())?;
+            let (name, n) = commands::transfer::import(&path, &file, collection.as_deref())?;
             println!("imported {n} records into {name}");
         }
         Some(Command::ImportChroma { src, dest }) => {

@@ -12,6 +12,7 @@ mod compaction;
 mod crash;
 mod disk_full;
 mod expiry;
+mod export;
 mod filters;
 mod golden;
 mod golden_index;
