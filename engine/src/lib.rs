@@ -60,6 +60,7 @@ mod distance;
 mod error;
 mod expiry;
 mod filter;
+mod langgraph;
 mod meta;
 pub mod request;
 mod scheduler;
@@ -79,6 +80,9 @@ pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
 pub use error::{Error, ErrorKind, Op, Result};
 pub use expiry::{Clock, Expiry, TTL_KEY};
+pub use langgraph::{
+    LgBlob, LgCheckpoint, LgItem, LgItemWrite, LgListQuery, LgTuple, LgWrite, Typed,
+};
 pub use scheduler::{Job, JobInfo, JobKind, JobState};
 
 /// Checks chromadb's rule for collection names (3-512 characters of `[a-zA-Z0-9._-]`, starting

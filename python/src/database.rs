@@ -169,6 +169,13 @@ impl Database {
     }
 }
 
+impl Database {
+    /// The engine database (for `langgraph.rs`).
+    pub(crate) fn engine(&self) -> &mnemodb::Database {
+        &self.inner
+    }
+}
+
 /// An opened engine database as a `_native.Database`.
 fn database(py: Python<'_>, inner: mnemodb::Database) -> PyResult<Bound<'_, PyAny>> {
     Ok(Bound::new(py, Database { inner })?.into_any())
