@@ -7,23 +7,28 @@ use std::time::Duration;
 use mnemodb::{LgBlob, LgCheckpoint, LgItem, LgItemWrite, LgListQuery, LgTuple, LgWrite, Typed};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::collection::none;
 use crate::database::Database;
 use crate::pool::{Deliver, run};
 
-/// A serialized value as Python passes it: `(tag, bytes)`.
-type PyTyped = (String, Vec<u8>);
+/// A serialized value as Python passes it: `(tag, bytes)` (`bytes` or `bytearray`, read in
+/// place: `Vec<u8>` would extract element by element).
+type PyTyped = (String, PyBackedBytes);
 /// A pending write: `(task_id, idx, task_path, channel, tag, bytes)`.
-type PyWrite = (String, i64, String, String, String, Vec<u8>);
+type PyWrite = (String, i64, String, String, String, PyBackedBytes);
 /// A blob: `(channel, version, tag, bytes)`.
-type PyBlob = (String, String, String, Vec<u8>);
+type PyBlob = (String, String, String, PyBackedBytes);
 /// A store put or delete: `(namespace, key, value JSON or None, ttl seconds or None)`.
 type PyItemWrite = (Vec<String>, String, Option<String>, Option<f64>);
 
 fn typed((tag, bytes): PyTyped) -> Typed {
-    Typed { tag, bytes }
+    Typed {
+        tag,
+        bytes: bytes.to_vec(),
+    }
 }
 
 fn typed_py<'py>(py: Python<'py>, t: &Typed) -> PyResult<Bound<'py, PyTuple>> {
@@ -116,7 +121,7 @@ pub(crate) fn lg_put(
         .map(|(channel, version, tag, bytes)| LgBlob {
             channel,
             version,
-            value: Typed { tag, bytes },
+            value: typed((tag, bytes)),
         })
         .collect();
     let inner = db.engine().clone();
@@ -142,7 +147,7 @@ pub(crate) fn lg_put_writes(
             idx,
             task_path,
             channel,
-            value: Typed { tag, bytes },
+            value: typed((tag, bytes)),
         })
         .collect();
     let inner = db.engine().clone();

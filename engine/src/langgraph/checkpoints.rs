@@ -101,17 +101,17 @@ const LIST_NS: &str = "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_id
      type, checkpoint, metadata_type, metadata, channels FROM lg_checkpoints \
      WHERE thread_id = ?1 AND checkpoint_ns = ?2 \
      AND (?3 IS NULL OR checkpoint_id = ?3) AND (?4 IS NULL OR checkpoint_id < ?4) \
-     ORDER BY checkpoint_id DESC LIMIT ?5";
+     ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns LIMIT ?5";
 const LIST_THREAD: &str = "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_id, run_id, \
      type, checkpoint, metadata_type, metadata, channels FROM lg_checkpoints \
      WHERE thread_id = ?1 AND ?2 IS NULL \
      AND (?3 IS NULL OR checkpoint_id = ?3) AND (?4 IS NULL OR checkpoint_id < ?4) \
-     ORDER BY checkpoint_id DESC LIMIT ?5";
+     ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns LIMIT ?5";
 const LIST_ALL: &str = "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_id, run_id, \
      type, checkpoint, metadata_type, metadata, channels FROM lg_checkpoints \
      WHERE ?1 IS NULL AND (?2 IS NULL OR checkpoint_ns = ?2) \
      AND (?3 IS NULL OR checkpoint_id = ?3) AND (?4 IS NULL OR checkpoint_id < ?4) \
-     ORDER BY checkpoint_id DESC LIMIT ?5";
+     ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns LIMIT ?5";
 
 impl Database {
     /// Stores a checkpoint (replacing one with the same id) and the blobs of the channels it
