@@ -183,7 +183,7 @@ _Typed = Tuple[str, bytes]
 _LgWrite = Tuple[str, int, str, str, str, bytes]
 _LgBlob = Tuple[str, str, str, bytes]
 _LgTuple = Tuple[str, str, str, Optional[str], _Typed, _Typed, List[_LgWrite], List[_LgBlob]]
-_LgItem = Tuple[Tuple[str, ...], str, str, int, int]
+_LgItem = Tuple[Tuple[str, ...], str, str, int, int, Optional[int]]
 
 def lg_put(
     db: Database,

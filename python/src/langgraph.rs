@@ -292,7 +292,7 @@ pub(crate) fn lg_delete_for_runs(
     )
 }
 
-/// `(namespace tuple, key, value JSON, created_at_ms, updated_at_ms)`.
+/// `(namespace tuple, key, value JSON, created_at_ms, updated_at_ms, expires_at_ms or None)`.
 fn item_py<'py>(py: Python<'py>, i: &LgItem) -> PyResult<Bound<'py, PyAny>> {
     Ok((
         PyTuple::new(py, &i.namespace)?,
@@ -300,6 +300,7 @@ fn item_py<'py>(py: Python<'py>, i: &LgItem) -> PyResult<Bound<'py, PyAny>> {
         i.value.as_str(),
         i.created_at_ms,
         i.updated_at_ms,
+        i.expires_at_ms,
     )
         .into_pyobject(py)?
         .into_any())

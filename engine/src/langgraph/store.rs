@@ -25,6 +25,8 @@ pub struct LgItem {
     pub created_at_ms: i64,
     /// When it was last put.
     pub updated_at_ms: i64,
+    /// When it expires (`None`: never).
+    pub expires_at_ms: Option<i64>,
 }
 
 /// One put (or delete, with `value: None`) of [`Database::lg_store_write`].
@@ -68,7 +70,7 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-const ITEM_COLUMNS: &str = "namespace, key, value, created_at, updated_at";
+const ITEM_COLUMNS: &str = "namespace, key, value, created_at, updated_at, expires_at";
 
 fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LgItem> {
     debug_assert!(ITEM_COLUMNS.starts_with("namespace"));
@@ -79,6 +81,7 @@ fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LgItem> {
         value: r.get(2)?,
         created_at_ms: r.get(3)?,
         updated_at_ms: r.get(4)?,
+        expires_at_ms: r.get(5)?,
     })
 }
 
@@ -144,7 +147,7 @@ impl Database {
         let now = self.inner().shared.now_ms();
         self.inner().sidecar().read(|tx| {
             let mut get = tx.prepare_cached(
-                "SELECT namespace, key, value, created_at, updated_at FROM lg_store \
+                "SELECT namespace, key, value, created_at, updated_at, expires_at FROM lg_store \
                  WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
             )?;
             let mut out = Vec::with_capacity(keys.len());
@@ -163,7 +166,7 @@ impl Database {
         self.inner().sidecar().read(|tx| {
             let rows = if low.is_empty() {
                 tx.prepare_cached(
-                    "SELECT namespace, key, value, created_at, updated_at FROM lg_store \
+                    "SELECT namespace, key, value, created_at, updated_at, expires_at FROM lg_store \
                      WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY ord",
                 )?
                 .query_map([now], item_row)?
@@ -176,7 +179,7 @@ impl Database {
                     *last = 1;
                 }
                 tx.prepare_cached(
-                    "SELECT namespace, key, value, created_at, updated_at FROM lg_store \
+                    "SELECT namespace, key, value, created_at, updated_at, expires_at FROM lg_store \
                      WHERE namespace >= ?1 AND namespace < ?2 \
                      AND (expires_at IS NULL OR expires_at > ?3) ORDER BY ord",
                 )?

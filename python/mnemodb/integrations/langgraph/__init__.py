@@ -10,5 +10,6 @@ safe for several processes on one directory. Importing this module imports langg
 """
 
 from mnemodb.integrations.langgraph._saver import MnemoSaver
+from mnemodb.integrations.langgraph._store import MnemoStore
 
-__all__ = ["MnemoSaver"]
+__all__ = ["MnemoSaver", "MnemoStore"]
