@@ -3,7 +3,8 @@
 # python/requirements-test.txt installed (maturin, pytest, numpy, mypy, hypothesis, and the
 # real chromadb 1.5.9 the parity tests compare against), python/requirements-crewai.txt
 # (the real crewai 1.15.30 the integration is tested with) and python/requirements-mem0.txt
-# (the real mem0ai 2.2.1), and mnemodb's release wheel built into target/wheels and installed
+# (the real mem0ai 2.2.1), python/requirements-langgraph.txt (langgraph 1.2.22, its conformance
+# suite and SQLite saver), and mnemodb's release wheel built into target/wheels and installed
 # into it.
 #
 # Needs Python >= 3.9 with venv and pip, Rust (cargo), and the package registries the first
@@ -27,12 +28,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.mnemodb-requirements
-wanted=$(cat python/requirements-test.txt python/requirements-crewai.txt python/requirements-mem0.txt)
+wanted=$(cat python/requirements-test.txt python/requirements-crewai.txt python/requirements-mem0.txt \
+    python/requirements-langgraph.txt)
 if [ "$wanted" != "$(cat "$stamp" 2>/dev/null)" ]; then
     echo "scripts/pyenv.sh: installing python/requirements-test.txt, requirements-crewai.txt and requirements-mem0.txt"
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -r python/requirements-test.txt \
-        -r python/requirements-crewai.txt -r python/requirements-mem0.txt
+        -r python/requirements-crewai.txt -r python/requirements-mem0.txt \
+        -r python/requirements-langgraph.txt
     printf '%s' "$wanted" >"$stamp"
 fi
 

@@ -61,6 +61,7 @@ mod distance;
 mod error;
 mod expiry;
 mod filter;
+mod langgraph;
 mod meta;
 pub mod request;
 mod scheduler;
@@ -81,6 +82,9 @@ pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
 pub use error::{Error, ErrorKind, Op, Result};
 pub use expiry::{Clock, Expiry, TTL_KEY};
+pub use langgraph::{
+    LgBlob, LgCheckpoint, LgItem, LgItemWrite, LgListQuery, LgTuple, LgWrite, Typed,
+};
 pub use scheduler::{Job, JobInfo, JobKind, JobState};
 pub use tools::{
     Begin, CallFilter, CallRecord, CallSpec, CallStatus, DEFAULT_LEDGER_RETENTION, Outcome,

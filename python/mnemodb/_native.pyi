@@ -20,6 +20,20 @@ __all__ = [
     "check_texts",
     "embedding_rows",
     "import_chroma",
+    "lg_copy_thread",
+    "lg_delete_for_runs",
+    "lg_delete_thread",
+    "lg_get",
+    "lg_list",
+    "lg_prune",
+    "lg_put",
+    "lg_put_writes",
+    "lg_store_get",
+    "lg_store_namespaces",
+    "lg_store_refresh",
+    "lg_store_search",
+    "lg_store_sweep",
+    "lg_store_write",
     "__version__",
 ]
 
@@ -215,3 +229,73 @@ class Pending:
 class Mailbox:
     def __init__(self) -> None: ...
     def drain(self) -> None: ...
+
+# LangGraph's tables (python/src/langgraph.rs), for mnemodb.integrations.langgraph.
+_Typed = Tuple[str, bytes]
+_LgWrite = Tuple[str, int, str, str, str, bytes]
+_LgBlob = Tuple[str, str, str, bytes]
+_LgTuple = Tuple[str, str, str, Optional[str], _Typed, _Typed, List[_LgWrite], List[_LgBlob]]
+_LgItem = Tuple[Tuple[str, ...], str, str, int, int, Optional[int]]
+
+def lg_put(
+    db: Database,
+    thread_id: str,
+    checkpoint_ns: str,
+    checkpoint_id: str,
+    parent_id: Optional[str],
+    run_id: Optional[str],
+    checkpoint: Tuple[str, bytes],
+    metadata: Tuple[str, bytes],
+    channels: List[Tuple[str, str]],
+    blobs: List[Tuple[str, str, str, bytes]],
+    *,
+    deliver: Optional[_Deliver] = None,
+) -> None: ...
+def lg_put_writes(
+    db: Database,
+    thread_id: str,
+    checkpoint_ns: str,
+    checkpoint_id: str,
+    writes: List[Tuple[str, int, str, str, str, bytes]],
+    *,
+    deliver: Optional[_Deliver] = None,
+) -> None: ...
+def lg_get(
+    db: Database,
+    thread_id: str,
+    checkpoint_ns: str,
+    checkpoint_id: Optional[str] = None,
+    *,
+    deliver: Optional[_Deliver] = None,
+) -> Optional[_LgTuple]: ...
+def lg_list(
+    db: Database,
+    thread_id: Optional[str] = None,
+    checkpoint_ns: Optional[str] = None,
+    checkpoint_id: Optional[str] = None,
+    before: Optional[str] = None,
+    limit: Optional[int] = None,
+    *,
+    deliver: Optional[_Deliver] = None,
+) -> List[_LgTuple]: ...
+def lg_delete_thread(db: Database, thread_id: str, *, deliver: Optional[_Deliver] = None) -> None: ...
+def lg_copy_thread(db: Database, source: str, target: str, *, deliver: Optional[_Deliver] = None) -> None: ...
+def lg_prune(
+    db: Database, thread_ids: List[str], keep_latest: bool, *, deliver: Optional[_Deliver] = None
+) -> None: ...
+def lg_delete_for_runs(db: Database, run_ids: List[str], *, deliver: Optional[_Deliver] = None) -> None: ...
+def lg_store_write(
+    db: Database,
+    writes: List[Tuple[List[str], str, Optional[str], Optional[float]]],
+    *,
+    deliver: Optional[_Deliver] = None,
+) -> None: ...
+def lg_store_get(
+    db: Database, keys: List[Tuple[List[str], str]], *, deliver: Optional[_Deliver] = None
+) -> List[Optional[_LgItem]]: ...
+def lg_store_search(db: Database, prefix: List[str], *, deliver: Optional[_Deliver] = None) -> List[_LgItem]: ...
+def lg_store_refresh(
+    db: Database, keys: List[Tuple[List[str], str]], *, deliver: Optional[_Deliver] = None
+) -> None: ...
+def lg_store_namespaces(db: Database, *, deliver: Optional[_Deliver] = None) -> List[Tuple[str, ...]]: ...
+def lg_store_sweep(db: Database, *, deliver: Optional[_Deliver] = None) -> List[Tuple[Tuple[str, ...], str]]: ...

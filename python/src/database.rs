@@ -170,7 +170,7 @@ impl Database {
 }
 
 impl Database {
-    /// The engine database (for the other native classes).
+    /// The engine database (for the other native classes and `langgraph.rs`).
     pub(crate) fn engine(&self) -> &mnemodb::Database {
         &self.inner
     }

@@ -12,6 +12,7 @@ mod collection;
 mod convert;
 mod database;
 mod error;
+mod langgraph;
 mod pool;
 mod tools;
 
@@ -34,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(collection::embedding_rows, m)?)?;
     m.add_function(wrap_pyfunction!(collection::check_lengths, m)?)?;
     m.add_function(wrap_pyfunction!(collection::check_texts, m)?)?;
+    langgraph::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -159,6 +159,7 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
         }
     }
     tx.execute_batch(crate::tools::SCHEMA)?;
+    tx.execute_batch(crate::langgraph::SCHEMA)?;
     tx.commit()?;
     Ok(())
 }

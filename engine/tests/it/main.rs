@@ -19,6 +19,7 @@ mod golden_index;
 mod hit_ids;
 mod index;
 mod jobs;
+mod langgraph;
 mod model;
 mod multiprocess;
 mod plan;
