@@ -151,6 +151,13 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The embedding model's files are missing, unreadable or not all-MiniLM-L6-v2's.
+    #[error("embedding model: {detail}")]
+    EmbeddingModel {
+        /// Which file, what was wrong, and what to install.
+        detail: String,
+    },
+
     /// SQLite failed (locked for longer than the busy timeout, ...).
     #[error("sqlite: {0}")]
     Sqlite(#[source] rusqlite::Error),
@@ -291,6 +298,7 @@ impl Error {
             | Error::EmptyId
             | Error::InvalidArgument(_)
             | Error::SimdUnavailable { .. } => ErrorKind::InvalidArgument,
+            Error::EmbeddingModel { .. } => ErrorKind::ValueError,
             Error::ChromaDirectory { .. } => ErrorKind::ChromaDirectory,
             Error::QueryIdsNotFound(_)
             | Error::Corrupt { .. }
