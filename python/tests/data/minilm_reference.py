@@ -98,7 +98,9 @@ def forward(w: Dict[str, np.ndarray], ids: Sequence[Sequence[int]]) -> np.ndarra
         p = f"encoder.layer.{layer}."
 
         def lin(t: np.ndarray, name: str) -> np.ndarray:
-            return t @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+            # one 2-D product (a stacked 3-D one runs as many small ones, far slower)
+            flat = t.reshape(-1, t.shape[-1]) @ w[p + name + ".weight"].T
+            return flat.reshape(*t.shape[:-1], -1) + w[p + name + ".bias"]
 
         def heads(t: np.ndarray) -> np.ndarray:
             return t.reshape(b, n, HEADS, hd).transpose(0, 2, 1, 3)
