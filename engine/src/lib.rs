@@ -58,6 +58,7 @@ mod collection;
 mod config;
 mod db;
 mod distance;
+mod embed;
 mod error;
 mod expiry;
 mod filter;
@@ -80,6 +81,9 @@ pub use collection::{Collection, Coverage, Plan, Reason, SearchOptions, Strategy
 pub use config::{CollectionConfig, HnswConfig, HnswConfigUpdate};
 pub use db::Database;
 pub use distance::{Isa, Kernel, Space};
+pub use embed::{
+    BATCH as EMBED_BATCH, EMBEDDING_DIMENSION, Embedder, MAX_TOKENS, MODEL_ENV, MODEL_FILES,
+};
 pub use error::{Error, ErrorKind, Op, Result};
 pub use expiry::{Clock, Expiry, TTL_KEY};
 pub use langgraph::{

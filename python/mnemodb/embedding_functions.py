@@ -1,11 +1,10 @@
-"""A local embedding function that needs no model and no network.
+"""Embedding functions: the registry of persisted ones, chromadb's default, and a hashing one.
 
-mnemodb has no default embedding function (chromadb's default downloads a model on first
-use). Pass any chromadb embedding function object, e.g.
-``chromadb.utils.embedding_functions.SentenceTransformerEmbeddingFunction`` (a local model),
-or, for tests and demos, :class:`HashEmbeddingFunction`: deterministic feature hashing of
-character trigrams, L2-normalised. It is not semantic; it only makes equal texts equal and
-similar texts close.
+:class:`DefaultEmbeddingFunction` is chromadb's default (all-MiniLM-L6-v2), computed in Rust
+from model files installed as a package (``default_ef.py``); it never downloads anything.
+Any chromadb embedding function object works too. For tests and demos,
+:class:`HashEmbeddingFunction`: deterministic feature hashing of character trigrams,
+L2-normalised. It is not semantic; it only makes equal texts equal and similar texts close.
 """
 
 from __future__ import annotations
@@ -17,7 +16,10 @@ from typing import Any, Dict, List, Optional, Sequence, TypeVar
 
 import numpy as np
 
+from .default_ef import DefaultEmbeddingFunction
+
 __all__ = [
+    "DefaultEmbeddingFunction",
     "HashEmbeddingFunction",
     "register_embedding_function",
     "known_embedding_functions",
@@ -36,15 +38,6 @@ known_embedding_functions: Dict[str, Any] = {}
 """Embedding function classes by ``name()``, for rebuilding persisted ones."""
 
 C = TypeVar("C")
-
-_DEFAULT_REFUSED = (
-    "the collection was created with chromadb's default embedding function, which downloads a "
-    "model on first use, and mnemodb never downloads anything: get the collection with "
-    "embedding_function=..., for example "
-    "chromadb.utils.embedding_functions.ONNXMiniLM_L6_V2() with the model already on disk, "
-    "or SentenceTransformerEmbeddingFunction('all-MiniLM-L6-v2') for the same vectors"
-)
-
 
 def register_embedding_function(cls: C) -> C:
     """Registers an embedding function class under its ``name()`` so collections persisted
@@ -79,8 +72,8 @@ def build_embedding_function(description: Optional[Dict[str, Any]]) -> Optional[
         return None
     name = description.get("name")
     config = description.get("config") or {}
-    if name == "default":
-        raise ValueError(_DEFAULT_REFUSED)
+    if name == "default":  # chromadb's default is mnemodb's own, whatever is registered
+        return DefaultEmbeddingFunction()
     cls = known_embedding_functions.get(str(name)) or _chromadb_class(str(name))
     if cls is None:
         raise ValueError(
@@ -102,6 +95,9 @@ def _chromadb_class(name: str) -> Optional[Any]:
     except ImportError:
         return None
     return theirs.get(name)
+
+
+register_embedding_function(DefaultEmbeddingFunction)
 
 
 @register_embedding_function

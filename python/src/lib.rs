@@ -11,6 +11,7 @@ mod cli;
 mod collection;
 mod convert;
 mod database;
+mod embed;
 mod error;
 mod langgraph;
 mod pool;
@@ -24,6 +25,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<database::Database>()?;
     m.add_class::<collection::Collection>()?;
     m.add_class::<database::Job>()?;
+    m.add_class::<embed::Embedder>()?;
     m.add_class::<pool::Pending>()?;
     m.add_class::<pool::Mailbox>()?;
     m.add_class::<tools::ToolExecutor>()?;

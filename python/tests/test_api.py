@@ -130,7 +130,7 @@ def test_embedding_function_used_for_documents_and_query_texts(client: Any) -> N
 
 
 def test_no_embedding_function_error_names_the_fix(client: Any) -> None:
-    col = client.create_collection("noef")
+    col = client.create_collection("noef", embedding_function=None)
     with pytest.raises(ValueError) as e:
         col.add(ids=["a"], documents=["text"])
     msg = str(e.value)
@@ -225,8 +225,8 @@ def test_utils_embedding_functions_mirror_chromadb() -> None:
     from mnemodb.utils import embedding_functions as efs
 
     assert efs.HashEmbeddingFunction is HashEmbeddingFunction
-    with pytest.raises(AttributeError, match="never downloads|downloads a model"):
-        efs.DefaultEmbeddingFunction  # noqa: B018
+    assert efs.DefaultEmbeddingFunction.name() == "default"  # mnemodb's, not chromadb's
+    assert efs.DefaultEmbeddingFunction.__module__ == "mnemodb.default_ef"
     vectors = HashEmbeddingFunction(dim=16)(["same", "same", "other"])
     assert np.allclose(vectors[0], vectors[1]) and not np.allclose(vectors[0], vectors[2])
     assert abs(float(np.linalg.norm(vectors[0])) - 1.0) < 1e-6

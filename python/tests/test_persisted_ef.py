@@ -208,10 +208,9 @@ def test_unknown_function_is_a_clear_error_when_embedding(chromadb: Any, tmp_pat
     assert "register_embedding_function" in errors["mnemodb"]
 
 
-def test_chromadbs_default_function_is_refused_with_what_to_do(tmp_path: Any) -> None:
-    """A collection persisted with chromadb's ``default`` function (it downloads a model) is
-    not rebuilt: embedding says to pass a local one, and passing one is no conflict (chromadb
-    would refuse any function but its default there)."""
+def test_chromadbs_default_function_is_rebuilt_as_mnemodbs(tmp_path: Any) -> None:
+    """A collection persisted with chromadb's ``default`` function is rebuilt with mnemodb's
+    (the same model, computed in Rust from an installed package, never downloaded)."""
 
     class Default(LengthEF):
         @staticmethod
@@ -221,10 +220,10 @@ def test_chromadbs_default_function_is_refused_with_what_to_do(tmp_path: Any) ->
     path = str(tmp_path / "db")
     mnemodb.PersistentClient(path).create_collection("notes", embedding_function=Default())
     known_embedding_functions.pop("default", None)  # as in a new process
-    col = mnemodb.PersistentClient(path).get_collection("notes")
-    assert col.embedding_function is None
-    with pytest.raises(ValueError, match="never downloads anything: get the collection with embedding_function"):
-        col.query(query_texts=["x"], n_results=1)
-    col = mnemodb.PersistentClient(path).get_collection("notes", embedding_function=LengthEF())
-    col.add(ids=["a"], documents=["abc"])
-    assert col.count() == 1
+    from mnemodb.embedding_functions import DefaultEmbeddingFunction, register_embedding_function
+
+    try:
+        col = mnemodb.PersistentClient(path).get_collection("notes")
+        assert type(col.embedding_function) is DefaultEmbeddingFunction
+    finally:
+        register_embedding_function(DefaultEmbeddingFunction)

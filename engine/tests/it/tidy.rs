@@ -60,6 +60,10 @@ const UNSAFE_FILES: &[(&str, &str)] = &[
         "calls into #[target_feature] kernels after the CPU check; the prefetch hint",
     ),
     (
+        "engine/src/embed/matmul.rs",
+        "the call into matrixmultiply's sgemm, behind a bounds-checked safe function",
+    ),
+    (
         "engine/src/distance/x86.rs",
         "AVX2 / AVX-512 intrinsics (loads)",
     ),

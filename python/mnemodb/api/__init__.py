@@ -26,7 +26,7 @@ from .._chroma_types import presents_as
 from ..errors import AuthorizationError, InvalidArgumentError, NotFoundError, _adopt_chroma
 from ..config import Settings
 from ..jobs import Job
-from ..embedding_functions import build_embedding_function, describe_embedding_function
+from ..embedding_functions import DefaultEmbeddingFunction, build_embedding_function, describe_embedding_function
 from ..types import (
     ID,
     URI,
@@ -64,10 +64,10 @@ _HNSW_KEYS = ("space", "ef_construction", "ef_search", "max_neighbors", "resize_
 _NO_EF_MESSAGE = (
     "You must provide an embedding function to compute embeddings."
     "https://docs.trychroma.com/guides/embeddings "
-    "(mnemodb has no default embedding function, because chromadb's downloads a model: pass "
-    "embeddings=..., or create or get the collection with embedding_function=..., for example "
-    "chromadb.utils.embedding_functions.SentenceTransformerEmbeddingFunction() for a local "
-    "model, or mnemodb.embedding_functions.HashEmbeddingFunction() for tests)"
+    "(this collection was made with embedding_function=None: pass embeddings=..., or get the "
+    "collection with embedding_function=..., for example "
+    "mnemodb.embedding_functions.DefaultEmbeddingFunction() (all-MiniLM-L6-v2, chromadb's "
+    "default), or mnemodb.embedding_functions.HashEmbeddingFunction() for tests)"
 )
 
 
@@ -203,7 +203,7 @@ class Client:
     ) -> "Collection":
         ef = _prepare_create(configuration, embedding_function)
         native = self._db.create_collection(name, _engine_configuration(configuration, ef, metadata), metadata, get_or_create)
-        return Collection(self, native, native.info(), ef, data_loader)
+        return Collection(self, native, native.info(), _given(ef), data_loader)
 
     def get_or_create_collection(
         self,
@@ -274,8 +274,11 @@ def _page(infos: List[Dict[str, Any]], limit: Optional[int], offset: Optional[in
 
 
 def _prepare_create(configuration: Any, embedding_function: Any) -> Any:
-    """Checks a new collection's arguments; returns its embedding function (``None``: none)."""
+    """Checks a new collection's arguments; returns its embedding function (``None``: none),
+    chromadb's default (a :class:`_DefaultedEF`) when none was passed."""
     in_configuration = configuration.get("embedding_function") if isinstance(configuration, dict) else None
+    if embedding_function is _DEFAULT and in_configuration is None:
+        return _DefaultedEF()
     if embedding_function is _DEFAULT or embedding_function is None:
         embedding_function = in_configuration or embedding_function
     elif in_configuration is not None:
@@ -286,6 +289,16 @@ def _prepare_create(configuration: Any, embedding_function: Any) -> Any:
                 f"Embedding function conflict: {given} vs {configured}"
             )
     return _check_embedding_function(embedding_function)
+
+
+class _DefaultedEF(DefaultEmbeddingFunction):
+    """chromadb's default, put in because no function was passed: persisted as ``default``,
+    but a collection that already exists (``get_or_create``) keeps its own persisted one."""
+
+
+def _given(ef: Any) -> Any:
+    """The function a new collection handle is given (``None``: rebuild the persisted one)."""
+    return None if isinstance(ef, _DefaultedEF) else ef
 
 
 def _ef_name(ef: Any) -> Optional[str]:

