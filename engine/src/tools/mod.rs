@@ -446,7 +446,14 @@ impl ToolExecutor {
                     limit: policy.max_depth,
                 })
             } else {
-                let (all, same) = ledger::run_counts(tx, call.run_id, call.tool, &args)?;
+                let (all, same) = ledger::run_counts(
+                    tx,
+                    call.run_id,
+                    call.tool,
+                    &args,
+                    policy.max_calls_per_run,
+                    policy.max_repeats,
+                )?;
                 if policy.max_calls_per_run.is_some_and(|l| all >= l) {
                     Some(Refusal::TooManyCalls {
                         run_id: call.run_id.to_owned(),
