@@ -109,24 +109,37 @@ pub(crate) fn finish(
     Ok(n > 0)
 }
 
-/// Calls of `run_id` that were not refused, and those of them with `tool` and `args`.
+/// Calls of `run_id` that were not refused (counted up to `calls_limit`; 0 without one), and
+/// those of them with `tool` and `args` (up to `repeat_limit`; 0 without one). Each count stops
+/// at its limit, so a long run costs no more than a short one.
 pub(crate) fn run_counts(
     tx: &Transaction<'_>,
     run_id: &str,
     tool: &str,
     args: &str,
+    calls_limit: Option<u64>,
+    repeat_limit: Option<u32>,
 ) -> Result<(u64, u64)> {
-    let all: i64 = tx
-        .prepare_cached(
-            "SELECT COUNT(*) FROM tool_calls WHERE run_id = ?1 AND status <> 'refused'",
-        )?
-        .query_row(params![run_id], |r| r.get(0))?;
-    let same: i64 = tx
-        .prepare_cached(
-            "SELECT COUNT(*) FROM tool_calls WHERE run_id = ?1 AND tool = ?2 AND args = ?3 \
-             AND status <> 'refused'",
-        )?
-        .query_row(params![run_id, tool, args], |r| r.get(0))?;
+    let all: i64 = match calls_limit {
+        None => 0,
+        Some(l) => tx
+            .prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM tool_calls WHERE run_id = ?1 \
+                 AND status <> 'refused' LIMIT ?2)",
+            )?
+            .query_row(params![run_id, i64::try_from(l).unwrap_or(i64::MAX)], |r| {
+                r.get(0)
+            })?,
+    };
+    let same: i64 = match repeat_limit {
+        None => 0,
+        Some(l) => tx
+            .prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM tool_calls WHERE run_id = ?1 AND tool = ?2 \
+                 AND args = ?3 AND status <> 'refused' LIMIT ?4)",
+            )?
+            .query_row(params![run_id, tool, args, i64::from(l)], |r| r.get(0))?,
+    };
     Ok((all.max(0) as u64, same.max(0) as u64))
 }
 

@@ -362,7 +362,7 @@ impl Database {
 
 /// Deletes expired ledger rows and cache entries (the expiry timer calls this each time it
 /// looks); returns how many.
-pub(crate) fn sweep_expired(shared: &DbShared) -> Result<u64> {
+pub(crate) fn sweep_expired(shared: &Arc<DbShared>) -> Result<u64> {
     let now = shared.now_ms();
     if !shared
         .sidecar
@@ -375,6 +375,7 @@ pub(crate) fn sweep_expired(shared: &DbShared) -> Result<u64> {
         let n = shared
             .sidecar
             .write_with(Durability::Deferred, |tx| ledger::sweep_batch(tx, now))?;
+        shared.after_commit();
         total += n;
         if n == 0 {
             return Ok(total);
@@ -395,6 +396,14 @@ fn ms(d: Duration) -> i64 {
 }
 
 impl ToolExecutor {
+    /// A ledger or cache write: the database's write transaction, committed without a sync
+    /// (a killed process loses nothing), then the log's bound kept as every write keeps it.
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let out = self.shared.sidecar.write_with(Durability::Deferred, f);
+        self.shared.after_commit();
+        out
+    }
+
     /// Gives `tool` its own policy.
     pub fn set_policy(&self, tool: &str, policy: ToolPolicy) {
         let mut p = self.inner.write().unwrap_or_else(|p| p.into_inner());
@@ -439,14 +448,21 @@ impl ToolExecutor {
             Cached(i64, String),
             Run(i64),
         }
-        let decided = self.shared.sidecar.write_with(Durability::Deferred, |tx| {
+        let decided = self.write(|tx| {
             let refusal = if call.depth > policy.max_depth {
                 Some(Refusal::TooDeep {
                     depth: call.depth,
                     limit: policy.max_depth,
                 })
             } else {
-                let (all, same) = ledger::run_counts(tx, call.run_id, call.tool, &args)?;
+                let (all, same) = ledger::run_counts(
+                    tx,
+                    call.run_id,
+                    call.tool,
+                    &args,
+                    policy.max_calls_per_run,
+                    policy.max_repeats,
+                )?;
                 if policy.max_calls_per_run.is_some_and(|l| all >= l) {
                     Some(Refusal::TooManyCalls {
                         run_id: call.run_id.to_owned(),
@@ -516,7 +532,7 @@ impl ToolExecutor {
     pub fn finish(&self, ticket: &Ticket, outcome: &Outcome) -> Result<()> {
         let took = micros(ticket.started.elapsed());
         let now = self.shared.now_ms();
-        self.shared.sidecar.write_with(Durability::Deferred, |tx| {
+        self.write(|tx| {
             let (status, result, error) = match outcome {
                 Outcome::Ok(v) | Outcome::OkUncached(v) => {
                     (CallStatus::Ok, Some(json_text(v)), None)
@@ -557,7 +573,7 @@ impl ToolExecutor {
             Outcome::Error(m) => (None, Some(format!("late error: {m}"))),
             Outcome::Timeout => (None, None),
         };
-        self.shared.sidecar.write_with(Durability::Deferred, |tx| {
+        self.write(|tx| {
             ledger::finish(
                 tx,
                 id,
@@ -653,18 +669,14 @@ impl ToolExecutor {
         let ttl = ttl.or(self.policy(tool).cache_ttl);
         let expires = ttl.map(|t| now.saturating_add(ms(t)));
         let text = json_text(result);
-        self.shared.sidecar.write_with(Durability::Deferred, |tx| {
-            ledger::cache_put(tx, tool, &args, &text, now, expires)
-        })
+        self.write(|tx| ledger::cache_put(tx, tool, &args, &text, now, expires))
     }
 
     /// Removes `tool`'s cached results: every one, or only the one for `args`. Returns how
     /// many were removed.
     pub fn invalidate(&self, tool: &str, args: Option<&Value>) -> Result<u64> {
         let args = args.map(canonical_json);
-        self.shared.sidecar.write_with(Durability::Deferred, |tx| {
-            ledger::invalidate(tx, tool, args.as_deref())
-        })
+        self.write(|tx| ledger::invalidate(tx, tool, args.as_deref()))
     }
 }
 

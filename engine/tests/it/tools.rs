@@ -306,6 +306,60 @@ fn the_result_cache_is_shared_between_processes() {
     assert!(runs.iter().any(|r| r == "child") && runs.iter().any(|r| r == "parent"));
 }
 
+/// Tool writes keep the sidecar's log bounded as record writes do, while readers of another
+/// handle keep the log in use (without the checkpoint after each ledger write it grows with
+/// every call).
+#[test]
+fn tool_calls_keep_the_log_bounded_while_another_handle_reads() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const BOUND: u64 = 256 << 10;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    mnemodb::testing::set_wal_bound(&db, BOUND);
+    let tools = db.tools(ToolPolicy {
+        max_repeats: None,
+        ..ToolPolicy::default()
+    });
+    let reader = Database::open(dir.path()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_r = Arc::clone(&stop);
+    let reading = std::thread::spawn(move || {
+        let mut reads = 0u64;
+        while !stop_r.load(Ordering::Relaxed) {
+            reader
+                .tool_calls(&CallFilter {
+                    limit: Some(5),
+                    ..CallFilter::default()
+                })
+                .unwrap();
+            reads += 1;
+        }
+        reads
+    });
+    let payload = "x".repeat(2000);
+    let mut largest = 0;
+    for i in 0..3000u64 {
+        let args = json!({"i": i});
+        let spec = CallSpec {
+            tool: "big",
+            args: &args,
+            run_id: "r",
+            depth: 0,
+            parent_id: None,
+        };
+        let p = payload.clone();
+        tools.call(&spec, move |_| Ok(json!(p))).unwrap();
+        largest = largest.max(mnemodb::testing::wal_bytes(&db));
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(reading.join().unwrap() > 0, "the reader ran");
+    assert!(
+        largest < 6 * BOUND,
+        "the log reached {largest} bytes with a bound of {BOUND}"
+    );
+}
+
 /// The child's next protocol line (libtest's own lines skipped); `None` once it is gone.
 fn next_line(rx: &Receiver<ChildEvent>, child: &ChildProcess) -> Option<String> {
     loop {

@@ -225,10 +225,7 @@ class ToolExecutor:
         sig = inspect.signature(f)
 
         def bound_args(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> str:
-            try:
-                b = sig.bind(*args, **kwargs)
-            except TypeError:
-                raise
+            b = sig.bind(*args, **kwargs)  # a wrong call raises TypeError, as the tool would
             b.apply_defaults()
             return _args_json(dict(b.arguments))
 

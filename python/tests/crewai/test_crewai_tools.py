@@ -48,7 +48,15 @@ def test_guard_stops_a_repeat_loop_that_crewai_lets_run(tmp_path: Path) -> None:
     statuses = [c["status"] for c in ex.calls(tool="lookup")]
     assert statuses[:4] == ["ok"] * 4 and "refused" in statuses[4:]
     # A refusal is a ToolFailure: crewai's own cache handler would not keep it either.
-    assert not isinstance(guarded.run(city="Paris"), str)
+    from crewai.tools.tool_failure import ToolFailure
+
+    refused = guarded.run(city="Paris")
+    assert isinstance(refused, ToolFailure) and "max_repeats=2" in refused.message
+    # The async path goes through the same guard, and the tool serialises without its guts.
+    import asyncio
+
+    assert isinstance(asyncio.run(guarded.arun(city="London")), ToolFailure)
+    assert "executor" not in guarded.model_dump()
     assert isinstance(CacheHandler(), CacheHandler)
 
 

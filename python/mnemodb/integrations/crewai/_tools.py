@@ -18,7 +18,7 @@ from typing import Any, Dict, Optional
 from crewai.agents.cache.cache_handler import CacheHandler  # type: ignore  # crewai is optional
 from crewai.tools import BaseTool  # type: ignore  # crewai is optional
 from crewai.tools.tool_failure import ToolFailure, ToolFailureReason  # type: ignore  # crewai is optional
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from mnemodb.errors import ToolRefusedError, ToolTimeoutError
 from mnemodb.tools import ToolExecutor, _result_json
@@ -83,8 +83,15 @@ class MnemoCacheHandler(CacheHandler):  # type: ignore[misc]  # crewai's class i
 
 
 class _GuardedTool(BaseTool):  # type: ignore[misc]  # crewai's class is untyped here
-    inner: Any
-    executor: Any
+    # Left out of crewai's serialisation of the tool (tracing, copies): not data.
+    inner: Any = Field(exclude=True)
+    executor: Any = Field(exclude=True)
+
+    async def _arun(self, *args: Any, **kwargs: Any) -> Any:
+        # crewai's async paths: the guarded call (and its timeout) on a worker thread.
+        import asyncio
+
+        return await asyncio.to_thread(self._run, *args, **kwargs)
 
     def _run(self, *args: Any, **kwargs: Any) -> Any:
         try:
