@@ -365,22 +365,27 @@ class MnemoStore(BaseStore):
                 query_embeddings=[list(map(float, query))],
                 n_results=n,
                 where=where if filtered else None,
-                include=["metadatas", "distances"],
+                include=["distances"],
             )
-            ids, metas, distances = hits["ids"][0], hits["metadatas"][0], hits["distances"][0]
+            # A vector's id names its item (`<item id>\x1f<path>`): no metadata to read.
+            ids, distances = hits["ids"][0], hits["distances"][0]
             best: dict[str, float] = {}
-            for meta, distance in zip(metas, distances):
-                if filtered or all(meta.get(f"ns_{d}") == label for d, label in enumerate(prefix)):
-                    best.setdefault(str(meta["item"]), 1.0 - float(distance))
+            keys: dict[str, Any] = {}
+            for vid, distance in zip(ids, distances):
+                item = vid.rsplit("\x1f", 1)[0]
+                if item in best:
+                    continue
+                ns, key = keys[item] = json.loads(item)
+                if filtered or ns[: len(prefix)] == prefix:
+                    best[item] = 1.0 - float(distance)
             unknown = [item for item in best if item not in stored]
             if unknown:
-                keys = [json.loads(item) for item in unknown]
-                for item, row in zip(unknown, _native.lg_store_get(self._db, [(ns, key) for ns, key in keys])):
+                for item, row in zip(unknown, _native.lg_store_get(self._db, [tuple(keys[item]) for item in unknown])):
                     stored[item] = row
             ranked = [
                 (item, score)
                 for item, score in best.items()
-                if stored[item] is not None and _passes(json.loads(stored[item][2]), op.filter)
+                if stored[item] is not None and (not op.filter or _passes(json.loads(stored[item][2]), op.filter))
             ]
             exhausted = len(ids) < n
             if len(ranked) >= want or exhausted:
