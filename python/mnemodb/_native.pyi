@@ -258,6 +258,7 @@ def lg_put(
     channels: List[Tuple[str, str]],
     blobs: List[Tuple[str, str, str, bytes]],
     *,
+    deferred: bool = False,
     deliver: Optional[_Deliver] = None,
 ) -> None: ...
 def lg_put_writes(
@@ -267,6 +268,7 @@ def lg_put_writes(
     checkpoint_id: str,
     writes: List[Tuple[str, int, str, str, str, bytes]],
     *,
+    deferred: bool = False,
     deliver: Optional[_Deliver] = None,
 ) -> None: ...
 def lg_get(

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use mnemodb::{LgBlob, LgCheckpoint, LgItem, LgItemWrite, LgListQuery, LgTuple, LgWrite, Typed};
+use mnemodb::{
+    Durability, LgBlob, LgCheckpoint, LgItem, LgItemWrite, LgListQuery, LgTuple, LgWrite, Typed,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -88,9 +90,18 @@ fn tuple_py<'py>(py: Python<'py>, t: &LgTuple) -> PyResult<Bound<'py, PyAny>> {
         .into_any())
 }
 
+/// `deferred=True`: committed without waiting for the disk ([`Durability::Deferred`]).
+fn durability(deferred: bool) -> Durability {
+    if deferred {
+        Durability::Deferred
+    } else {
+        Durability::Synced
+    }
+}
+
 /// Stores a checkpoint and the blobs of the channels it changed.
 #[pyfunction]
-#[pyo3(signature = (db, thread_id, checkpoint_ns, checkpoint_id, parent_id, run_id, checkpoint, metadata, channels, blobs, *, deliver=None))]
+#[pyo3(signature = (db, thread_id, checkpoint_ns, checkpoint_id, parent_id, run_id, checkpoint, metadata, channels, blobs, *, deferred=false, deliver=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn lg_put(
     py: Python<'_>,
@@ -104,6 +115,7 @@ pub(crate) fn lg_put(
     metadata: PyTyped,
     channels: Vec<(String, String)>,
     blobs: Vec<PyBlob>,
+    deferred: bool,
     deliver: Option<Deliver>,
 ) -> PyResult<Py<PyAny>> {
     let cp = LgCheckpoint {
@@ -125,12 +137,19 @@ pub(crate) fn lg_put(
         })
         .collect();
     let inner = db.engine().clone();
-    run(py, deliver, move || inner.lg_put(&cp, &blobs), none)
+    let durability = durability(deferred);
+    run(
+        py,
+        deliver,
+        move || inner.lg_put(&cp, &blobs, durability),
+        none,
+    )
 }
 
 /// Stores pending writes against a checkpoint.
 #[pyfunction]
-#[pyo3(signature = (db, thread_id, checkpoint_ns, checkpoint_id, writes, *, deliver=None))]
+#[pyo3(signature = (db, thread_id, checkpoint_ns, checkpoint_id, writes, *, deferred=false, deliver=None))]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn lg_put_writes(
     py: Python<'_>,
     db: &Database,
@@ -138,6 +157,7 @@ pub(crate) fn lg_put_writes(
     checkpoint_ns: String,
     checkpoint_id: String,
     writes: Vec<PyWrite>,
+    deferred: bool,
     deliver: Option<Deliver>,
 ) -> PyResult<Py<PyAny>> {
     let writes: Vec<LgWrite> = writes
@@ -154,7 +174,15 @@ pub(crate) fn lg_put_writes(
     run(
         py,
         deliver,
-        move || inner.lg_put_writes(&thread_id, &checkpoint_ns, &checkpoint_id, &writes),
+        move || {
+            inner.lg_put_writes(
+                &thread_id,
+                &checkpoint_ns,
+                &checkpoint_id,
+                &writes,
+                durability(deferred),
+            )
+        },
         none,
     )
 }

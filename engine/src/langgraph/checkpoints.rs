@@ -7,6 +7,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::types::Durability;
 
 /// A value as LangGraph's serializer gives it: its type tag and bytes, stored as they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,11 +116,16 @@ const LIST_ALL: &str = "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_i
 
 impl Database {
     /// Stores a checkpoint (replacing one with the same id) and the blobs of the channels it
-    /// changed, in one transaction.
-    pub fn lg_put(&self, checkpoint: &LgCheckpoint, blobs: &[LgBlob]) -> Result<()> {
+    /// changed, in one transaction, synced or not as `durability` says.
+    pub fn lg_put(
+        &self,
+        checkpoint: &LgCheckpoint,
+        blobs: &[LgBlob],
+        durability: Durability,
+    ) -> Result<()> {
         let channels = serde_json::to_string(&checkpoint.channels)
             .map_err(|e| Error::InvalidArgument(format!("checkpoint channels: {e}")))?;
-        self.inner().sidecar().write(|tx| {
+        self.inner().sidecar().write_with(durability, |tx| {
             let mut put_blob = tx.prepare_cached(
                 "INSERT OR REPLACE INTO lg_blobs \
                  (thread_id, checkpoint_ns, channel, version, type, value) \
@@ -165,8 +171,9 @@ impl Database {
         checkpoint_ns: &str,
         checkpoint_id: &str,
         writes: &[LgWrite],
+        durability: Durability,
     ) -> Result<()> {
-        self.inner().sidecar().write(|tx| {
+        self.inner().sidecar().write_with(durability, |tx| {
             let mut keep_first = tx.prepare_cached(
                 "INSERT OR IGNORE INTO lg_writes (thread_id, checkpoint_ns, checkpoint_id, \
                  task_id, idx, task_path, channel, type, value) \

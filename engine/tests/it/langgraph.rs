@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mnemodb::{Clock, Database, LgBlob, LgCheckpoint, LgItemWrite, LgListQuery, LgWrite, Typed};
+use mnemodb::{
+    Clock, Database, Durability, LgBlob, LgCheckpoint, LgItemWrite, LgListQuery, LgWrite, Typed,
+};
 
 fn typed(s: &str) -> Typed {
     Typed {
@@ -59,25 +61,29 @@ fn history(db: &Database, thread: &str, run: &str) {
     db.lg_put(
         &checkpoint(thread, "", "1", None, Some(run)),
         &[blob("a", "v-1"), blob("b", "v-1")],
+        Durability::Synced,
     )
     .unwrap();
     db.lg_put(
         &checkpoint(thread, "", "2", Some("1"), Some("other")),
         &[blob("a", "v-2")],
+        Durability::Synced,
     )
     .unwrap();
     db.lg_put(
         &checkpoint(thread, "", "3", Some("2"), Some(run)),
         &[blob("a", "v-3")],
+        Durability::Synced,
     )
     .unwrap();
     db.lg_put(
         &checkpoint(thread, "sub", "2", None, Some(run)),
         &[blob("a", "v-2")],
+        Durability::Synced,
     )
     .unwrap();
     for (ns, id) in [("", "1"), ("", "2"), ("", "3"), ("sub", "2")] {
-        db.lg_put_writes(thread, ns, id, &[write("t", 0, id)])
+        db.lg_put_writes(thread, ns, id, &[write("t", 0, id)], Durability::Synced)
             .unwrap();
     }
 }
@@ -133,9 +139,10 @@ fn checkpoints_read_back_with_their_writes_and_blobs() {
         "",
         "3",
         &[write("t", 0, "again"), write("t", -1, "e1")],
+        Durability::Synced,
     )
     .unwrap();
-    db.lg_put_writes("t1", "", "3", &[write("t", -1, "e2")])
+    db.lg_put_writes("t1", "", "3", &[write("t", -1, "e2")], Durability::Synced)
         .unwrap();
     let writes = db.lg_get("t1", "", Some("3")).unwrap().unwrap().writes;
     assert_eq!(writes, [write("t", -1, "e2"), write("t", 0, "3")]);
@@ -320,6 +327,7 @@ fn writers_on_separate_handles_lose_nothing() {
                     db.lg_put(
                         &checkpoint(&thread, "", &id, None, None),
                         &[blob("a", &format!("v-{id}"))],
+                        Durability::Deferred,
                     )
                     .unwrap();
                     db.lg_store_write(&[put(&["shared"], &format!("{w}-{i}"), "{}", None)])

@@ -18,18 +18,22 @@ from langgraph.checkpoint.conformance.report import ProgressCallbacks  # noqa: E
 from mnemodb.integrations.langgraph import MnemoSaver  # noqa: E402
 
 
-@checkpointer_test(name="MnemoSaver")
-async def mnemo_saver() -> AsyncIterator[MnemoSaver]:
-    with tempfile.TemporaryDirectory() as path:
-        saver = MnemoSaver(path)
-        try:
-            yield saver
-        finally:
-            saver.close()
+def registered(durability: str) -> Any:
+    @checkpointer_test(name=f"MnemoSaver({durability})")
+    async def mnemo_saver() -> AsyncIterator[MnemoSaver]:
+        with tempfile.TemporaryDirectory() as path:
+            saver = MnemoSaver(path, durability=durability)
+            try:
+                yield saver
+            finally:
+                saver.close()
+
+    return mnemo_saver
 
 
-def test_every_base_and_extended_capability_passes(network_attempts: List[str]) -> None:
-    report: Any = asyncio.run(validate(mnemo_saver, progress=ProgressCallbacks.quiet()))
+@pytest.mark.parametrize("durability", ["synced", "deferred"])
+def test_every_base_and_extended_capability_passes(durability: str, network_attempts: List[str]) -> None:
+    report: Any = asyncio.run(validate(registered(durability), progress=ProgressCallbacks.quiet()))
     failures = {
         name: result.failures
         for name, result in report.results.items()

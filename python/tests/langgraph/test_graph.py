@@ -76,3 +76,13 @@ def test_interrupt_in_one_process_resume_in_another_then_time_travel(tmp_path: A
     assert parents[fork["configurable"]["checkpoint_id"]]["configurable"]["checkpoint_id"] == waiting.config["configurable"]["checkpoint_id"]
     # The store saw the draft once: it is keyed by topic.
     assert [i.key for i in app.store.search(("drafts",))] == ["otters"]
+
+
+def test_the_readme_example_runs(tmp_path: Any) -> None:
+    """python/README.md's LangGraph example, as a user copies it, in a fresh directory."""
+    readme = open(os.path.join(HERE, "..", "..", "README.md"), encoding="utf-8").read()
+    section = readme.split("## LangGraph", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(tmp_path), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "likes otters" in done.stdout and "{'n': 1}" in done.stdout

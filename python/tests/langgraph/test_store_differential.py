@@ -246,3 +246,19 @@ def test_ttl_expires_refreshes_and_sweeps_vectors(tmp_path: Any) -> None:
     assert store.sweep_ttl() == 1
     assert store._collection().count() == 2, "the expired item's vector went with it"
     store.close()
+
+
+def test_a_query_under_a_small_prefix_among_many_vectors(tmp_path: Any) -> None:
+    """Most vectors lie outside the prefix: the first, unfiltered look finds too few under it
+    and the prefix becomes the search's filter; the answer is still InMemoryStore's."""
+    ours, ref = MnemoStore(str(tmp_path), index=INDEX_CONFIG), InMemoryStore(index=INDEX_CONFIG)
+    ops = [PutOp(("many",), f"m{i}", {"text": f"{WORDS[i % 8]} {WORDS[(i * 3) % 8]} {i}"}) for i in range(60)]
+    ops += [PutOp(("few", "x"), f"f{i}", {"text": f"{WORDS[i]} {i}", "n": i}) for i in range(3)]
+    ours.batch(ops)
+    ref.batch(ops)
+    for kwargs in ({"limit": 2}, {"limit": 2, "offset": 1}, {"limit": 5, "filter": {"n": {"$gte": 1}}}):
+        got = ours.search(("few",), query="apple river", **kwargs)
+        want = ref.search(("few",), query="apple river", **kwargs)
+        assert [(i.key, round(i.score or 0, 5)) for i in got] == [(i.key, round(i.score or 0, 5)) for i in want], kwargs
+        assert got and all(i.namespace == ("few", "x") or list(i.namespace) == ["few", "x"] for i in got)
+    ours.close()

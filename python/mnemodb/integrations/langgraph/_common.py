@@ -28,8 +28,8 @@ def native_database(target: Union[str, "os.PathLike[str]", Any]) -> tuple[Any, A
     return db, None
 
 
-async def call_async(fn: Callable[..., Any], *args: Any) -> Any:
+async def call_async(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Awaits a ``_native.lg_*`` call run on the native worker pool (GIL released)."""
     from mnemodb.async_api import _call
 
-    return await _call(fn, *args)
+    return await _call(fn, *args, **kwargs)

@@ -52,6 +52,12 @@ class MnemoSaver(BaseCheckpointSaver[str]):
     ``MnemoSaver(mnemodb.PersistentClient("./memory"))`` or ``MnemoSaver("./memory")``; pass
     ``serde=`` for another serializer (an encrypted one, say). Several processes may use one
     directory at once: each write is one transaction under the database's write lock.
+
+    ``durability="synced"`` (the default) returns from ``put`` / ``put_writes`` once the write
+    is on disk. ``"deferred"`` returns once it is committed and visible to every process, and
+    syncs it with a later write: a process crash loses nothing, a power loss soon after may
+    drop the latest checkpoints whole (the graph then resumes from an earlier step), and a
+    step costs no disk sync.
     """
 
     def __init__(
@@ -59,8 +65,12 @@ class MnemoSaver(BaseCheckpointSaver[str]):
         target: Union[str, "os.PathLike[str]", Any],
         *,
         serde: Optional[SerializerProtocol] = None,
+        durability: str = "synced",
     ) -> None:
         super().__init__(serde=serde)
+        if durability not in ("synced", "deferred"):
+            raise ValueError(f"durability must be 'synced' or 'deferred', got {durability!r}")
+        self._deferred = durability == "deferred"
         self._db, self._owner = native_database(target)
 
     # lifecycle
@@ -214,13 +224,13 @@ class MnemoSaver(BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         args, out = self._put_args(config, checkpoint, metadata, new_versions)
-        _native.lg_put(*args)
+        _native.lg_put(*args, deferred=self._deferred)
         return out
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        _native.lg_put_writes(*self._writes_args(config, writes, task_id, task_path))
+        _native.lg_put_writes(*self._writes_args(config, writes, task_id, task_path), deferred=self._deferred)
 
     def delete_thread(self, thread_id: str) -> None:
         _native.lg_delete_thread(self._db, str(thread_id))
@@ -261,13 +271,13 @@ class MnemoSaver(BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         args, out = self._put_args(config, checkpoint, metadata, new_versions)
-        await call_async(_native.lg_put, *args)
+        await call_async(_native.lg_put, *args, deferred=self._deferred)
         return out
 
     async def aput_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        await call_async(_native.lg_put_writes, *self._writes_args(config, writes, task_id, task_path))
+        await call_async(_native.lg_put_writes, *self._writes_args(config, writes, task_id, task_path), deferred=self._deferred)
 
     async def adelete_thread(self, thread_id: str) -> None:
         await call_async(_native.lg_delete_thread, self._db, str(thread_id))

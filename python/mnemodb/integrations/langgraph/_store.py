@@ -347,35 +347,53 @@ class MnemoStore(BaseStore):
             kept = [r for r in rows if _passes(json.loads(r[2]), op.filter)] if op.filter else rows
             return [(r, None) for r in kept[op.offset : op.offset + op.limit]]
         want = op.offset + op.limit
+        # First without the prefix as a filter: when the prefix holds most vectors, building
+        # its allow-list costs more than the search. The top `n` hits that lie under the
+        # prefix are its top hits; only if too few of them do, the prefix becomes the filter.
         where: Any = None
         if len(prefix) == 1:
             where = {"ns_0": prefix[0]}
         elif prefix:
             where = {"$and": [{f"ns_{d}": label} for d, label in enumerate(prefix)]}
+        filtered = where is None
         col = self._collection()
         n = max(want * 3, 10)
         ranked: list[tuple[str, float]] = []
         stored: dict[str, Any] = {}
         while True:
-            hits = col.query(query_embeddings=[list(map(float, query))], n_results=n, where=where, include=["metadatas", "distances"])
-            ids, metas, distances = hits["ids"][0], hits["metadatas"][0], hits["distances"][0]
+            hits = col.query(
+                query_embeddings=[list(map(float, query))],
+                n_results=n,
+                where=where if filtered else None,
+                include=["distances"],
+            )
+            # A vector's id names its item (`<item id>\x1f<path>`): no metadata to read.
+            ids, distances = hits["ids"][0], hits["distances"][0]
             best: dict[str, float] = {}
-            for meta, distance in zip(metas, distances):
-                best.setdefault(str(meta["item"]), 1.0 - float(distance))
+            keys: dict[str, Any] = {}
+            for vid, distance in zip(ids, distances):
+                item = vid.rsplit("\x1f", 1)[0]
+                if item in best:
+                    continue
+                ns, key = keys[item] = json.loads(item)
+                if filtered or ns[: len(prefix)] == prefix:
+                    best[item] = 1.0 - float(distance)
             unknown = [item for item in best if item not in stored]
             if unknown:
-                keys = [json.loads(item) for item in unknown]
-                for item, row in zip(unknown, _native.lg_store_get(self._db, [(ns, key) for ns, key in keys])):
+                for item, row in zip(unknown, _native.lg_store_get(self._db, [tuple(keys[item]) for item in unknown])):
                     stored[item] = row
             ranked = [
                 (item, score)
                 for item, score in best.items()
-                if stored[item] is not None and _passes(json.loads(stored[item][2]), op.filter)
+                if stored[item] is not None and (not op.filter or _passes(json.loads(stored[item][2]), op.filter))
             ]
             exhausted = len(ids) < n
             if len(ranked) >= want or exhausted:
                 break
-            n *= 4
+            if not filtered:
+                filtered = True
+            else:
+                n *= 4
         out: list[tuple[Any, Optional[float]]] = [(stored[item], score) for item, score in ranked[op.offset : want]]
         if len(out) < op.limit and exhausted:
             # Every vector under the prefix was seen: items without one fill the page.
