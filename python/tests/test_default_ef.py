@@ -63,6 +63,11 @@ def test_default_function_is_chromadbs_and_persisted_as_chromadb_persists_it(chr
     assert ours.configuration_json["embedding_function"] == {"type": "known", "name": "default", "config": {}}
     assert ours.configuration_json["hnsw"]["space"] == theirs.configuration_json["hnsw"]["space"]
     assert type(ours.embedding_function).__name__ == "DefaultEmbeddingFunction"
+    # where chromadb has it: chromadb.api.types and chromadb.utils.embedding_functions
+    from mnemodb.api.types import DefaultEmbeddingFunction as at_types
+    from mnemodb.utils.embedding_functions import DefaultEmbeddingFunction as at_utils
+
+    assert at_types is at_utils is DefaultEmbeddingFunction
     none = mnemodb.PersistentClient(str(tmp_path / "mnemo")).create_collection("none", embedding_function=None)
     assert none.configuration_json["embedding_function"] is None
 
