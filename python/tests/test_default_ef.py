@@ -112,6 +112,10 @@ def test_without_the_model_the_error_says_what_to_install(tmp_path: Any, monkeyp
     monkeypatch.delenv("MNEMODB_EMBED_MODEL", raising=False)
     monkeypatch.setattr(default_ef, "MODEL_PACKAGE", "no_such_model_package_here")
     monkeypatch.setattr(default_ef, "_embedders", {})
+    from mnemodb import _chroma_model
+
+    monkeypatch.setattr(_chroma_model, "CHROMA_DIR", tmp_path / "no-chroma-cache")
+    monkeypatch.setattr(_chroma_model, "CACHE_DIR", tmp_path / "no-mnemodb-cache")
     col = mnemodb.EphemeralClient().get_or_create_collection("nomodel")
     with pytest.raises(ValueError) as e:
         col.add(ids=["a"], documents=["text"])
