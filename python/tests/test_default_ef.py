@@ -63,6 +63,11 @@ def test_default_function_is_chromadbs_and_persisted_as_chromadb_persists_it(chr
     assert ours.configuration_json["embedding_function"] == {"type": "known", "name": "default", "config": {}}
     assert ours.configuration_json["hnsw"]["space"] == theirs.configuration_json["hnsw"]["space"]
     assert type(ours.embedding_function).__name__ == "DefaultEmbeddingFunction"
+    # where chromadb has it: chromadb.api.types and chromadb.utils.embedding_functions
+    from mnemodb.api.types import DefaultEmbeddingFunction as at_types
+    from mnemodb.utils.embedding_functions import DefaultEmbeddingFunction as at_utils
+
+    assert at_types is at_utils is DefaultEmbeddingFunction
     none = mnemodb.PersistentClient(str(tmp_path / "mnemo")).create_collection("none", embedding_function=None)
     assert none.configuration_json["embedding_function"] is None
 
@@ -107,6 +112,10 @@ def test_without_the_model_the_error_says_what_to_install(tmp_path: Any, monkeyp
     monkeypatch.delenv("MNEMODB_EMBED_MODEL", raising=False)
     monkeypatch.setattr(default_ef, "MODEL_PACKAGE", "no_such_model_package_here")
     monkeypatch.setattr(default_ef, "_embedders", {})
+    from mnemodb import _chroma_model
+
+    monkeypatch.setattr(_chroma_model, "CHROMA_DIR", tmp_path / "no-chroma-cache")
+    monkeypatch.setattr(_chroma_model, "CACHE_DIR", tmp_path / "no-mnemodb-cache")
     col = mnemodb.EphemeralClient().get_or_create_collection("nomodel")
     with pytest.raises(ValueError) as e:
         col.add(ids=["a"], documents=["text"])

@@ -3,3 +3,4 @@
 from __future__ import annotations
 
 from ..types import *  # noqa: F401,F403
+from ..default_ef import DefaultEmbeddingFunction as DefaultEmbeddingFunction  # noqa: E402
