@@ -182,6 +182,18 @@ impl Database {
         Ok((report.name, report.records))
     }
 
+    /// Copies the database into `dest` (a new or empty directory) while writers go on; returns
+    /// `{"collections", "records", "vector_bytes"}` of the copy.
+    fn backup<'py>(&self, py: Python<'py>, dest: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+        let inner = self.inner.clone();
+        let report = py.detach(|| inner.backup(&dest)).py_err()?;
+        let d = PyDict::new(py);
+        d.set_item("collections", report.collections)?;
+        d.set_item("records", report.records)?;
+        d.set_item("vector_bytes", report.vector_bytes)?;
+        Ok(d)
+    }
+
     /// Lets background jobs finish for at most `timeout` seconds, cancels the rest, and saves
     /// the derived files (graphs, live-slots checkpoints); returns whether every job ended by
     /// itself in time.

@@ -180,6 +180,13 @@ class Client:
         imported, _ = self._db.import_(os.fspath(path), name)
         return self.get_collection(imported, embedding_function=embedding_function)
 
+    def backup(self, dest: Union[str, "os.PathLike[str]"]) -> Dict[str, int]:
+        """Copies the database into ``dest`` (a new or empty directory) while this and other
+        processes keep writing: the copy holds every record committed before the call, opens
+        as a database of its own and passes ``mnemodb inspect``. Returns ``{"collections",
+        "records", "vector_bytes"}``. Index files are not copied (the copy rebuilds them)."""
+        return dict(self._db.backup(os.fspath(dest)))
+
     @staticmethod
     def clear_system_cache() -> None:
         """Forgets the shared databases (clients made afterwards open them anew)."""
