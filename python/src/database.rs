@@ -9,6 +9,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::collection::{Collection, info_to_py, none};
 use crate::convert::{self, opt_json};
+use crate::error::IntoPy as _;
 use crate::pool::{Deliver, run};
 
 /// A mnemodb database; safe to share between threads.
@@ -153,6 +154,44 @@ impl Database {
     /// A handle to the job with this id while `jobs()` lists it, else `None`.
     fn job(&self, id: u64) -> Option<Job> {
         self.inner.job(id).map(|inner| Job { inner })
+    }
+
+    /// Writes the collection `name` to the file `path` as an export stream of `format`
+    /// (`json`, `msgpack`, `postcard`, each optionally `+zstd`); returns the records written.
+    #[pyo3(signature = (name, path, format="json"))]
+    fn export(&self, py: Python<'_>, name: String, path: PathBuf, format: &str) -> PyResult<u64> {
+        let format: mnemodb::codec::Format = format.parse().py_err()?;
+        let inner = self.inner.clone();
+        py.detach(|| mnemodb::codec::export_file(&inner, &name, &path, format, &mut |_, _| {}))
+            .py_err()
+    }
+
+    /// Imports the export file `path` as a new collection (`name`, default the exported one),
+    /// atomically; returns `(name, records)`.
+    #[pyo3(signature = (path, name=None))]
+    fn import_(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        name: Option<String>,
+    ) -> PyResult<(String, u64)> {
+        let inner = self.inner.clone();
+        let report = py
+            .detach(|| mnemodb::codec::import_file(&inner, &path, name.as_deref(), &mut |_, _| {}))
+            .py_err()?;
+        Ok((report.name, report.records))
+    }
+
+    /// Copies the database into `dest` (a new or empty directory) while writers go on; returns
+    /// `{"collections", "records", "vector_bytes"}` of the copy.
+    fn backup<'py>(&self, py: Python<'py>, dest: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+        let inner = self.inner.clone();
+        let report = py.detach(|| inner.backup(&dest)).py_err()?;
+        let d = PyDict::new(py);
+        d.set_item("collections", report.collections)?;
+        d.set_item("records", report.records)?;
+        d.set_item("vector_bytes", report.vector_bytes)?;
+        Ok(d)
     }
 
     /// Lets background jobs finish for at most `timeout` seconds, cancels the rest, and saves

@@ -8,6 +8,7 @@
 
 mod chroma;
 mod cli;
+mod codec;
 mod collection;
 mod convert;
 mod database;
@@ -33,6 +34,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(convert::buffer_address, m)?)?;
     m.add_function(wrap_pyfunction!(chroma::import_chroma, m)?)?;
+    m.add_function(wrap_pyfunction!(codec::encode, m)?)?;
+    m.add_function(wrap_pyfunction!(codec::decode, m)?)?;
     m.add_function(wrap_pyfunction!(collection::check_records, m)?)?;
     m.add_function(wrap_pyfunction!(collection::embedding_rows, m)?)?;
     m.add_function(wrap_pyfunction!(collection::check_lengths, m)?)?;

@@ -1,4 +1,4 @@
-//! The command line: `mnemodb [serve|inspect|compact|export|import|import-chroma|push|pull|
+//! The command line: `mnemodb [serve|inspect|compact|export|import|backup|import-chroma|push|pull|
 //! bench|demo]`; with no verb the built-in demo runs.
 
 use std::ffi::OsString;
@@ -63,6 +63,14 @@ pub enum Command {
         /// Name of the new collection (default: the exported name).
         #[arg(long)]
         collection: Option<String>,
+    },
+    /// Copy a database directory consistently while other processes keep writing to it (the
+    /// copy holds every record committed before the backup began, and passes `inspect`).
+    Backup {
+        /// The data directory to copy.
+        src: PathBuf,
+        /// Where the copy goes: a new or empty directory.
+        dest: PathBuf,
     },
     /// Copy every collection of a Chroma directory (written by chromadb's PersistentClient)
     /// into a mnemodb database; chromadb is not needed and its files are only read.

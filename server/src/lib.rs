@@ -72,6 +72,9 @@ pub fn run(cli: Cli) -> Result<()> {
             let (name, n) = commands::transfer::import(&path, &file, collection.as_deref())?;
             println!("imported {n} records into {name}");
         }
+        Some(Command::Backup { src, dest }) => {
+            println!("{}", commands::transfer::backup(&src, &dest)?);
+        }
         Some(Command::ImportChroma { src, dest }) => {
             print!("{}", commands::chroma::import(&src, dest.as_deref())?);
         }

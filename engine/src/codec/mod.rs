@@ -20,10 +20,12 @@
 //! # Ok(()) }
 //! ```
 
+mod backup;
 mod export;
 mod stream;
 mod value;
 
+pub use backup::BackupReport;
 pub use export::{
     EXPORT_VERSION, ImportReport, export_file, export_to, import_file, import_from,
     metadata_to_value, read_all, value_to_metadata,

@@ -5,6 +5,7 @@
 
 mod api;
 mod auto_compact;
+mod backup;
 mod checksums;
 mod chroma_dir;
 mod chroma_parity;

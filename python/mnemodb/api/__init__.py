@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
+import os
 import threading
 import time
 import uuid
@@ -157,6 +158,34 @@ class Client:
         ``kind``, ``collection``, ``done``, ``total``, ``state`` (queued, running, done,
         failed, cancelled) and ``error``, with ``wait(timeout)`` and ``cancel()``."""
         return [Job(d, self._db.job(d["id"])) for d in self._db.jobs()]
+
+    def export(self, collection: Union[str, "Collection"], path: Union[str, "os.PathLike[str]"], format: str = "json") -> int:
+        """Writes a collection to the file ``path`` (whole or not at all); returns the records
+        written. ``format``: ``json`` (JSON lines after a header line), ``msgpack`` or
+        ``postcard``, each optionally ``+zstd`` (``"msgpack+zstd"``). ``mnemodb export`` writes
+        the same files."""
+        name = collection if isinstance(collection, str) else collection.name
+        return int(self._db.export(name, os.fspath(path), format))
+
+    def import_(
+        self,
+        path: Union[str, "os.PathLike[str]"],
+        name: Optional[str] = None,
+        embedding_function: Optional[EmbeddingFunctionArg] = _DEFAULT,
+    ) -> "Collection":
+        """Imports a file written by :meth:`export` (or ``mnemodb export``) as a new collection
+        called ``name`` (default: the exported name) and returns it. Atomic: a bad record
+        raises ``InvalidArgumentError`` naming its line (or value number) and leaves no
+        collection behind."""
+        imported, _ = self._db.import_(os.fspath(path), name)
+        return self.get_collection(imported, embedding_function=embedding_function)
+
+    def backup(self, dest: Union[str, "os.PathLike[str]"]) -> Dict[str, int]:
+        """Copies the database into ``dest`` (a new or empty directory) while this and other
+        processes keep writing: the copy holds every record committed before the call, opens
+        as a database of its own and passes ``mnemodb inspect``. Returns ``{"collections",
+        "records", "vector_bytes"}``. Index files are not copied (the copy rebuilds them)."""
+        return dict(self._db.backup(os.fspath(dest)))
 
     @staticmethod
     def clear_system_cache() -> None:

@@ -1,5 +1,5 @@
 //! `export` and `import`: the engine's codec (`mnemodb::codec::export_file` / `import_file`)
-//! with a progress bar.
+//! with a progress bar; `backup`: `Database::backup`.
 
 use std::path::Path;
 
@@ -31,4 +31,17 @@ pub(crate) fn import(path: &Path, file: &Path, rename: Option<&str>) -> Result<(
     })?;
     bar.finish_and_clear();
     Ok((report.name, report.records))
+}
+
+/// `mnemodb backup SRC DEST`: the line to print.
+pub(crate) fn backup(src: &Path, dest: &Path) -> Result<String> {
+    let db = open_existing(src)?;
+    let report = db.backup(dest)?;
+    Ok(format!(
+        "backed up {} collections ({} records, {} of vectors) to {}",
+        report.collections,
+        report.records,
+        super::human_bytes(report.vector_bytes),
+        dest.display()
+    ))
 }

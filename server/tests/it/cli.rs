@@ -87,6 +87,7 @@ fn help_on_every_verb() {
         "compact",
         "export",
         "import",
+        "backup",
         "import-chroma",
         "bench",
         "demo",
@@ -339,6 +340,37 @@ fn export_then_import_round_trips_in_every_format() {
         "{first:.200}"
     );
     assert_eq!(first.lines().count(), 2502);
+}
+
+#[test]
+fn backup_copies_a_database_that_opens_with_everything() {
+    let src = tempfile::tempdir().unwrap();
+    let db = sample_db(src.path(), 300);
+    let want = everything(&db, "notes");
+    let out_dir = tempfile::tempdir().unwrap();
+    let dest = out_dir.path().join("copy");
+    let said = ok(mnemodb(&[
+        "backup",
+        src.path().to_str().unwrap(),
+        dest.to_str().unwrap(),
+    ]));
+    assert!(
+        said.contains("backed up 1 collections (300 records"),
+        "{said}"
+    );
+    let copy = Database::open(&dest).unwrap();
+    assert_eq!(everything(&copy, "notes"), want);
+    let out = ok(mnemodb(&["inspect", dest.to_str().unwrap()]));
+    assert!(out.contains("consistency: ok"), "{out}");
+    // Not over something: the destination must be new or empty.
+    fails_with(
+        mnemodb(&[
+            "backup",
+            src.path().to_str().unwrap(),
+            dest.to_str().unwrap(),
+        ]),
+        "new or empty directory",
+    );
 }
 
 #[test]
