@@ -236,13 +236,7 @@ pub(crate) fn lg_list(
         py,
         deliver,
         move || inner.lg_list(&query),
-        |py, tuples| {
-            let items = tuples
-                .iter()
-                .map(|t| tuple_py(py, t))
-                .collect::<PyResult<Vec<_>>>()?;
-            Ok(PyList::new(py, items)?.into_any())
-        },
+        |py, tuples| list_py(py, &tuples, |t| tuple_py(py, t)),
     )
 }
 
@@ -334,12 +328,18 @@ fn item_py<'py>(py: Python<'py>, i: &LgItem) -> PyResult<Bound<'py, PyAny>> {
         .into_any())
 }
 
-fn items_py<'py>(py: Python<'py>, items: Vec<LgItem>) -> PyResult<Bound<'py, PyAny>> {
-    let out = items
-        .iter()
-        .map(|i| item_py(py, i))
-        .collect::<PyResult<Vec<_>>>()?;
+/// `items` converted one by one (`f`) into a Python list.
+fn list_py<'py, T, B: pyo3::PyTypeInfo>(
+    py: Python<'py>,
+    items: &[T],
+    f: impl FnMut(&T) -> PyResult<Bound<'py, B>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let out = items.iter().map(f).collect::<PyResult<Vec<_>>>()?;
     Ok(PyList::new(py, out)?.into_any())
+}
+
+fn items_py<'py>(py: Python<'py>, items: Vec<LgItem>) -> PyResult<Bound<'py, PyAny>> {
+    list_py(py, &items, |i| item_py(py, i))
 }
 
 /// Applies `(namespace, key, value JSON or None, ttl seconds or None)` puts and deletes.
@@ -391,14 +391,10 @@ pub(crate) fn lg_store_get(
         deliver,
         move || inner.lg_store_get(&keys),
         |py, items| {
-            let out = items
-                .iter()
-                .map(|i| match i {
-                    Some(i) => item_py(py, i),
-                    None => Ok(py.None().into_bound(py)),
-                })
-                .collect::<PyResult<Vec<_>>>()?;
-            Ok(PyList::new(py, out)?.into_any())
+            list_py(py, &items, |i| match i {
+                Some(i) => item_py(py, i),
+                None => Ok(py.None().into_bound(py)),
+            })
         },
     )
 }
@@ -447,13 +443,7 @@ pub(crate) fn lg_store_namespaces(
         py,
         deliver,
         move || inner.lg_store_namespaces(),
-        |py, namespaces| {
-            let out = namespaces
-                .iter()
-                .map(|ns| PyTuple::new(py, ns))
-                .collect::<PyResult<Vec<_>>>()?;
-            Ok(PyList::new(py, out)?.into_any())
-        },
+        |py, namespaces| list_py(py, &namespaces, |ns| PyTuple::new(py, ns)),
     )
 }
 
@@ -471,11 +461,9 @@ pub(crate) fn lg_store_sweep(
         deliver,
         move || inner.lg_store_sweep(),
         |py, dead| {
-            let out = dead
-                .iter()
-                .map(|(ns, key)| (PyTuple::new(py, ns)?, key.as_str()).into_pyobject(py))
-                .collect::<PyResult<Vec<_>>>()?;
-            Ok(PyList::new(py, out)?.into_any())
+            list_py(py, &dead, |(ns, key)| {
+                (PyTuple::new(py, ns)?, key.as_str()).into_pyobject(py)
+            })
         },
     )
 }
