@@ -25,8 +25,10 @@
 //!
 //! **Invariant:** no background job runs on rayon's global pool (queries' pool): every job
 //! goes through [`Scheduler::submit`] (or runs inline, for foreground callers, inside
-//! [`Scheduler::install`]).
+//! [`Scheduler::install`]). The scheduler's threads run at a lower priority than the
+//! foreground's ([`priority`]).
 
+mod priority;
 #[cfg(test)]
 mod tests;
 
@@ -359,6 +361,7 @@ impl Scheduler {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(self.threads)
                     .thread_name(|i| format!("mnemodb-bg-{i}"))
+                    .start_handler(|_| priority::lower_this_threads_priority())
                     .build()
                     .ok()
             })
@@ -433,7 +436,10 @@ impl Scheduler {
         let runner = Arc::clone(&job);
         let spawned = std::thread::Builder::new()
             .name(format!("mnemodb-{}", kind.as_str()))
-            .spawn(move || runner.run(work));
+            .spawn(move || {
+                priority::lower_this_threads_priority();
+                runner.run(work)
+            });
         if spawned.is_err() {
             job.set(JobState::Cancelled, None);
         }

@@ -189,3 +189,34 @@ fn a_job_on_its_own_thread_does_not_wait_for_the_pool() {
         "refused after close"
     );
 }
+
+/// Jobs, on the pool and on threads of their own, run at a lower priority than the thread
+/// that submitted them, which keeps its own.
+#[cfg(target_os = "linux")]
+#[test]
+fn jobs_run_at_a_lower_priority_than_the_foreground() {
+    use super::priority::{BACKGROUND_NICE, this_threads_nice};
+    let ours = this_threads_nice().expect("this thread's nice value is readable");
+    let want = (ours + BACKGROUND_NICE).min(19);
+    let s = Scheduler::new(1);
+    for own_thread in [false, true] {
+        let (tx, rx) = mpsc::channel();
+        let work = move |_: &JobCtx<'_>| {
+            tx.send(this_threads_nice()).ok();
+            Ok(())
+        };
+        let job = if own_thread {
+            s.submit_on_own_thread(JobKind::WalCheckpoint, None, work)
+        } else {
+            s.submit(JobKind::GraphSave, None, work)
+        };
+        assert_eq!(job.wait(LONG), JobState::Done);
+        let theirs = rx.recv().expect("the job ran");
+        assert_eq!(theirs, Some(want), "own thread: {own_thread}");
+    }
+    assert_eq!(
+        this_threads_nice(),
+        Some(ours),
+        "the caller's priority is unchanged"
+    );
+}

@@ -43,12 +43,35 @@ pub(crate) struct Scan<'a> {
     pub(crate) live: Option<&'a [u64]>,
 }
 
+/// Scans comparing at most this many floats of rows (rows x dimensions x queries) run on the
+/// calling thread: 8 MiB of rows for one query, about half a millisecond on one core.
+///
+/// A parallel scan hands its work to rayon's pool and the calling thread sleeps until the pool
+/// is done. When the cores are busy (an index build runs beside the queries) the pool's
+/// threads wait for a CPU, and the query waited tens of milliseconds for a scan of a few
+/// thousand rows (`benches/src/bin/stall.rs` showed the query thread asleep in rayon's
+/// `in_worker_cold`, with under 1 ms of its own CPU time). A small scan is not worth the
+/// hand-off: the unlinked tail of a building index is at most a few build steps long.
+const INLINE_FLOATS: usize = 2 * 1024 * 1024;
+
 /// The `k` nearest live rows to each of the `queries` (back to back), nearest first.
 pub(crate) fn exact_search(
     scan: &Scan<'_>,
     queries: &[f32],
     k: usize,
     candidates: Candidates<'_>,
+) -> Vec<Vec<Hit>> {
+    exact_search_inline_up_to(scan, queries, k, candidates, INLINE_FLOATS)
+}
+
+/// [`exact_search`], scanning on the calling thread when it compares at most `inline_floats`
+/// floats (the tests force each path).
+fn exact_search_inline_up_to(
+    scan: &Scan<'_>,
+    queries: &[f32],
+    k: usize,
+    candidates: Candidates<'_>,
+    inline_floats: usize,
 ) -> Vec<Vec<Hit>> {
     let Scan {
         kernel,
@@ -60,6 +83,7 @@ pub(crate) fn exact_search(
     } = *scan;
     let n_queries = queries.len() / dim;
     let block_rows = (ROW_BLOCK_BYTES / (dim * 4)).clamp(1, TASK_ROWS);
+    let fresh = || vec![TopK::new(k); n_queries];
     let heaps = match candidates {
         Candidates::All | Candidates::Tail(_) => {
             let n_rows = rows.len() / dim;
@@ -67,50 +91,68 @@ pub(crate) fn exact_search(
                 Candidates::Tail(first) => (first as usize).min(n_rows),
                 _ => 0,
             };
-            (0..(n_rows - from).div_ceil(TASK_ROWS))
-                .into_par_iter()
-                .fold(
-                    || vec![TopK::new(k); n_queries],
-                    |mut heaps, task| {
-                        let start = from + task * TASK_ROWS;
-                        let end = (start + TASK_ROWS).min(n_rows);
-                        let mut dist = vec![0.0f32; block_rows];
-                        let mut first = start;
-                        while first < end {
-                            let last = (first + block_rows).min(end);
-                            let block = &rows[first * dim..last * dim];
-                            let out = &mut dist[..last - first];
-                            for (q, heap) in queries.chunks_exact(dim).zip(heaps.iter_mut()) {
-                                kernel.distances(q, block, out);
-                                offer(heap, out, (first as u64).., ords, dead);
-                            }
-                            first = last;
-                        }
-                        heaps
-                    },
-                )
-                .reduce(|| vec![TopK::new(k); n_queries], merge_all)
-        }
-        Candidates::Slots(slots) => slots
-            .par_chunks(TASK_ROWS)
-            .fold(
-                || vec![TopK::new(k); n_queries],
-                |mut heaps, task| {
-                    // The kernel reads the candidates' rows in place, one dispatch per group.
-                    let mut dist = vec![0.0f32; block_rows];
-                    for group in task.chunks(block_rows) {
-                        let out = &mut dist[..group.len()];
-                        for (q, heap) in queries.chunks_exact(dim).zip(heaps.iter_mut()) {
-                            kernel.distances_at(q, rows, group, out);
-                            offer(heap, out, group.iter().copied(), ords, dead);
-                        }
+            let scan_task = |mut heaps: Vec<TopK>, task: usize| {
+                let start = from + task * TASK_ROWS;
+                let end = (start + TASK_ROWS).min(n_rows);
+                let mut dist = vec![0.0f32; block_rows];
+                let mut first = start;
+                while first < end {
+                    let last = (first + block_rows).min(end);
+                    let block = &rows[first * dim..last * dim];
+                    let out = &mut dist[..last - first];
+                    for (q, heap) in queries.chunks_exact(dim).zip(heaps.iter_mut()) {
+                        kernel.distances(q, block, out);
+                        offer(heap, out, (first as u64).., ords, dead);
                     }
-                    heaps
-                },
+                    first = last;
+                }
+                heaps
+            };
+            let inline = (n_rows - from) * dim * n_queries <= inline_floats;
+            run_tasks(
+                (n_rows - from).div_ceil(TASK_ROWS),
+                inline,
+                fresh,
+                scan_task,
             )
-            .reduce(|| vec![TopK::new(k); n_queries], merge_all),
+        }
+        Candidates::Slots(slots) => {
+            let scan_task = |mut heaps: Vec<TopK>, task: usize| {
+                let chunk = &slots[task * TASK_ROWS..((task + 1) * TASK_ROWS).min(slots.len())];
+                // The kernel reads the candidates' rows in place, one dispatch per group.
+                let mut dist = vec![0.0f32; block_rows];
+                for group in chunk.chunks(block_rows) {
+                    let out = &mut dist[..group.len()];
+                    for (q, heap) in queries.chunks_exact(dim).zip(heaps.iter_mut()) {
+                        kernel.distances_at(q, rows, group, out);
+                        offer(heap, out, group.iter().copied(), ords, dead);
+                    }
+                }
+                heaps
+            };
+            let inline = slots.len() * dim * n_queries <= inline_floats;
+            run_tasks(slots.len().div_ceil(TASK_ROWS), inline, fresh, scan_task)
+        }
     };
     heaps.into_iter().map(TopK::into_sorted).collect()
+}
+
+/// Runs `task` for `0..n_tasks`, folding into per-thread heaps from `fresh`: in order on the
+/// calling thread when `inline`, else on rayon's pool.
+fn run_tasks(
+    n_tasks: usize,
+    inline: bool,
+    fresh: impl Fn() -> Vec<TopK> + Sync + Send,
+    task: impl Fn(Vec<TopK>, usize) -> Vec<TopK> + Sync + Send,
+) -> Vec<TopK> {
+    if inline {
+        (0..n_tasks).fold(fresh(), task)
+    } else {
+        (0..n_tasks)
+            .into_par_iter()
+            .fold(&fresh, &task)
+            .reduce(&fresh, merge_all)
+    }
 }
 
 /// Offers the live rows among `slots` (one per distance in `dist`) to `heap`.
@@ -134,4 +176,81 @@ fn offer(heap: &mut TopK, dist: &[f32], slots: impl Iterator<Item = u64>, ords: 
 
 fn merge_all(a: Vec<TopK>, b: Vec<TopK>) -> Vec<TopK> {
     a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::distance::Space;
+
+    /// The oracle: every candidate's distance, sorted by (distance, insertion order).
+    fn brute_force(scan: &Scan<'_>, q: &[f32], k: usize, slots: &[u64]) -> Vec<Hit> {
+        let mut all: Vec<Hit> = slots
+            .iter()
+            .filter(|&&s| scan.ords[s as usize] != scan.dead)
+            .map(|&slot| {
+                let row = &scan.rows[slot as usize * scan.dim..(slot as usize + 1) * scan.dim];
+                Hit {
+                    distance: scan.kernel.distance(q, row),
+                    ord: scan.ords[slot as usize],
+                    slot,
+                }
+            })
+            .collect();
+        all.sort();
+        all.truncate(k);
+        all
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// The calling-thread scan and the pool's scan give the oracle's answer, for every kind
+        /// of candidates, across several tasks and with dead slots.
+        #[test]
+        fn inline_and_parallel_scans_agree_with_brute_force(
+            n in 1usize..(3 * TASK_ROWS),
+            dim in 1usize..12,
+            n_queries in 1usize..4,
+            k in 1usize..20,
+            seed in any::<u64>(),
+            tail_at in 0usize..(3 * TASK_ROWS),
+        ) {
+            // Small integers: distances tie often, so insertion order decides.
+            let mut x = seed | 1;
+            let mut next = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 7) as f32 - 3.0
+            };
+            let rows: Vec<f32> = (0..n * dim).map(|_| next()).collect();
+            let queries: Vec<f32> = (0..n_queries * dim).map(|_| next()).collect();
+            let dead = u64::MAX;
+            let ords: Vec<u64> = (0..n as u64)
+                .map(|s| if s % 5 == 3 { dead } else { n as u64 - s })
+                .collect();
+            let kernel = Kernel::new(Space::L2).expect("the L2 kernel exists on every CPU");
+            let scan = Scan { kernel, rows: &rows, dim, ords: &ords, dead, live: None };
+            let tail = tail_at.min(n) as u64;
+            let picked: Vec<u64> = (0..n as u64).filter(|s| s % 3 != 1).collect();
+            let cases: [(Candidates<'_>, Vec<u64>); 3] = [
+                (Candidates::All, (0..n as u64).collect()),
+                (Candidates::Tail(tail), (tail..n as u64).collect()),
+                (Candidates::Slots(&picked), picked.clone()),
+            ];
+            for (candidates, slots) in cases {
+                let want: Vec<Vec<Hit>> = queries
+                    .chunks_exact(dim)
+                    .map(|q| brute_force(&scan, q, k, &slots))
+                    .collect();
+                let inline = exact_search_inline_up_to(&scan, &queries, k, candidates, usize::MAX);
+                let parallel = exact_search_inline_up_to(&scan, &queries, k, candidates, 0);
+                prop_assert_eq!(&inline, &want, "inline, {:?}", candidates);
+                prop_assert_eq!(&parallel, &want, "parallel, {:?}", candidates);
+            }
+        }
+    }
 }
