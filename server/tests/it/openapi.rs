@@ -188,6 +188,17 @@ fn calls() -> Vec<Call> {
             Some(json!({"ids": ["c"]})),
         ),
         call("get", "/metrics", "/metrics", None),
+        call("get", "/", "/", None),
+        call("get", "/dashboard/app.js", "/dashboard/app.js", None),
+        call("get", "/dashboard/app.css", "/dashboard/app.css", None),
+        call("get", "/mnemodb/auth", "/mnemodb/auth", None),
+        call("get", "/mnemodb/overview", "/mnemodb/overview", None),
+        call(
+            "post",
+            "/mnemodb/tenants/{tenant}/databases/{database}/collections/{collection}/compact",
+            "/mnemodb/tenants/default_tenant/databases/default_database/collections/{id}/compact",
+            None,
+        ),
         call("get", "/openapi.json", "/openapi.json", None),
         call("get", "/api/v2/openapi.json", "/api/v2/openapi.json", None),
         call(
