@@ -292,6 +292,7 @@ function embeddingCell(e) {
 async function loadRecords() {
   const c = current();
   if (!c) return;
+  notice('');
   const limit = Math.max(1, Math.min(500, Number($('page-size').value) || 20));
   const body = {
     where: filterValue('where', 'where'),
@@ -307,7 +308,7 @@ async function loadRecords() {
     el('td', { class: 'mono', text: got.metadatas && got.metadatas[i] ? JSON.stringify(got.metadatas[i]) : '' }),
     el('td', { class: 'mono', text: embeddingCell(got.embeddings && got.embeddings[i]) }),
     el('td', {},
-      el('button', { type: 'button', text: 'Neighbours', onclick: () => { $('query-mode').value = 'record'; $('query-input').value = id; runQuery().catch(fail); } }),
+      el('button', { type: 'button', text: 'Neighbours', onclick: () => { $('query-mode').value = 'record'; $('query-input').value = id; runQuery().then(() => $('query-form').scrollIntoView()).catch(fail); } }),
       ' ',
       el('button', { type: 'button', class: 'danger', text: 'Delete…', disabled: state.overview.read_only ? '' : null, onclick: () => deleteRecord(id).catch(fail) }))));
   fill($('records').tBodies[0], rows, 5, 'No records match.');
@@ -321,6 +322,7 @@ async function loadRecords() {
 async function runQuery() {
   const c = current();
   if (!c) return;
+  notice('');
   const mode = $('query-mode').value;
   const input = $('query-input').value.trim();
   const n = Math.max(1, Number($('n-results').value) || 10);
