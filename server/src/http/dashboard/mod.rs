@@ -163,9 +163,13 @@ pub(crate) struct CollectionSummary {
     /// Slots in the vector file, and those no record points to (compaction frees them).
     slots: u64,
     dead_slots: u64,
-    /// Slots the server's graph has linked; the rest are scanned exactly.
+    /// Slots the server's graph has linked (0 until a query loads the saved graph); the rest
+    /// are scanned exactly.
     linked: u64,
-    /// Share of the slots the index covers (1 when the collection is searched exactly).
+    /// Slots the saved graph file covers (what a query loads).
+    saved: u64,
+    /// Share of the slots the index covers, loaded or saved (1 when the collection is
+    /// searched exactly).
     linked_fraction: f64,
     /// Whether the collection is small enough to be searched exactly, with no graph.
     exact_only: bool,
@@ -255,6 +259,7 @@ fn database_out(
         } else {
             cov.linked
         };
+        let covered = linked.max(cov.saved).min(cov.slots);
         let cdir = dir
             .as_ref()
             .map(|d| d.join("collections").join(info.id.to_string()));
@@ -271,10 +276,11 @@ fn database_out(
             slots: cov.slots,
             dead_slots: stats.dead_slots,
             linked,
+            saved: cov.saved,
             linked_fraction: if cov.slots == 0 {
                 1.0
             } else {
-                linked as f64 / cov.slots as f64
+                covered as f64 / cov.slots as f64
             },
             exact_only: cov.exact_only,
             disk_bytes: cdir.as_deref().map_or(0, dir_size),

@@ -140,7 +140,7 @@ function renderOverview() {
       const href = `#/c/${encodeURIComponent(db.tenant)}/${encodeURIComponent(db.name)}/${c.id}`;
       const index = c.exact_only
         ? 'exact scan (small)'
-        : meter(c.linked_fraction, `${(c.linked_fraction * 100).toFixed(0)}% (${c.linked}/${c.slots})`);
+        : meter(c.linked_fraction, `${(c.linked_fraction * 100).toFixed(0)}% of ${c.slots.toLocaleString('en')} (loaded ${c.linked.toLocaleString('en')}, saved ${c.saved.toLocaleString('en')})`);
       rows.push(el('tr', { 'data-id': c.id },
         el('td', { text: dbName }),
         el('td', {}, el('a', { href, text: c.name })),
@@ -259,7 +259,7 @@ function current() {
 function renderCollection(c) {
   const o = state.overview;
   $('collection-title').textContent = `${c.tenant}/${c.database}/${c.col.name}`;
-  const index = c.col.exact_only ? 'searched exactly (small)' : `index linked ${(c.col.linked_fraction * 100).toFixed(0)}% (${c.col.linked}/${c.col.slots} slots)`;
+  const index = c.col.exact_only ? 'searched exactly (small)' : `index linked ${(c.col.linked_fraction * 100).toFixed(0)}% of ${c.col.slots} slots (loaded ${c.col.linked}, saved ${c.col.saved})`;
   $('collection-facts').textContent = `${c.col.count.toLocaleString('en')} records · dimension ${c.col.dimension ?? '–'} · ${c.col.space} · ${humanBytes(c.col.disk_bytes)} on disk · ${index} · ${c.col.dead_slots} dead slots · id ${c.col.id}${c.col.embedding_function ? ` · embedding function ${c.col.embedding_function}` : ''}`;
   for (const id of ['compact', 'delete-collection']) {
     $(id).disabled = o.read_only;
@@ -317,6 +317,7 @@ async function loadRecords() {
   $('prev-page').disabled = state.page.offset === 0;
   $('next-page').disabled = got.ids.length < limit;
   $('records').dataset.loaded = 'true';
+  performance.mark('mnemodb-records');
 }
 
 async function runQuery() {
@@ -347,6 +348,7 @@ async function runQuery() {
   fill($('neighbours').tBodies[0], rows, 5, 'No neighbours.');
   $('query-info').textContent = `${rows.length} neighbours of ${mode === 'text' ? 'the text' : `record ${input}`}, answered in ${ms.toFixed(1)} ms`;
   $('neighbours').dataset.loaded = 'true';
+  performance.mark('mnemodb-query');
 }
 
 async function deleteRecord(id) {
@@ -404,6 +406,7 @@ async function route() {
       startPolling();
     }
     document.body.dataset.ready = 'true';
+    performance.mark('mnemodb-ready');
   } catch (e) {
     fail(e);
   }
