@@ -120,7 +120,7 @@ def main() -> None:
                           "mnemodb-query", "neighbours"))
         finally:
             driver.quit()
-        assets = sum(len(http(f"{url}{p}")[1]) for p in
+        assets = sum(len(http(f"{url}{p}")[1].encode()) for p in
                      ("/", "/dashboard/app.js", "/dashboard/app.css"))
     finally:
         proc.terminate()
