@@ -306,3 +306,39 @@ def test_text_query_on_an_embedding_server_shows_what_query_answers(tmp_path: Pa
         assert console_errors(browser) == []
     finally:
         s.stop()
+
+
+def test_compact_and_delete_collection_ask_first(server: Server, browser: Any) -> None:
+    _log_in(browser, server)
+    status, overview = http(f"{server.url}/mnemodb/overview", token=TOKEN)
+    empty = next(c for c in overview["databases"][0]["collections"] if c["name"] == "empty")
+    # Compact: a confirmation, then a job the server runs.
+    browser.execute_script(f"location.hash = '#/c/default_tenant/default_database/{server.notes}';")  # type: ignore[attr-defined]
+    wait_for(browser, "document.getElementById('records').dataset.loaded === 'true'")
+    browser.find_element("id", "compact").click()
+    alert = browser.switch_to.alert
+    assert "Compact notes" in alert.text
+    alert.accept()
+    wait_for(browser, "document.getElementById('notice').textContent.includes('Compaction started')")
+    job = int(browser.find_element("id", "notice").text.split("job ")[1].split(" ")[0])
+    status, overview = http(f"{server.url}/mnemodb/overview", token=TOKEN)
+    assert any(j["id"] == job and j["kind"] == "compaction" for j in overview["databases"][0]["jobs"])
+    # Deleting a collection asks for its name; a wrong name deletes nothing.
+    browser.execute_script(f"location.hash = '#/c/default_tenant/default_database/{empty['id']}';")
+    wait_for(browser, "document.getElementById('collection-title').textContent.endsWith('/empty')")
+    browser.find_element("id", "delete-collection").click()
+    prompt = browser.switch_to.alert
+    assert "Type its name to confirm" in prompt.text
+    prompt.send_keys("emptyy")
+    prompt.accept()
+    wait_for(browser, "document.getElementById('notice').textContent.includes('does not match')")
+    status, _ = http(f"{server.url}{DB}/collections/empty", token=TOKEN)
+    assert status == 200
+    browser.find_element("id", "delete-collection").click()
+    prompt = browser.switch_to.alert
+    prompt.send_keys("empty")
+    prompt.accept()
+    wait_for(browser, "location.hash === '#/' && document.getElementById('notice').textContent.includes('Deleted')")
+    status, _ = http(f"{server.url}{DB}/collections/empty", token=TOKEN)
+    assert status == 404
+    assert console_errors(browser) == []

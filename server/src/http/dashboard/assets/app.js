@@ -14,6 +14,7 @@ const state = {
   metrics: null, // {at, counts: Map} of the last scrape, for rates
   page: { key: '', offset: 0 },
   timer: null,
+  flash: null, // [message, kind] to show once the next view is drawn
 };
 
 const $ = (id) => document.getElementById(id);
@@ -377,14 +378,16 @@ async function deleteCollection() {
     return;
   }
   await call('DELETE', c.byName);
-  notice(`Deleted the collection ${c.col.name}.`, 'info');
+  // Shown by the overview the page goes back to.
+  state.flash = [`Deleted the collection ${c.col.name}.`, 'info'];
   location.hash = '#/';
 }
 
 // -------------------------------------------------------------------------------- routing
 
 async function route() {
-  notice('');
+  notice(...(state.flash || ['']));
+  state.flash = null;
   if (state.tokenRequired && !state.token) {
     showLogin('This server needs its token (mnemodb serve --token) for every request that reads data.');
     return;
