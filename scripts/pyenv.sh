@@ -27,6 +27,20 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 
+# Debian's headless Chromium and its WebDriver, for the dashboard's browser tests
+# (tests/test_dashboard.py); installed once, only when missing.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "scripts/pyenv.sh: installing chromium and chromium-driver (apt-get)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            chromium chromium-driver fonts-dejavu-core >/dev/null
+    else
+        echo "scripts/pyenv.sh: no /usr/bin/chromium or /usr/bin/chromedriver, and no root apt-get:" \
+            "install Debian's chromium and chromium-driver, or tests/test_dashboard.py skips" >&2
+    fi
+fi
+
 stamp=.venv/.mnemodb-requirements
 wanted=$(cat python/requirements-test.txt python/requirements-crewai.txt python/requirements-mem0.txt \
     python/requirements-langgraph.txt python/requirements-embed.txt)

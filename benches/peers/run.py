@@ -54,6 +54,7 @@ ORDER = ("mnemodb", "numpy", "faiss-flat", "faiss-hnsw", "hnswlib", "usearch", "
          "lancedb", "sqlite-vec")
 K = 10
 TUNE_FILTERED = 200  # queries used to pick the filtered ef
+CURVE_PAST_TARGET = 3  # efs swept past the chosen one, for the recall / QPS plot
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -130,6 +131,9 @@ def worker(args) -> dict:
     # background time it inside `build`, before they wait).
     out["first_query_ms"] = getattr(store, "first_query_ms", (time.perf_counter() - t_first) * 1e3)
     out["ingest_s"] = time.perf_counter() - t
+    # Stores whose adds return before their index is complete say when the adds returned.
+    if getattr(store, "adds_s", None) is not None:
+        out["adds_s"] = store.adds_s
     out["ingest_cpu_s"] = time.process_time() - cpu  # every thread of the process
     out["rows"] = int(base.shape[0])
 
@@ -147,9 +151,14 @@ def worker(args) -> dict:
         return found
 
     # ANN knob: the smallest ef whose recall@10 over the 1,000 queries reaches the target.
+    # The sweep goes on past it (up to CURVE_PAST_TARGET more efs, within the phase budget)
+    # for the recall / QPS curve: each point is the batch of 1,000 queries, the faster of two.
     if store.efs:
         sweep = {}
+        curve = []
         chosen = None
+        past_target = 0
+        t_sweep = time.perf_counter()
         for ef in store.efs:
             try:
                 store.set_ef(ef)
@@ -157,12 +166,25 @@ def worker(args) -> dict:
                 store.notes.append(f"ef not settable ({type(e).__name__}: {e}); defaults kept")
                 chosen = None
                 break
-            r = recall(run_batch(), gt)
+            elapsed = float("inf")
+            for _ in range(2):  # the faster of two batches: the first also warms the caches
+                t = time.perf_counter()
+                found = run_batch()
+                elapsed = min(elapsed, time.perf_counter() - t)
+            r = recall(found, gt)
+            curve.append({"ef": ef, "recall@10": round(r, 4), "qps": len(found) / elapsed})
+            if chosen is not None and sweep[chosen] >= args.target_recall:
+                past_target += 1
+                if (past_target >= CURVE_PAST_TARGET or r >= 0.999
+                        or time.perf_counter() - t_sweep > budget):
+                    break
+                continue
             sweep[ef] = round(r, 4)
             chosen = ef
-            if r >= args.target_recall:
+            if r >= args.target_recall and (r >= 0.999 or time.perf_counter() - t_sweep > budget):
                 break
         out["ef_sweep"] = sweep
+        out["ef_curve"] = curve
         if chosen is not None:
             store.set_ef(chosen)
         out["ef_search"] = chosen
@@ -434,6 +456,18 @@ def main() -> None:
     print(render(run))
     base = args.out / f"{args.set}-{stamp}"
     print(f"\nwrote {base}.json and {base}.md ({run['wall_s']:.0f} s)", file=sys.stderr)
+    # The plots, when matplotlib is installed (requirements.txt pins it); plot.py redraws them.
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("no matplotlib: no plots (pip install -r benches/peers/requirements.txt, then "
+              f"benches/peers/plot.py {base}.json)", file=sys.stderr)
+    else:
+        sys.path.insert(0, str(HERE))
+        import plot
+
+        for p in plot.draw(run, base):
+            print(f"wrote {p}", file=sys.stderr)
 
 
 def save(run: dict, args, stamp: str, t0: float) -> None:

@@ -326,7 +326,10 @@ class MnemodbStore(ChromaLikeStore):
     fixed_ef = None
 
     def build(self, base, records):
+        t = time.perf_counter()
         super().build(base, records)
+        # The adds returned (durable); the index is still being completed behind them.
+        self.adds_s = time.perf_counter() - t
         # What a user who does not wait sees: the first query right after the adds return,
         # while the index is still being built behind them.
         if getattr(self, "first_query", None) is not None:

@@ -167,6 +167,10 @@ pub struct ServeArgs {
     /// Let `POST /api/v2/reset` delete everything (chromadb's allow_reset).
     #[arg(long)]
     pub allow_reset: bool,
+    /// Refuse every request that would change data (403): add, upsert, update, delete,
+    /// create, modify, compact, reset. Reads, queries and the dashboard work as usual.
+    #[arg(long)]
+    pub read_only: bool,
     /// Log format on stderr: human-readable text, or one JSON object per event.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -55,6 +55,13 @@ pub enum Error {
     )]
     Unauthorized,
 
+    /// A route that would change data, on a server started with `--read-only`.
+    #[error(
+        "this server is read-only (mnemodb serve --read-only): {0} would change data and is \
+         refused; restart the server without --read-only to write"
+    )]
+    ReadOnly(String),
+
     /// `POST /api/v2/reset` on a server started without `--allow-reset`.
     #[error("Reset is disabled by config")]
     ResetDisabled,
@@ -149,7 +156,9 @@ impl Error {
             }
             Error::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "InvalidArgumentError"),
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "AuthorizationError"),
-            Error::ResetDisabled => (StatusCode::FORBIDDEN, "AuthorizationError"),
+            Error::ResetDisabled | Error::ReadOnly(_) => {
+                (StatusCode::FORBIDDEN, "AuthorizationError")
+            }
             Error::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "InternalError"),
             Error::Remote(_) => (StatusCode::BAD_GATEWAY, "InternalError"),
             Error::Io { .. } | Error::Internal(_) | Error::Damaged { .. } => {

@@ -177,6 +177,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         max_batch_size: args.max_batch_size,
         request_timeout: std::time::Duration::from_secs(args.request_timeout_secs.max(1)),
         allow_reset: args.allow_reset,
+        read_only: args.read_only,
         max_concurrent: args.max_concurrent,
         embedder,
     };

@@ -86,11 +86,11 @@ pub(crate) fn human_bytes(n: u64) -> String {
     }
 }
 
-fn file_size(p: &Path) -> u64 {
+pub(crate) fn file_size(p: &Path) -> u64 {
     std::fs::metadata(p).map_or(0, |m| m.len())
 }
 
-fn dir_size(p: &Path) -> u64 {
+pub(crate) fn dir_size(p: &Path) -> u64 {
     std::fs::read_dir(p).map_or(0, |entries| {
         entries
             .flatten()
@@ -103,7 +103,7 @@ fn dir_size(p: &Path) -> u64 {
 }
 
 /// Bytes of the collection's HNSW index files (`hnsw.<generation>.bin`), if any.
-fn index_file_bytes(collection_dir: &Path) -> Option<u64> {
+pub(crate) fn index_file_bytes(collection_dir: &Path) -> Option<u64> {
     let entries = std::fs::read_dir(collection_dir).ok()?;
     let sizes: Vec<u64> = entries
         .flatten()

@@ -49,6 +49,7 @@ pub(crate) async fn require_token(
 ) -> Response {
     if let Some(token) = &state.cfg.token
         && !OPEN_PATHS.contains(&req.uri().path())
+        && !super::dashboard::PUBLIC_PATHS.contains(&req.uri().path())
         && !presented(req.headers(), token)
     {
         return Error::Unauthorized.into_response();

@@ -2,14 +2,17 @@
 //!
 //! Every request passes, outermost first: a request id (`x-request-id`, echoed as
 //! `chroma-trace-id`, which chromadb's client attaches to its exceptions), a tracing span,
-//! metrics, the request timeout, bearer-token auth, then the route. Handlers read the body as
+//! metrics, the request timeout, bearer-token auth, `--read-only`'s refusal of writes, then
+//! the route. Handlers read the body as
 //! bytes (capped) and do the JSON parsing, the engine call and the JSON writing in one
 //! closure on tokio's blocking pool, so no engine or serialization work runs on the reactor.
 
 mod auth;
+pub mod dashboard;
 mod metrics;
 mod openapi;
 mod params;
+mod read_only;
 mod records;
 mod replies;
 mod routes;
@@ -60,6 +63,8 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// Whether `POST /api/v2/reset` may wipe the data.
     pub allow_reset: bool,
+    /// `--read-only`: every route that could change data answers 403.
+    pub read_only: bool,
     /// Engine calls running at once; more wait their turn.
     pub max_concurrent: usize,
     /// `--embed default`: documents and query texts sent without embeddings are embedded
@@ -77,6 +82,7 @@ impl ServeConfig {
             max_batch_size: DEFAULT_MAX_BATCH_SIZE,
             request_timeout: Duration::from_secs(120),
             allow_reset: false,
+            read_only: false,
             max_concurrent: 16,
             embedder: None,
         }
@@ -203,6 +209,10 @@ pub(crate) fn app(state: AppState) -> Router {
             Error::Internal("the request handler panicked (a bug); see the server log".into())
                 .into_response()
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            read_only::refuse_writes,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -258,7 +258,8 @@ fn info() -> Value {
         "version": env!("CARGO_PKG_VERSION"),
         "description": "The routes of chroma's HTTP API v2 that chromadb's HttpClient calls. \
             Errors are {\"error\": <chromadb.errors class name>, \"message\": ...}. With \
-            --token, every route but heartbeat, healthcheck and this document needs \
+            --token, every route but heartbeat, healthcheck, this document, the dashboard's \
+            page and assets and /mnemodb/auth needs \
             `Authorization: Bearer <token>` or `X-Chroma-Token: <token>`.",
     })
 }

@@ -33,6 +33,7 @@ pub(crate) fn api() -> Api {
     let api = databases(api);
     let api = collections(api, T);
     let api = records::routes(api, &format!("{T}/collections/{{collection}}"));
+    let api = super::dashboard::routes(api);
     let api = api.get(
         &format!("{T}/tool_runs/{{run_id}}/calls"),
         tool_run_calls,

@@ -5,6 +5,7 @@
 mod api;
 mod cli;
 mod common;
+mod dashboard;
 mod lifecycle;
 mod limits;
 mod load;
