@@ -37,7 +37,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
             chromium chromium-driver fonts-dejavu-core >/dev/null
     else
         echo "scripts/pyenv.sh: no /usr/bin/chromium or /usr/bin/chromedriver, and no root apt-get:" \
-            "install Debian's chromium and chromium-driver, or tests/test_dashboard.py skips" >&2
+            "install Debian's chromium and chromium-driver, or tests/test_dashboard.py fails" >&2
     fi
 fi
 

@@ -369,14 +369,19 @@ impl Database {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&row.uuid);
+        // Committed: the call has succeeded, and what follows is tidying that may not fail it
+        // (a failed call must change nothing, and this one has changed the catalog).
         if let Some(dir) = &self.inner.dir {
-            // Committed: the files are garbage now. If we die before removing them, the next
-            // open removes them (`recover`). Mappings elsewhere stay valid (unlink semantics).
+            // The files are garbage now. Removing them can fail while a compaction is still
+            // writing into the directory ("directory not empty"); then, as when we die before
+            // removing them, the next open removes them (`recover`). Mappings elsewhere stay
+            // valid (unlink semantics).
             let cdir = dir.join(COLLECTIONS_DIR).join(row.uuid.to_string());
-            remove_dir_if_present(&cdir)?;
+            remove_dir_if_present(&cdir).ok();
         }
-        // Its records' pages are free now; give them back.
-        self.inner.shared.reclaim_space()?;
+        // Its records' pages are free now; give them back (or leave them to the next write's
+        // reclaim if the sidecar is busy).
+        self.inner.shared.reclaim_space().ok();
         Ok(())
     }
 
