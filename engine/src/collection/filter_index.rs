@@ -27,10 +27,14 @@
 //!
 //! **Invariant:** the index is used only at the collection `seq` and generation it reflects.
 //! This process's writes patch it in step (their records' metadata and documents are carried
-//! in the write's delta, only while an index exists); any other change (another process's
-//! write, a compaction, a write that began before the index was built) leaves it behind, and
-//! the next filtered read rebuilds it from the snapshot it reads. Expired records are left
-//! out by the callers, as for every read.
+//! in the write's delta, only while an index exists). After another process's writes, the
+//! next filtered read catches up by `seq`: it reads again only the records whose `seq` (the
+//! write that last changed them) is newer than the index's, in one pass over the collection's
+//! rows; deleted records are dead slots already. A compaction (new generation, slots
+//! renumbered) or a write of this process that began before the index existed drops it, and
+//! the next filtered read builds it afresh from its snapshot. A read whose snapshot is older
+//! than the index is answered by SQLite. Expired records are left out by the callers, as for
+//! every read.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -87,6 +91,8 @@ pub(crate) struct Put {
 struct State {
     seq: u64,
     generation: u64,
+    /// The collection's slot count at `seq`.
+    slots: u64,
     keys: HashMap<String, Column>,
     /// `None` until a document filter asks for them (or past [`DOCS_MAX_BYTES`]).
     docs: Option<Docs>,
@@ -188,6 +194,12 @@ impl Column {
             }
         }
         bits
+    }
+
+    fn shrink(&mut self) {
+        self.slots.shrink_to_fit();
+        self.tags.shrink_to_fit();
+        self.vals.shrink_to_fit();
     }
 
     fn bytes(&self) -> usize {
@@ -350,14 +362,22 @@ impl FilterIndex {
             }
         }
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        let fresh = state
-            .as_ref()
-            .is_some_and(|s| s.seq == row.seq && s.generation == row.generation);
-        if !fresh {
-            *state = Some(State::load(conn, row)?);
-            self.loads.fetch_add(1, Ordering::Relaxed);
-            self.active.store(true, Ordering::Release);
-            self.docs_active.store(false, Ordering::Release);
+        match state.as_mut() {
+            Some(s) if s.seq == row.seq && s.generation == row.generation => {}
+            // This snapshot is older than the index (a write of this process came since):
+            // SQLite answers it.
+            Some(s) if s.seq > row.seq && s.generation == row.generation => return Ok(None),
+            // Another process wrote: the records it wrote since are read again.
+            Some(s) if s.generation == row.generation => {
+                s.catch_up(conn, row)?;
+                self.docs_active.store(s.docs.is_some(), Ordering::Release);
+            }
+            _ => {
+                *state = Some(State::load(conn, row)?);
+                self.loads.fetch_add(1, Ordering::Relaxed);
+                self.active.store(true, Ordering::Release);
+                self.docs_active.store(false, Ordering::Release);
+            }
         }
         let Some(s) = state.as_mut() else {
             return Ok(None);
@@ -371,13 +391,12 @@ impl FilterIndex {
     }
 
     /// This process committed a write taking the collection from seq `before` to `after`
-    /// (generation `generation` after it): patches the index if it was at `before` and the
+    /// (generation `generation` and `slots` slots after it): patches the index if it was at `before` and the
     /// write carried what it changed; otherwise drops it (rebuilt when next needed).
     pub(crate) fn advance(
         &self,
-        before: u64,
-        after: u64,
-        generation: u64,
+        (before, after): (u64, u64),
+        (generation, slots): (u64, u64),
         changes: Option<Changes>,
     ) {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
@@ -426,6 +445,7 @@ impl FilterIndex {
             self.docs_active.store(false, Ordering::Release);
         }
         s.seq = after;
+        s.slots = slots;
     }
 
     /// Times the index read metadata or documents from the sidecar.
@@ -452,6 +472,7 @@ impl State {
         let mut state = State {
             seq: row.seq,
             generation: row.generation,
+            slots: row.slot_count,
             keys: HashMap::new(),
             docs: None,
         };
@@ -470,7 +491,54 @@ impl State {
         for (slot, m) in &pending {
             state.add(*slot, m);
         }
+        for c in state.keys.values_mut() {
+            c.shrink();
+        }
         Ok(state)
+    }
+
+    /// Brings the index from its seq to `row`'s (same generation) by reading the records
+    /// whose `seq` (the write that last changed them) is newer: one pass over the collection's
+    /// rows that decodes only those. Records deleted since are dead slots in the snapshot's
+    /// live table, so they need nothing here.
+    fn catch_up(&mut self, conn: &Connection, row: &CollectionRow) -> Result<()> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT slot, metadata, document FROM records WHERE collection_id = ?1 AND seq > ?2",
+        )?;
+        let mut rows = stmt.query(rusqlite::params![row.key, self.seq as i64])?;
+        let mut changed: Vec<(u32, Option<Metadata>, Option<String>)> = Vec::new();
+        let with_docs = self.docs.is_some();
+        while let Some(r) = rows.next()? {
+            let slot = r.get::<_, i64>(0)? as u32;
+            let metadata = r
+                .get_ref(1)?
+                .as_str_or_null()
+                .map_err(rusqlite::Error::from)?
+                .map(meta::records::metadata_from_json)
+                .transpose()?;
+            let document = if with_docs { r.get(2)? } else { None };
+            changed.push((slot, metadata, document));
+        }
+        changed.sort_unstable_by_key(|c| c.0);
+        for (slot, metadata, document) in changed {
+            if u64::from(slot) < self.slots {
+                // Changed in place: the keys it had go first.
+                for c in self.keys.values_mut() {
+                    c.clear(slot);
+                }
+            }
+            if let Some(m) = &metadata {
+                self.add(slot, m);
+            }
+            if let Some(docs) = self.docs.as_mut()
+                && !docs.set(slot, document.as_deref())
+            {
+                self.docs = None;
+            }
+        }
+        self.seq = row.seq;
+        self.slots = row.slot_count;
+        Ok(())
     }
 
     fn add(&mut self, slot: u32, m: &Metadata) {
@@ -611,6 +679,8 @@ fn load_docs(conn: &Connection, row: &CollectionRow) -> Result<Option<Docs>> {
             return Ok(None);
         }
     }
+    docs.text.shrink_to_fit();
+    docs.entries.shrink_to_fit();
     Ok(Some(docs))
 }
 

@@ -494,9 +494,11 @@ impl Collection {
                 Ok((out, before, before_slots, row, delta))
             })?;
         if delta.changed {
-            self.shared
-                .filter_index
-                .advance(before, after.seq, after.generation, delta.index);
+            self.shared.filter_index.advance(
+                (before, after.seq),
+                (after.generation, after.slot_count),
+                delta.index,
+            );
             let mut change = delta.filter_change;
             change.records_or_documents |=
                 !delta.born.is_empty() || !delta.died.is_empty() || delta.renumbered;

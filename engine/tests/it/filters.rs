@@ -923,9 +923,13 @@ fn the_filter_index_follows_writes_here_and_in_another_handle() {
 
     // Writes by the other handle are seen at once.
     c2.delete(&["r2".to_owned()]).unwrap();
+    let mut moved_and_cleared = patch("source", Some("s1".into()));
+    if let Some(p) = moved_and_cleared.as_mut() {
+        p.insert("n".to_owned(), None);
+    }
     c2.update(UpdateBatch {
         ids: &["r0".to_owned()],
-        metadatas: Some(&[patch("source", Some("s1".into()))]),
+        metadatas: Some(&[moved_and_cleared]),
         documents: Some(&[Some("document 100".to_owned())]),
         ..UpdateBatch::default()
     })
@@ -933,6 +937,15 @@ fn the_filter_index_follows_writes_here_and_in_another_handle() {
     assert_eq!(ids(&c1, Some(&source("s1")), None), ["r0", "r7", "r10"]);
     assert_eq!(ids(&c1, None, Some(&docs("ment 10"))), ["r0", "r10"]);
     assert_eq!(c1.count_where(Some(&source("s1")), None).unwrap(), 3);
+    assert_eq!(
+        ids(&c1, Some(&json!({"n": {"$lt": 1}})), None),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        mnemodb::testing::filter_index_figures(&c1).0,
+        2,
+        "caught up with the records the other handle wrote, not read afresh"
+    );
 
     // The other handle's compaction renumbers the slots.
     c2.compact().unwrap();
