@@ -170,6 +170,12 @@ pub mod testing {
         collection.live_slots_from_checkpoint()
     }
 
+    /// How many times `collection`'s in-memory filter index was built from the sidecar in
+    /// this process, and the bytes it holds now.
+    pub fn filter_index_figures(collection: &crate::Collection) -> (u64, usize) {
+        collection.filter_index_figures()
+    }
+
     /// Reads an HNSW graph file for `space` as an open does (every check included) and
     /// returns its node count.
     pub fn read_index_file(path: &std::path::Path, space: crate::Space) -> crate::Result<usize> {

@@ -4,6 +4,7 @@
 mod compact;
 mod expiry;
 mod filter_cache;
+mod filter_index;
 mod hit_ids;
 mod index;
 mod live_checkpoint;
@@ -170,6 +171,8 @@ pub(crate) struct CollectionShared {
     pub(crate) index: index::Index,
     /// Candidate slots of recent filters.
     pub(crate) filter_cache: filter_cache::FilterCache,
+    /// Metadata and documents in memory, for filters never seen before.
+    pub(crate) filter_index: filter_index::FilterIndex,
     /// The last catalog row read, decoded.
     pub(crate) row_memo: meta::RowMemo,
     /// Ids of records by slot, for query hits.
@@ -195,6 +198,7 @@ impl CollectionShared {
             live: RwLock::new(LiveSlots::default()),
             index: Default::default(),
             filter_cache: Default::default(),
+            filter_index: Default::default(),
             row_memo: Default::default(),
             hit_ids: Default::default(),
             sweep: Default::default(),
@@ -383,6 +387,14 @@ impl Collection {
     pub(crate) fn index_loaded_from_file(&self) -> Result<bool> {
         let row = self.db.sidecar.read(|tx| self.row(tx))?;
         Ok(self.shared.index_loaded_from_file(row.generation))
+    }
+
+    /// Builds of this process's filter index from the sidecar so far, and its bytes now.
+    pub(crate) fn filter_index_figures(&self) -> (u64, usize) {
+        (
+            self.shared.filter_index.loads(),
+            self.shared.filter_index.bytes(),
+        )
     }
 
     /// Whether this process's live-slots table was last loaded from the checkpoint file

@@ -40,8 +40,11 @@ impl Collection {
         if filter.is_empty() {
             return self.count();
         }
-        self.snapshot(|tx, row, _| {
+        self.snapshot(|tx, row, live| {
             let expired = self.expired(tx, row)?;
+            if let Some(slots) = self.shared.filter_index.slots(tx, row, live, &filter)? {
+                return Ok(slots.iter().filter(|&&s| !expired.hides_slot(s)).count() as u64);
+            }
             let ords = meta::sql::matching_ords(tx, row.key, &filter, None)?;
             Ok(ords.iter().filter(|&&o| !expired.hides_ord(o)).count() as u64)
         })
@@ -62,13 +65,16 @@ impl Collection {
     /// Records by id or by page, in insertion order. Ids that do not exist are skipped.
     pub fn get(&self, req: GetRequest<'_>) -> Result<GetResult> {
         let filter = validate::get(&req)?;
-        self.snapshot(|tx, row, _| {
+        self.snapshot(|tx, row, live| {
             // Expired records are left out before the page is cut.
             let expired = self.expired(tx, row)?;
             let limit = req.limit.unwrap_or(usize::MAX);
             let records = match req.ids {
                 _ if !filter.is_empty() => {
-                    let ords = meta::sql::matching_ords(tx, row.key, &filter, req.ids)?;
+                    let ords = match self.indexed_ords(tx, row, live, &filter, req.ids)? {
+                        Some(ords) => ords,
+                        None => meta::sql::matching_ords(tx, row.key, &filter, req.ids)?,
+                    };
                     let page: Vec<u64> = ords
                         .into_iter()
                         .filter(|&o| !expired.hides_ord(o))
@@ -308,6 +314,10 @@ impl Collection {
                 key,
                 || filter_cache::Reads::of(where_),
                 || {
+                    // The in-memory index answers; SQLite when it cannot (see its docs).
+                    if let Some(slots) = self.shared.filter_index.slots(tx, row, live, filter)? {
+                        return Ok(slots);
+                    }
                     let ords = meta::sql::matching_ords(tx, row.key, filter, None)?;
                     Ok::<_, Error>(live.slots_of(&ords))
                 },
@@ -334,6 +344,31 @@ impl Collection {
             candidates: restricted,
             index,
         })
+    }
+
+    /// The ords (sorted) of the live records of this snapshot that pass `filter`, from the
+    /// in-memory filter index; `None` when it cannot answer or `ids` restricts the records
+    /// (SQLite answers those).
+    fn indexed_ords(
+        &self,
+        tx: &Transaction<'_>,
+        row: &CollectionRow,
+        live: &LiveSlots,
+        filter: &Filter,
+        ids: Option<&[String]>,
+    ) -> Result<Option<Vec<u64>>> {
+        if ids.is_some() {
+            return Ok(None);
+        }
+        let Some(slots) = self.shared.filter_index.slots(tx, row, live, filter)? else {
+            return Ok(None);
+        };
+        let mut ords: Vec<u64> = slots
+            .iter()
+            .filter_map(|&s| live.ords.get(s as usize).copied())
+            .collect();
+        ords.sort_unstable();
+        Ok(Some(ords))
     }
 
     /// Runs a plan: the hits of each query vector, nearest first.

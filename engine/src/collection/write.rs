@@ -8,6 +8,7 @@ use rusqlite::Transaction;
 
 use super::Collection;
 use super::filter_cache::Change as FilterChange;
+use super::filter_index::{Changes as IndexChanges, Put as IndexPut};
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::meta::{self, CollectionRow, RecordRow};
 use crate::store::checksum;
@@ -27,6 +28,34 @@ struct Delta {
     changed: bool,
     /// What changed, for the filter cache (records born or dead are in `born` / `died`).
     filter_change: FilterChange,
+    /// The records written, for the in-memory filter index (only while it exists).
+    index: Option<IndexChanges>,
+}
+
+impl Delta {
+    /// Carries a record written at `slot` to the filter index, if it wants records: `clear`
+    /// lists the keys it had at this slot before; `document` is `None` when unchanged.
+    fn put(
+        &mut self,
+        slot: u64,
+        clear: Vec<String>,
+        metadata: Option<Metadata>,
+        document: Option<Option<String>>,
+    ) {
+        if let Some(ix) = self.index.as_mut() {
+            let document = document.filter(|_| ix.with_docs);
+            ix.puts.push(IndexPut {
+                slot,
+                clear,
+                metadata,
+                document,
+            });
+        }
+    }
+
+    fn wants_records(&self) -> bool {
+        self.index.is_some()
+    }
 }
 
 impl Collection {
@@ -89,6 +118,12 @@ impl Collection {
                 row.next_ord += 1;
                 meta::records::insert(tx, row.key, row.seq + 1, &record)?;
                 delta.born.push((record.slot, record.ord));
+                delta.put(
+                    record.slot,
+                    Vec::new(),
+                    record.metadata,
+                    Some(record.document),
+                );
             }
             delta.changed = true;
             Ok(())
@@ -233,6 +268,24 @@ impl Collection {
                     }
                     meta::records::replace(tx, row.key, row.seq + 1, &old, &record)?;
                     delta.changed = true;
+                    if delta.wants_records() {
+                        if new_slot.is_some() {
+                            delta.put(
+                                record.slot,
+                                Vec::new(),
+                                record.metadata,
+                                Some(record.document),
+                            );
+                        } else {
+                            let clear = old
+                                .metadata
+                                .map(|m| m.into_keys().collect())
+                                .unwrap_or_default();
+                            let document =
+                                (old.document != record.document).then_some(record.document);
+                            delta.put(record.slot, clear, record.metadata, document);
+                        }
+                    }
                 } else if insert_missing {
                     let slot = new_slot.ok_or_else(|| Error::invalid("upsert needs embeddings"))?;
                     let record = RecordRow {
@@ -247,6 +300,7 @@ impl Collection {
                     row.next_ord += 1;
                     meta::records::insert(tx, row.key, row.seq + 1, &record)?;
                     delta.born.push((slot, record.ord));
+                    delta.put(slot, Vec::new(), record.metadata, Some(record.document));
                     delta.changed = true;
                 }
             }
@@ -428,7 +482,10 @@ impl Collection {
             self.db.sidecar.write_with(durability, |tx| {
                 let mut row = self.row(tx)?;
                 let (before, before_slots) = (row.seq, row.slot_count);
-                let mut delta = Delta::default();
+                let mut delta = Delta {
+                    index: self.shared.filter_index.wants(),
+                    ..Delta::default()
+                };
                 let out = f(tx, &mut row, &mut delta)?;
                 if delta.changed {
                     row.seq += 1;
@@ -437,6 +494,11 @@ impl Collection {
                 Ok((out, before, before_slots, row, delta))
             })?;
         if delta.changed {
+            self.shared.filter_index.advance(
+                (before, after.seq),
+                (after.generation, after.slot_count),
+                delta.index,
+            );
             let mut change = delta.filter_change;
             change.records_or_documents |=
                 !delta.born.is_empty() || !delta.died.is_empty() || delta.renumbered;

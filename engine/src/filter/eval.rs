@@ -84,9 +84,10 @@ impl WhereDocument {
     }
 }
 
-/// What a record holds under a key.
+/// What a record holds under a key. Public to the crate so the in-memory filter index
+/// (`collection/filter_index.rs`) answers each leaf with this module's own tests.
 #[derive(Debug, Clone, Copy)]
-enum Stored<'a> {
+pub(crate) enum Stored<'a> {
     Missing,
     Str(&'a str),
     Int(i64),
@@ -126,7 +127,7 @@ fn holds(ord: Option<Ordering>, op: CmpOp) -> bool {
 }
 
 /// `stored <op> operand`, as chromadb's SQL answers it (`op` is never `Ne` here).
-fn compare(stored: Stored<'_>, op: CmpOp, operand: &Scalar) -> bool {
+pub(crate) fn compare(stored: Stored<'_>, op: CmpOp, operand: &Scalar) -> bool {
     let ord = match (stored, operand) {
         (Stored::Str(x), Scalar::Str(s)) => Some(x.cmp(s.as_str())),
         (Stored::Bool(x), Scalar::Bool(b)) => Some(x.cmp(b)),
@@ -142,7 +143,7 @@ fn compare(stored: Stored<'_>, op: CmpOp, operand: &Scalar) -> bool {
 
 /// `$in` before negation: an int list also matches floats equal to `i as f64`, a float list
 /// also matches ints equal to `f as i64`.
-fn in_list(stored: Stored<'_>, values: &ScalarList) -> bool {
+pub(crate) fn in_list(stored: Stored<'_>, values: &ScalarList) -> bool {
     match (stored, values) {
         (Stored::Str(x), ScalarList::Str(v)) => v.iter().any(|s| s == x),
         (Stored::Bool(x), ScalarList::Bool(v)) => v.contains(&x),
@@ -155,7 +156,7 @@ fn in_list(stored: Stored<'_>, values: &ScalarList) -> bool {
 }
 
 /// `$contains` before negation: an element of exactly the operand's type and value.
-fn array_contains(stored: Stored<'_>, element: &Scalar) -> bool {
+pub(crate) fn array_contains(stored: Stored<'_>, element: &Scalar) -> bool {
     let Stored::List(list) = stored else {
         return false;
     };

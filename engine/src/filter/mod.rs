@@ -59,6 +59,7 @@ mod tests;
 pub(crate) use ast::{
     CHROMA_DOCUMENT_KEY, CmpOp, Filter, Scalar, ScalarList, Where, WhereDocument,
 };
+pub(crate) use eval::{Stored, array_contains, compare, in_list};
 #[cfg(test)]
 pub(crate) use parse::{
     INVALID_WHERE, INVALID_WHERE_DOCUMENT, MAX_JSON_DEPTH, parse_where, parse_where_document,

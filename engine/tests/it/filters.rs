@@ -238,7 +238,8 @@ struct Rec {
 #[derive(Debug, Clone)]
 enum Change {
     Keep,
-    Document(String),
+    /// A new document, with a new vector (the record moves to a new slot) or without.
+    Document(String, bool),
     Patch(MetadataPatch),
     Delete,
 }
@@ -246,7 +247,7 @@ enum Change {
 fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
         6 => Just(Change::Keep),
-        1 => pick(DOCS).prop_map(|d| Change::Document(d.to_owned())),
+        1 => (pick(DOCS), any::<bool>()).prop_map(|(d, moves)| Change::Document(d.to_owned(), moves)),
         1 => prop::collection::btree_map(
             key(),
             prop::option::of(metadata_value()),
@@ -271,8 +272,10 @@ fn merge(old: Option<Metadata>, p: &MetadataPatch) -> Option<Metadata> {
 /// A record to add (metadata, document, vector) and what happens to it afterwards.
 type Item = (Option<Metadata>, Option<String>, [i8; 2], Change);
 
-/// Builds the collection and the model of it: records added, then changed.
-fn build(items: &[Item], compact: bool) -> (Database, Collection, Vec<Rec>) {
+/// Builds the collection and the model of it: records added, then changed. With `warm`, a
+/// filtered read before the changes builds the in-memory filter index (metadata and
+/// documents), so the changes patch it instead of its being read afresh afterwards.
+fn build(items: &[Item], compact: bool, warm: bool) -> (Database, Collection, Vec<Rec>) {
     let db = Database::in_memory().unwrap();
     let c = db.create_collection("filters", Space::L2, None).unwrap();
     let mut recs: Vec<Rec> = items
@@ -299,16 +302,23 @@ fn build(items: &[Item], compact: bool) -> (Database, Collection, Vec<Rec>) {
         })
         .unwrap();
     }
+    if warm {
+        c.count_where(
+            Some(&json!({"a": {"$ne": 0}})),
+            Some(&json!({"$not_contains": "zz"})),
+        )
+        .unwrap();
+    }
     let mut deleted = Vec::new();
     for (i, (.., ch)) in items.iter().enumerate() {
         let id = vec![recs[i].id.clone()];
         match ch {
             Change::Keep => {}
-            Change::Document(d) => {
+            Change::Document(d, moves) => {
                 c.update(UpdateBatch {
                     ids: &id,
-                    // A new vector too, so the record moves to another slot.
-                    embeddings: Some(Vectors::new(&recs[i].emb, 2)),
+                    // With a new vector, the record moves to another slot.
+                    embeddings: moves.then(|| Vectors::new(&recs[i].emb, 2)),
                     documents: Some(&[Some(d.clone())]),
                     ..UpdateBatch::default()
                 })
@@ -439,17 +449,19 @@ fn check_filter(
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
-    /// SQL execution equals the naive evaluator for get, query and delete.
+    /// SQL execution and the in-memory filter index (built before or after the writes) equal
+    /// the naive evaluator for get, count, query and delete.
     #[test]
     fn sql_equals_oracle(
         items in prop::collection::vec((metadata(), document(), prop::array::uniform2(-3i8..=3), change()), 0..16),
         compact in any::<bool>(),
+        warm in any::<bool>(),
         filters in prop::collection::vec(filter(), 1..4),
         page in (0usize..5, 0usize..4),
         q in prop::array::uniform2(-3i8..=3),
         delete_limit in prop::option::of(0usize..4),
     ) {
-        let (_db, c, recs) = build(&items, compact);
+        let (_db, c, recs) = build(&items, compact, warm);
         let q = [f32::from(q[0]), f32::from(q[1])];
         for (w, d) in &filters {
             check_filter(&c, &recs, (w, d), page, q)?;
@@ -840,4 +852,118 @@ fn cached_filters_follow_metadata_patches() {
     c.delete(&["r0".to_owned()]).unwrap();
     assert_eq!(query(json!({"scope": "a"})), ["r1"]);
     assert_eq!(query(json!({"seen": 1})), ["r1"]);
+}
+
+/// The in-memory filter index follows every write: this handle's own writes patch it (it is
+/// not read again from the sidecar), and another handle's writes on the same directory (its
+/// own process state, as another process has) and its compaction are seen by the next read
+/// at once, which reads the index afresh.
+#[test]
+fn the_filter_index_follows_writes_here_and_in_another_handle() {
+    let dir = tempfile::tempdir().unwrap();
+    let db1 = Database::open(dir.path()).unwrap();
+    let c1 = small(&db1);
+    let db2 = Database::open(dir.path()).unwrap();
+    let c2 = db2.get_collection("small").unwrap();
+    let source = |s: &str| json!({"source": s});
+    let docs = |t: &str| json!({"$contains": t});
+    let ids = |c: &Collection, w: Option<&Value>, d: Option<&Value>| {
+        get_ids(c, w, d, None, None, 0).unwrap()
+    };
+    assert_eq!(ids(&c1, Some(&source("s1")), None), ["r1", "r4", "r7"]);
+    assert_eq!(ids(&c1, None, Some(&docs("ment 1"))), ["r1"]);
+    let (loads, bytes) = mnemodb::testing::filter_index_figures(&c1);
+    assert_eq!(loads, 2, "metadata, then documents, read once each");
+    assert!(bytes > 0);
+
+    // Writes here: added, updated in place and moved, deleted.
+    let patch = |k: &str, v: Option<MetadataValue>| {
+        let mut p = MetadataPatch::new();
+        p.insert(k.to_owned(), v);
+        Some(p)
+    };
+    c1.add(AddBatch {
+        ids: &["r10".to_owned()],
+        embeddings: Vectors::new(&[10.0, 0.0], 2),
+        metadatas: Some(&[Some(BTreeMap::from([(
+            "source".to_string(),
+            MetadataValue::from("s1"),
+        )]))]),
+        documents: Some(&[Some("document 10".to_owned())]),
+        ..AddBatch::default()
+    })
+    .unwrap();
+    c1.update(UpdateBatch {
+        ids: &["r4".to_owned(), "r2".to_owned()],
+        metadatas: Some(&[patch("source", None), patch("source", Some("s1".into()))]),
+        documents: Some(&[Some("moved 4".to_owned()), None]),
+        ..UpdateBatch::default()
+    })
+    .unwrap();
+    c1.upsert(UpdateBatch {
+        ids: &["r7".to_owned()],
+        embeddings: Some(Vectors::new(&[7.5, 0.0], 2)),
+        documents: Some(&[Some("document 1 again".to_owned())]),
+        ..UpdateBatch::default()
+    })
+    .unwrap();
+    c1.delete(&["r1".to_owned()]).unwrap();
+    assert_eq!(ids(&c1, Some(&source("s1")), None), ["r2", "r7", "r10"]);
+    assert_eq!(
+        ids(&c1, Some(&json!({"source": {"$ne": "s1"}})), None),
+        ["r0", "r3", "r4", "r5", "r6", "r8", "r9"]
+    );
+    assert_eq!(ids(&c1, None, Some(&docs("ment 1"))), ["r7", "r10"]);
+    assert_eq!(ids(&c1, None, Some(&docs("moved"))), ["r4"]);
+    assert_eq!(
+        mnemodb::testing::filter_index_figures(&c1).0,
+        2,
+        "this handle's writes patched the index"
+    );
+
+    // Writes by the other handle are seen at once.
+    c2.delete(&["r2".to_owned()]).unwrap();
+    let mut moved_and_cleared = patch("source", Some("s1".into()));
+    if let Some(p) = moved_and_cleared.as_mut() {
+        p.insert("n".to_owned(), None);
+    }
+    c2.update(UpdateBatch {
+        ids: &["r0".to_owned()],
+        metadatas: Some(&[moved_and_cleared]),
+        documents: Some(&[Some("document 100".to_owned())]),
+        ..UpdateBatch::default()
+    })
+    .unwrap();
+    assert_eq!(ids(&c1, Some(&source("s1")), None), ["r0", "r7", "r10"]);
+    assert_eq!(ids(&c1, None, Some(&docs("ment 10"))), ["r0", "r10"]);
+    assert_eq!(c1.count_where(Some(&source("s1")), None).unwrap(), 3);
+    assert_eq!(
+        ids(&c1, Some(&json!({"n": {"$lt": 1}})), None),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        mnemodb::testing::filter_index_figures(&c1).0,
+        2,
+        "caught up with the records the other handle wrote, not read afresh"
+    );
+
+    // The other handle's compaction renumbers the slots.
+    c2.compact().unwrap();
+    assert_eq!(ids(&c1, Some(&source("s1")), None), ["r0", "r7", "r10"]);
+    assert_eq!(ids(&c1, None, Some(&docs("ment 10"))), ["r0", "r10"]);
+    let hits = c1
+        .query_where(
+            QueryRequest {
+                embeddings: &[10.0, 0.0],
+                dim: 2,
+                n_results: 2,
+                ids: None,
+                include: Include::default(),
+            },
+            Some(&source("s1")),
+            None,
+        )
+        .unwrap();
+    assert_eq!(hits[0].ids, ["r10", "r7"]);
+    assert!(mnemodb::testing::filter_index_figures(&c1).0 > 2);
 }
