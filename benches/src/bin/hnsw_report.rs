@@ -42,9 +42,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
 
+    let rss_data = proc_kib("VmRSS:");
     let db = Database::open(dir.path())?;
     let c = db.create_collection("bench", Space::Cosine, None)?;
     let t = Instant::now();
+    let cpu0 = cpu_seconds();
     for start in (0..n).step_by(10_000) {
         let end = (start + 10_000).min(n);
         c.add(AddBatch {
@@ -57,6 +59,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let durable = t.elapsed();
     c.catch_up_index()?;
     let ingest = t.elapsed();
+    let ingest_cpu = cpu_seconds() - cpu0;
+    let rss_ingest = proc_kib("VmHWM:") - rss_data;
 
     let exact = SearchOptions {
         exact: true,
@@ -97,6 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         batches += 1;
     }
     let qps = (batches * 100) as f64 / t.elapsed().as_secs_f64();
+    let rss_peak = proc_kib("VmHWM:") - rss_data;
 
     drop(c);
     drop(db);
@@ -145,6 +150,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("p50 and recall@10 by ef_search", sweep),
         ("batch-100 QPS", format!("{qps:.0}")),
         (
+            "ingest CPU seconds (all threads)",
+            format!("{ingest_cpu:.1} s"),
+        ),
+        (
+            "peak RSS over the data: after ingest / after the queries",
+            format!("{:.0} / {:.0} MB", rss_ingest / 1e3, rss_peak / 1e3),
+        ),
+        (
             "filtered 10 % p50 (planner's choice / exact plan)",
             format!("{} / {}", ms(fp50), ms(fp50_exact)),
         ),
@@ -160,6 +173,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     print!("{out}");
     Ok(())
+}
+
+/// User + system CPU time of this process (all threads) so far, from `/proc/self/stat`
+/// (Linux; 0 elsewhere), in seconds at the usual 100 ticks a second.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces, hence the last ')').
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// A `kB` line of `/proc/self/status` (Linux; 0 elsewhere), in KiB.
+fn proc_kib(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// p50, p95 and the ids of `k = 10` single queries, one per row of `queries`.

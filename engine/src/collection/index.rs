@@ -618,19 +618,25 @@ impl CollectionShared {
                 dead: DEAD,
                 live: Some(&live.live_bits),
             };
-            let allow_fn = bitmap.as_ref().map(|b| {
-                move |slot: u32| {
-                    b.get(slot as usize / 64)
-                        .is_some_and(|w| w >> (slot % 64) & 1 == 1)
-                }
-            });
-            let allow: Option<&dyn Fn(u32) -> bool> =
-                allow_fn.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
-            let mut per_query: Vec<Vec<Hit>> = queries
-                .chunks_exact(dim)
+            // One walk per query; a batch spreads its queries over the query pool's threads
+            // (a walk is one thread's work, so a batch would otherwise keep one core busy).
+            let one = |q: &[f32]| {
+                let allow_fn = bitmap.as_ref().map(|b| {
+                    move |slot: u32| {
+                        b.get(slot as usize / 64)
+                            .is_some_and(|w| w >> (slot % 64) & 1 == 1)
+                    }
+                });
+                let allow: Option<&dyn Fn(u32) -> bool> =
+                    allow_fn.as_ref().map(|f| f as &dyn Fn(u32) -> bool);
                 // The graph reports the exact kernel's distances, as an exact scan would.
-                .map(|q| graph.search(&scan, q, k, Some(ef), allow, norms(graph)))
-                .collect();
+                graph.search(&scan, q, k, Some(ef), allow, norms(graph))
+            };
+            let mut per_query: Vec<Vec<Hit>> = if queries.len() > dim {
+                queries.par_chunks_exact(dim).map(one).collect()
+            } else {
+                queries.chunks_exact(dim).map(one).collect()
+            };
             if linked < row.slot_count {
                 let tail_scan = Scan {
                     rows: &rows[..row.slot_count as usize * dim],

@@ -206,6 +206,28 @@ fn records_not_yet_linked_are_found_by_the_exact_tail() {
     }
 }
 
+/// A batch of queries walks the graph on several threads: each query's hits are the ones it
+/// gets alone, in the batch's order, with and without a filter.
+#[test]
+fn a_batch_through_the_graph_answers_each_query_as_alone() {
+    let dim = 16;
+    let data = mixture(5, 30, 6_000, dim);
+    let db = Database::in_memory().unwrap();
+    let c = db.create_collection("batch", Space::Cosine, None).unwrap();
+    add_with_buckets(&c, 0, &data, dim);
+    c.catch_up_index().unwrap();
+    let queries = mixture(6, 30, 64, dim);
+    let filter = serde_json::json!({"bucket": {"$in": [1, 4]}});
+    for where_ in [None, Some(&filter)] {
+        let batch = search(&c, &queries, dim, where_, SearchOptions::default());
+        assert_eq!(batch.len(), 64);
+        for (q, got) in queries.chunks_exact(dim).zip(&batch) {
+            let alone = search(&c, q, dim, where_, SearchOptions::default());
+            assert_eq!(got, &alone[0], "filter {where_:?}");
+        }
+    }
+}
+
 #[test]
 fn reopen_answers_from_the_saved_graph_as_before_close() {
     let dim = 32;

@@ -33,6 +33,14 @@ pub(crate) use walk_copy::WalkCopy;
 use crate::distance::sq8::decode;
 use crate::distance::{Kernel, Space, prefetch};
 
+/// How many rows ahead of the one being measured the walk asks for ([`Rows::prefetched`]).
+/// A row of the 8-bit copy is 6-7 cache lines and a walk is bound by waiting for them: with
+/// one row ahead the memory system has one row in flight; with 16 it has most of a
+/// neighbour list's. Measured with `hnsw_report` on synthetic-100k (2 shared cores): query
+/// p50 at ef 16 0.064 -> 0.039 ms and the build's CPU time 33.4 -> 25.9 s against one row
+/// ahead (4 and 8 rows ahead land in between).
+const PREFETCH_AHEAD: usize = 16;
+
 /// The vectors a graph is built over: `dim` floats per row, slot `s` at `s * dim`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rows<'a> {
@@ -128,18 +136,20 @@ impl<'a> Rows<'a> {
         }
     }
 
-    /// `ids` in order, each yielded once the next one's row has been asked for: the rows are
-    /// scattered through memory, so the walk then waits on memory less often.
+    /// `ids` in order, each yielded once the row [`PREFETCH_AHEAD`] places after it has been
+    /// asked for: the rows are scattered through memory, so the walk then waits on memory
+    /// less often, with many rows in flight at once instead of one.
     #[inline]
     fn prefetched<'b>(self, ids: &'b [u32]) -> impl Iterator<Item = u32> + 'b
     where
         'a: 'b,
     {
-        if let Some(&first) = ids.first() {
-            self.prefetch(first);
+        let ahead = PREFETCH_AHEAD;
+        for &id in ids.iter().take(ahead) {
+            self.prefetch(id);
         }
         ids.iter().enumerate().map(move |(i, &id)| {
-            if let Some(&next) = ids.get(i + 1) {
+            if let Some(&next) = ids.get(i + ahead) {
                 self.prefetch(next);
             }
             id
