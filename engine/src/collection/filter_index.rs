@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rusqlite::Connection;
 
-use super::LiveSlots;
+use super::{DEAD, LiveSlots};
 use crate::error::Result;
 use crate::filter::{
     CHROMA_DOCUMENT_KEY, CmpOp, Filter, Stored, Where, WhereDocument, array_contains, compare,
@@ -125,18 +125,7 @@ enum Tag {
 impl Column {
     fn encode(&mut self, v: &MetadataValue) -> (Tag, u64) {
         match v {
-            MetadataValue::Str(s) => {
-                let id = match self.str_ids.get(s) {
-                    Some(&id) => id,
-                    None => {
-                        let id = self.strs.len() as u32;
-                        self.strs.push(s.clone());
-                        self.str_ids.insert(s.clone(), id);
-                        id
-                    }
-                };
-                (Tag::Str, u64::from(id))
-            }
+            MetadataValue::Str(s) => (Tag::Str, u64::from(self.intern(s))),
             MetadataValue::Int(i) => (Tag::Int, *i as u64),
             MetadataValue::Float(f) => (Tag::Float, f.to_bits()),
             MetadataValue::Bool(b) => (Tag::Bool, u64::from(*b)),
@@ -145,6 +134,17 @@ impl Column {
                 (Tag::List, (self.lists.len() - 1) as u64)
             }
         }
+    }
+
+    /// The number of a string of this key, given one if new.
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.str_ids.get(s) {
+            return id;
+        }
+        let id = self.strs.len() as u32;
+        self.strs.push(s.to_owned());
+        self.str_ids.insert(s.to_owned(), id);
+        id
     }
 
     /// Sets the value at `slot` (appending when it is past every slot held).
@@ -194,12 +194,6 @@ impl Column {
             }
         }
         bits
-    }
-
-    fn shrink(&mut self) {
-        self.slots.shrink_to_fit();
-        self.tags.shrink_to_fit();
-        self.vals.shrink_to_fit();
     }
 
     fn bytes(&self) -> usize {
@@ -307,6 +301,47 @@ impl Docs {
     }
 }
 
+/// Adds one value of one record to the columns being built (in any slot order).
+fn put(
+    building: &mut HashMap<String, (Column, Vec<(u32, Tag, u64)>)>,
+    slot: u32,
+    key: &str,
+    value: &MetadataValue,
+) {
+    let (c, entries) = match building.get_mut(key) {
+        Some(b) => b,
+        None => building.entry(key.to_owned()).or_default(),
+    };
+    let (tag, val) = c.encode(value);
+    entries.push((slot, tag, val));
+}
+
+/// [`put`] for a scalar string, interned without a copy when seen before.
+fn put_str(
+    building: &mut HashMap<String, (Column, Vec<(u32, Tag, u64)>)>,
+    slot: u32,
+    key: &str,
+    value: &str,
+) {
+    let (c, entries) = match building.get_mut(key) {
+        Some(b) => b,
+        None => building.entry(key.to_owned()).or_default(),
+    };
+    entries.push((slot, Tag::Str, u64::from(c.intern(value))));
+}
+
+/// Appends an element to an array of its type; `false` if the types differ.
+fn push(list: &mut MetadataValue, element: &MetadataValue) -> bool {
+    match (list, element) {
+        (MetadataValue::StrList(l), MetadataValue::Str(v)) => l.push(v.clone()),
+        (MetadataValue::IntList(l), MetadataValue::Int(v)) => l.push(*v),
+        (MetadataValue::FloatList(l), MetadataValue::Float(v)) => l.push(*v),
+        (MetadataValue::BoolList(l), MetadataValue::Bool(v)) => l.push(*v),
+        _ => return false,
+    }
+    true
+}
+
 fn set_bit(bits: &mut [u64], slot: u32) {
     if let Some(w) = bits.get_mut(slot as usize / 64) {
         *w |= 1 << (slot % 64);
@@ -373,7 +408,7 @@ impl FilterIndex {
                 self.docs_active.store(s.docs.is_some(), Ordering::Release);
             }
             _ => {
-                *state = Some(State::load(conn, row)?);
+                *state = Some(State::load(conn, row, live)?);
                 self.loads.fetch_add(1, Ordering::Relaxed);
                 self.active.store(true, Ordering::Release);
                 self.docs_active.store(false, Ordering::Release);
@@ -467,34 +502,108 @@ impl FilterIndex {
 }
 
 impl State {
-    /// Reads every record's metadata of the snapshot.
-    fn load(conn: &Connection, row: &CollectionRow) -> Result<State> {
-        let mut state = State {
+    /// Reads every record's metadata of the snapshot from the typed key/value rows of
+    /// `record_metadata` (no JSON to decode, no map per record: a third of the time of
+    /// decoding the `metadata` column); `live` (the same snapshot) maps their ords to slots.
+    fn load(conn: &Connection, row: &CollectionRow, live: &LiveSlots) -> Result<State> {
+        // (ord, slot) of every record, by ord: the rows come by ord.
+        let mut by_ord: Vec<(u64, u32)> = live
+            .ords
+            .iter()
+            .enumerate()
+            .filter(|&(_, &o)| o != DEAD)
+            .map(|(slot, &o)| (o, slot as u32))
+            .collect();
+        by_ord.sort_unstable();
+        let mut stmt = conn.prepare_cached(
+            "SELECT ord, key, in_list, str_value, int_value, float_value, bool_value \
+             FROM record_metadata WHERE collection_id = ?1 ORDER BY ord, key, idx",
+        )?;
+        let mut rows = stmt.query([row.key])?;
+        let mut building: HashMap<String, (Column, Vec<(u32, Tag, u64)>)> = HashMap::new();
+        // The array being read: its slot, key and elements so far.
+        let mut list: Option<(u32, String, MetadataValue)> = None;
+        let mut at = 0usize;
+        while let Some(r) = rows.next()? {
+            let ord = r.get::<_, i64>(0)? as u64;
+            while by_ord.get(at).is_some_and(|&(o, _)| o < ord) {
+                at += 1;
+            }
+            let Some(&(o, slot)) = by_ord.get(at) else {
+                break;
+            };
+            if o != ord {
+                // No live record has this ord (cannot happen in one snapshot).
+                continue;
+            }
+            let key = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+            let in_list: bool = r.get(2)?;
+            let text = r
+                .get_ref(3)?
+                .as_str_or_null()
+                .map_err(rusqlite::Error::from)?;
+            if let (Some(v), false) = (text, in_list) {
+                // The common case without a copy of the string.
+                if let Some((s, k, l)) = list.take() {
+                    put(&mut building, s, &k, &l);
+                }
+                put_str(&mut building, slot, key, v);
+                continue;
+            }
+            let value = if let Some(v) = text {
+                MetadataValue::Str(v.to_owned())
+            } else if let Some(v) = r.get::<_, Option<i64>>(4)? {
+                MetadataValue::Int(v)
+            } else if let Some(v) = r.get::<_, Option<f64>>(5)? {
+                MetadataValue::Float(v)
+            } else if let Some(v) = r.get::<_, Option<bool>>(6)? {
+                MetadataValue::Bool(v)
+            } else {
+                continue;
+            };
+            if !in_list {
+                if let Some((s, k, l)) = list.take() {
+                    put(&mut building, s, &k, &l);
+                }
+                put(&mut building, slot, key, &value);
+                continue;
+            }
+            let same = matches!(&list, Some((s, k, _)) if *s == slot && k == key);
+            let pushed = same && list.as_mut().is_some_and(|(_, _, l)| push(l, &value));
+            if !pushed {
+                if let Some((s, k, l)) = list.take() {
+                    put(&mut building, s, &k, &l);
+                }
+                let first = match value {
+                    MetadataValue::Str(v) => MetadataValue::StrList(vec![v]),
+                    MetadataValue::Int(v) => MetadataValue::IntList(vec![v]),
+                    MetadataValue::Float(v) => MetadataValue::FloatList(vec![v]),
+                    MetadataValue::Bool(v) => MetadataValue::BoolList(vec![v]),
+                    other => other,
+                };
+                list = Some((slot, key.to_owned(), first));
+            }
+        }
+        if let Some((s, k, l)) = list.take() {
+            put(&mut building, s, &k, &l);
+        }
+        let keys = building
+            .into_iter()
+            .map(|(k, (mut c, mut entries))| {
+                entries.sort_unstable_by_key(|e| e.0);
+                c.slots = entries.iter().map(|e| e.0).collect();
+                c.tags = entries.iter().map(|e| e.1).collect();
+                c.vals = entries.iter().map(|e| e.2).collect();
+                (k, c)
+            })
+            .collect();
+        Ok(State {
             seq: row.seq,
             generation: row.generation,
             slots: row.slot_count,
-            keys: HashMap::new(),
+            keys,
             docs: None,
-        };
-        let mut stmt = conn.prepare_cached(
-            "SELECT slot, metadata FROM records WHERE collection_id = ?1 AND metadata IS NOT NULL",
-        )?;
-        let mut rows = stmt.query([row.key])?;
-        let mut pending: Vec<(u32, Metadata)> = Vec::new();
-        while let Some(r) = rows.next()? {
-            let slot = r.get::<_, i64>(0)? as u32;
-            let json: String = r.get(1)?;
-            pending.push((slot, meta::records::metadata_from_json(&json)?));
-        }
-        // Rows come by id: columns are built in slot order, so each value is appended.
-        pending.sort_unstable_by_key(|p| p.0);
-        for (slot, m) in &pending {
-            state.add(*slot, m);
-        }
-        for c in state.keys.values_mut() {
-            c.shrink();
-        }
-        Ok(state)
+        })
     }
 
     /// Brings the index from its seq to `row`'s (same generation) by reading the records
