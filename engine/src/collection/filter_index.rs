@@ -301,13 +301,12 @@ impl Docs {
     }
 }
 
+/// Columns being built: per key, the column (its interned strings and arrays) and its
+/// `(slot, tag, value)` entries in any slot order.
+type Building = HashMap<String, (Column, Vec<(u32, Tag, u64)>)>;
+
 /// Adds one value of one record to the columns being built (in any slot order).
-fn put(
-    building: &mut HashMap<String, (Column, Vec<(u32, Tag, u64)>)>,
-    slot: u32,
-    key: &str,
-    value: &MetadataValue,
-) {
+fn put(building: &mut Building, slot: u32, key: &str, value: &MetadataValue) {
     let (c, entries) = match building.get_mut(key) {
         Some(b) => b,
         None => building.entry(key.to_owned()).or_default(),
@@ -317,12 +316,7 @@ fn put(
 }
 
 /// [`put`] for a scalar string, interned without a copy when seen before.
-fn put_str(
-    building: &mut HashMap<String, (Column, Vec<(u32, Tag, u64)>)>,
-    slot: u32,
-    key: &str,
-    value: &str,
-) {
+fn put_str(building: &mut Building, slot: u32, key: &str, value: &str) {
     let (c, entries) = match building.get_mut(key) {
         Some(b) => b,
         None => building.entry(key.to_owned()).or_default(),
@@ -520,7 +514,7 @@ impl State {
              FROM record_metadata WHERE collection_id = ?1 ORDER BY ord, key, idx",
         )?;
         let mut rows = stmt.query([row.key])?;
-        let mut building: HashMap<String, (Column, Vec<(u32, Tag, u64)>)> = HashMap::new();
+        let mut building: Building = HashMap::new();
         // The array being read: its slot, key and elements so far.
         let mut list: Option<(u32, String, MetadataValue)> = None;
         let mut at = 0usize;
