@@ -800,3 +800,51 @@ fn not(mut bits: Vec<u64>) -> Vec<u64> {
     bits.iter_mut().for_each(|w| *w = !*w);
     bits
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Column, Docs};
+    use crate::filter::{CmpOp, Scalar, compare};
+    use crate::types::MetadataValue;
+
+    fn slots(bits: &[u64]) -> Vec<u32> {
+        (0..bits.len() as u32 * 64)
+            .filter(|&s| bits[s as usize / 64] & (1 << (s % 64)) != 0)
+            .collect()
+    }
+
+    /// One search over the documents laid end to end finds exactly the documents holding the
+    /// needle: a match running across two documents is none, and does not hide one that
+    /// starts inside it; replaced documents are not searched.
+    #[test]
+    fn contains_never_matches_across_documents() {
+        let mut docs = Docs::default();
+        for (slot, d) in [(0, "xa"), (1, "bc"), (2, "a"), (3, "aa"), (4, "ab")] {
+            assert!(docs.set(slot, Some(d)));
+        }
+        assert_eq!(slots(&docs.contains(1, "ab")), [4]);
+        assert_eq!(slots(&docs.contains(1, "aa")), [3]);
+        assert_eq!(slots(&docs.contains(1, "a")), [0, 2, 3, 4]);
+        assert_eq!(slots(&docs.contains(1, "")), [0, 1, 2, 3, 4]);
+        assert!(docs.set(4, Some("zz")));
+        assert!(docs.set(3, None));
+        assert_eq!(slots(&docs.contains(1, "a")), [0, 2]);
+        assert_eq!(slots(&docs.contains(1, "zz")), [4]);
+        assert_eq!(docs.garbage, 4, "the two replaced documents");
+    }
+
+    /// Values set out of slot order, overwritten and cleared are scanned as last set.
+    #[test]
+    fn a_column_keeps_the_last_value_of_each_slot() {
+        let mut c = Column::default();
+        c.set(5, &MetadataValue::Int(1));
+        c.set(9, &MetadataValue::Str("a".into()));
+        c.set(2, &MetadataValue::Float(1.0));
+        c.set(9, &MetadataValue::Int(1));
+        c.set(7, &MetadataValue::IntList(vec![1]));
+        c.clear(5);
+        let one = Scalar::Int(1);
+        assert_eq!(slots(&c.scan(1, |s| compare(s, CmpOp::Eq, &one))), [2, 9]);
+        assert_eq!(c.slots, [2, 5, 7, 9]);
+    }
+}
