@@ -23,12 +23,14 @@ Timeouts, by kind of tool (see ``python/README.md``):
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextvars
 import functools
 import inspect
 import json
 import threading
 import uuid
+import weakref
 
 from mnemodb.errors import ToolTimeoutError
 
@@ -71,6 +73,8 @@ def _args_json(args: Dict[str, Any]) -> str:
 def _result_json(result: Any) -> Tuple[str, str]:
     """``("ok", json)`` for a result that round-trips through JSON, else
     ``("ok-uncached", repr)``: recorded, not cached."""
+    if result is None or type(result) in (str, int, bool):  # round-trip as they are
+        return "ok", json.dumps(result, ensure_ascii=False)
     try:
         text = json.dumps(result, ensure_ascii=False)
     except (TypeError, ValueError):
@@ -100,6 +104,15 @@ def _semantic_id(tool: str, args_json: str) -> str:
 
     canonical = json.dumps(json.loads(args_json), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{tool}\n{canonical}".encode()).hexdigest()
+
+
+def _flush_at_exit(executor: Any) -> None:
+    ex = executor()
+    if ex is not None:
+        try:
+            ex.flush()
+        except Exception:  # the database is gone: the journal keeps the outcomes
+            pass
 
 
 def _error_text(e: BaseException) -> str:
@@ -143,12 +156,21 @@ class ToolExecutor:
             cache_ttl=cache_ttl,
         )
         self._native = _native.ToolExecutor(db, ledger_ttl=ledger_ttl, **self._defaults)
+        # Outcomes reach the ledger with the next call or within milliseconds; at exit, now
+        # (a process that dies first leaves them in its journal for the next opener).
+        atexit.register(_flush_at_exit, weakref.ref(self))
         self.run_id: str = run_id or uuid.uuid4().hex
         self._client = client
         self._embed = embedding_function
         self._threshold = float(semantic_threshold)
         self._semantic: Dict[str, Callable[[Dict[str, Any]], str]] = {}
         self._collection: Any = None
+
+    def flush(self) -> None:
+        """Writes the outcomes of calls finished in this process into the ledger (and the
+        results they cache) now: other processes see them from its return. Without it they
+        are written with the next call, any ledger read, or within a few milliseconds."""
+        self._native.flush()
 
     def new_run(self, run_id: Optional[str] = None) -> str:
         """Starts a new run (the per-run limits count afresh) and returns its id."""
