@@ -334,7 +334,7 @@ fn build(items: &[Item], compact: bool) -> (Database, Collection, Vec<Rec>) {
         recs.remove(i);
     }
     if compact {
-        c.compact().unwrap();
+        c.compact_blocking().unwrap();
     }
     (db, c, recs)
 }

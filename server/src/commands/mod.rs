@@ -307,7 +307,7 @@ pub(crate) fn compact(path: &Path, only: Option<&str>) -> Result<String> {
         for info in infos {
             found = true;
             bar.set_message(info.name.clone());
-            let reclaimed = db.get_collection_by_id(info.id)?.compact()?;
+            let reclaimed = db.get_collection_by_id(info.id)?.compact_blocking()?;
             let _ = writeln!(
                 out,
                 "{}/{}/{}: {reclaimed} slot(s) reclaimed",
