@@ -211,3 +211,31 @@ def test_the_getting_started_program_gives_chromadbs_own_top_results(chromadb: A
     got = np.asarray(DefaultEmbeddingFunction()(texts), dtype=np.float64)
     cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
     assert cos.min() >= 0.9999, (texts[int(np.argmin(cos))][:60], cos.min())
+
+
+def test_queries_from_another_thread_complete_while_add_embeds_documents(tmp_path: Any, embedder: Any) -> None:
+    client = mnemodb.PersistentClient(str(tmp_path / "db"))
+    other = client.create_collection("other", embedding_function=None)
+    other.add(ids=[str(i) for i in range(200)], embeddings=np.random.default_rng(1).normal(size=(200, 384)).astype(np.float32))
+    notes = client.create_collection("notes")  # chromadb's default embedding function
+    texts = [r["text"] for r in GOLDEN] * 20
+    window: Dict[str, float] = {}
+
+    def add() -> None:
+        window["start"] = time.perf_counter()
+        notes.add(ids=[str(i) for i in range(len(texts))], documents=texts)
+        window["end"] = time.perf_counter()
+
+    spans = []
+    worker = threading.Thread(target=add)
+    worker.start()
+    while worker.is_alive():
+        t0 = time.perf_counter()
+        other.query(query_embeddings=[[0.1] * 384], n_results=3)
+        spans.append((t0, time.perf_counter()))
+    worker.join()
+    assert notes.count() == len(texts)
+    during = [s for s in spans if s[0] > window["start"] and s[1] < window["end"]]
+    # an add holding the GIL (or a lock queries need) while it embeds would leave no room for
+    # whole queries inside its run
+    assert len(during) >= 3, (len(during), window)
