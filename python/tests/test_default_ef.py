@@ -239,3 +239,45 @@ def test_queries_from_another_thread_complete_while_add_embeds_documents(tmp_pat
     # an add holding the GIL (or a lock queries need) while it embeds would leave no room for
     # whole queries inside its run
     assert len(during) >= 3, (len(during), window)
+
+
+def _cli(*args: str, stderr: Any = subprocess.PIPE) -> "subprocess.Popen[bytes]":
+    return subprocess.Popen([sys.executable, "-m", "mnemodb", *args], stdout=subprocess.PIPE, stderr=stderr)
+
+
+def test_add_documents_embeds_a_file_and_shows_progress_on_a_terminal_only(tmp_path: Any, embedder: Any) -> None:
+    import pty
+
+    lines = [" ".join(r["text"].split()) for r in GOLDEN if any(c.isalnum() for c in r["text"])] * 3
+    docs = tmp_path / "docs.txt"
+    docs.write_text("\n".join(lines) + "\n\n", encoding="utf-8")
+    db = str(tmp_path / "db")
+    # not a terminal: the result line, no progress
+    p = _cli("add-documents", db, "notes", str(docs))
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err.decode()
+    assert out.decode().strip() == f"added {len(lines)} documents to notes"
+    assert b"embed" not in err
+    # on a terminal: the progress line, on standard error
+    master, slave = pty.openpty()
+    p = _cli("add-documents", db, "more", str(docs), stderr=slave)
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    assert p.wait(timeout=300) == 0
+    assert b"embed" in drawn and f"/{len(lines)}".encode() in drawn, drawn[-500:]
+    # the collections use chromadb's default function: queried by text as chromadb would
+    client = mnemodb.PersistentClient(db)
+    notes = client.get_collection("notes")
+    assert notes.count() == len(lines) and notes.configuration_json["embedding_function"]["name"] == "default"
+    hit = notes.query(query_texts=[lines[5]], n_results=1)
+    assert hit["documents"][0][0] == lines[5]
+    assert hit["ids"][0][0] in {f"line-{5 + 1 + k * len(lines) // 3}" for k in range(3)}

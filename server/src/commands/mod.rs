@@ -1,8 +1,9 @@
 //! The CLI verbs other than `serve`: inspect, compact, export/import (`transfer.rs`),
-//! import-chroma (`chroma.rs`), bench.
+//! import-chroma (`chroma.rs`), add-documents (`documents.rs`), bench.
 
 pub(crate) mod bench;
 pub(crate) mod chroma;
+pub(crate) mod documents;
 pub(crate) mod remote;
 pub(crate) mod transfer;
 
