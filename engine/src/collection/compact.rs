@@ -28,13 +28,15 @@ impl Collection {
     /// writes go on meanwhile (the new file catches up with the writes made during the copy,
     /// then replaces the old one in one commit); [`Job::cancel`] leaves the old file as it
     /// was. One compaction of a collection runs at a time, across processes.
-    pub fn start_compaction(&self) -> Job {
+    /// [`Job::wait`] waits for it; [`compact_blocking`](Self::compact_blocking) does both and
+    /// tells how many slots were reclaimed.
+    pub fn compact(&self) -> Job {
         self.compaction_job(Outcome::default())
     }
 
     /// Compacts the collection and returns how many slots were reclaimed:
-    /// [`start_compaction`](Self::start_compaction), waited for.
-    pub fn compact(&self) -> Result<u64> {
+    /// [`compact`](Self::compact), waited for.
+    pub fn compact_blocking(&self) -> Result<u64> {
         if self.db.scheduler.is_closed() {
             // After `Database::close` no job starts: compact here.
             return self.compact_now(&JobCtx::detached());

@@ -69,6 +69,8 @@ pub(crate) struct DbShared {
     /// Collections with at least this many slots, more than half of them dead, are compacted
     /// in the background on their own ([`compact::AUTO_COMPACT_MIN_SLOTS`]; tests lower it).
     pub(crate) auto_compact_min_slots: AtomicU64,
+    /// Tool call outcomes on their way into the ledger (`tools/outbox.rs`).
+    pub(crate) tool_outbox: Arc<crate::tools::Outbox>,
 }
 
 /// See [`DbShared::compaction_hook`].
@@ -91,6 +93,7 @@ impl DbShared {
             sweep_interval_ms: AtomicU64::new(DEFAULT_SWEEP_INTERVAL_MS),
             compaction_hook: Default::default(),
             auto_compact_min_slots: AtomicU64::new(compact::AUTO_COMPACT_MIN_SLOTS),
+            tool_outbox: Arc::default(),
         }
     }
 

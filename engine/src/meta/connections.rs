@@ -65,6 +65,9 @@ pub(crate) struct Sidecar {
     readers: Mutex<Vec<Connection>>,
     /// Set while this process has a checkpoint queued or running, so writes ask once.
     checkpointing: AtomicBool,
+    /// Whether the writer connection is at `synchronous=NORMAL` (left there by a deferred
+    /// write; the next synced commit sets `FULL` first). Touched with `writer` held.
+    writer_deferred: AtomicBool,
     /// The log length past which a write asks for a checkpoint ([`WAL_CHECKPOINT_BYTES`];
     /// tests lower it).
     pub(crate) wal_bound: AtomicU64,
@@ -85,6 +88,7 @@ impl Sidecar {
             queue: WriteQueue::open(dir)?,
             readers: Mutex::new(Vec::new()),
             checkpointing: AtomicBool::new(false),
+            writer_deferred: AtomicBool::new(false),
             wal_bound: AtomicU64::new(WAL_CHECKPOINT_BYTES),
         };
         schema::create_or_check(sidecar.writer.get_mut().unwrap_or_else(|p| p.into_inner()))?;
@@ -102,8 +106,14 @@ impl Sidecar {
             queue: WriteQueue::in_memory(),
             readers: Mutex::new(Vec::new()),
             checkpointing: AtomicBool::new(false),
+            writer_deferred: AtomicBool::new(false),
             wal_bound: AtomicU64::new(WAL_CHECKPOINT_BYTES),
         })
+    }
+
+    /// The database directory (the sidecar's; `None` in memory).
+    pub(crate) fn dir(&self) -> Option<&Path> {
+        self.path.as_deref().and_then(Path::parent)
     }
 
     /// Runs `f` in a write transaction: it holds the database's write lock (SQLite's, shared
@@ -116,8 +126,10 @@ impl Sidecar {
     }
 
     /// [`write`](Self::write), with the commit synced or not (`Deferred`: SQLite's
-    /// `synchronous=NORMAL` for this one commit; in WAL mode that keeps the database
-    /// consistent and loses at most the latest such commits on a power loss).
+    /// `synchronous=NORMAL` for this commit; in WAL mode that keeps the database
+    /// consistent and loses at most the latest such commits on a power loss). The writer
+    /// connection stays in the mode of its last commit, so a run of deferred writes (tool
+    /// calls) sets it once, not twice per write.
     pub(crate) fn write_with<T>(
         &self,
         durability: Durability,
@@ -125,26 +137,28 @@ impl Sidecar {
     ) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let _turn = self.queue.turn(BUSY_TIMEOUT)?;
+        self.commit_mode(&conn, durability)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(busy)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(busy)?;
+        Ok(out)
+    }
+
+    /// Sets the writer connection (held) to sync its next commits as `durability` says,
+    /// unless it does already.
+    fn commit_mode(&self, conn: &Connection, durability: Durability) -> Result<()> {
         let deferred = durability == Durability::Deferred && self.path.is_some();
-        if deferred {
-            conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        if self.writer_deferred.load(SeqCst) != deferred {
+            conn.execute_batch(if deferred {
+                "PRAGMA synchronous=NORMAL;"
+            } else {
+                "PRAGMA synchronous=FULL;"
+            })?;
+            self.writer_deferred.store(deferred, SeqCst);
         }
-        let out = (|| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(busy)?;
-            let out = f(&tx)?;
-            tx.commit().map_err(busy)?;
-            Ok(out)
-        })();
-        if deferred {
-            // Back to synced for everyone else's writes, whatever happened.
-            let restored = conn.execute_batch("PRAGMA synchronous=FULL;");
-            if let (Ok(_), Err(e)) = (&out, restored) {
-                return Err(e.into());
-            }
-        }
-        out
+        Ok(())
     }
 
     /// Runs `f` in a read transaction: every statement in it sees one snapshot, which holds
@@ -271,6 +285,7 @@ impl Sidecar {
         }
         let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
         let _turn = self.queue.turn(BUSY_TIMEOUT)?;
+        self.commit_mode(&conn, Durability::Synced)?;
         if mode == 2 {
             // One write transaction, like any write: it takes the database's write lock.
             // The pragma frees one page per step, so it is stepped to the end.
@@ -351,26 +366,35 @@ mod tests {
             .expect("pragma")
     }
 
-    /// A deferred commit is committed (a new reader sees it), and the writer goes back to
-    /// synced commits afterwards, also when the deferred write failed.
+    /// A deferred commit is committed (a new reader sees it) with `synchronous=NORMAL`, and a
+    /// synced one after it with `FULL` again, also after a deferred write failed.
     #[test]
     fn a_deferred_write_commits_and_restores_synced_commits() {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = Sidecar::open(dir.path()).expect("open");
         assert_eq!(synchronous(&s), 2, "FULL");
-        s.write_with(Durability::Deferred, |tx| {
-            tx.execute_batch("CREATE TABLE t (x)")?;
-            tx.execute("INSERT INTO t VALUES (7)", [])?;
-            Ok(())
-        })
-        .expect("deferred write");
-        assert_eq!(synchronous(&s), 2, "FULL again");
+        let mode = |tx: &rusqlite::Transaction<'_>| -> crate::error::Result<i64> {
+            Ok(tx.query_row("PRAGMA synchronous", [], |r| r.get(0))?)
+        };
+        let during = s
+            .write_with(Durability::Deferred, |tx| {
+                tx.execute_batch("CREATE TABLE t (x)")?;
+                tx.execute("INSERT INTO t VALUES (7)", [])?;
+                mode(tx)
+            })
+            .expect("deferred write");
+        assert_eq!(during, 1, "NORMAL");
+        assert_eq!(s.write(mode).expect("synced write"), 2, "FULL again");
         let failed: crate::error::Result<()> = s.write_with(Durability::Deferred, |tx| {
             tx.execute("INSERT INTO t VALUES (8)", [])?;
             Err(Error::invalid("refused"))
         });
         assert!(failed.is_err());
-        assert_eq!(synchronous(&s), 2, "FULL after a failed deferred write");
+        assert_eq!(
+            s.write(mode).expect("synced write"),
+            2,
+            "FULL after a failed deferred write"
+        );
         let other = Sidecar::open(dir.path()).expect("second handle");
         let xs: Vec<i64> = other
             .read(|tx| {

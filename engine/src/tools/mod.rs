@@ -12,10 +12,13 @@
 //! closure on a worker thread with the timeout.
 //!
 //! Ledger writes commit with [`Durability::Deferred`]: a killed process loses no recorded
-//! call (the WAL holds it), a power loss may lose the last ones.
+//! call (the WAL holds it), a power loss may lose the last ones. A call costs one write
+//! transaction: its outcome goes to this process's journal and into the next one
+//! (`outbox.rs`).
 
 mod canonical;
 mod ledger;
+mod outbox;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -25,6 +28,8 @@ use serde_json::Value;
 
 pub use canonical::canonical_json;
 pub(crate) use ledger::SCHEMA;
+pub(crate) use outbox::Outbox;
+pub(crate) use outbox::{adopt_orphans, close as close_outbox};
 
 use crate::Database;
 use crate::collection::DbShared;
@@ -339,6 +344,8 @@ impl Database {
     /// A tool executor on this database with `defaults` for tools without a policy of their
     /// own. Every executor on the directory, in any process, shares the ledger and the cache.
     pub fn tools(&self, defaults: ToolPolicy) -> ToolExecutor {
+        // Outcomes journalled by processes that died are applied before this one's calls.
+        let _ = outbox::adopt_orphans(&self.inner().shared);
         ToolExecutor {
             shared: Arc::clone(&self.inner().shared),
             inner: Arc::new(RwLock::new(Policies {
@@ -351,11 +358,13 @@ impl Database {
 
     /// Ledger rows matching `filter`, oldest first.
     pub fn tool_calls(&self, filter: &CallFilter) -> Result<Vec<CallRecord>> {
+        outbox::settle(&self.inner().shared)?;
         self.inner().sidecar().read(|tx| ledger::calls(tx, filter))
     }
 
     /// Counts of every tool's calls by status, by tool name.
     pub fn tool_summary(&self) -> Result<Vec<ToolSummary>> {
+        outbox::settle(&self.inner().shared)?;
         self.inner().sidecar().read(ledger::summary)
     }
 }
@@ -397,11 +406,10 @@ fn ms(d: Duration) -> i64 {
 
 impl ToolExecutor {
     /// A ledger or cache write: the database's write transaction, committed without a sync
-    /// (a killed process loses nothing), then the log's bound kept as every write keeps it.
+    /// (a killed process loses nothing), with the outcomes queued before it applied first,
+    /// then the log's bound kept as every write keeps it.
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        let out = self.shared.sidecar.write_with(Durability::Deferred, f);
-        self.shared.after_commit();
-        out
+        outbox::write(&self.shared, f)
     }
 
     /// Gives `tool` its own policy.
@@ -528,39 +536,46 @@ impl ToolExecutor {
         }
     }
 
-    /// Records how `ticket`'s call ended, and caches a success when its policy says so.
+    /// Records how `ticket`'s call ended, and caches a success when its policy says so: in
+    /// this process's journal at once (a killed process loses nothing), in the ledger with
+    /// the next ledger write of this process (within a few milliseconds; every ledger read
+    /// applies it first), and visible to other processes from then on.
     pub fn finish(&self, ticket: &Ticket, outcome: &Outcome) -> Result<()> {
         let took = micros(ticket.started.elapsed());
         let now = self.shared.now_ms();
-        self.write(|tx| {
-            let (status, result, error) = match outcome {
-                Outcome::Ok(v) | Outcome::OkUncached(v) => {
-                    (CallStatus::Ok, Some(json_text(v)), None)
-                }
-                Outcome::CacheHit(v) => (CallStatus::CacheHit, Some(json_text(v)), None),
-                Outcome::Error(m) => (CallStatus::Error, None, Some(m.clone())),
-                Outcome::Timeout => (
-                    CallStatus::Timeout,
-                    None,
-                    Some(timeout_error(ticket).to_string()),
-                ),
-            };
-            ledger::finish(
-                tx,
-                ticket.id,
-                status,
-                result.as_deref(),
-                error.as_deref(),
-                Some(took),
-                CallStatus::Running,
-            )?;
-            let cacheable = matches!(outcome, Outcome::Ok(_)) && ticket.policy.cache;
-            if let (Some(r), true) = (&result, cacheable) {
-                let expires = ticket.policy.cache_ttl.map(|t| now.saturating_add(ms(t)));
-                ledger::cache_put(tx, &ticket.tool, &ticket.args, r, now, expires)?;
-            }
-            Ok(())
-        })
+        let (status, result, error) = match outcome {
+            Outcome::Ok(v) | Outcome::OkUncached(v) => (CallStatus::Ok, Some(json_text(v)), None),
+            Outcome::CacheHit(v) => (CallStatus::CacheHit, Some(json_text(v)), None),
+            Outcome::Error(m) => (CallStatus::Error, None, Some(m.clone())),
+            Outcome::Timeout => (
+                CallStatus::Timeout,
+                None,
+                Some(timeout_error(ticket).to_string()),
+            ),
+        };
+        let cacheable = matches!(outcome, Outcome::Ok(_)) && ticket.policy.cache;
+        let cache = cacheable.then(|| {
+            let expires = ticket.policy.cache_ttl.map(|t| now.saturating_add(ms(t)));
+            (ticket.tool.clone(), ticket.args.clone(), now, expires)
+        });
+        self.shared.tool_outbox.push(
+            &self.shared,
+            outbox::Finished {
+                id: ticket.id,
+                status: status.as_str().to_owned(),
+                result,
+                error,
+                duration_us: took,
+                cache,
+            },
+        )
+    }
+
+    /// Writes the outcomes [`finish`](Self::finish) queued in this process into the ledger
+    /// now (and the results they cache), rather than with the next ledger write or within a
+    /// few milliseconds: other processes see them from its return.
+    pub fn flush(&self) -> Result<()> {
+        outbox::flush(&self.shared)
     }
 
     /// Records the late end of a call that timed out: `abandoned`, with its result (or
@@ -648,6 +663,8 @@ impl ToolExecutor {
     /// CrewAI's cache handler reads).
     pub fn cache_get(&self, tool: &str, args: &Value) -> Result<Option<Value>> {
         let args = canonical_json(args);
+        // A success of this process still queued is cached once applied.
+        outbox::flush(&self.shared)?;
         let now = self.shared.now_ms();
         let hit = self
             .shared

@@ -371,3 +371,73 @@ fn ledger_rows_and_cache_entries_are_swept_after_their_retention() {
         .unwrap();
     assert_eq!(cached, 0);
 }
+
+#[test]
+fn an_outcome_left_in_a_dead_processs_journal_is_applied_by_the_next_reader_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let tools = db.tools(ToolPolicy::default());
+    let Begin::Run(a) = tools.begin(&spec("t", &json!({"x": 1}), "r")).unwrap() else {
+        panic!("a first call runs");
+    };
+    let Begin::Run(b) = tools.begin(&spec("t", &json!({"x": 2}), "r")).unwrap() else {
+        panic!("a first call runs");
+    };
+    tools.finish(&b, &Outcome::Ok(json!("b's"))).unwrap();
+    tools.flush().unwrap();
+    // A journal as a killed process leaves it (nobody holds its lock): `a` finished there,
+    // and a stale line for `b`, whose row is `ok` already.
+    let line = |id: i64, status: &str, result: Option<&str>, cache: bool| {
+        serde_json::to_string(&outbox::Finished {
+            id,
+            status: status.to_owned(),
+            result: result.map(str::to_owned),
+            error: None,
+            duration_us: 7,
+            cache: cache.then(|| ("t".to_owned(), a.args.clone(), 1, None)),
+        })
+        .unwrap()
+    };
+    let jdir = dir.path().join(outbox::JOURNAL_DIR);
+    std::fs::create_dir_all(&jdir).unwrap();
+    let orphan = jdir.join("1-1.jsonl");
+    let text = format!(
+        "{}\n{}\n{{\"id\": 9",
+        line(a.id, "ok", Some("\"a's\""), true),
+        line(b.id, "error", None, false)
+    );
+    std::fs::write(&orphan, text).unwrap();
+    let calls = db.tool_calls(&CallFilter::default()).unwrap();
+    let got: Vec<_> = calls
+        .iter()
+        .map(|c| (c.id, c.status, c.result.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (a.id, CallStatus::Ok, Some("\"a's\"".to_owned())),
+            (b.id, CallStatus::Ok, Some("\"b's\"".to_owned())),
+        ]
+    );
+    assert!(!orphan.exists(), "an applied journal is deleted");
+    assert_eq!(
+        tools.cache_get("t", &json!({"x": 1})).unwrap(),
+        Some(json!("a's"))
+    );
+}
+
+#[test]
+fn an_outcome_is_in_the_ledger_for_every_reader_of_this_process_once_finish_returns() {
+    let db = Database::in_memory().unwrap();
+    let tools = db.tools(ToolPolicy::default());
+    let Begin::Run(t) = tools.begin(&spec("t", &json!(1), "r")).unwrap() else {
+        panic!("a first call runs");
+    };
+    tools.finish(&t, &Outcome::Ok(json!(2))).unwrap();
+    assert_eq!(tools.cache_get("t", &json!(1)).unwrap(), Some(json!(2)));
+    assert_eq!(statuses(&db, "r"), [CallStatus::Ok]);
+    let Begin::Cached { result, .. } = tools.begin(&spec("t", &json!(1), "r")).unwrap() else {
+        panic!("the second call is a hit");
+    };
+    assert_eq!(result, json!(2));
+}

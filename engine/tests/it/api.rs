@@ -156,7 +156,7 @@ fn update_merges_and_upsert_inserts() {
         assert_eq!(all_ids(&c), ids(&["a", "b", "c"]));
         assert_eq!(nearest(&c, &[2.0, 2.0], 1)[0].0, "b");
         assert_eq!(c.delete(&ids(&["b", "zz"])).unwrap(), 1);
-        assert_eq!(c.compact().unwrap(), 3);
+        assert_eq!(c.compact_blocking().unwrap(), 3);
         assert_eq!(c.stats().unwrap().dead_slots, 0);
         assert_eq!(all_ids(&c), ids(&["a", "c"]));
         assert_eq!(nearest(&c, &[1.0, 1.0], 2)[0], ("c".to_string(), 0.0));

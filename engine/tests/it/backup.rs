@@ -111,7 +111,7 @@ fn a_backup_taken_while_others_write_opens_checks_and_holds_every_earlier_record
                 first += 1;
                 add_batch(&col, "c", next);
                 next += 1;
-                col.compact().unwrap();
+                col.compact_blocking().unwrap();
             }
         })
     };

@@ -152,7 +152,7 @@ fn checksums_follow_appends_updates_compaction_and_reopen() {
     assert!(db.check().unwrap().is_ok());
     assert_eq!(db.scrub().wait(None), JobState::Done);
     // Compaction writes a new file with checksums of its own.
-    assert!(c.compact().unwrap() > 0);
+    assert!(c.compact_blocking().unwrap() > 0);
     assert!(db.check().unwrap().is_ok());
     add(&c, 263..300);
     drop(c);
@@ -205,7 +205,7 @@ fn compaction_does_not_launder_damaged_rows() {
     c.delete(&dead).unwrap();
     let file = vector_file(dir.path());
     damage(&file, 100, &f32::NAN.to_le_bytes());
-    let err = c.compact().unwrap_err();
+    let err = c.compact_blocking().unwrap_err();
     assert!(err.to_string().contains("slots 64..128"), "{err}");
     // The old generation is still the current one, and still found damaged.
     assert_eq!(vector_file(dir.path()), file);

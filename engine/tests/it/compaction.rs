@@ -78,7 +78,7 @@ fn writes_during_a_compaction_are_taken_into_the_new_generation() {
         add_range(&c, 0..100);
         c.delete(&ids(&["r0", "r1", "r2", "r3"])).unwrap();
         let (reached, go) = pause_compactions(&db);
-        let job = c.start_compaction();
+        let job = c.compact();
         reached.recv_timeout(Duration::from_secs(120)).unwrap();
         // The copy is made; the commit has not happened. Reads and writes go on.
         assert_eq!(job.info().kind, JobKind::Compaction);
@@ -121,7 +121,7 @@ fn a_cancelled_compaction_leaves_the_old_generation_intact() {
     add_range(&c, 0..50);
     c.delete(&ids(&["r0", "r1"])).unwrap();
     let (reached, go) = pause_compactions(&db);
-    let job = c.start_compaction();
+    let job = c.compact();
     reached.recv_timeout(Duration::from_secs(120)).unwrap();
     add_range(&c, 50..55);
     let before = contents(&c);
@@ -140,6 +140,6 @@ fn a_cancelled_compaction_leaves_the_old_generation_intact() {
     assert_eq!(vector_files, ["vectors.0.f32"], "the new file is removed");
     // A later compaction works.
     mnemodb::testing::set_compaction_hook(&db, None);
-    assert_eq!(c.compact().unwrap(), 2);
+    assert_eq!(c.compact_blocking().unwrap(), 2);
     assert_eq!(contents(&c), before);
 }

@@ -297,7 +297,7 @@ fn the_sweep_deletes_expired_rows_on_its_own_and_expiry_survives_reopen() {
         // Their vectors' slots are dead, and compaction gives them back.
         let stats = c.stats().unwrap();
         assert_eq!((stats.slots, stats.dead_slots), (80, 50));
-        assert_eq!(c.compact().unwrap(), 50);
+        assert_eq!(c.compact_blocking().unwrap(), 50);
         assert_eq!(get_ids(&c, GetRequest::default()), keep);
     }
     // Reopened later: the survivors' expiry was stored with them.

@@ -344,7 +344,7 @@ fn build(items: &[Item], compact: bool, warm: bool) -> (Database, Collection, Ve
         recs.remove(i);
     }
     if compact {
-        c.compact().unwrap();
+        c.compact_blocking().unwrap();
     }
     (db, c, recs)
 }

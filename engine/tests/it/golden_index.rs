@@ -92,7 +92,7 @@ fn write(dir: &Path) {
     add(&l2, &names, &flat((0..40).map(point))).unwrap();
     let gone: Vec<String> = (0..40).step_by(5).map(|i| format!("p{i}")).collect();
     assert_eq!(l2.delete(&gone).unwrap(), 8);
-    assert_eq!(l2.compact().unwrap(), 8, "slots reclaimed");
+    assert_eq!(l2.compact_blocking().unwrap(), 8, "slots reclaimed");
     let names: Vec<String> = (40..48).map(|i| format!("p{i}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     add(&l2, &names, &flat((40..48).map(point))).unwrap();
@@ -120,7 +120,7 @@ fn write(dir: &Path) {
     add(&cos, &names, &flat((0..25).map(cos_point))).unwrap();
     // One dead slot, so compaction makes generation 1 here too.
     assert_eq!(cos.delete(&ids(&["c24"])).unwrap(), 1);
-    assert_eq!(cos.compact().unwrap(), 1);
+    assert_eq!(cos.compact_blocking().unwrap(), 1);
     cos.catch_up_index().unwrap();
     assert_eq!(cos.count().unwrap(), 24);
     let (l2_dir, cos_dir) = (collection_dir(dir, &l2), collection_dir(dir, &cos));

@@ -214,7 +214,7 @@ fn random_write(
             model.insert(id.clone(), version);
             format!("re-add {id}")
         }
-        _ => format!("compact (reclaimed {})", c.compact().unwrap()),
+        _ => format!("compact (reclaimed {})", c.compact_blocking().unwrap()),
     }
 }
 
@@ -279,7 +279,7 @@ fn another_handles_compaction_renumbers_slots_this_handle_has_ids_for() {
     assert_eq!(query(&ca, &q, 2, ids_and_distances()).ids.len(), 2);
     // Slot 0 was x, slot 1 y; after the compaction y is at slot 0 and z takes slot 1.
     assert_eq!(cb.delete(&["x".to_owned()]).unwrap(), 1);
-    assert_eq!(cb.compact().unwrap(), 1);
+    assert_eq!(cb.compact_blocking().unwrap(), 1);
     add(&cb, &["z"], &vector_for("z", 0, DIM)).unwrap();
     let hit = query(&ca, &vector_for("z", 0, DIM), 1, ids_and_distances());
     assert_eq!(hit.ids, ["z"]);
@@ -293,7 +293,7 @@ fn another_handles_compaction_renumbers_slots_this_handle_has_ids_for() {
         ..UpdateBatch::default()
     })
     .unwrap();
-    assert_eq!(cb.compact().unwrap(), 1);
+    assert_eq!(cb.compact_blocking().unwrap(), 1);
     let mut all = query(&ca, &q, 5, Include::default()).ids;
     all.sort();
     assert_eq!(all, ["y", "z"]);

@@ -303,7 +303,7 @@ fn compaction_rebuilds_the_graph_for_the_new_slots() {
     add_with_buckets(&c, 0, &data, dim);
     let gone: Vec<String> = (0..5_000).step_by(2).map(|i| format!("r{i}")).collect();
     c.delete(&gone).unwrap();
-    assert_eq!(c.compact().unwrap(), 2_500);
+    assert_eq!(c.compact_blocking().unwrap(), 2_500);
     c.catch_up_index().unwrap();
     assert_eq!(c.stats().unwrap().indexed_slots, 2_500);
     for i in (1..5_000).step_by(250) {

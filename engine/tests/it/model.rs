@@ -313,7 +313,7 @@ fn run(space: Space, ops: &[Op], on_disk: bool) -> Result<(), TestCaseError> {
                 );
             }
             Op::Compact => {
-                col.compact().unwrap();
+                col.compact_blocking().unwrap();
                 prop_assert_eq!(col.stats().unwrap().dead_slots, 0);
             }
             Op::Reopen => {

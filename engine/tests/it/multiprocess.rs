@@ -458,7 +458,7 @@ fn two_handles_in_one_process_see_each_others_writes() {
     }
     // Compaction through one handle renumbers slots and moves to a new vector file; the other
     // handle's cache and mapping describe the old layout and must be replaced, not patched.
-    assert!(cb.compact().unwrap() > 0);
+    assert!(cb.compact_blocking().unwrap() > 0);
     for (id, &version) in &model {
         assert_eq!(
             nearest(&ca, &vector_for(id, version, DIM), 1),

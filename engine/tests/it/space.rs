@@ -123,7 +123,7 @@ fn space_of_deleted_records_is_given_back() {
     let full_bytes = dir_bytes(dir.path());
     let ids: Vec<String> = (0..10_000).map(|i| format!("r{i:07}")).collect();
     assert_eq!(c.delete(&ids).unwrap(), 10_000);
-    c.compact().unwrap();
+    c.compact_blocking().unwrap();
     wait_for_checkpoints(&db);
     let after_compaction = dir_bytes(dir.path());
     assert!(

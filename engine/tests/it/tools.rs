@@ -73,7 +73,9 @@ fn caller(dir: &Path, tag: &str) {
 
 /// Kills a process making tool calls at random moments, again and again on one directory:
 /// every call it reported as begun is in the ledger, every call it reported as done has the
-/// status it reported, and nothing else is there.
+/// status it reported, and nothing else is there. A call is reported done once `finish`
+/// returns, when its outcome is in the process's journal and not yet in the ledger, so this
+/// also checks that the next process applies a dead one's journal.
 #[test]
 fn a_killed_process_loses_no_recorded_tool_call() {
     let seed = seed_from_env("MNEMODB_TOOLS_SEED");
@@ -200,6 +202,8 @@ fn cache_user(dir: &Path) {
                     }
                     Begin::Run(t) => {
                         tools.finish(&t, &Outcome::Ok(json!(x * x))).unwrap();
+                        // Into the ledger and the cache now, not within milliseconds.
+                        tools.flush().unwrap();
                         "ran"
                     }
                 };
@@ -281,6 +285,7 @@ fn the_result_cache_is_shared_between_processes() {
             }
         });
     }
+    tools.flush().unwrap();
     assert_eq!(ask(&mut child, "call 10"), "hit 10");
     assert_eq!(ask(&mut child, "call 11"), "hit 11");
     assert_eq!(ask(&mut child, "call 12"), "ran 12");

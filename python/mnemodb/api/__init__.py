@@ -649,7 +649,7 @@ class Collection:
         """mnemodb only: starts rewriting the collection's vector file without the space
         deleted and updated records left behind, and returns the background :class:`Job`
         (``wait(timeout)``, ``cancel()``). Reads and writes go on meanwhile."""
-        handle = self._native.start_compaction()
+        handle = self._native.compact()
         return Job(handle.info(), handle)
 
     def update_deferred(

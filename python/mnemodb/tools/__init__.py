@@ -23,12 +23,14 @@ Timeouts, by kind of tool (see ``python/README.md``):
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextvars
 import functools
 import inspect
 import json
 import threading
 import uuid
+import weakref
 
 from mnemodb.errors import ToolTimeoutError
 
@@ -71,6 +73,8 @@ def _args_json(args: Dict[str, Any]) -> str:
 def _result_json(result: Any) -> Tuple[str, str]:
     """``("ok", json)`` for a result that round-trips through JSON, else
     ``("ok-uncached", repr)``: recorded, not cached."""
+    if result is None or type(result) in (str, int, bool):  # round-trip as they are
+        return "ok", json.dumps(result, ensure_ascii=False)
     try:
         text = json.dumps(result, ensure_ascii=False)
     except (TypeError, ValueError):
@@ -100,6 +104,15 @@ def _semantic_id(tool: str, args_json: str) -> str:
 
     canonical = json.dumps(json.loads(args_json), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{tool}\n{canonical}".encode()).hexdigest()
+
+
+def _flush_at_exit(executor: Any) -> None:
+    ex = executor()
+    if ex is not None:
+        try:
+            ex.flush()
+        except Exception:  # the database is gone: the journal keeps the outcomes
+            pass
 
 
 def _error_text(e: BaseException) -> str:
@@ -143,12 +156,21 @@ class ToolExecutor:
             cache_ttl=cache_ttl,
         )
         self._native = _native.ToolExecutor(db, ledger_ttl=ledger_ttl, **self._defaults)
+        # Outcomes reach the ledger with the next call or within milliseconds; at exit, now
+        # (a process that dies first leaves them in its journal for the next opener).
+        atexit.register(_flush_at_exit, weakref.ref(self))
         self.run_id: str = run_id or uuid.uuid4().hex
         self._client = client
         self._embed = embedding_function
         self._threshold = float(semantic_threshold)
         self._semantic: Dict[str, Callable[[Dict[str, Any]], str]] = {}
         self._collection: Any = None
+
+    def flush(self) -> None:
+        """Writes the outcomes of calls finished in this process into the ledger (and the
+        results they cache) now: other processes see them from its return. Without it they
+        are written with the next call, any ledger read, or within a few milliseconds."""
+        self._native.flush()
 
     def new_run(self, run_id: Optional[str] = None) -> str:
         """Starts a new run (the per-run limits count afresh) and returns its id."""
@@ -223,8 +245,21 @@ class ToolExecutor:
         changing the policy."""
         tool_name = name or f.__name__
         sig = inspect.signature(f)
+        params = list(sig.parameters.values())
+        # Plain parameters only (no *args, **kwargs, keyword- or positional-only): arguments
+        # are bound here without Signature.bind (3 us a call), to the same dict.
+        simple = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+        names = [p.name for p in params]
+        known = set(names)
+        defaults = {p.name: p.default for p in params if p.default is not p.empty}
 
         def bound_args(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> str:
+            if simple and len(args) <= len(names) and known.issuperset(kwargs):
+                given = dict(zip(names, args))
+                if given.keys().isdisjoint(kwargs):
+                    given.update(kwargs)
+                    if all(n in given or n in defaults for n in names):
+                        return _args_json({n: given[n] if n in given else defaults[n] for n in names})
             b = sig.bind(*args, **kwargs)  # a wrong call raises TypeError, as the tool would
             b.apply_defaults()
             return _args_json(dict(b.arguments))

@@ -1,8 +1,9 @@
 //! The CLI verbs other than `serve`: inspect, compact, export/import (`transfer.rs`),
-//! import-chroma (`chroma.rs`), bench.
+//! import-chroma (`chroma.rs`), add-documents (`documents.rs`), bench.
 
 pub(crate) mod bench;
 pub(crate) mod chroma;
+pub(crate) mod documents;
 pub(crate) mod remote;
 pub(crate) mod transfer;
 
@@ -307,7 +308,7 @@ pub(crate) fn compact(path: &Path, only: Option<&str>) -> Result<String> {
         for info in infos {
             found = true;
             bar.set_message(info.name.clone());
-            let reclaimed = db.get_collection_by_id(info.id)?.compact()?;
+            let reclaimed = db.get_collection_by_id(info.id)?.compact_blocking()?;
             let _ = writeln!(
                 out,
                 "{}/{}/{}: {reclaimed} slot(s) reclaimed",

@@ -107,7 +107,7 @@ fn child_writer() {
             // A compaction in the background: the calls that follow run while it copies and
             // commits, and `KillPlan::InCompaction` kills somewhere in it. It changes no
             // record, so the parent's model needs no line for it.
-            let _ = background.insert(c.start_compaction());
+            let _ = background.insert(c.compact());
             emit("@compacting");
             continue;
         }

@@ -210,6 +210,6 @@ pub(super) fn execute(c: &Collection, op: &Op) -> mnemodb::Result<()> {
             }
         }
         Op::Delete { ids } => c.delete(ids).map(drop),
-        Op::Compact => c.compact().map(drop),
+        Op::Compact => c.compact_blocking().map(drop),
     }
 }

@@ -317,7 +317,7 @@ async fn compact(
         .run(move |ns| {
             let col = ns.database(&tenant, &database)?.get_collection_by_id(id)?;
             let name = col.info()?.name;
-            Ok(JobOut::new(col.start_compaction().info(), Some(name)))
+            Ok(JobOut::new(col.compact().info(), Some(name)))
         })
         .await?;
     json(StatusCode::OK, &job)
