@@ -948,7 +948,7 @@ fn the_filter_index_follows_writes_here_and_in_another_handle() {
     );
 
     // The other handle's compaction renumbers the slots.
-    c2.compact().unwrap();
+    c2.compact_blocking().unwrap();
     assert_eq!(ids(&c1, Some(&source("s1")), None), ["r0", "r7", "r10"]);
     assert_eq!(ids(&c1, None, Some(&docs("ment 10"))), ["r0", "r10"]);
     let hits = c1
