@@ -31,7 +31,7 @@ _FLOAT, _INT64 = 1, 7
 _ATTR_FLOAT, _ATTR_INT, _ATTR_INTS = 1, 2, 7
 
 
-def _uvarint(n: int) -> bytes:
+def uvarint(n: int) -> bytes:
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -42,27 +42,27 @@ def _uvarint(n: int) -> bytes:
 
 
 def _varint_field(field: int, n: int) -> bytes:
-    return _uvarint(field << 3) + _uvarint(n & 0xFFFFFFFFFFFFFFFF)
+    return uvarint(field << 3) + uvarint(n & 0xFFFFFFFFFFFFFFFF)
 
 
-def _bytes_field(field: int, payload: bytes) -> bytes:
-    return _uvarint(field << 3 | 2) + _uvarint(len(payload)) + payload
+def bytes_field(field: int, payload: bytes) -> bytes:
+    return uvarint(field << 3 | 2) + uvarint(len(payload)) + payload
 
 
 def _str(field: int, s: str) -> bytes:
-    return _bytes_field(field, s.encode())
+    return bytes_field(field, s.encode())
 
 
 def _tensor(name: str, a: np.ndarray) -> bytes:
     a = np.ascontiguousarray(a)
     kind = _FLOAT if a.dtype == np.float32 else _INT64
     out = b"".join(_varint_field(1, d) for d in a.shape)
-    return out + _varint_field(2, kind) + _str(8, name) + _bytes_field(9, a.tobytes())
+    return out + _varint_field(2, kind) + _str(8, name) + bytes_field(9, a.tobytes())
 
 
 def _attr(name: str, value: object) -> bytes:
     if isinstance(value, float):
-        return _str(1, name) + _uvarint(2 << 3 | 5) + struct.pack("<f", value) + _varint_field(20, _ATTR_FLOAT)
+        return _str(1, name) + uvarint(2 << 3 | 5) + struct.pack("<f", value) + _varint_field(20, _ATTR_FLOAT)
     if isinstance(value, int):
         return _str(1, name) + _varint_field(3, value) + _varint_field(20, _ATTR_INT)
     ints = b"".join(_varint_field(8, int(v)) for v in value)  # type: ignore[union-attr]
@@ -70,9 +70,9 @@ def _attr(name: str, value: object) -> bytes:
 
 
 def _value_info(name: str, elem: int, dims: Sequence[str]) -> bytes:
-    shape = b"".join(_bytes_field(1, _str(2, d)) for d in dims)
-    tensor_type = _varint_field(1, elem) + _bytes_field(2, shape)
-    return _str(1, name) + _bytes_field(2, _bytes_field(1, tensor_type))
+    shape = b"".join(bytes_field(1, _str(2, d)) for d in dims)
+    tensor_type = _varint_field(1, elem) + bytes_field(2, shape)
+    return _str(1, name) + bytes_field(2, bytes_field(1, tensor_type))
 
 
 class _Graph:
@@ -89,7 +89,7 @@ class _Graph:
         self.n += 1
         out = f"{op_type.lower()}_{self.n}"
         node = b"".join(_str(1, i) for i in inputs) + _str(2, out) + _str(3, out) + _str(4, op_type)
-        node += b"".join(_bytes_field(5, _attr(k, v)) for k, v in attrs.items())
+        node += b"".join(bytes_field(5, _attr(k, v)) for k, v in attrs.items())
         self.nodes.append(node)
         return out
 
@@ -157,13 +157,13 @@ def build(weights: Path) -> bytes:
         x = norm(g.op("Add", [linear(h, p + "output.dense"), x]), p + "output.LayerNorm")
     out = g.op("Identity", [x])
 
-    graph = b"".join(_bytes_field(1, n) for n in g.nodes) + _str(2, "all-MiniLM-L6-v2")
-    graph += b"".join(_bytes_field(5, t) for t in g.inits)
+    graph = b"".join(bytes_field(1, n) for n in g.nodes) + _str(2, "all-MiniLM-L6-v2")
+    graph += b"".join(bytes_field(5, t) for t in g.inits)
     for name in ("input_ids", "attention_mask", "token_type_ids"):
-        graph += _bytes_field(11, _value_info(name, _INT64, ["batch", "sequence"]))
-    graph += _bytes_field(12, _value_info(out, _FLOAT, ["batch", "sequence", "hidden"]))
+        graph += bytes_field(11, _value_info(name, _INT64, ["batch", "sequence"]))
+    graph += bytes_field(12, _value_info(out, _FLOAT, ["batch", "sequence", "hidden"]))
     opset = _str(1, "") + _varint_field(2, 17)
-    return _varint_field(1, 8) + _bytes_field(8, opset) + _bytes_field(7, graph)
+    return _varint_field(1, 8) + bytes_field(8, opset) + bytes_field(7, graph)
 
 
 def write_chroma_cache(model_dir: Path, download_path: Path) -> Path:

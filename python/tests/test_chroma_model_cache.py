@@ -17,32 +17,22 @@ import numpy as np
 import pytest
 
 from mnemodb import _chroma_model, _native, default_ef
+from minilm_onnx import bytes_field, uvarint  # the tests' protobuf writer
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "minilm_golden.json").read_text())["records"]
 
 
 def _key(field: int, wire: int) -> bytes:
-    return _uvarint(field << 3 | wire)
+    return uvarint(field << 3 | wire)
 
 
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _len(field: int, payload: bytes) -> bytes:
-    return _key(field, 2) + _uvarint(len(payload)) + payload
+_len = bytes_field
 
 
 def _tensor(name: str, arr: np.ndarray) -> bytes:
-    dims = b"".join(_uvarint(d) for d in arr.shape)
+    dims = b"".join(uvarint(d) for d in arr.shape)
     dtype = 7 if arr.dtype == np.int64 else 1
-    return _len(1, dims) + _key(2, 0) + _uvarint(dtype) + _len(8, name.encode()) + _len(9, arr.tobytes())
+    return _len(1, dims) + _key(2, 0) + uvarint(dtype) + _len(8, name.encode()) + _len(9, arr.tobytes())
 
 
 def _node(op: str, ins: List[str], outs: List[str]) -> bytes:
@@ -72,7 +62,7 @@ def _onnx_export(weights: Dict[str, np.ndarray]) -> bytes:
         else:
             inits.append(_tensor(name, np.ascontiguousarray(arr)))
     graph = b"".join(_len(1, n) for n in nodes) + _len(2, b"main") + b"".join(_len(5, t) for t in inits)
-    return _key(1, 0) + _uvarint(8) + _len(7, graph)
+    return _key(1, 0) + uvarint(8) + _len(7, graph)
 
 
 @pytest.fixture(scope="module")
