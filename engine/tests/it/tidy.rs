@@ -71,6 +71,10 @@ const UNSAFE_FILES: &[(&str, &str)] = &[
         "engine/src/distance/sq8.rs",
         "the 8-bit dot product's AVX2 / AVX-512 intrinsics and their dispatch",
     ),
+    (
+        "engine/src/scheduler/priority.rs",
+        "libc's nice(), lowering a background thread's priority (no safe wrapper in std)",
+    ),
 ];
 
 /// The keyword, spelled so that this file does not hold it.
