@@ -12,13 +12,16 @@ chromadb's code does the rest (tokenising, mean pooling, normalising) unchanged.
 
 from __future__ import annotations
 
-import json
 import shutil
 import struct
+import sys
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import List, Sequence
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
+import minilm_reference  # noqa: E402  (the safetensors reader the golden recipe uses)
 
 HEADS = 12
 LAYERS = 6
@@ -94,22 +97,9 @@ class _Graph:
         return out
 
 
-def _weights(path: Path) -> Dict[str, np.ndarray]:
-    raw = path.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__" or info["dtype"] != "F32":
-            continue
-        start, end = info["data_offsets"]
-        out[name] = np.frombuffer(raw[8 + n + start : 8 + n + end], dtype=np.float32).reshape(info["shape"])
-    return out
-
-
 def build(weights: Path) -> bytes:
     """The serialised ONNX model of the safetensors file ``weights``."""
-    w = _weights(weights)
+    w = minilm_reference.load_weights(weights, np.dtype(np.float32))
     g = _Graph()
     i64 = lambda name, v: g.const(name, np.asarray(v, dtype=np.int64))  # noqa: E731
     f32 = lambda name, v: g.const(name, np.asarray(v, dtype=np.float32))  # noqa: E731

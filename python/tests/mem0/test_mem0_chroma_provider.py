@@ -26,7 +26,16 @@ def seed(m):
 
 
 def _hits(r):
-    return [(h["memory"], round(h["score"], 5), h.get("metadata"), h.get("user_id"), h.get("agent_id")) for h in r["results"]]
+    """The hits, best first. Hits of equal score are tied, and their order is not the same on
+    every machine: the fake embedder puts texts that share no word with the query at exactly
+    the same distance, which float32 rounds to the last bit by the order of its additions
+    (on an AVX2-only CPU chromadb's hnswlib gives one of three such texts 1.9999999 where
+    mnemodb gives 2.0; on an AVX-512 CPU the two orders agreed). So the order is checked to be
+    by score, and each run of equal scores is compared as a group."""
+    hits = [(h["memory"], round(h["score"], 5), h.get("metadata"), h.get("user_id"), h.get("agent_id")) for h in r["results"]]
+    scores = [h[1] for h in hits]
+    assert scores == sorted(scores, reverse=True), f"hits not best first: {scores}"
+    return sorted(hits, key=lambda h: (-h[1], h[0]))
 
 
 def _listed(r):
