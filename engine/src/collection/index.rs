@@ -47,6 +47,7 @@ use rayon::prelude::*;
 use crate::distance::Space;
 use crate::search::{
     Candidates, Hit, Hnsw, HnswParams, HnswRows, Scan, WalkCopy, exact_search, inv_norm,
+    shortlist_search,
 };
 
 /// Below this many slots a collection is searched exactly and has no graph: a scan of 4,096
@@ -281,6 +282,12 @@ impl CollectionShared {
             return Ok(true);
         }
         let index = &self.index;
+        // Never wait on a thread of a rayon pool (the scheduler's): while a builder's parallel
+        // step waits for its pieces, rayon has the waiting thread run other queued work, so
+        // a thread blocked here may be the builder itself, or hold a piece it waits for, and
+        // both would wait forever (`wait_for_index` hung the peers run this way once the
+        // pool had two threads). Waiting callers are foreground threads.
+        let wait = wait && rayon::current_thread_index().is_none();
         let _building = if wait {
             index.building.lock().unwrap_or_else(|p| p.into_inner())
         } else {
@@ -560,11 +567,20 @@ impl CollectionShared {
     /// Saves whatever the file lacks (at close, and when the last handle in the process goes
     /// away).
     pub(crate) fn flush_index(&self) {
-        let _building = self
-            .index
-            .building
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        // On a pool thread, not waiting for a builder (see `catch_up`): a build saves what it
+        // linked when it ends.
+        let _building = if rayon::current_thread_index().is_none() {
+            self.index
+                .building
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        } else {
+            match self.index.building.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            }
+        };
         self.save_index();
     }
 
@@ -642,11 +658,26 @@ impl CollectionShared {
                     rows: &rows[..row.slot_count as usize * dim],
                     ..scan
                 };
-                let tail = match allowed {
-                    Some(a) => Candidates::Slots(&a[a.partition_point(|&s| s < linked)..]),
-                    None => Candidates::Tail(linked),
+                let (tail, tail_len) = match allowed {
+                    Some(a) => {
+                        let past = &a[a.partition_point(|&s| s < linked)..];
+                        (Candidates::Slots(past), past.len() as u64)
+                    }
+                    None => (Candidates::Tail(linked), row.slot_count - linked),
                 };
-                let exact = exact_search(&tail_scan, queries, k, tail);
+                // A long tail is ranked by the 8-bit copy (a quarter of the bytes), its best
+                // few re-ranked exactly; a short one is scanned exactly, which costs less
+                // than the shortlist's bookkeeping.
+                let coded = (tail_len >= CODED_TAIL_MIN)
+                    .then(|| graph.coded_ranker(&tail_scan))
+                    .flatten();
+                let exact = match coded {
+                    Some(ranker) => {
+                        let keep = (k * TAIL_SHORTLIST_PER_HIT).max(ef);
+                        shortlist_search(&tail_scan, &ranker, queries, k, keep, tail)
+                    }
+                    None => exact_search(&tail_scan, queries, k, tail),
+                };
                 for (hits, more) in per_query.iter_mut().zip(exact) {
                     merge_hits(hits, more, k);
                 }
@@ -655,6 +686,13 @@ impl CollectionShared {
         })
     }
 }
+
+/// Unlinked rows from which a query ranks the tail by the graph's 8-bit copy rather than the
+/// f32 rows: 8,192 rows of 384 floats are 12 MB, about a millisecond of one core's scan.
+const CODED_TAIL_MIN: u64 = 8192;
+/// Shortlist per result kept from the 8-bit ranking of the tail for the exact re-rank (at
+/// least `ef` in all, as the walk re-ranks its beam).
+const TAIL_SHORTLIST_PER_HIT: usize = 4;
 
 /// This process's graph of one generation, held under the index's read lock while a query
 /// plans and walks (`None`: no graph of that generation).

@@ -433,10 +433,10 @@ impl Collection {
     /// in the background on their own; call it to have the index complete, say before
     /// measuring queries.
     pub fn catch_up_index(&self) -> Result<()> {
-        // On the scheduler's pool, so the link does not take the queries' threads.
-        self.db
-            .scheduler
-            .install(|| self.catch_up_now(true, &crate::scheduler::JobCtx::detached()))?;
+        // Waits for another builder on this (foreground) thread; the linking itself runs on
+        // the scheduler's pool (`catch_up` installs it there), off the queries' threads. On a
+        // pool thread the wait is not taken (see `catch_up`), and then nothing is linked.
+        self.catch_up_now(true, &crate::scheduler::JobCtx::detached())?;
         // Writes that came while this ran may have left their records to it (their
         // background task found the build busy): hand them to a background task.
         if self.index_lags()? {

@@ -103,60 +103,94 @@ fn portable_dot(q: &[f32], c: &[u8]) -> f32 {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
-        __m128i, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadl_epi64, _mm_loadu_si128,
-        _mm_movehdup_ps, _mm_movehl_ps, _mm256_add_ps, _mm256_castps256_ps128, _mm256_cvtepi32_ps,
-        _mm256_cvtepu8_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
-        _mm256_setzero_ps, _mm512_add_ps, _mm512_cvtepi32_ps, _mm512_cvtepu8_epi32,
-        _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_reduce_add_ps, _mm512_setzero_ps,
+        __m128i, __m256, __m512, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadl_epi64,
+        _mm_loadu_si128, _mm_movehdup_ps, _mm_movehl_ps, _mm256_add_ps, _mm256_castps256_ps128,
+        _mm256_cvtepi32_ps, _mm256_cvtepu8_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps,
+        _mm256_loadu_ps, _mm256_setzero_ps, _mm512_add_ps, _mm512_cvtepi32_ps,
+        _mm512_cvtepu8_epi32, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_reduce_add_ps,
+        _mm512_setzero_ps,
     };
 
     use super::scalar_dot;
 
     /// AVX2 + FMA: eight codes per register, four accumulators, a scalar tail.
+    ///
+    /// The four accumulators are four named registers, one per register-sized step of a
+    /// 32-value block: indexed as an array by the step's number (`acc[i % 4]`), they were
+    /// kept on the stack, every step a load and a store in the addition chain, and a row of
+    /// 384 codes took some 260 cycles instead of 60-odd (the scan of a building index's
+    /// unlinked tail measured it: 4.5 ms for 100k rows, against 8.5 ms for the f32 rows).
     #[target_feature(enable = "avx2,fma")]
     #[inline(never)]
     pub(super) fn avx2_dot(q: &[f32], c: &[u8]) -> f32 {
+        // 8 floats and their 8 codes, widened and converted, times `x`, added to `acc`.
+        #[inline(always)]
+        fn step(x: &[f32; 8], b: &[u8; 8], acc: __m256) -> __m256 {
+            // SAFETY: `x` is 8 floats and `b` 8 bytes: `loadu_ps` reads 32 bytes and
+            // `loadl_epi64` 8, both inside them, with no alignment requirement; the caller
+            // runs only where AVX2 and FMA are (this module's `target_feature`).
+            unsafe {
+                let x = _mm256_loadu_ps(x.as_ptr());
+                let b = _mm_loadl_epi64(b.as_ptr().cast::<__m128i>());
+                _mm256_fmadd_ps(x, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b)), acc)
+            }
+        }
         let (q8, q_tail) = q.as_chunks::<8>();
         let (c8, c_tail) = c.as_chunks::<8>();
-        let mut acc = [_mm256_setzero_ps(); 4];
-        for (i, (x, b)) in q8.iter().zip(c8).enumerate() {
-            // SAFETY: `x` is 8 floats and `b` 8 bytes: `loadu_ps` reads 32 bytes and
-            // `loadl_epi64` 8, both inside them, with no alignment requirement.
-            let (x, b) = unsafe {
-                (
-                    _mm256_loadu_ps(x.as_ptr()),
-                    _mm_loadl_epi64(b.as_ptr().cast::<__m128i>()),
-                )
-            };
-            let y = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
-            acc[i % 4] = _mm256_fmadd_ps(x, y, acc[i % 4]);
+        let n = q8.len().min(c8.len());
+        let (q8, c8) = (&q8[..n], &c8[..n]);
+        let (q32, q_rest) = q8.as_chunks::<4>();
+        let (c32, c_rest) = c8.as_chunks::<4>();
+        let [mut a0, mut a1, mut a2, mut a3] = [_mm256_setzero_ps(); 4];
+        for (x, b) in q32.iter().zip(c32) {
+            a0 = step(&x[0], &b[0], a0);
+            a1 = step(&x[1], &b[1], a1);
+            a2 = step(&x[2], &b[2], a2);
+            a3 = step(&x[3], &b[3], a3);
         }
-        let v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        for (x, b) in q_rest.iter().zip(c_rest) {
+            a0 = step(x, b, a0);
+        }
+        let v = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
         let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
         let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s))) + scalar_dot(q_tail, c_tail)
     }
 
-    /// AVX-512F: sixteen codes per register, four accumulators, a scalar tail.
+    /// AVX-512F: sixteen codes per register, four accumulators (named registers, as in
+    /// [`avx2_dot`]), a scalar tail.
     #[target_feature(enable = "avx512f")]
     #[inline(never)]
     pub(super) fn avx512_dot(q: &[f32], c: &[u8]) -> f32 {
+        // 16 floats and their 16 codes, widened and converted, times `x`, added to `acc`.
+        #[inline(always)]
+        fn step(x: &[f32; 16], b: &[u8; 16], acc: __m512) -> __m512 {
+            // SAFETY: `x` is 16 floats and `b` 16 bytes, one register's worth each; the
+            // unaligned loads have no alignment requirement; the caller runs only where
+            // AVX-512F is (this module's `target_feature`).
+            unsafe {
+                let x = _mm512_loadu_ps(x.as_ptr());
+                let b = _mm_loadu_si128(b.as_ptr().cast::<__m128i>());
+                _mm512_fmadd_ps(x, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)), acc)
+            }
+        }
         let (q16, q_tail) = q.as_chunks::<16>();
         let (c16, c_tail) = c.as_chunks::<16>();
-        let mut acc = [_mm512_setzero_ps(); 4];
-        for (i, (x, b)) in q16.iter().zip(c16).enumerate() {
-            // SAFETY: `x` is 16 floats and `b` 16 bytes, one register's worth each; the
-            // unaligned loads have no alignment requirement.
-            let (x, b) = unsafe {
-                (
-                    _mm512_loadu_ps(x.as_ptr()),
-                    _mm_loadu_si128(b.as_ptr().cast::<__m128i>()),
-                )
-            };
-            let y = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
-            acc[i % 4] = _mm512_fmadd_ps(x, y, acc[i % 4]);
+        let n = q16.len().min(c16.len());
+        let (q16, c16) = (&q16[..n], &c16[..n]);
+        let (q64, q_rest) = q16.as_chunks::<4>();
+        let (c64, c_rest) = c16.as_chunks::<4>();
+        let [mut a0, mut a1, mut a2, mut a3] = [_mm512_setzero_ps(); 4];
+        for (x, b) in q64.iter().zip(c64) {
+            a0 = step(&x[0], &b[0], a0);
+            a1 = step(&x[1], &b[1], a1);
+            a2 = step(&x[2], &b[2], a2);
+            a3 = step(&x[3], &b[3], a3);
         }
-        let v = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+        for (x, b) in q_rest.iter().zip(c_rest) {
+            a0 = step(x, b, a0);
+        }
+        let v = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
         _mm512_reduce_add_ps(v) + scalar_dot(q_tail, c_tail)
     }
 }

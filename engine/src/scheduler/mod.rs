@@ -339,7 +339,7 @@ pub(crate) struct Scheduler {
 impl Default for Scheduler {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Scheduler::new(cores.saturating_sub(1).max(1))
+        Scheduler::new(priority::background_threads(cores))
     }
 }
 

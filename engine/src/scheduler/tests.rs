@@ -220,3 +220,17 @@ fn jobs_run_at_a_lower_priority_than_the_foreground() {
         "the caller's priority is unchanged"
     );
 }
+
+/// The background pool has a thread per core where its threads yield to the foreground by
+/// priority (Linux), so a build uses the cores no query wants; one less elsewhere.
+#[test]
+fn the_background_pool_has_a_thread_per_core_where_it_yields_by_priority() {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let want = if cfg!(target_os = "linux") {
+        cores
+    } else {
+        cores.saturating_sub(1).max(1)
+    };
+    let s = Scheduler::default();
+    assert_eq!(s.install(rayon::current_num_threads), want);
+}

@@ -3,6 +3,11 @@
 //! A batch of queries is scanned block by block: each block of rows (small enough to stay in
 //! cache) is compared with every query of the batch before the scan moves on, so the data is
 //! read from memory once per batch rather than once per query.
+//!
+//! A scan ranks through a [`Ranker`]: the kernel over the f32 rows ([`exact_search`]), or a
+//! cheaper stand-in for them that keeps a shortlist per query, which the kernel then ranks
+//! exactly ([`shortlist_search`]: the graph's 8-bit copy, for the long unlinked tail of an
+//! index being built, reads a quarter of the bytes).
 
 use rayon::prelude::*;
 
@@ -54,6 +59,30 @@ pub(crate) struct Scan<'a> {
 /// hand-off: the unlinked tail of a building index is at most a few build steps long.
 const INLINE_FLOATS: usize = 2 * 1024 * 1024;
 
+/// Where a scan's distances come from.
+pub(crate) trait Ranker: Sync {
+    /// The distances from `q` to rows `first..first + out.len()`.
+    fn block(&self, q: &[f32], first: usize, out: &mut [f32]);
+    /// The distances from `q` to the rows `slots`.
+    fn at(&self, q: &[f32], slots: &[u64], out: &mut [f32]);
+}
+
+/// The scan's own kernel over its f32 rows.
+struct Exact<'a>(&'a Scan<'a>);
+
+impl Ranker for Exact<'_> {
+    fn block(&self, q: &[f32], first: usize, out: &mut [f32]) {
+        let Scan {
+            kernel, rows, dim, ..
+        } = *self.0;
+        kernel.distances(q, &rows[first * dim..(first + out.len()) * dim], out);
+    }
+
+    fn at(&self, q: &[f32], slots: &[u64], out: &mut [f32]) {
+        self.0.kernel.distances_at(q, self.0.rows, slots, out);
+    }
+}
+
 /// The `k` nearest live rows to each of the `queries` (back to back), nearest first.
 pub(crate) fn exact_search(
     scan: &Scan<'_>,
@@ -62,6 +91,40 @@ pub(crate) fn exact_search(
     candidates: Candidates<'_>,
 ) -> Vec<Vec<Hit>> {
     exact_search_inline_up_to(scan, queries, k, candidates, INLINE_FLOATS)
+}
+
+/// The `k` nearest live rows to each of the `queries`, nearest first with the kernel's exact
+/// distances: the candidates ranked by `ranker` (a stand-in for the rows that is cheaper to
+/// read), the `keep` best of them per query then ranked by the kernel. It finds what
+/// [`exact_search`] finds when the stand-in ranks every true hit among its `keep` best; with
+/// `keep` at least the candidate count it is [`exact_search`].
+pub(crate) fn shortlist_search(
+    scan: &Scan<'_>,
+    ranker: &dyn Ranker,
+    queries: &[f32],
+    k: usize,
+    keep: usize,
+    candidates: Candidates<'_>,
+) -> Vec<Vec<Hit>> {
+    let shortlists = scan_with(
+        scan,
+        ranker,
+        queries,
+        keep.max(k),
+        candidates,
+        INLINE_FLOATS,
+    );
+    queries
+        .chunks_exact(scan.dim)
+        .zip(shortlists)
+        .map(|(q, short)| {
+            let mut slots: Vec<u64> = short.iter().map(|h| h.slot).collect();
+            slots.sort_unstable();
+            let exact = Exact(scan);
+            let mut hits = scan_with(scan, &exact, q, k, Candidates::Slots(&slots), usize::MAX);
+            hits.pop().unwrap_or_default()
+        })
+        .collect()
 }
 
 /// [`exact_search`], scanning on the calling thread when it compares at most `inline_floats`
@@ -73,8 +136,21 @@ fn exact_search_inline_up_to(
     candidates: Candidates<'_>,
     inline_floats: usize,
 ) -> Vec<Vec<Hit>> {
+    scan_with(scan, &Exact(scan), queries, k, candidates, inline_floats)
+}
+
+/// The `k` nearest by `ranker`'s distances, on the calling thread when the scan compares at
+/// most `inline_floats` floats.
+fn scan_with(
+    scan: &Scan<'_>,
+    ranker: &dyn Ranker,
+    queries: &[f32],
+    k: usize,
+    candidates: Candidates<'_>,
+    inline_floats: usize,
+) -> Vec<Vec<Hit>> {
     let Scan {
-        kernel,
+        kernel: _,
         rows,
         dim,
         ords,
@@ -98,10 +174,9 @@ fn exact_search_inline_up_to(
                 let mut first = start;
                 while first < end {
                     let last = (first + block_rows).min(end);
-                    let block = &rows[first * dim..last * dim];
                     let out = &mut dist[..last - first];
                     for (q, heap) in queries.chunks_exact(dim).zip(heaps.iter_mut()) {
-                        kernel.distances(q, block, out);
+                        ranker.block(q, first, out);
                         offer(heap, out, (first as u64).., ords, dead);
                     }
                     first = last;
@@ -124,7 +199,7 @@ fn exact_search_inline_up_to(
                 for group in chunk.chunks(block_rows) {
                     let out = &mut dist[..group.len()];
                     for (q, heap) in queries.chunks_exact(dim).zip(heaps.iter_mut()) {
-                        kernel.distances_at(q, rows, group, out);
+                        ranker.at(q, group, out);
                         offer(heap, out, group.iter().copied(), ords, dead);
                     }
                 }
@@ -204,6 +279,23 @@ mod tests {
         all
     }
 
+    /// A stand-in ranking that disagrees with the kernel: the exact distance plus a
+    /// per-slot offset, so its order is not the kernel's.
+    struct Skewed<'a>(&'a Scan<'a>);
+
+    impl Ranker for Skewed<'_> {
+        fn block(&self, q: &[f32], first: usize, out: &mut [f32]) {
+            let slots: Vec<u64> = (first as u64..(first + out.len()) as u64).collect();
+            self.at(q, &slots, out);
+        }
+        fn at(&self, q: &[f32], slots: &[u64], out: &mut [f32]) {
+            Exact(self.0).at(q, slots, out);
+            for (d, &s) in out.iter_mut().zip(slots) {
+                *d += ((s * 2_654_435_761) % 17) as f32;
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -250,6 +342,12 @@ mod tests {
                 let parallel = exact_search_inline_up_to(&scan, &queries, k, candidates, 0);
                 prop_assert_eq!(&inline, &want, "inline, {:?}", candidates);
                 prop_assert_eq!(&parallel, &want, "parallel, {:?}", candidates);
+                // Ranked by the kernel itself, a shortlist of k already holds the answer; by a
+                // ranking that disagrees, one of every candidate still does.
+                let own = shortlist_search(&scan, &Exact(&scan), &queries, k, k, candidates);
+                prop_assert_eq!(&own, &want, "shortlist by the kernel, {:?}", candidates);
+                let skewed = shortlist_search(&scan, &Skewed(&scan), &queries, k, slots.len(), candidates);
+                prop_assert_eq!(&skewed, &want, "shortlist of all by a skewed ranking, {:?}", candidates);
             }
         }
     }

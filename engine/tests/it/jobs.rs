@@ -163,3 +163,45 @@ fn a_second_handle_picks_up_the_graph_another_saved_instead_of_linking_it() {
     assert_eq!(mnemodb::testing::index_slots_linked_here(&cb), 0);
     assert_eq!(nearest(&cb, &more[DIM * 2_999..]), "r7999");
 }
+
+/// `catch_up_index` (Python's `wait_for_index`) called while the background build runs, round
+/// after round: the wait is taken on the caller's thread. It used to be sent to a scheduler
+/// thread, where rayon may run it on the builder's own thread while the builder waits for a
+/// piece of its parallel step; both then waited forever (the peers run hung so, once the
+/// scheduler had a thread per core). A hang fails the round at its deadline.
+#[test]
+fn waiting_for_the_index_during_a_background_build_never_hangs() {
+    for round in 0..6u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let c = db.create_collection("wait", Space::L2, None).unwrap();
+        // Two adds: the first starts the background build, the second lands during it.
+        fill(&c, 4_500, 10 + round);
+        let mut rng = Rng::new(100 + round);
+        let more: Vec<f32> = (0..4_500 * DIM)
+            .map(|_| rng.below(1000) as f32 / 1000.0)
+            .collect();
+        let ids: Vec<String> = (0..4_500).map(|i| format!("m{i}")).collect();
+        c.add(AddBatch {
+            ids: &ids,
+            embeddings: Vectors::new(&more, DIM),
+            ..AddBatch::default()
+        })
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = c.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(waiter.catch_up_index().map(|()| waiter.index_coverage()));
+        });
+        let cov = rx
+            .recv_timeout(Duration::from_secs(300))
+            .unwrap_or_else(|_| panic!("round {round}: catch_up_index did not return"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((cov.slots, cov.linked), (9_000, 9_000), "round {round}");
+        assert!(
+            db.close(Duration::from_secs(300)),
+            "round {round}: jobs ended"
+        );
+    }
+}

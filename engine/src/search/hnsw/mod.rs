@@ -14,11 +14,13 @@
 //!   and allow-lists.
 //! * `file.rs`: the on-disk format.
 //! * `walk_copy.rs`: the 8-bit copy of the rows (never saved).
+//! * `coded_scan.rs`: ranking rows by that copy alone, for the scan of the unlinked tail.
 //!
 //! Tombstones are not the graph's business: a deleted record's slot stays in the graph (it is
 //! still a useful waypoint) and the query path drops it through the `ords` table, exactly as
 //! the exact scan does.
 
+mod coded_scan;
 mod file;
 mod graph;
 mod links;
@@ -64,7 +66,7 @@ pub(crate) struct Rows<'a> {
 pub(crate) struct CodedRows<'a> {
     codes: &'a [u8],
     lo_step: &'a [[f32; 2]],
-    /// `|row|^2` per row, for l2 only.
+    /// `|row|^2` per row, for l2 and cosine.
     sq_norms: &'a [f32],
 }
 

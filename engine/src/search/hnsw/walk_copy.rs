@@ -3,11 +3,12 @@
 //!
 //! The copy is derived from the vector segment and never saved: an open maps the graph at
 //! once and answers with the f32 rows until a background task has encoded the copy
-//! (`collection/index.rs`), so a reopen stays a map. It costs `dim + 8` bytes per row (`+ 4`
-//! more for l2), 39 MB for 100k rows of 384 floats.
+//! (`collection/index.rs`), so a reopen stays a map. It costs `dim + 12` bytes per row (`dim + 8`
+//! for ip), 39 MB for 100k rows of 384 floats.
 //!
 //! The walk ranks with it; the beam is re-ranked, and the hits' distances computed, from the
-//! f32 rows.
+//! f32 rows. The scan of the rows a build has not linked yet ranks with it too
+//! (`coded_scan.rs`), which is why it is encoded for every row before linking starts.
 
 use rayon::prelude::*;
 
@@ -24,9 +25,14 @@ pub(crate) struct WalkCopy {
     codes: Vec<u8>,
     /// Per row: its minimum and its range / 255 (value `i` is about `lo + step * code_i`).
     lo_step: Vec<[f32; 2]>,
-    /// `|row|^2` per row for l2, which is computed as `|q|^2 + |row|^2 - 2 q.row`; empty
-    /// otherwise.
+    /// `|row|^2` per row for l2 (computed as `|q|^2 + |row|^2 - 2 q.row`) and cosine (the
+    /// norm of a row the graph has not linked, whose norm it does not cache); empty for ip.
     sq_norms: Vec<f32>,
+}
+
+/// Whether rows of `space` keep their squared norms in the copy.
+fn needs_norms(space: Space) -> bool {
+    space != Space::Ip
 }
 
 impl WalkCopy {
@@ -49,7 +55,7 @@ impl WalkCopy {
                 [lo, step]
             })
             .collect();
-        if space == Space::L2 {
+        if needs_norms(space) {
             copy.sq_norms = rows.par_chunks_exact(dim).map(super::sq_norm).collect();
         }
         copy
@@ -66,7 +72,7 @@ impl WalkCopy {
         let more = rows.saturating_sub(self.len());
         self.codes.reserve(more * dim);
         self.lo_step.reserve(more);
-        if space == Space::L2 {
+        if needs_norms(space) {
             self.sq_norms.reserve(more);
         }
     }
