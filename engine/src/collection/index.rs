@@ -34,7 +34,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use super::plan::{IndexFigures, Plan};
 use super::{Collection, CollectionShared, DEAD, LiveSlots};
@@ -282,20 +282,9 @@ impl CollectionShared {
             return Ok(true);
         }
         let index = &self.index;
-        // Never wait on a thread of a rayon pool (the scheduler's): while a builder's parallel
-        // step waits for its pieces, rayon has the waiting thread run other queued work, so
-        // a thread blocked here may be the builder itself, or hold a piece it waits for, and
-        // both would wait forever (`wait_for_index` hung the peers run this way once the
-        // pool had two threads). Waiting callers are foreground threads.
-        let wait = wait && rayon::current_thread_index().is_none();
-        let _building = if wait {
-            index.building.lock().unwrap_or_else(|p| p.into_inner())
-        } else {
-            match index.building.try_lock() {
-                Ok(guard) => guard,
-                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => return Ok(false),
-            }
+        let wait = wait && may_block_here();
+        let Some(_building) = self.lock_building(wait) else {
+            return Ok(false);
         };
         self.open_locked(row);
         let Some(_build_lock) = self.build_lock(wait) else {
@@ -567,21 +556,29 @@ impl CollectionShared {
     /// Saves whatever the file lacks (at close, and when the last handle in the process goes
     /// away).
     pub(crate) fn flush_index(&self) {
-        // On a pool thread, not waiting for a builder (see `catch_up`): a build saves what it
-        // linked when it ends.
-        let _building = if rayon::current_thread_index().is_none() {
-            self.index
-                .building
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-        } else {
-            match self.index.building.try_lock() {
-                Ok(guard) => guard,
-                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => return,
-            }
-        };
-        self.save_index();
+        // On a pool thread, not waiting for a builder: a build saves what it linked when it
+        // ends.
+        if let Some(_building) = self.lock_building(may_block_here()) {
+            self.save_index();
+        }
+    }
+
+    /// The one-builder lock: waited for when `wait`, else `None` while another thread holds
+    /// it (a poisoned lock is taken: the graph state it guards is checked on every load).
+    fn lock_building(&self, wait: bool) -> Option<MutexGuard<'_, ()>> {
+        if wait {
+            return Some(
+                self.index
+                    .building
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()),
+            );
+        }
+        match self.index.building.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// This process's graph of `row`'s generation as a query sees it (none below `min_slots`
@@ -685,6 +682,16 @@ impl CollectionShared {
             per_query
         })
     }
+}
+
+/// Whether this thread may block on the builder's lock: not a thread of a rayon pool (the
+/// scheduler's). While a builder's parallel step waits for its pieces, rayon has the waiting
+/// thread run other queued work, so a pool thread blocked on the lock may be the builder
+/// itself, or hold a piece it waits for, and both would wait forever (`wait_for_index` hung
+/// the peers run this way once the pool had two threads). Waiting callers are foreground
+/// threads.
+fn may_block_here() -> bool {
+    rayon::current_thread_index().is_none()
 }
 
 /// Unlinked rows from which a query ranks the tail by the graph's 8-bit copy rather than the

@@ -12,11 +12,16 @@ use crate::support::Rng;
 const DIM: usize = 8;
 
 fn fill(c: &Collection, n: usize, seed: u64) -> Vec<f32> {
+    fill_as(c, "r", n, seed)
+}
+
+/// Adds `n` random records with ids `{prefix}0`, `{prefix}1`, ...; returns their vectors.
+fn fill_as(c: &Collection, prefix: &str, n: usize, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(seed);
     let data: Vec<f32> = (0..n * DIM)
         .map(|_| rng.below(1 << 24) as f32 / (1u32 << 24) as f32 - 0.5)
         .collect();
-    let ids: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+    let ids: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
     c.add(AddBatch {
         ids: &ids,
         embeddings: Vectors::new(&data, DIM),
@@ -177,17 +182,7 @@ fn waiting_for_the_index_during_a_background_build_never_hangs() {
         let c = db.create_collection("wait", Space::L2, None).unwrap();
         // Two adds: the first starts the background build, the second lands during it.
         fill(&c, 4_500, 10 + round);
-        let mut rng = Rng::new(100 + round);
-        let more: Vec<f32> = (0..4_500 * DIM)
-            .map(|_| rng.below(1000) as f32 / 1000.0)
-            .collect();
-        let ids: Vec<String> = (0..4_500).map(|i| format!("m{i}")).collect();
-        c.add(AddBatch {
-            ids: &ids,
-            embeddings: Vectors::new(&more, DIM),
-            ..AddBatch::default()
-        })
-        .unwrap();
+        fill_as(&c, "m", 4_500, 100 + round);
         let (tx, rx) = std::sync::mpsc::channel();
         let waiter = c.clone();
         std::thread::spawn(move || {

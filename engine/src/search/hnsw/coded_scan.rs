@@ -37,28 +37,14 @@ impl Hnsw {
 }
 
 impl CodedRanker<'_> {
-    /// The distance from `q` to row `slot` by the copy and its norms alone (the walk's
-    /// [`Rows::distance_to`] takes a cosine row's norm from the graph's cache, which covers
-    /// linked rows only).
+    /// The distance from `q` to row `slot` by the copy and its norms alone (the walk takes a
+    /// cosine row's norm from the graph's cache, which covers linked rows only).
     #[inline]
     fn distance(&self, q: Point<'_>, slot: usize) -> f32 {
-        let (c, dim) = (&self.coded, self.rows.dim);
-        let [lo, step] = c.lo_step[slot];
-        let dot = lo * q.sum
-            + step
-                * self
-                    .rows
-                    .kernel
-                    .dot_codes(q.v, &c.codes[slot * dim..(slot + 1) * dim]);
-        match self.rows.kernel.space() {
-            Space::Cosine => {
-                let sq = c.sq_norms[slot];
-                let inv = if sq > 0.0 { 1.0 / sq.sqrt() } else { 0.0 };
-                1.0 - dot * q.inv_norm * inv
-            }
-            Space::Ip => 1.0 - dot,
-            Space::L2 => (q.sq_norm + c.sq_norms[slot] - 2.0 * dot).max(0.0),
-        }
+        self.rows.coded_distance(&self.coded, q, slot as u32, || {
+            let sq = self.coded.sq_norms[slot];
+            if sq > 0.0 { 1.0 / sq.sqrt() } else { 0.0 }
+        })
     }
 }
 

@@ -225,6 +225,20 @@ impl<'a> Rows<'a> {
         let Some(c) = self.coded else {
             return self.distance(a, self.point(slot));
         };
+        self.coded_distance(&c, a, slot, || self.inv_norm_of(slot, self.row(slot)))
+    }
+
+    /// [`distance_to`](Rows::distance_to) through the copy `c`, with a cosine row's inverse
+    /// norm from `row_inv_norm` (the walk's cache or the f32 row; the scan of unlinked rows
+    /// takes it from the copy, `coded_scan.rs`).
+    #[inline]
+    fn coded_distance(
+        &self,
+        c: &CodedRows<'_>,
+        a: Point<'_>,
+        slot: u32,
+        row_inv_norm: impl FnOnce() -> f32,
+    ) -> f32 {
         let s = slot as usize;
         let [lo, step] = c.lo_step[s];
         let dot = lo * a.sum
@@ -233,7 +247,7 @@ impl<'a> Rows<'a> {
                     .kernel
                     .dot_codes(a.v, &c.codes[s * self.dim..(s + 1) * self.dim]);
         match self.kernel.space() {
-            Space::Cosine => 1.0 - dot * a.inv_norm * self.inv_norm_of(slot, self.row(slot)),
+            Space::Cosine => 1.0 - dot * a.inv_norm * row_inv_norm(),
             Space::Ip => 1.0 - dot,
             Space::L2 => (a.sq_norm + c.sq_norms[s] - 2.0 * dot).max(0.0),
         }
