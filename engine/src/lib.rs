@@ -164,6 +164,12 @@ pub mod testing {
         collection.index_slots_linked_here()
     }
 
+    /// Times `collection`'s live-slots table was loaded in this process (from SQLite or its
+    /// checkpoint file); writes through this process patch it instead.
+    pub fn live_slots_loads(collection: &crate::Collection) -> u64 {
+        collection.live_slots_loads()
+    }
+
     /// Whether `collection`'s live-slots table in this process was last loaded from its
     /// checkpoint file (`live.<generation>.bin`) rather than from SQLite.
     pub fn live_slots_from_checkpoint(collection: &crate::Collection) -> bool {

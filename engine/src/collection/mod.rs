@@ -188,6 +188,8 @@ pub(crate) struct CollectionShared {
     pub(crate) auto_compaction: std::sync::atomic::AtomicBool,
     /// Blocks of vector rows whose checksums this process verified.
     pub(crate) verified: verify::Verified,
+    /// Times `live` was loaded (from SQLite or its checkpoint file), for tests.
+    pub(crate) live_loads: std::sync::atomic::AtomicU64,
 }
 
 impl CollectionShared {
@@ -208,6 +210,7 @@ impl CollectionShared {
             compacting: Default::default(),
             auto_compaction: Default::default(),
             verified: Default::default(),
+            live_loads: Default::default(),
         })
     }
 }
@@ -398,6 +401,13 @@ impl Collection {
             self.shared.filter_index.loads(),
             self.shared.filter_index.bytes(),
         )
+    }
+
+    /// Times this process loaded the live-slots table (from SQLite or its checkpoint file).
+    pub(crate) fn live_slots_loads(&self) -> u64 {
+        self.shared
+            .live_loads
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether this process's live-slots table was last loaded from the checkpoint file

@@ -4,6 +4,7 @@
 //! and this process's graph, asks `plan.rs` how to answer, and runs that plan here (walks in
 //! `index.rs`).
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLockWriteGuard};
 
 use rusqlite::Transaction;
@@ -15,7 +16,7 @@ use super::{Collection, DEAD, LiveSlots, SearchOptions, filter_cache};
 use crate::error::{Error, Result};
 use crate::filter::{Filter, Validation, parse_filter};
 use crate::meta::{self, CollectionRow, RecordRow};
-use crate::search::{Candidates, Hit, Scan, exact_search};
+use crate::search::{Candidates, Hit, Scan, Threads, exact_search};
 use crate::types::{Embeddings, GetRequest, GetResult, Include, Metadata, QueryHits, QueryRequest};
 use crate::validate;
 
@@ -389,12 +390,23 @@ impl Collection {
         let dim = req.dim;
         let n_queries = req.embeddings.len() / dim;
         let candidates = candidates.as_deref().map(Vec::as_slice);
+        // One query's scan stays on this thread while background work takes the cores; a
+        // batch's is worth handing to the pool.
+        let threads = if n_queries == 1 && self.db.scheduler.busy() {
+            Threads::Caller
+        } else {
+            Threads::Pool
+        };
         match (plan.strategy, index.graph()) {
             (Strategy::Empty, _) => Ok(vec![Vec::new(); n_queries]),
-            (Strategy::Walk | Strategy::WalkAllowList, Some(graph)) => {
-                self.shared
-                    .walk(graph, row, live, (req.embeddings, dim), &plan, candidates)
-            }
+            (Strategy::Walk | Strategy::WalkAllowList, Some(graph)) => self.shared.walk(
+                graph,
+                row,
+                live,
+                (req.embeddings, dim),
+                (&plan, candidates),
+                threads,
+            ),
             // The scans (a plan walks only a graph `index` holds; were it gone, a scan would
             // still be the exact answer).
             _ => {
@@ -422,7 +434,7 @@ impl Collection {
                             dead: DEAD,
                             live: None,
                         };
-                        exact_search(&scan, req.embeddings, req.n_results, candidates)
+                        exact_search(&scan, req.embeddings, req.n_results, candidates, threads)
                     })
             }
         }
@@ -536,6 +548,7 @@ impl Collection {
                     self.shared.live.write().unwrap_or_else(|p| p.into_inner());
                 if live.seq != Some(row.seq) {
                     live.reload(tx, &row, self.shared.segment.dir())?;
+                    self.shared.live_loads.fetch_add(1, Relaxed);
                 }
                 let live = RwLockWriteGuard::downgrade(live);
                 f(tx, &row, &live)

@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use rusqlite::Transaction;
 
-use super::Collection;
 use super::filter_cache::Change as FilterChange;
 use super::filter_index::{Changes as IndexChanges, Put as IndexPut};
+use super::{Collection, LiveSlots};
 use crate::error::{Error, ErrorKind, Op, Result};
 use crate::meta::{self, CollectionRow, RecordRow};
 use crate::store::checksum;
@@ -504,6 +504,16 @@ impl Collection {
                 !delta.born.is_empty() || !delta.died.is_empty() || delta.renumbered;
             self.shared.filter_cache.advance(before, after.seq, &change);
             let mut live = self.shared.live.write().unwrap_or_else(|p| p.into_inner());
+            if live.seq.is_none() && before_slots == 0 && !delta.renumbered {
+                // Before this write the collection had no slot, so no record: its table at
+                // `before` is empty, and the first read after a bulk load need not read every
+                // record back from SQLite (25 ms per 100k).
+                *live = LiveSlots {
+                    seq: Some(before),
+                    generation: Some(after.generation),
+                    ..LiveSlots::default()
+                };
+            }
             if live.seq == Some(before) && !delta.renumbered {
                 live.apply(after.slot_count, &delta.died, &delta.born);
                 live.seq = Some(after.seq);

@@ -33,7 +33,7 @@ mod priority;
 mod tests;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -334,6 +334,9 @@ pub(crate) struct Scheduler {
     next_id: AtomicU64,
     /// Set by [`Scheduler::close`]: jobs submitted from then on are cancelled at once.
     closed: AtomicBool,
+    /// Jobs running now (a job run inline within another counts too), for
+    /// [`Scheduler::busy`].
+    running: Arc<AtomicUsize>,
 }
 
 impl Default for Scheduler {
@@ -352,6 +355,7 @@ impl Scheduler {
             jobs: Mutex::default(),
             next_id: AtomicU64::new(1),
             closed: AtomicBool::new(false),
+            running: Arc::default(),
         }
     }
 
@@ -408,8 +412,11 @@ impl Scheduler {
         let handle = Job {
             shared: Arc::clone(&job),
         };
+        let running = Arc::clone(&self.running);
         match self.pool() {
-            Some(pool) if !self.closed.load(SeqCst) => pool.spawn(move || job.run(work)),
+            Some(pool) if !self.closed.load(SeqCst) => {
+                pool.spawn(move || Running::counted(&running, || job.run(work)));
+            }
             _ => job.set(JobState::Cancelled, None),
         }
         handle
@@ -434,11 +441,12 @@ impl Scheduler {
             return handle;
         }
         let runner = Arc::clone(&job);
+        let running = Arc::clone(&self.running);
         let spawned = std::thread::Builder::new()
             .name(format!("mnemodb-{}", kind.as_str()))
             .spawn(move || {
                 priority::lower_this_threads_priority();
-                runner.run(work)
+                Running::counted(&running, || runner.run(work));
             });
         if spawned.is_err() {
             job.set(JobState::Cancelled, None);
@@ -455,8 +463,14 @@ impl Scheduler {
         work: impl FnOnce(&JobCtx<'_>) -> crate::Result<()> + Send,
     ) -> Job {
         let job = self.register(kind, collection);
-        self.install(|| job.run(work));
+        self.install(|| Running::counted(&self.running, || job.run(work)));
         Job { shared: job }
+    }
+
+    /// Whether a job is running now: its threads are taking the cores, so a query's scan
+    /// stays on the query's own thread ([`crate::search::Threads::Caller`]).
+    pub(crate) fn busy(&self) -> bool {
+        self.running.load(SeqCst) > 0
     }
 
     /// Runs `f` inside the scheduler's pool, so its parallel work stays off the queries'
@@ -529,5 +543,22 @@ impl Scheduler {
     /// Whether [`close`](Self::close) was called.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(SeqCst)
+    }
+}
+
+/// Counts a job in [`Scheduler::running`] while it runs (uncounted however it ends).
+struct Running<'a>(&'a AtomicUsize);
+
+impl Running<'_> {
+    fn counted<R>(running: &AtomicUsize, f: impl FnOnce() -> R) -> R {
+        running.fetch_add(1, SeqCst);
+        let _uncount = Running(running);
+        f()
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, SeqCst);
     }
 }

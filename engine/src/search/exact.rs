@@ -59,6 +59,27 @@ pub(crate) struct Scan<'a> {
 /// hand-off: the unlinked tail of a building index is at most a few build steps long.
 const INLINE_FLOATS: usize = 2 * 1024 * 1024;
 
+/// Which threads a scan runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Threads {
+    /// Rayon's pool for a scan of more than [`INLINE_FLOATS`] floats, the calling thread below.
+    Pool,
+    /// The calling thread only: the cores are taken by background work, whose threads the
+    /// pool's would wait behind (a running thread is not preempted by one waking up before
+    /// its slice ends), so handing off costs more than the scan saves.
+    Caller,
+}
+
+impl Threads {
+    /// The most floats a scan compares on the calling thread.
+    fn inline_floats(self) -> usize {
+        match self {
+            Threads::Pool => INLINE_FLOATS,
+            Threads::Caller => usize::MAX,
+        }
+    }
+}
+
 /// Where a scan's distances come from.
 pub(crate) trait Ranker: Sync {
     /// The distances from `q` to rows `first..first + out.len()`.
@@ -83,14 +104,16 @@ impl Ranker for Exact<'_> {
     }
 }
 
-/// The `k` nearest live rows to each of the `queries` (back to back), nearest first.
+/// The `k` nearest live rows to each of the `queries` (back to back), nearest first, on
+/// `threads`.
 pub(crate) fn exact_search(
     scan: &Scan<'_>,
     queries: &[f32],
     k: usize,
     candidates: Candidates<'_>,
+    threads: Threads,
 ) -> Vec<Vec<Hit>> {
-    exact_search_inline_up_to(scan, queries, k, candidates, INLINE_FLOATS)
+    exact_search_inline_up_to(scan, queries, k, candidates, threads.inline_floats())
 }
 
 /// The `k` nearest live rows to each of the `queries`, nearest first with the kernel's exact
@@ -101,10 +124,10 @@ pub(crate) fn exact_search(
 pub(crate) fn shortlist_search(
     scan: &Scan<'_>,
     ranker: &dyn Ranker,
-    queries: &[f32],
-    k: usize,
+    (queries, k): (&[f32], usize),
     keep: usize,
     candidates: Candidates<'_>,
+    threads: Threads,
 ) -> Vec<Vec<Hit>> {
     let shortlists = scan_with(
         scan,
@@ -112,7 +135,7 @@ pub(crate) fn shortlist_search(
         queries,
         keep.max(k),
         candidates,
-        INLINE_FLOATS,
+        threads.inline_floats(),
     );
     queries
         .chunks_exact(scan.dim)
@@ -344,10 +367,14 @@ mod tests {
                 prop_assert_eq!(&parallel, &want, "parallel, {:?}", candidates);
                 // Ranked by the kernel itself, a shortlist of k already holds the answer; by a
                 // ranking that disagrees, one of every candidate still does.
-                let own = shortlist_search(&scan, &Exact(&scan), &queries, k, k, candidates);
-                prop_assert_eq!(&own, &want, "shortlist by the kernel, {:?}", candidates);
-                let skewed = shortlist_search(&scan, &Skewed(&scan), &queries, k, slots.len(), candidates);
-                prop_assert_eq!(&skewed, &want, "shortlist of all by a skewed ranking, {:?}", candidates);
+                for threads in [Threads::Pool, Threads::Caller] {
+                    let own = shortlist_search(&scan, &Exact(&scan), (&queries, k), k, candidates, threads);
+                    prop_assert_eq!(&own, &want, "shortlist by the kernel, {:?} {:?}", candidates, threads);
+                    let skewed = shortlist_search(&scan, &Skewed(&scan), (&queries, k), slots.len(), candidates, threads);
+                    prop_assert_eq!(&skewed, &want, "shortlist of all by a skewed ranking, {:?} {:?}", candidates, threads);
+                    let on = exact_search(&scan, &queries, k, candidates, threads);
+                    prop_assert_eq!(&on, &want, "exact on {:?}, {:?}", threads, candidates);
+                }
             }
         }
     }

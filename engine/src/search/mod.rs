@@ -4,6 +4,6 @@ mod exact;
 mod hnsw;
 mod topk;
 
-pub(crate) use exact::{Candidates, Scan, exact_search, shortlist_search};
+pub(crate) use exact::{Candidates, Scan, Threads, exact_search, shortlist_search};
 pub(crate) use hnsw::{Hnsw, HnswParams, Rows as HnswRows, WalkCopy, inv_norm};
 pub(crate) use topk::Hit;

@@ -10,7 +10,7 @@ use super::graph::splitmix64;
 use super::{Hnsw, HnswParams, Rows};
 use crate::distance::{Kernel, Space};
 use crate::error::Error;
-use crate::search::{Candidates, Hit, Scan, exact_search, shortlist_search};
+use crate::search::{Candidates, Hit, Scan, Threads, exact_search, shortlist_search};
 
 const DEAD: u64 = u64::MAX;
 const NOISE: f32 = 1.0;
@@ -121,7 +121,7 @@ fn recall_at_10_on_mixture_at_defaults() {
     let built = t.elapsed();
     let ords: Vec<u64> = (0..N as u64).collect();
     let s = scan(Space::L2, &data, DIM, &ords);
-    let exact = exact_search(&s, &queries, 10, Candidates::All);
+    let exact = exact_search(&s, &queries, 10, Candidates::All, Threads::Pool);
     let approx: Vec<Vec<Hit>> = queries
         .chunks_exact(DIM)
         .map(|q| g.search(&s, q, 10, None, None, None))
@@ -161,7 +161,7 @@ fn the_coded_walk_and_the_f32_walk_both_match_the_exact_path() {
         let mut g = build(space, &data, DIM, HnswParams::default());
         assert_eq!(g.walk.len(), n, "a build encodes what it links");
         let s = scan(space, &data, DIM, &ords);
-        let exact = exact_search(&s, &queries, 10, Candidates::All);
+        let exact = exact_search(&s, &queries, 10, Candidates::All, Threads::Pool);
         let check = |g: &Hnsw, what: &str| {
             let approx: Vec<Vec<Hit>> = queries
                 .chunks_exact(DIM)
@@ -201,13 +201,14 @@ fn the_coded_tail_scan_matches_the_exact_scan() {
             ("tail", Candidates::Tail(1_000), n - 1_000),
             ("allow-list", Candidates::Slots(&picked), picked.len()),
         ] {
-            let exact = exact_search(&s, &queries, 10, cands);
-            let coded = shortlist_search(&s, &ranker, &queries, 10, 40, cands);
+            let exact = exact_search(&s, &queries, 10, cands, Threads::Pool);
+            let coded = shortlist_search(&s, &ranker, (&queries, 10), 40, cands, Threads::Pool);
             let r = recall(&coded, &exact);
             println!("{space:?}, {what}: recall@10 {r:.4}");
             assert!(r >= 0.98, "{space:?}, {what}: recall@10 {r}");
             assert_same_hits_as_exact(&coded, &exact, &format!("{space:?}, {what}"));
-            let whole = shortlist_search(&s, &ranker, &queries, 10, count, cands);
+            let whole =
+                shortlist_search(&s, &ranker, (&queries, 10), count, cands, Threads::Caller);
             assert_eq!(
                 whole, exact,
                 "{space:?}, {what}: a shortlist of every candidate"
@@ -238,7 +239,7 @@ fn tombstones_are_traversed_never_returned() {
         })
         .collect();
     let s = scan(Space::Cosine, &data, dim, &ords);
-    let exact = exact_search(&s, &queries, 10, Candidates::All);
+    let exact = exact_search(&s, &queries, 10, Candidates::All, Threads::Pool);
     let approx: Vec<Vec<Hit>> = queries
         .chunks_exact(dim)
         .map(|q| g.search(&s, q, 10, None, None, None))
@@ -273,7 +274,7 @@ fn allow_list_of_ten_percent_keeps_recall() {
         .filter(|&x| allowed(x))
         .map(u64::from)
         .collect();
-    let exact = exact_search(&s, &queries, 10, Candidates::Slots(&list));
+    let exact = exact_search(&s, &queries, 10, Candidates::Slots(&list), Threads::Pool);
     let approx: Vec<Vec<Hit>> = queries
         .chunks_exact(dim)
         .map(|q| g.search(&s, q, 10, None, Some(&allowed), None))
@@ -315,7 +316,7 @@ fn incremental_batches_and_small_graphs() {
     assert!(g.insert(rows, n as u32 + 1).is_err());
     assert_eq!(g.len(), n);
     let queries = mixture(100, dim, 10, 8);
-    let exact = exact_search(&s, &queries, 10, Candidates::All);
+    let exact = exact_search(&s, &queries, 10, Candidates::All, Threads::Pool);
     let approx: Vec<Vec<Hit>> = queries
         .chunks_exact(dim)
         .map(|q| g.search(&s, q, 10, None, None, None))
@@ -427,7 +428,7 @@ fn save_then_load_gives_identical_results() {
     assert_eq!(grown.levels, g.levels, "levels depend on (seed, slot) only");
     let all: Vec<u64> = (0..n as u64).collect();
     let s = scan(Space::Ip, &data, dim, &all);
-    let exact = exact_search(&s, &queries, 10, Candidates::All);
+    let exact = exact_search(&s, &queries, 10, Candidates::All, Threads::Pool);
     let approx: Vec<Vec<Hit>> = queries
         .chunks_exact(dim)
         .map(|q| grown.search(&s, q, 10, None, None, None))
