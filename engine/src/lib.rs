@@ -164,6 +164,23 @@ pub mod testing {
         collection.index_slots_linked_here()
     }
 
+    /// Stops `db` from starting background jobs (as `close` does) while its handles stay
+    /// usable, so a test can run a pass itself.
+    pub fn stop_background_jobs(db: &crate::Database) {
+        db.inner().shared.scheduler.close(std::time::Instant::now());
+    }
+
+    /// Runs one index pass of `collection` on this thread as if it had begun when only
+    /// `began` slots were committed, told that rows up to `committed` came in meanwhile;
+    /// returns the slots linked and the rows of the graph's 8-bit walk copy.
+    pub fn catch_up_as_if(
+        collection: &crate::Collection,
+        began: u64,
+        committed: u64,
+    ) -> crate::Result<(u64, usize)> {
+        collection.catch_up_as_if(began, committed)
+    }
+
     /// Times `collection`'s live-slots table was loaded in this process (from SQLite or its
     /// checkpoint file); writes through this process patch it instead.
     pub fn live_slots_loads(collection: &crate::Collection) -> u64 {

@@ -205,6 +205,26 @@ impl Collection {
         )
     }
 
+    /// Runs one pass as if it had begun when only `began` slots were committed and rows up to
+    /// `committed` came in while it linked, on this thread; returns the slots linked and the
+    /// rows of the walk copy (for tests).
+    pub(crate) fn catch_up_as_if(&self, began: u64, committed: u64) -> Result<(u64, usize)> {
+        let mut row = self.db.sidecar.read(|tx| self.row(tx))?;
+        let really = row.slot_count;
+        row.slot_count = began.min(really);
+        let committed = committed.min(really);
+        let ctx = JobCtx::detached();
+        self.shared.catch_up(
+            &row,
+            self.index_min_slots(),
+            true,
+            (&self.db.scheduler, &ctx),
+            &|| committed,
+        )?;
+        let st = read(&self.shared.index.state);
+        Ok((st.linked, st.graph.as_ref().map_or(0, |g| g.walk.len())))
+    }
+
     /// How much of the collection its index covers, in this process and in the saved file.
     pub fn index_coverage(&self) -> Result<crate::types::IndexCoverage> {
         let row = self.db.sidecar.read(|tx| self.row(tx))?;

@@ -426,3 +426,57 @@ fn the_live_slots_file_is_used_only_for_its_own_seq() {
     );
     assert!(!hits[0].0.contains(&"r3".to_string()));
 }
+
+/// A pass links the rows committed when it began, and before each step encodes the walk copy
+/// of rows committed since, so queries rank those by the copy until the next pass links them.
+/// Here the pass is told it began at 5,000 of 20,000 rows (and, for contrast, told of nothing
+/// more); every record is found either way.
+#[test]
+fn a_pass_encodes_the_copy_of_rows_committed_while_it_links() {
+    const DIM: usize = 8;
+    let n = 20_000;
+    let mut rng = Rng::new(23);
+    let rows: Vec<f32> = (0..n * DIM)
+        .map(|_| rng.below(1 << 20) as f32 / (1u32 << 20) as f32 - 0.5)
+        .collect();
+    let ids: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+    for told_of_more in [false, true] {
+        let db = Database::in_memory().unwrap();
+        // No background pass: the test runs the one pass itself.
+        mnemodb::testing::stop_background_jobs(&db);
+        let c = db.create_collection("pass", Space::L2, None).unwrap();
+        c.add(AddBatch {
+            ids: &ids,
+            embeddings: Vectors::new(&rows, DIM),
+            ..AddBatch::default()
+        })
+        .unwrap();
+        let committed = if told_of_more { n as u64 } else { 5_000 };
+        let (linked, copy) = mnemodb::testing::catch_up_as_if(&c, 5_000, committed).unwrap();
+        assert_eq!(
+            linked, 5_000,
+            "a pass links what was committed when it began"
+        );
+        assert_eq!(
+            copy as u64, committed,
+            "walk copy rows (told of more: {told_of_more})"
+        );
+        for slot in [4_999, 5_000, 12_345, n - 1] {
+            let q = &rows[slot * DIM..(slot + 1) * DIM];
+            let hits = c
+                .query(QueryRequest {
+                    embeddings: q,
+                    dim: DIM,
+                    n_results: 1,
+                    ids: None,
+                    include: Include::query_default(),
+                })
+                .unwrap();
+            assert_eq!(
+                hits[0].ids,
+                vec![format!("r{slot}")],
+                "told of more: {told_of_more}"
+            );
+        }
+    }
+}
