@@ -334,7 +334,7 @@ impl CollectionShared {
             return Ok(false);
         };
         self.adopt_saved(row);
-        let (from, to, walk_from) = {
+        let (from, to) = {
             let mut st = write(&index.state);
             let walk_done = st.graph.as_ref().is_some_and(|g| !g.walk_copy_lags());
             if st.linked >= row.slot_count && walk_done {
@@ -343,13 +343,12 @@ impl CollectionShared {
             if st.graph.is_none() {
                 st.graph = Some(Hnsw::new(row.config.hnsw.space, params(&row.config.hnsw))?);
             }
-            let walk_from = st.graph.as_ref().map_or(0, |g| g.walk.len() as u64);
-            (st.linked, row.slot_count.max(st.linked), walk_from)
+            (st.linked, row.slot_count.max(st.linked))
         };
         if from >= to {
             ctx.set_kind(JobKind::WalkCopyEncode);
         }
-        ctx.add_total(to.saturating_sub(walk_from) + (to - from));
+        ctx.add_total(to - from);
         scheduler.install(|| {
             // The walk's copy first, so the new nodes are linked through it too.
             if !self.encode_walk_copy(row, dim, to, ctx)? {
@@ -361,7 +360,7 @@ impl CollectionShared {
                 if ctx.cancelled() {
                     return Ok(());
                 }
-                if !self.encode_fresh_rows(row, dim, committed(), ctx)? {
+                if !self.encode_walk_copy(row, dim, committed(), ctx)? {
                     return Ok(());
                 }
                 let end = to.min(at + LINK_STEP);
@@ -487,11 +486,13 @@ impl CollectionShared {
         read(&self.index.state).linked_here
     }
 
-    /// Extends the graph's 8-bit copy of the rows to the first `to` slots: the new
-    /// rows of a build, or every row of a graph just loaded from its file (which walks the
+    /// Extends the graph's 8-bit copy of the rows to the first `to` slots (a no-op when it
+    /// covers them): the new rows of a build, rows committed while a pass links (encoded
+    /// between its steps), or every row of a graph just loaded from its file (which walks the
     /// f32 rows until this is done). Encoded in chunks outside the state lock, each appended
-    /// under it, so queries wait for a copy of memory, never for the encoding. The caller
-    /// holds `building`. Returns `false` when `ctx` was cancelled first.
+    /// under it, so queries wait for a copy of memory, never for the encoding; the rows are
+    /// added to `ctx`'s total as it learns of them. The caller holds `building`. Returns
+    /// `false` when `ctx` was cancelled first.
     fn encode_walk_copy(
         &self,
         row: &CollectionRow,
@@ -505,6 +506,7 @@ impl CollectionShared {
             Some(g) => g.walk.len() as u64,
             None => return Ok(true),
         };
+        ctx.add_total(to.saturating_sub(have));
         if have < to
             && let Some(g) = &mut write(&self.index.state).graph
         {
@@ -526,27 +528,6 @@ impl CollectionShared {
             have = end;
         }
         Ok(true)
-    }
-
-    /// Extends the walk copy to `committed` slots, when rows past it were committed since the
-    /// pass began (counted in `ctx`'s progress as they are encoded). Returns `false` when
-    /// `ctx` was cancelled.
-    fn encode_fresh_rows(
-        &self,
-        row: &CollectionRow,
-        dim: usize,
-        committed: u64,
-        ctx: &JobCtx<'_>,
-    ) -> Result<bool> {
-        let have = read(&self.index.state)
-            .graph
-            .as_ref()
-            .map_or(committed, |g| g.walk.len() as u64);
-        if committed <= have {
-            return Ok(true);
-        }
-        ctx.add_total(committed - have);
-        self.encode_walk_copy(row, dim, committed, ctx)
     }
 
     /// Makes the state about `row`'s generation, loading its saved graph the first time.

@@ -463,20 +463,8 @@ fn a_pass_encodes_the_copy_of_rows_committed_while_it_links() {
         );
         for slot in [4_999, 5_000, 12_345, n - 1] {
             let q = &rows[slot * DIM..(slot + 1) * DIM];
-            let hits = c
-                .query(QueryRequest {
-                    embeddings: q,
-                    dim: DIM,
-                    n_results: 1,
-                    ids: None,
-                    include: Include::query_default(),
-                })
-                .unwrap();
-            assert_eq!(
-                hits[0].ids,
-                vec![format!("r{slot}")],
-                "told of more: {told_of_more}"
-            );
+            let hit = &crate::support::nearest(&c, q, 1)[0];
+            assert_eq!(hit.0, format!("r{slot}"), "told of more: {told_of_more}");
         }
     }
 }
