@@ -323,9 +323,12 @@ pub struct CollectionInfo {
 /// Storage figures of a collection, for `inspect` and compaction decisions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CollectionStats {
-    /// Live records.
+    /// Live records: what every read sees (`count`).
     pub records: u64,
-    /// Slots in the vector file (live and dead).
+    /// Records past their expiry that the sweep has not deleted yet: no read sees them, and
+    /// their slots become dead when it does (`records + expired + dead_slots == slots`).
+    pub expired: u64,
+    /// Slots in the vector file (live, expired and dead).
     pub slots: u64,
     /// Slots no record points to any more (reclaimed by `compact`).
     pub dead_slots: u64,

@@ -367,15 +367,18 @@ impl Collection {
         Ok(self.info()?.name)
     }
 
-    /// Storage figures: live records, slots, dead slots, writes so far.
+    /// Storage figures: live records (what `count` says), expired ones waiting for their
+    /// sweep, slots, dead slots, writes so far.
     pub fn stats(&self) -> Result<CollectionStats> {
         self.db.sidecar.read(|tx| {
             let row = self.row(tx)?;
-            let records = meta::records::count(tx, row.key)?;
+            let stored = meta::records::count(tx, row.key)?;
+            let expired = self.expired(tx, &row)?.len();
             Ok(CollectionStats {
-                records,
+                records: stored - expired,
+                expired,
                 slots: row.slot_count,
-                dead_slots: row.slot_count - records,
+                dead_slots: row.slot_count - stored,
                 seq: row.seq,
                 indexed_slots: self.shared.indexed_slots(row.generation),
             })
