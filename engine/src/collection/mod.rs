@@ -373,7 +373,9 @@ impl Collection {
         self.db.sidecar.read(|tx| {
             let row = self.row(tx)?;
             let stored = meta::records::count(tx, row.key)?;
-            let expired = self.expired(tx, &row)?.len();
+            // Counted without queuing a sweep, as reads do: `inspect` reads stats and must not
+            // write.
+            let expired = meta::records::expired(tx, row.key, self.db.now_ms())?.len() as u64;
             Ok(CollectionStats {
                 records: stored - expired,
                 expired,

@@ -284,8 +284,8 @@ fn the_sweep_deletes_expired_rows_on_its_own_and_expiry_survives_reopen() {
             Some(Expiry::After(Duration::from_secs(60))),
         );
         clock.advance(Duration::from_secs(61));
-        // No read meets them: the timer queues the sweep (`stats` would queue one too, so
-        // the wait reads the jobs).
+        // No read meets them (`stats` counts them without queuing a sweep): the timer
+        // queues the sweep.
         assert!(
             eventually(|| db
                 .jobs()
