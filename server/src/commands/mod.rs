@@ -184,9 +184,11 @@ fn tool_ledger(out: &mut String, db: &mnemodb::Database) -> Result<()> {
     Ok(())
 }
 
-/// `mnemodb inspect PATH`: the report as text, and the number of problems found. The index
-/// column says how many slots the saved graph file links (what a process opening the
-/// directory loads; the rest is scanned exactly until linked).
+/// `mnemodb inspect PATH`: the report as text, and the number of problems found. `records`
+/// are the live ones (what `count` says), `expired` those past their expiry that the sweep
+/// has not deleted yet, `dead` the slots no record points to. The index column says how many
+/// slots the saved graph file links (what a process opening the directory loads; the rest is
+/// scanned exactly until linked).
 pub(crate) fn inspect(path: &Path) -> Result<(String, usize)> {
     let mut found = 0;
     open_existing(path)?;
@@ -244,8 +246,8 @@ pub(crate) fn inspect(path: &Path) -> Result<(String, usize)> {
         }
         let _ = writeln!(
             out,
-            "  {:<24} {:<36} {:>9} {:>7} {:>5} {:<6} {:>10}  index",
-            "collection", "id", "records", "dead", "dim", "space", "vectors"
+            "  {:<24} {:<36} {:>9} {:>7} {:>7} {:>5} {:<6} {:>10}  index",
+            "collection", "id", "records", "expired", "dead", "dim", "space", "vectors"
         );
         for info in infos {
             let col = db.get_collection_by_id(info.id)?;
@@ -267,10 +269,11 @@ pub(crate) fn inspect(path: &Path) -> Result<(String, usize)> {
             };
             let _ = writeln!(
                 out,
-                "  {:<24} {:<36} {:>9} {:>7} {:>5} {:<6} {:>10}  {index}, M={} ef_construction={} ef_search={}",
+                "  {:<24} {:<36} {:>9} {:>7} {:>7} {:>5} {:<6} {:>10}  {index}, M={} ef_construction={} ef_search={}",
                 info.name,
                 info.id,
                 stats.records,
+                stats.expired,
                 stats.dead_slots,
                 info.dimension
                     .map_or_else(|| "-".to_owned(), |d| d.to_string()),

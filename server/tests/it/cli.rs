@@ -183,7 +183,8 @@ fn inspect_shows_collections() {
         .find(|l| l.trim_start().starts_with("notes"))
         .expect("notes row");
     let cols: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(&cols[2..6], ["10", "0", "4", "cosine"], "{line}");
+    // records, expired (waiting for the sweep), dead slots, dimension, space
+    assert_eq!(&cols[2..7], ["10", "0", "0", "4", "cosine"], "{line}");
     assert!(
         line.contains("exact scan (below the index threshold)"),
         "{line}"
