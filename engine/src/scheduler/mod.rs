@@ -169,6 +169,8 @@ struct JobShared {
     cancel: AtomicBool,
     status: Mutex<(JobState, Option<String>)>,
     changed: Condvar,
+    /// The scheduler's count of running jobs, which [`JobShared::run`] keeps.
+    running: Arc<AtomicUsize>,
 }
 
 impl JobShared {
@@ -206,6 +208,7 @@ impl JobShared {
             }
             status.0 = JobState::Running;
         }
+        let _counted = Running::counted(&self.running);
         let ctx = JobCtx {
             job: Some(self),
             saw_cancel: AtomicBool::new(false),
@@ -382,6 +385,7 @@ impl Scheduler {
             cancel: AtomicBool::new(false),
             status: Mutex::new((JobState::Queued, None)),
             changed: Condvar::new(),
+            running: Arc::clone(&self.running),
         });
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         let finished = jobs.iter().filter(|j| j.status().0.is_finished()).count();
@@ -412,11 +416,8 @@ impl Scheduler {
         let handle = Job {
             shared: Arc::clone(&job),
         };
-        let running = Arc::clone(&self.running);
         match self.pool() {
-            Some(pool) if !self.closed.load(SeqCst) => {
-                pool.spawn(move || Running::counted(&running, || job.run(work)));
-            }
+            Some(pool) if !self.closed.load(SeqCst) => pool.spawn(move || job.run(work)),
             _ => job.set(JobState::Cancelled, None),
         }
         handle
@@ -441,12 +442,11 @@ impl Scheduler {
             return handle;
         }
         let runner = Arc::clone(&job);
-        let running = Arc::clone(&self.running);
         let spawned = std::thread::Builder::new()
             .name(format!("mnemodb-{}", kind.as_str()))
             .spawn(move || {
                 priority::lower_this_threads_priority();
-                Running::counted(&running, || runner.run(work));
+                runner.run(work)
             });
         if spawned.is_err() {
             job.set(JobState::Cancelled, None);
@@ -463,7 +463,7 @@ impl Scheduler {
         work: impl FnOnce(&JobCtx<'_>) -> crate::Result<()> + Send,
     ) -> Job {
         let job = self.register(kind, collection);
-        self.install(|| Running::counted(&self.running, || job.run(work)));
+        self.install(|| job.run(work));
         Job { shared: job }
     }
 
@@ -546,14 +546,13 @@ impl Scheduler {
     }
 }
 
-/// Counts a job in [`Scheduler::running`] while it runs (uncounted however it ends).
+/// Counts a job in [`Scheduler::running`] while it lives (uncounted however the job ends).
 struct Running<'a>(&'a AtomicUsize);
 
 impl Running<'_> {
-    fn counted<R>(running: &AtomicUsize, f: impl FnOnce() -> R) -> R {
+    fn counted(running: &AtomicUsize) -> Running<'_> {
         running.fetch_add(1, SeqCst);
-        let _uncount = Running(running);
-        f()
+        Running(running)
     }
 }
 
