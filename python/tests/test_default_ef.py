@@ -202,10 +202,20 @@ def test_the_getting_started_program_gives_chromadbs_own_top_results(chromadb: A
         collection = client.create_collection(name="getting_started")
         collection.add(documents=texts, ids=ids)
         results[name] = collection.query(query_texts=texts, n_results=3, include=["distances"])
+        if name == "chromadb":  # every distance as chromadb sees it, to judge ties by
+            every = collection.query(query_texts=texts, n_results=len(texts), include=["distances"])
+            their_distance = [dict(zip(i, d)) for i, d in zip(every["ids"], every["distances"])]
     theirs, ours = results["chromadb"], results["mnemodb"]
-    assert [r[:1] for r in ours["ids"]] == [r[:1] for r in theirs["ids"]]
-    # the three nearest agree too, but for near ties (distances within float32 rounding)
-    assert sum(a == b for a, b in zip(ours["ids"], theirs["ids"])) >= len(texts) - 2
+    # The three nearest agree rank by rank, except where chromadb itself puts our record at the
+    # same distance as the one it chose: '' and ' ' embed identically, and chromadb breaks such
+    # ties by its graph's visiting order (which even differs between n_results=3 and 4), mnemodb
+    # by insertion order.
+    for row, (our_ids, their_ids, their_ds) in enumerate(zip(ours["ids"], theirs["ids"], theirs["distances"])):
+        assert len(our_ids) == len(their_ids) == 3
+        for rank, (mine, chosen, d) in enumerate(zip(our_ids, their_ids, their_ds)):
+            if mine != chosen:
+                tie = their_distance[row][mine]
+                assert abs(tie - d) <= 1e-5, (texts[row][:40], rank, mine, tie, chosen, d)
     # and the vectors: chromadb's default against ours, text by text
     want = np.asarray(chromadb_default(preferred_providers=["CPUExecutionProvider"])(texts), dtype=np.float64)
     got = np.asarray(DefaultEmbeddingFunction()(texts), dtype=np.float64)
