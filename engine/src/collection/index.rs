@@ -41,7 +41,7 @@ use super::{Collection, CollectionShared, DEAD, LiveSlots};
 use crate::config::HnswConfig;
 use crate::error::Result;
 use crate::meta::CollectionRow;
-use crate::scheduler::{JobCtx, JobKind, Scheduler};
+use crate::scheduler::{JobCtx, JobKind, Scheduler, Share};
 use rayon::prelude::*;
 
 use crate::distance::Space;
@@ -351,7 +351,8 @@ impl CollectionShared {
         ctx.add_total(to - from);
         scheduler.install(|| {
             // The walk's copy first, so the new nodes are linked through it too.
-            if !self.encode_walk_copy(row, dim, to, ctx)? {
+            let share = Share::around(scheduler.foreground());
+            if !self.encode_walk_copy(row, dim, to, (ctx, share))? {
                 return Ok(());
             }
             let mut at = from;
@@ -360,11 +361,11 @@ impl CollectionShared {
                 if ctx.cancelled() {
                     return Ok(());
                 }
-                if !self.encode_walk_copy(row, dim, committed(), ctx)? {
+                if !self.encode_walk_copy(row, dim, committed(), (ctx, share))? {
                     return Ok(());
                 }
                 let end = to.min(at + LINK_STEP);
-                self.link_step(row, dim, at..end)?;
+                self.link_step(row, dim, at..end, share)?;
                 ctx.advance(end - at);
                 at = end;
                 steps += 1;
@@ -400,6 +401,7 @@ impl CollectionShared {
         row: &CollectionRow,
         dim: usize,
         slots: std::ops::Range<u64>,
+        share: Share<'_>,
     ) -> Result<()> {
         let index = &self.index;
         {
@@ -421,7 +423,7 @@ impl CollectionShared {
                             inv_norms: norms(graph),
                             coded: None,
                         };
-                        graph.link(rows, slots.start as u32..slots.end as u32);
+                        graph.link(rows, slots.start as u32..slots.end as u32, share);
                     })?;
             }
         }
@@ -491,14 +493,14 @@ impl CollectionShared {
     /// between its steps), or every row of a graph just loaded from its file (which walks the
     /// f32 rows until this is done). Encoded in chunks outside the state lock, each appended
     /// under it, so queries wait for a copy of memory, never for the encoding; the rows are
-    /// added to `ctx`'s total as it learns of them. The caller holds `building`. Returns
-    /// `false` when `ctx` was cancelled first.
+    /// added to `ctx`'s total as it learns of them, and encoded on the workers `share` gives.
+    /// The caller holds `building`. Returns `false` when `ctx` was cancelled first.
     fn encode_walk_copy(
         &self,
         row: &CollectionRow,
         dim: usize,
         to: u64,
-        ctx: &JobCtx<'_>,
+        (ctx, share): (&JobCtx<'_>, Share<'_>),
     ) -> Result<bool> {
         /// Rows encoded per chunk: 12 MB of f32 rows at 384 floats.
         const CHUNK: u64 = 8192;
@@ -519,7 +521,7 @@ impl CollectionShared {
             let end = to.min(have + CHUNK);
             let more = self.segment.with_rows(row.generation, dim, end, |rows| {
                 let rows = &rows[have as usize * dim..end as usize * dim];
-                WalkCopy::encode(rows, dim, self.kernel.space())
+                WalkCopy::encode(rows, dim, self.kernel.space(), share)
             })?;
             if let Some(g) = &mut write(&self.index.state).graph {
                 g.walk.append(more);

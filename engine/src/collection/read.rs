@@ -392,11 +392,19 @@ impl Collection {
         let candidates = candidates.as_deref().map(Vec::as_slice);
         // One query's scan stays on this thread while background work takes the cores; a
         // batch's is worth handing to the pool.
-        let threads = if n_queries == 1 && self.db.scheduler.busy() {
+        let busy = self.db.scheduler.busy();
+        let threads = if n_queries == 1 && busy {
             Threads::Caller
         } else {
             Threads::Pool
         };
+        // While jobs run, they leave the cores this query takes to it (`scheduler::Share`).
+        let _in_foreground = busy.then(|| {
+            self.db
+                .scheduler
+                .foreground()
+                .enter(threads == Threads::Pool)
+        });
         match (plan.strategy, index.graph()) {
             (Strategy::Empty, _) => Ok(vec![Vec::new(); n_queries]),
             (Strategy::Walk | Strategy::WalkAllowList, Some(graph)) => self.shared.walk(

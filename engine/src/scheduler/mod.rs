@@ -29,6 +29,7 @@
 //! foreground's ([`priority`]).
 
 mod priority;
+mod share;
 #[cfg(test)]
 mod tests;
 
@@ -38,6 +39,8 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
+
+pub(crate) use share::{Foreground, Share};
 
 /// Finished jobs kept for [`Scheduler::jobs`] after they end.
 const KEEP_FINISHED: usize = 64;
@@ -340,6 +343,8 @@ pub(crate) struct Scheduler {
     /// Jobs running now (a job run inline within another counts too), for
     /// [`Scheduler::busy`].
     running: Arc<AtomicUsize>,
+    /// The cores this process's queries use, which jobs' loops leave them ([`Share`]).
+    foreground: Foreground,
 }
 
 impl Default for Scheduler {
@@ -359,6 +364,9 @@ impl Scheduler {
             next_id: AtomicU64::new(1),
             closed: AtomicBool::new(false),
             running: Arc::default(),
+            foreground: Foreground::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         }
     }
 
@@ -471,6 +479,11 @@ impl Scheduler {
     /// stays on the query's own thread ([`crate::search::Threads::Caller`]).
     pub(crate) fn busy(&self) -> bool {
         self.running.load(SeqCst) > 0
+    }
+
+    /// The cores this process's queries are using, as jobs' parallel loops see them.
+    pub(crate) fn foreground(&self) -> &Foreground {
+        &self.foreground
     }
 
     /// Runs `f` inside the scheduler's pool, so its parallel work stays off the queries'

@@ -234,3 +234,98 @@ fn the_background_pool_has_a_thread_per_core_where_it_yields_by_priority() {
     let s = Scheduler::default();
     assert_eq!(s.install(rayon::current_num_threads), want);
 }
+
+/// A pool of `threads` workers, like the scheduler's.
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a test pool")
+}
+
+/// The pool's workers that ran `share.for_each` over 0..n (each index must come once).
+fn workers_used(pool: &rayon::ThreadPool, share: Share<'_>, n: u64, wait_for_two: bool) -> usize {
+    let seen = Mutex::new(vec![0u32; n as usize]);
+    let threads = Mutex::new(std::collections::HashSet::new());
+    let both = Condvar::new();
+    pool.install(|| {
+        share.for_each(
+            0..n,
+            2,
+            || (),
+            |_, i| {
+                let mut t = threads.lock().expect("threads");
+                t.insert(rayon::current_thread_index());
+                both.notify_all();
+                if wait_for_two && i == 0 {
+                    // The first chunk waits for another worker to take one (or gives up).
+                    let _ = both.wait_timeout_while(t, Duration::from_secs(10), |t| t.len() < 2);
+                } else {
+                    drop(t);
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                seen.lock().expect("seen")[i as usize] += 1;
+            },
+        );
+    });
+    let seen = seen.into_inner().expect("seen");
+    assert!(
+        seen.iter().all(|&c| c == 1),
+        "every index exactly once: {seen:?}"
+    );
+    threads.into_inner().expect("threads").len()
+}
+
+#[test]
+fn a_jobs_loop_takes_every_worker_while_no_query_runs() {
+    let fg = Foreground::new(2);
+    assert_eq!(fg.demand(), 0);
+    assert_eq!(workers_used(&pool(2), Share::around(&fg), 64, true), 2);
+    assert!(workers_used(&pool(3), Share::all(), 64, true) >= 2);
+}
+
+#[test]
+fn a_jobs_loop_leaves_the_cores_a_query_takes() {
+    let fg = Foreground::new(2);
+    {
+        // A query on its own thread: one core of two, so one worker of two.
+        let _q = fg.enter(false);
+        assert_eq!(fg.demand(), 1);
+        assert_eq!(Share::around(&fg).workers(2), 1);
+        assert_eq!(Share::around(&fg).workers(4), 3);
+        assert_eq!(workers_used(&pool(2), Share::around(&fg), 64, false), 1);
+        // A batch on the query pool: every core, but a job keeps one worker.
+        let _batch = fg.enter(true);
+        assert_eq!(fg.demand(), 3);
+        assert_eq!(Share::around(&fg).workers(4), 1);
+        assert_eq!(workers_used(&pool(4), Share::around(&fg), 64, false), 1);
+    }
+    // Between two queries of a loop the core still counts, for RECENT.
+    let dropped = Instant::now();
+    let demand = fg.demand();
+    if dropped.elapsed() < share::RECENT {
+        assert_eq!(demand, 1);
+    }
+    std::thread::sleep(share::RECENT + Duration::from_millis(10));
+    assert_eq!(fg.demand(), 0);
+    assert_eq!(workers_used(&pool(2), Share::around(&fg), 64, true), 2);
+}
+
+#[test]
+fn the_walk_copy_encodes_the_same_on_one_worker_as_on_all() {
+    use crate::distance::Space;
+    use crate::search::WalkCopy;
+    let dim = 24;
+    let rows: Vec<f32> = (0..dim * 5000)
+        .map(|i| ((i * 7919) % 1013) as f32 / 97.0 - 5.0)
+        .collect();
+    let fg = Foreground::new(2);
+    let pool = pool(2);
+    for space in [Space::L2, Space::Cosine, Space::Ip] {
+        let all = pool.install(|| WalkCopy::encode(&rows, dim, space, Share::around(&fg)));
+        let _q = fg.enter(false);
+        assert!(!pool.install(|| Share::around(&fg).parallel()));
+        let one = pool.install(|| WalkCopy::encode(&rows, dim, space, Share::around(&fg)));
+        assert_eq!(all, one, "{space:?}");
+    }
+}

@@ -2,6 +2,7 @@
 
 use super::{CODED_TAIL_MIN, Tail};
 use crate::distance::{Kernel, Space};
+use crate::scheduler::Share;
 use crate::search::{
     Candidates, Hit, Hnsw, HnswParams, HnswRows, Scan, Threads, WalkCopy, exact_search,
 };
@@ -48,6 +49,7 @@ fn graph(space: Space, rows: &[f32], covered: usize) -> Hnsw {
         &rows[LINKED * DIM..covered * DIM],
         DIM,
         space,
+        Share::all(),
     ));
     g
 }

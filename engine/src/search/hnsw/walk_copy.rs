@@ -15,10 +15,11 @@ use rayon::prelude::*;
 use super::CodedRows;
 use crate::distance::Space;
 use crate::distance::sq8::encode;
+use crate::scheduler::Share;
 
 /// Rows as bytes over each row's own range, with what each space needs to get its distance
 /// from a dot product.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct WalkCopy {
     dim: usize,
     /// `dim` codes per row.
@@ -36,8 +37,9 @@ fn needs_norms(space: Space) -> bool {
 }
 
 impl WalkCopy {
-    /// The rows of `rows` (`dim` floats each) encoded, in parallel.
-    pub(crate) fn encode(rows: &[f32], dim: usize, space: Space) -> WalkCopy {
+    /// The rows of `rows` (`dim` floats each) encoded, in parallel when `share` gives the
+    /// loop more than one worker now.
+    pub(crate) fn encode(rows: &[f32], dim: usize, space: Space, share: Share<'_>) -> WalkCopy {
         let mut copy = WalkCopy {
             dim,
             ..WalkCopy::default()
@@ -46,17 +48,24 @@ impl WalkCopy {
             return copy;
         }
         let n = rows.len() / dim;
+        // One piece (this thread only) when the loop is not to run in parallel.
+        let min_len = if share.parallel() { 1 } else { n.max(1) };
         copy.codes = vec![0u8; n * dim];
         copy.lo_step = rows
             .par_chunks_exact(dim)
             .zip(copy.codes.par_chunks_exact_mut(dim))
+            .with_min_len(min_len)
             .map(|(row, out)| {
                 let (lo, step) = encode(row, out);
                 [lo, step]
             })
             .collect();
         if needs_norms(space) {
-            copy.sq_norms = rows.par_chunks_exact(dim).map(super::sq_norm).collect();
+            copy.sq_norms = rows
+                .par_chunks_exact(dim)
+                .with_min_len(min_len)
+                .map(super::sq_norm)
+                .collect();
         }
         copy
     }
