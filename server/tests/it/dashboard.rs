@@ -183,12 +183,32 @@ fn the_overview_reports_what_the_api_and_the_files_say() {
     assert_eq!(c["space"], "l2");
     assert_eq!(c["slots"], 3);
     assert_eq!(c["dead_slots"], 0);
+    assert_eq!(c["expired"], 0);
     // Three records are searched exactly: nothing to link, the index is complete.
     assert_eq!(
         (c["exact_only"].as_bool(), c["linked_fraction"].as_f64()),
         (Some(true), Some(1.0))
     );
     assert!(c["disk_bytes"].as_u64().unwrap() >= 3 * 2 * 4, "{c}");
+
+    // Two records written already expired: no read sees them, and the overview counts them
+    // apart until the sweep removes them.
+    let (status, v) = s.post(
+        &format!("{T}/collections/{id}/add"),
+        json!({"ids": ["x", "y"], "embeddings": [[5.0, 5.0], [6.0, 6.0]], "expires_at": 1.0}),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{v}"); // as chromadb answers an add
+    let (_, v) = s.get("/mnemodb/overview");
+    let c = &v["databases"][0]["collections"][0];
+    assert_eq!(
+        (
+            c["count"].as_u64(),
+            c["expired"].as_u64(),
+            c["slots"].as_u64()
+        ),
+        (Some(3), Some(2), Some(5)),
+        "{c}"
+    );
 }
 
 #[test]

@@ -163,6 +163,8 @@ pub(crate) struct CollectionSummary {
     /// Slots in the vector file, and those no record points to (compaction frees them).
     slots: u64,
     dead_slots: u64,
+    /// Records past their expiry time that the sweep has not removed yet (no read sees them).
+    expired: u64,
     /// Slots the server's graph has linked (0 until a query loads the saved graph); the rest
     /// are scanned exactly.
     linked: u64,
@@ -275,6 +277,7 @@ fn database_out(
             space: info.space.as_str().to_owned(),
             slots: cov.slots,
             dead_slots: stats.dead_slots,
+            expired: stats.expired,
             linked,
             saved: cov.saved,
             linked_fraction: if cov.slots == 0 {

@@ -150,6 +150,7 @@ function renderOverview() {
         el('td', { text: c.space }),
         el('td', { class: 'num', text: humanBytes(c.disk_bytes) }),
         el('td', {}, index),
+        el('td', { class: 'num', text: c.expired.toLocaleString('en') }),
         el('td', { class: 'num', text: c.dead_slots.toLocaleString('en') })));
     }
     for (const j of db.jobs) {
@@ -261,7 +262,7 @@ function renderCollection(c) {
   const o = state.overview;
   $('collection-title').textContent = `${c.tenant}/${c.database}/${c.col.name}`;
   const index = c.col.exact_only ? 'searched exactly (small)' : `index linked ${(c.col.linked_fraction * 100).toFixed(0)}% of ${c.col.slots} slots (loaded ${c.col.linked}, saved ${c.col.saved})`;
-  $('collection-facts').textContent = `${c.col.count.toLocaleString('en')} records · dimension ${c.col.dimension ?? '–'} · ${c.col.space} · ${humanBytes(c.col.disk_bytes)} on disk · ${index} · ${c.col.dead_slots} dead slots · id ${c.col.id}${c.col.embedding_function ? ` · embedding function ${c.col.embedding_function}` : ''}`;
+  $('collection-facts').textContent = `${c.col.count.toLocaleString('en')} records · dimension ${c.col.dimension ?? '–'} · ${c.col.space} · ${humanBytes(c.col.disk_bytes)} on disk · ${index} · ${c.col.expired} expired awaiting the sweep · ${c.col.dead_slots} dead slots · id ${c.col.id}${c.col.embedding_function ? ` · embedding function ${c.col.embedding_function}` : ''}`;
   for (const id of ['compact', 'delete-collection']) {
     $(id).disabled = o.read_only;
     $(id).title = o.read_only ? 'The server is read-only (--read-only)' : '';
