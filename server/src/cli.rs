@@ -83,7 +83,8 @@ pub enum Command {
         embed_model: Option<PathBuf>,
     },
     /// Copy a database directory consistently while other processes keep writing to it (the
-    /// copy holds every record committed before the backup began, and passes `inspect`).
+    /// copy holds every record committed before the backup began, and passes `inspect`). A
+    /// server's data directory is copied whole: every database it serves and its catalog.
     Backup {
         /// The data directory to copy.
         src: PathBuf,

@@ -62,30 +62,12 @@ impl Namespaces {
     /// Opens (creating if needed) the data directory `root` and its default database.
     pub fn open(root: &Path) -> Result<Namespaces> {
         std::fs::create_dir_all(root).map_err(|e| Error::io("create", root.display(), e))?;
-        let file = root.join(CATALOG_FILE);
-        let catalog = match std::fs::read(&file) {
-            Ok(bytes) => {
-                let c: Catalog = serde_json::from_slice(&bytes).map_err(|e| {
-                    Error::BadFile(format!(
-                        "{}: not a mnemodb server catalog ({e}); move it away to start afresh",
-                        file.display()
-                    ))
-                })?;
-                if c.format != CATALOG_FORMAT {
-                    return Err(Error::BadFile(format!(
-                        "{}: catalog format {} is not supported (this build reads {CATALOG_FORMAT}); \
-                         upgrade mnemodb",
-                        file.display(),
-                        c.format
-                    )));
-                }
-                c
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Catalog {
+        let catalog = match read_catalog(root)? {
+            Some((_, c)) => c,
+            None => Catalog {
                 format: CATALOG_FORMAT,
                 ..Catalog::default()
             },
-            Err(e) => return Err(Error::io("read", file.display(), e)),
         };
         let ns = Namespaces {
             root: root.to_path_buf(),
@@ -345,27 +327,104 @@ impl Namespaces {
     }
 
     fn dir_of(&self, id: Uuid) -> PathBuf {
-        if id.is_nil() {
-            self.root.clone()
-        } else {
-            self.root.join(DATABASES_DIR).join(id.to_string())
-        }
+        database_dir(&self.root, id)
     }
 
-    /// Writes the catalog atomically: a temporary file, synced, renamed over the old one.
+    /// Writes the catalog atomically (see [`write_catalog`]).
     fn save(&self, c: &Catalog) -> Result<()> {
-        let file = self.root.join(CATALOG_FILE);
-        let tmp = self.root.join(format!("{CATALOG_FILE}.tmp"));
         let bytes = serde_json::to_vec_pretty(c).map_err(|e| Error::Internal(e.to_string()))?;
-        let write = || -> std::io::Result<()> {
-            use std::io::Write as _;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &file)?;
-            std::fs::File::open(&self.root)?.sync_all()
-        };
-        write().map_err(|e| Error::io("write", file.display(), e))
+        write_catalog(&self.root, &bytes)
+    }
+}
+
+/// The directory of database `id` in the data directory `root` (`root` itself for the
+/// default database).
+fn database_dir(root: &Path, id: Uuid) -> PathBuf {
+    if id.is_nil() {
+        root.to_path_buf()
+    } else {
+        root.join(DATABASES_DIR).join(id.to_string())
+    }
+}
+
+/// The catalog file of `root` as read now (its bytes and what they say), or `None` when
+/// there is none (a data directory no server has named a database in, or a plain engine
+/// database).
+fn read_catalog(root: &Path) -> Result<Option<(Vec<u8>, Catalog)>> {
+    let file = root.join(CATALOG_FILE);
+    let bytes = match std::fs::read(&file) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", file.display(), e)),
+    };
+    let c: Catalog = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::BadFile(format!(
+            "{}: not a mnemodb server catalog ({e}); move it away to start afresh",
+            file.display()
+        ))
+    })?;
+    if c.format != CATALOG_FORMAT {
+        return Err(Error::BadFile(format!(
+            "{}: catalog format {} is not supported (this build reads {CATALOG_FORMAT}); \
+             upgrade mnemodb",
+            file.display(),
+            c.format
+        )));
+    }
+    Ok(Some((bytes, c)))
+}
+
+/// Writes `bytes` as the catalog of `root` atomically: a temporary file, synced, renamed
+/// over the old one, the directory synced.
+fn write_catalog(root: &Path, bytes: &[u8]) -> Result<()> {
+    let file = root.join(CATALOG_FILE);
+    let tmp = root.join(format!("{CATALOG_FILE}.tmp"));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &file)?;
+        std::fs::File::open(root)?.sync_all()
+    };
+    write().map_err(|e| Error::io("write", file.display(), e))
+}
+
+/// What a backup of a data directory copies besides its default database: the catalog's
+/// bytes as they were read, and the directory of every other database it names (the default
+/// database's collections keep their embedding functions in the catalog too).
+#[derive(Debug)]
+pub(crate) struct CatalogCopy {
+    bytes: Vec<u8>,
+    /// Each database other than the default one: its entry, and its directory under `root`.
+    pub(crate) databases: Vec<(DatabaseEntry, PathBuf)>,
+}
+
+impl CatalogCopy {
+    /// The catalog of `root` as it is now (`None` without one); nothing is opened or written.
+    pub(crate) fn read(root: &Path) -> Result<Option<CatalogCopy>> {
+        Ok(read_catalog(root)?.map(|(bytes, c)| CatalogCopy {
+            bytes,
+            databases: c
+                .databases
+                .into_iter()
+                .filter(|d| !d.id.is_nil())
+                .map(|d| {
+                    let dir = database_dir(root, d.id);
+                    (d, dir)
+                })
+                .collect(),
+        }))
+    }
+
+    /// Where database `entry` goes in a copy rooted at `dest`.
+    pub(crate) fn dir_in(dest: &Path, entry: &DatabaseEntry) -> PathBuf {
+        database_dir(dest, entry.id)
+    }
+
+    /// Writes the catalog into `dest` (after the databases it names are there).
+    pub(crate) fn write_to(&self, dest: &Path) -> Result<()> {
+        write_catalog(dest, &self.bytes)
     }
 }
 

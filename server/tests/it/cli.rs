@@ -45,6 +45,12 @@ fn fails_with(o: Output, fragment: &str) {
 /// A database with one collection `notes` of `n` records (dimension 4, cosine).
 fn sample_db(dir: &Path, n: usize) -> Database {
     let db = Database::open(dir).unwrap();
+    fill(&db, n);
+    db
+}
+
+/// Adds the collection `notes` of `n` records (dimension 4, cosine) to `db`.
+fn fill(db: &Database, n: usize) {
     let col = db.create_collection("notes", Space::Cosine, None).unwrap();
     let ids: Vec<String> = (0..n).map(|i| format!("id{i}")).collect();
     let emb: Vec<f32> = (0..n * 4).map(|i| (i % 7) as f32 + 0.5).collect();
@@ -75,7 +81,6 @@ fn sample_db(dir: &Path, n: usize) -> Database {
         metadatas: Some(&metas),
     })
     .unwrap();
-    db
 }
 
 #[test]
@@ -372,6 +377,51 @@ fn backup_copies_a_database_that_opens_with_everything() {
         ]),
         "new or empty directory",
     );
+}
+
+#[test]
+fn backup_of_a_servers_directory_copies_every_database_and_the_catalog() {
+    use mnemodb_server::namespace::{DEFAULT_DATABASE, DEFAULT_TENANT, Namespaces};
+    let src = tempfile::tempdir().unwrap();
+    let ns = Namespaces::open(src.path()).unwrap();
+    let default = ns.database(DEFAULT_TENANT, DEFAULT_DATABASE).unwrap();
+    fill(&default, 30);
+    let notes = default.get_collection("notes").unwrap().id();
+    let ef = serde_json::json!({"type": "known", "name": "default", "config": {}});
+    ns.set_embedding_function(notes, &ef, true).unwrap();
+    ns.create_tenant("acme").unwrap();
+    ns.create_database("acme", "prod").unwrap();
+    ns.create_database("acme", "empty").unwrap(); // named, never written
+    let prod = ns.database("acme", "prod").unwrap();
+    fill(&prod, 70);
+    let want = (everything(&default, "notes"), everything(&prod, "notes"));
+    ns.close();
+    drop((default, prod, ns));
+
+    let out_dir = tempfile::tempdir().unwrap();
+    let dest = out_dir.path().join("copy");
+    let said = ok(mnemodb(&[
+        "backup",
+        src.path().to_str().unwrap(),
+        dest.to_str().unwrap(),
+    ]));
+    assert!(
+        said.contains("backed up 2 collections (100 records") && said.contains("in 2 databases"),
+        "{said}"
+    );
+    let copy = Namespaces::open(&dest).unwrap();
+    let got_default = copy.database(DEFAULT_TENANT, DEFAULT_DATABASE).unwrap();
+    let got_prod = copy.database("acme", "prod").unwrap();
+    assert_eq!(
+        (
+            everything(&got_default, "notes"),
+            everything(&got_prod, "notes")
+        ),
+        want
+    );
+    assert!(copy.database("acme", "empty").is_ok());
+    assert_eq!(copy.embedding_function(notes), Some(ef));
+    copy.close();
 }
 
 #[test]
