@@ -348,6 +348,15 @@ fn export_then_import_round_trips_in_every_format() {
     assert_eq!(first.lines().count(), 2502);
 }
 
+/// `mnemodb backup SRC DEST`, which must succeed: what it printed.
+fn backup(src: &Path, dest: &Path) -> String {
+    ok(mnemodb(&[
+        "backup",
+        src.to_str().unwrap(),
+        dest.to_str().unwrap(),
+    ]))
+}
+
 #[test]
 fn backup_copies_a_database_that_opens_with_everything() {
     let src = tempfile::tempdir().unwrap();
@@ -355,11 +364,7 @@ fn backup_copies_a_database_that_opens_with_everything() {
     let want = everything(&db, "notes");
     let out_dir = tempfile::tempdir().unwrap();
     let dest = out_dir.path().join("copy");
-    let said = ok(mnemodb(&[
-        "backup",
-        src.path().to_str().unwrap(),
-        dest.to_str().unwrap(),
-    ]));
+    let said = backup(src.path(), &dest);
     assert!(
         said.contains("backed up 1 collections (300 records"),
         "{said}"
@@ -400,11 +405,7 @@ fn backup_of_a_servers_directory_copies_every_database_and_the_catalog() {
 
     let out_dir = tempfile::tempdir().unwrap();
     let dest = out_dir.path().join("copy");
-    let said = ok(mnemodb(&[
-        "backup",
-        src.path().to_str().unwrap(),
-        dest.to_str().unwrap(),
-    ]));
+    let said = backup(src.path(), &dest);
     assert!(
         said.contains("backed up 2 collections (100 records") && said.contains("in 2 databases"),
         "{said}"
