@@ -3,10 +3,11 @@
 //! cancel flag, run on the scheduler's own threads, never on the pool that answers queries.
 //!
 //! One [`Scheduler`] per [`Database`](crate::Database), shared by its collections. It owns a
-//! rayon `ThreadPool` of its own (made on the first job, one thread fewer than the machine
-//! has cores, at least one): a job runs on one of its workers, and the parallel parts of a
-//! job (the graph's `link`, norms, the walk copy's encoding) run on the same pool, because
-//! rayon runs a worker's `par_iter` on that worker's pool. Queries' exact scans use rayon's
+//! rayon `ThreadPool` of its own (made on the first job; a thread per core on Linux, where
+//! its threads yield by priority, one fewer elsewhere: [`priority`]): a job runs on one of
+//! its workers, and the parallel parts of a job (the graph's `link`, norms, the walk copy's
+//! encoding) run on the same pool, because rayon runs a worker's `par_iter` on that worker's
+//! pool. The link and the encoding take only the workers the queries leave ([`Share`]). Queries' exact scans use rayon's
 //! global pool; before the scheduler both shared it, and a query's scan tasks queued behind
 //! a 50,000-node link for seconds (`benches/src/bin/stall.rs`).
 //!
