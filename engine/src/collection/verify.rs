@@ -1,10 +1,13 @@
 //! Reads verify the vector rows they return or scan against the blocks' checksums
 //! (`store::checksum`), so damaged vector data is a `Corrupt` error naming the file and the
 //! slots, never silently wrong numbers. A full block, once verified, is remembered for this
-//! process and generation (its rows never change); the short last block is verified each
-//! time, since it grows. Walks of the HNSW graph are not verified per step (that would cost
-//! a block's checksum per visited node); the scrub job (`Database::scrub`) and `check()`
-//! cover every block.
+//! process and generation (its rows never change); so is the short last block with the
+//! number of rows it held (the committed rows of a block never change either; appending
+//! rows changes its checksum, and it is verified again). Every query of a small collection
+//! verified its short block afresh before (a checksum of up to 63 rows and a sidecar lookup,
+//! a tenth of a 100-record query). Walks of the HNSW graph are not verified per step (that
+//! would cost a block's checksum per visited node); the scrub job (`Database::scrub`) and
+//! `check()` cover every block.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -17,38 +20,67 @@ use crate::meta::{self, CollectionRow};
 use crate::store::Segment;
 use crate::store::checksum::{self, BLOCK_ROWS, Damage};
 
-/// Full blocks verified in this process, for one generation.
+/// Blocks verified in this process, for one generation.
 #[derive(Debug, Default)]
 pub(crate) struct Verified {
-    inner: Mutex<(u64, Vec<u64>)>,
+    inner: Mutex<VerifiedBlocks>,
+}
+
+#[derive(Debug, Default)]
+struct VerifiedBlocks {
+    generation: u64,
+    /// A bit per full block.
+    full: Vec<u64>,
+    /// The short last block verified last, and how many rows it held then.
+    short: Option<(u64, u64)>,
+}
+
+/// Rows of block `b` among the first `slots` (at most [`BLOCK_ROWS`]).
+fn rows_in(b: u64, slots: u64) -> u64 {
+    slots.saturating_sub(b * BLOCK_ROWS).min(BLOCK_ROWS)
 }
 
 impl Verified {
-    /// Drops from `blocks` the full ones (`full`) verified before, under one lock.
-    fn keep_unverified(&self, generation: u64, blocks: &mut Vec<u64>, full: impl Fn(u64) -> bool) {
+    /// Drops from `blocks` those verified before as they are now (of `slots` committed
+    /// slots), under one lock.
+    fn keep_unverified(&self, generation: u64, blocks: &mut Vec<u64>, slots: u64) {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if g.0 != generation {
+        if g.generation != generation {
             return;
         }
         blocks.retain(|&b| {
-            let seen =
-                g.1.get((b / 64) as usize)
-                    .is_some_and(|w| w & (1 << (b % 64)) != 0);
-            !(seen && full(b))
+            let rows = rows_in(b, slots);
+            let seen = if rows == BLOCK_ROWS {
+                g.full
+                    .get((b / 64) as usize)
+                    .is_some_and(|w| w & (1 << (b % 64)) != 0)
+            } else {
+                g.short == Some((b, rows))
+            };
+            !seen
         });
     }
 
-    fn mark(&self, generation: u64, blocks: impl IntoIterator<Item = u64>) {
+    /// Remembers `blocks` (of `slots` committed slots) as verified.
+    fn mark(&self, generation: u64, blocks: impl IntoIterator<Item = u64>, slots: u64) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if g.0 != generation {
-            *g = (generation, Vec::new());
+        if g.generation != generation {
+            *g = VerifiedBlocks {
+                generation,
+                ..VerifiedBlocks::default()
+            };
         }
         for block in blocks {
-            let word = (block / 64) as usize;
-            if g.1.len() <= word {
-                g.1.resize(word + 1, 0);
+            let rows = rows_in(block, slots);
+            if rows < BLOCK_ROWS {
+                g.short = Some((block, rows));
+                continue;
             }
-            g.1[word] |= 1 << (block % 64);
+            let word = (block / 64) as usize;
+            if g.full.len() <= word {
+                g.full.resize(word + 1, 0);
+            }
+            g.full[word] |= 1 << (block % 64);
         }
     }
 }
@@ -114,10 +146,9 @@ impl CollectionShared {
             return Ok(Vec::new());
         };
         let slots = row.slot_count;
-        let full = |b: u64| (b + 1) * BLOCK_ROWS <= slots;
         if !force {
             self.verified
-                .keep_unverified(row.generation, &mut blocks, full);
+                .keep_unverified(row.generation, &mut blocks, slots);
         }
         blocks.retain(|&b| b * BLOCK_ROWS < slots);
         if blocks.is_empty() {
@@ -150,7 +181,8 @@ impl CollectionShared {
             .collect();
         self.verified.mark(
             row.generation,
-            blocks.into_iter().filter(|&b| full(b) && !bad.contains(&b)),
+            blocks.into_iter().filter(|&b| !bad.contains(&b)),
+            slots,
         );
         Ok(damage)
     }

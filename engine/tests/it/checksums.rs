@@ -193,6 +193,25 @@ fn damage_after_a_verified_read_is_found_by_check_and_scrub() {
     assert_eq!(db.scrub().wait(None), JobState::Failed);
 }
 
+/// The short last block is remembered as verified with the rows it held, as a full block is
+/// (a small collection's every query checksummed it afresh before): damage after a verified
+/// read goes unseen by reads of the same rows (`check` and the scrub find it, above), and the
+/// first read after the block grows verifies it again.
+#[test]
+fn the_short_last_block_is_verified_again_once_it_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let c = db.create_collection("sums", Space::L2, None).unwrap();
+    add(&c, 0..100); // block 1 holds slots 64..100
+    let id = ["r00070".to_owned()];
+    assert_eq!(embeddings_of(&c, &id).unwrap(), vec![vector(70)]);
+    damage(&vector_file(dir.path()), 70, &[0xff, 0xff, 0xff, 0x7f]);
+    assert!(embeddings_of(&c, &id).is_ok(), "verified before, not again");
+    add(&c, 100..110);
+    let err = embeddings_of(&c, &id).unwrap_err();
+    assert!(err.to_string().contains("slots 64.."), "{err}");
+}
+
 /// A compaction copies rows into a new file with new checksums: damaged rows must stop it,
 /// not come out verified.
 #[test]
