@@ -391,13 +391,13 @@ fn write_catalog(root: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// What a backup of a data directory copies besides its default database: the catalog's
-/// bytes as they were read, and the directory of every other database it names (the default
-/// database's collections keep their embedding functions in the catalog too).
+/// bytes as they were read, and every other database it names (the default database's
+/// collections keep their embedding functions in the catalog too).
 #[derive(Debug)]
 pub(crate) struct CatalogCopy {
     bytes: Vec<u8>,
-    /// Each database other than the default one: its entry, and its directory under `root`.
-    pub(crate) databases: Vec<(DatabaseEntry, PathBuf)>,
+    /// Each database other than the default one.
+    pub(crate) databases: Vec<DatabaseEntry>,
 }
 
 impl CatalogCopy {
@@ -405,21 +405,13 @@ impl CatalogCopy {
     pub(crate) fn read(root: &Path) -> Result<Option<CatalogCopy>> {
         Ok(read_catalog(root)?.map(|(bytes, c)| CatalogCopy {
             bytes,
-            databases: c
-                .databases
-                .into_iter()
-                .filter(|d| !d.id.is_nil())
-                .map(|d| {
-                    let dir = database_dir(root, d.id);
-                    (d, dir)
-                })
-                .collect(),
+            databases: c.databases.into_iter().filter(|d| !d.id.is_nil()).collect(),
         }))
     }
 
-    /// Where database `entry` goes in a copy rooted at `dest`.
-    pub(crate) fn dir_in(dest: &Path, entry: &DatabaseEntry) -> PathBuf {
-        database_dir(dest, entry.id)
+    /// The directory of database `entry` in the data directory `root`.
+    pub(crate) fn dir_in(root: &Path, entry: &DatabaseEntry) -> PathBuf {
+        database_dir(root, entry.id)
     }
 
     /// Writes the catalog into `dest` (after the databases it names are there).

@@ -7,9 +7,10 @@
 //! its threads yield by priority, one fewer elsewhere: [`priority`]): a job runs on one of
 //! its workers, and the parallel parts of a job (the graph's `link`, norms, the walk copy's
 //! encoding) run on the same pool, because rayon runs a worker's `par_iter` on that worker's
-//! pool. The link and the encoding take only the workers the queries leave ([`Share`]). Queries' exact scans use rayon's
-//! global pool; before the scheduler both shared it, and a query's scan tasks queued behind
-//! a 50,000-node link for seconds (`benches/src/bin/stall.rs`).
+//! pool. The link and the encoding take only the workers the queries leave ([`Share`]).
+//! Queries' exact scans use rayon's global pool; before the scheduler both shared it, and a
+//! query's scan tasks queued behind a 50,000-node link for seconds
+//! (`benches/src/bin/stall.rs`).
 //!
 //! Why threads and a rayon pool rather than tokio: every job is CPU-bound work over mapped
 //! memory (linking, encoding) or a blocking file write; none waits on the network. Such work

@@ -44,11 +44,12 @@ pub(crate) fn backup(src: &Path, dest: &Path) -> Result<String> {
     let catalog = CatalogCopy::read(src)?;
     let mut total = db.backup(dest)?;
     let mut more = 0;
-    for (entry, dir) in catalog.iter().flat_map(|c| &c.databases) {
+    for entry in catalog.iter().flat_map(|c| &c.databases) {
+        let dir = CatalogCopy::dir_in(src, entry);
         if !dir.join(super::SQLITE_FILE).is_file() {
             continue; // named, never written (or deleted meanwhile): nothing to copy
         }
-        let report = open_existing(dir)?.backup(CatalogCopy::dir_in(dest, entry))?;
+        let report = open_existing(&dir)?.backup(CatalogCopy::dir_in(dest, entry))?;
         total.collections += report.collections;
         total.records += report.records;
         total.vector_bytes += report.vector_bytes;
