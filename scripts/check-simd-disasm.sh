@@ -9,6 +9,8 @@
 #   * mnemodb::distance::x86::avx2::*   : `vfmadd...ps` on ymm registers and a `vmaskmovps` tail
 #   * mnemodb::distance::x86::avx512::* : `vfmadd...ps` on zmm registers and a zmm load masked
 #                                         by a k register (the tail)
+#   * the 8-bit rows' kernels (distance/sq8.rs): `vfmadd...ps` on ymm / zmm for a query against
+#     codes, `vpmaddwd` on ymm for two rows of codes
 # It exits 1 with a message when a symbol or an instruction is missing, and prints one summary
 # line when everything is there. Needs: cargo, objdump (GNU binutils), awk, grep.
 set -euo pipefail
@@ -70,6 +72,21 @@ check() {
 
 check avx2 "mnemodb::distance::x86::avx2::" ymm "vmaskmovps[[:space:]].*%ymm" "masked tail loads (vmaskmovps)"
 check avx512 "mnemodb::distance::x86::avx512::" zmm "%zmm[0-9]+\{%k[1-7]\}" "k-masked zmm ops"
+
+# require <label> <symbol prefix> <instruction regex> <description>: the 8-bit rows' kernels
+# (engine/src/distance/sq8.rs), one function each.
+require() {
+    local label=$1 prefix=$2 re=$3 desc=$4 body count
+    body=$(awk -F'\t' -v p="$prefix" 'index($1, p) == 1' "$disasm")
+    [[ -n "$body" ]] || fail "$label: no function named ${prefix}* in $rlib"
+    count=$(grep -cE "$re" <<<"$body" || true)
+    ((count > 0)) || fail "$label: no ${desc} in ${prefix}*"
+    summary+=("$label: $count $desc")
+}
+
+require sq8-avx2 "mnemodb::distance::sq8::x86::avx2_dot" "vfmadd[0-9]{3}ps[[:space:]].*%ymm" "vfmadd on ymm"
+require sq8-avx2-pair "mnemodb::distance::sq8::x86::avx2_pair" "vpmaddwd[[:space:]].*%ymm" "vpmaddwd on ymm"
+require sq8-avx512 "mnemodb::distance::sq8::x86::avx512_dot" "vfmadd[0-9]{3}ps[[:space:]].*%zmm" "vfmadd on zmm"
 
 joined=$(printf '%s; ' "${summary[@]}")
 echo "check-simd-disasm: ok: ${joined%; } ($(basename "$rlib"))"

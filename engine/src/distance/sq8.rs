@@ -12,6 +12,11 @@
 //! (see `search::hnsw::Rows`). Codes convert to f32 exactly, so a kernel's result is an f32
 //! dot product and the kernels are tested against an f64 reference under the same error bound
 //! as the f32 kernels.
+//!
+//! Two rows of the copy are compared without decoding either: `a . b` is an integer dot
+//! product of their codes (exact, so every path must equal the scalar oracle bit for bit),
+//! and the caller gets the floats' product from it, the rows' `lo`/`step` and their code
+//! sums. A build compares a few hundred such pairs per insert when it prunes neighbour lists.
 
 use super::{Isa, Kernel};
 
@@ -81,6 +86,68 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// `a . b` of two rows of codes, as the integers they are: exact on every path.
+    ///
+    /// # Panics
+    /// If the lengths differ.
+    #[inline]
+    pub(crate) fn dot_code_pair(&self, a: &[u8], b: &[u8]) -> u64 {
+        assert_eq!(a.len(), b.len(), "rows of one length");
+        match self.isa {
+            Isa::Scalar => scalar_pair(a, b),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => {
+                // SAFETY: holding a Kernel on `Isa::Avx2` proves AVX2 (`Kernel::with_isa`).
+                unsafe { x86::avx2_pair(a, b) }
+            }
+            // The AVX-512 path needs AVX-512BW for 16-bit lanes, which `Isa::Avx512` does not
+            // promise; every CPU with AVX-512F has AVX2, checked here all the same (a cached
+            // load and test).
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if is_x86_feature_detected!("avx2") => {
+                // SAFETY: AVX2 was detected on this CPU just above.
+                unsafe { x86::avx2_pair(a, b) }
+            }
+            _ => portable_pair(a, b),
+        }
+    }
+}
+
+/// The sum of a row's codes.
+#[inline]
+pub(crate) fn code_sum(c: &[u8]) -> u32 {
+    // At most 65,536 values (the largest dimension) of at most 255: no overflow.
+    c.iter().map(|&x| u32::from(x)).sum()
+}
+
+/// Values per block of the integer pair kernels: a block's sum of products, at most
+/// `2^16 * 255^2 < 2^32`, fits the 32-bit sums they keep within a block.
+const PAIR_BLOCK: usize = 1 << 16;
+
+/// The pair oracle: one product at a time, in 64 bits.
+fn scalar_pair(a: &[u8], b: &[u8]) -> u64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| u64::from(x) * u64::from(y))
+        .sum()
+}
+
+/// Any CPU: 32-bit sums per block, which the compiler vectorises for the build's baseline.
+fn portable_pair(a: &[u8], b: &[u8]) -> u64 {
+    a.chunks(PAIR_BLOCK)
+        .zip(b.chunks(PAIR_BLOCK))
+        .map(|(a, b)| {
+            let block: u32 = a
+                .iter()
+                .zip(b)
+                .map(|(&x, &y)| u32::from(x) * u32::from(y))
+                .sum();
+            u64::from(block)
+        })
+        .sum()
+}
+
 /// The oracle: one value at a time, summed in order.
 fn scalar_dot(q: &[f32], c: &[u8]) -> f32 {
     q.iter().zip(c).map(|(&x, &b)| x * f32::from(b)).sum()
@@ -103,15 +170,16 @@ fn portable_dot(q: &[f32], c: &[u8]) -> f32 {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
-        __m128i, __m256, __m512, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadl_epi64,
-        _mm_loadu_si128, _mm_movehdup_ps, _mm_movehl_ps, _mm256_add_ps, _mm256_castps256_ps128,
-        _mm256_cvtepi32_ps, _mm256_cvtepu8_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps,
-        _mm256_loadu_ps, _mm256_setzero_ps, _mm512_add_ps, _mm512_cvtepi32_ps,
-        _mm512_cvtepu8_epi32, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_reduce_add_ps,
-        _mm512_setzero_ps,
+        __m128i, __m256, __m256i, __m512, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadl_epi64,
+        _mm_loadu_si128, _mm_movehdup_ps, _mm_movehl_ps, _mm256_add_epi32, _mm256_add_ps,
+        _mm256_castps256_ps128, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi16, _mm256_cvtepu8_epi32,
+        _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_madd_epi16,
+        _mm256_setzero_ps, _mm256_setzero_si256, _mm256_storeu_si256, _mm512_add_ps,
+        _mm512_cvtepi32_ps, _mm512_cvtepu8_epi32, _mm512_fmadd_ps, _mm512_loadu_ps,
+        _mm512_reduce_add_ps, _mm512_setzero_ps,
     };
 
-    use super::scalar_dot;
+    use super::{PAIR_BLOCK, scalar_dot, scalar_pair};
 
     /// AVX2 + FMA: eight codes per register, four accumulators, a scalar tail.
     ///
@@ -155,6 +223,55 @@ mod x86 {
         let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
         let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s))) + scalar_dot(q_tail, c_tail)
+    }
+
+    /// AVX2: sixteen codes of each row widened to 16 bits per register, multiplied and
+    /// added in pairs into 32-bit lanes (`vpmaddwd`: each lane gets at most `2 * 255^2`),
+    /// two accumulators, a scalar tail. Lanes are summed into 64 bits once per block of
+    /// [`PAIR_BLOCK`] values, before any can overflow.
+    #[target_feature(enable = "avx2")]
+    #[inline(never)]
+    pub(super) fn avx2_pair(a: &[u8], b: &[u8]) -> u64 {
+        // 16 codes of each row, widened, multiplied pairwise and added to `acc`.
+        #[inline(always)]
+        fn step(x: &[u8; 16], y: &[u8; 16], acc: __m256i) -> __m256i {
+            // SAFETY: `x` and `y` are 16 bytes each, one unaligned 128-bit load apiece; the
+            // caller runs only where AVX2 is (this function's `target_feature`).
+            unsafe {
+                let x = _mm256_cvtepu8_epi16(_mm_loadu_si128(x.as_ptr().cast::<__m128i>()));
+                let y = _mm256_cvtepu8_epi16(_mm_loadu_si128(y.as_ptr().cast::<__m128i>()));
+                _mm256_add_epi32(acc, _mm256_madd_epi16(x, y))
+            }
+        }
+        let mut total = 0u64;
+        for (a, b) in a.chunks(PAIR_BLOCK).zip(b.chunks(PAIR_BLOCK)) {
+            let (a16, a_tail) = a.as_chunks::<16>();
+            let (b16, b_tail) = b.as_chunks::<16>();
+            let (a32, a_rest) = a16.as_chunks::<2>();
+            let (b32, b_rest) = b16.as_chunks::<2>();
+            let [mut s0, mut s1] = [_mm256_setzero_si256(); 2];
+            for (x, y) in a32.iter().zip(b32) {
+                s0 = step(&x[0], &y[0], s0);
+                s1 = step(&x[1], &y[1], s1);
+            }
+            for (x, y) in a_rest.iter().zip(b_rest) {
+                s0 = step(x, y, s0);
+            }
+            // Each lane of `s0 + s1` is at most a block's sum, below 2^31 here (a block of
+            // 2^16 values gives each of the 8 lanes 2^13 products of at most 255^2).
+            let mut lanes = [0i32; 8];
+            // SAFETY: `lanes` is 32 bytes, one unaligned 256-bit store.
+            unsafe {
+                _mm256_storeu_si256(
+                    lanes.as_mut_ptr().cast::<__m256i>(),
+                    _mm256_add_epi32(s0, s1),
+                );
+            }
+            // Non-negative sums of non-negative products.
+            total += lanes.iter().map(|&l| l as u32 as u64).sum::<u64>();
+            total += scalar_pair(a_tail, b_tail);
+        }
+        total
     }
 
     /// AVX-512F: sixteen codes per register, four accumulators (named registers, as in
@@ -243,6 +360,18 @@ mod tests {
             }
         }
 
+        /// Every available path gives the oracle's integer exactly.
+        #[test]
+        fn dot_code_pair_on_every_path(
+            (a, b) in (0usize..300).prop_flat_map(|d| (vec(any::<u8>(), d), vec(any::<u8>(), d))),
+        ) {
+            let exact = scalar_pair(&a, &b);
+            for isa in Isa::available_paths() {
+                let k = Kernel::with_isa(Space::Ip, isa).unwrap();
+                prop_assert_eq!(k.dot_code_pair(&a, &b), exact, "{:?}", isa);
+            }
+        }
+
         /// Decoding gives every value back within half a step (plus the roundings of
         /// `lo + step * c` and of the division).
         #[test]
@@ -259,6 +388,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Rows long enough to need several blocks, of the largest codes: a sum past 32 bits
+    /// comes out whole on every path.
+    #[test]
+    fn dot_code_pair_past_32_bits() {
+        let n = 3 * PAIR_BLOCK + 17;
+        let (a, b) = (vec![255u8; n], vec![255u8; n]);
+        let exact = n as u64 * 255 * 255;
+        assert!(exact > u64::from(u32::MAX));
+        for isa in Isa::available_paths() {
+            let k = Kernel::with_isa(Space::Ip, isa).unwrap();
+            assert_eq!(k.dot_code_pair(&a, &b), exact, "{isa:?}");
+        }
+        assert_eq!(code_sum(&a[..PAIR_BLOCK]), PAIR_BLOCK as u32 * 255);
     }
 
     #[test]

@@ -411,14 +411,13 @@ impl Hnsw {
             self.write_list(s, layer, &ids);
             return;
         }
-        let mut q_buf = Vec::new();
-        let q = rows.point_in(s, &mut q_buf);
+        let own = rows.node(s);
         let mut all: Vec<Cand> = chosen.to_vec();
         for w in &list[1..=existing.min(list.len() - 1)] {
             let id = w.load(Relaxed);
             if all.iter().all(|c| c.id != id) {
                 all.push(Cand {
-                    d: rows.distance_to(q, id),
+                    d: rows.between(&own, &rows.node(id)),
                     id,
                 });
             }
@@ -443,12 +442,14 @@ impl Hnsw {
             self.write_list(node, layer, buf);
             return;
         }
-        let mut base_buf = Vec::new();
-        let base = rows.point_in(node, &mut base_buf);
-        let mut all: Vec<Cand> = buf
-            .iter()
-            .map(|&id| Cand {
-                d: rows.distance_to(base, id),
+        let base = rows.node(node);
+        // The neighbours' rows are scattered and were not read lately: asked for ahead, as
+        // the walk does, they arrive together (the pruning below reads each again, from
+        // cache).
+        let mut all: Vec<Cand> = rows
+            .prefetched(buf)
+            .map(|id| Cand {
+                d: rows.between(&base, &rows.node(id)),
                 id,
             })
             .collect();
@@ -476,25 +477,26 @@ impl Hnsw {
         if sorted.len() <= m {
             return sorted.to_vec();
         }
-        let mut kept: Vec<Cand> = Vec::with_capacity(m);
-        let mut row_buf = Vec::new();
+        // Each kept candidate with its node, compared with every later candidate.
+        let mut kept: Vec<(Cand, super::Node<'_>)> = Vec::with_capacity(m);
         for c in sorted {
             if kept.len() >= m {
                 break;
             }
-            let row = rows.point_in(c.id, &mut row_buf);
+            let node = rows.node(c.id);
             // Kept when no kept neighbour is nearer to it than the base is (`>=`, as hnswlib).
             // An exact duplicate of a kept neighbour (both at distance 0) is redundant: without
             // this rule a group of duplicates fills each other's lists and every other node
             // near them loses its incoming links, becoming unreachable.
-            let diverse = kept.iter().all(|k| {
-                let dk = rows.distance_to(row, k.id);
+            let diverse = kept.iter().all(|(_, k)| {
+                let dk = rows.between(&node, k);
                 dk > c.d || (dk == c.d && dk != 0.0)
             });
             if diverse {
-                kept.push(*c);
+                kept.push((*c, node));
             }
         }
+        let mut kept: Vec<Cand> = kept.into_iter().map(|(c, _)| c).collect();
         if fill {
             // Algorithm 4's keepPrunedConnections: top the list up with the nearest pruned
             // candidates. A full list loses fewer incoming links of recent nodes when it is

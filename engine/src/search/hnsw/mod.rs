@@ -32,7 +32,7 @@ mod walk_copy;
 pub(crate) use graph::{Hnsw, HnswParams};
 pub(crate) use walk_copy::WalkCopy;
 
-use crate::distance::sq8::decode;
+use crate::distance::sq8::{code_sum, decode};
 use crate::distance::{Kernel, Space, prefetch};
 
 /// How many rows ahead of the one being measured the walk asks for ([`Rows::prefetched`]).
@@ -77,6 +77,29 @@ pub(crate) struct Point<'a> {
     v: &'a [f32],
     inv_norm: f32,
     sum: f32,
+    sq_norm: f32,
+}
+
+/// A node of the graph as one side of a comparison between two nodes ([`Rows::between`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Node<'a> {
+    /// Its row in the 8-bit copy, compared with another's codes as integers.
+    Coded(CodedNode<'a>),
+    /// Its f32 row (no copy covers it).
+    Row(Point<'a>),
+}
+
+/// A row of the 8-bit copy with what a comparison needs besides its codes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CodedNode<'a> {
+    codes: &'a [u8],
+    lo: f32,
+    step: f32,
+    /// The sum of its codes.
+    sum: f32,
+    /// `1 / |row|` for cosine, else 0.
+    inv_norm: f32,
+    /// `|row|^2` for l2 (and cosine), else 0.
     sq_norm: f32,
 }
 
@@ -125,6 +148,56 @@ impl<'a> Rows<'a> {
             v: buf,
             sum: self.dim as f32 * lo + step * code_sum as f32,
             sq_norm: c.sq_norms.get(s).copied().unwrap_or(0.0),
+        }
+    }
+
+    /// Node `slot` as one side of [`Rows::between`]: its codes when the copy covers it (no
+    /// decoding), else its f32 row.
+    #[inline]
+    pub(super) fn node(&self, slot: u32) -> Node<'a> {
+        let Some(c) = self.coded else {
+            return Node::Row(self.point(slot));
+        };
+        let s = slot as usize;
+        let [lo, step] = c.lo_step[s];
+        let codes = &c.codes[s * self.dim..(s + 1) * self.dim];
+        Node::Coded(CodedNode {
+            codes,
+            lo,
+            step,
+            sum: code_sum(codes) as f32,
+            inv_norm: self.inv_norm_of(slot, self.row(slot)),
+            sq_norm: c.sq_norms.get(s).copied().unwrap_or(0.0),
+        })
+    }
+
+    /// The distance between two nodes (both from [`Rows::node`] on these rows). Through the
+    /// copy, with `x = lo + step * c` per row, `a . b` is
+    /// `n lo_a lo_b + lo_a step_b sum(c_b) + lo_b step_a sum(c_a) + step_a step_b (c_a . c_b)`,
+    /// the last an integer dot product; summed in f64, as its terms can be much larger than
+    /// the result. It is the dot product of the decoded rows, which the walk's distances
+    /// approximate too.
+    #[inline]
+    pub(super) fn between(&self, a: &Node<'_>, b: &Node<'_>) -> f32 {
+        let (a, b) = match (a, b) {
+            (Node::Coded(a), Node::Coded(b)) => (a, b),
+            (Node::Row(a), Node::Row(b)) => return self.distance(*a, *b),
+            // `node` gives one kind for all the nodes of one `Rows`.
+            (Node::Coded(_), Node::Row(_)) | (Node::Row(_), Node::Coded(_)) => {
+                unreachable!("nodes of different rows")
+            }
+        };
+        let codes = self.kernel.dot_code_pair(a.codes, b.codes) as f64;
+        let (lo_a, lo_b) = (f64::from(a.lo), f64::from(b.lo));
+        let (step_a, step_b) = (f64::from(a.step), f64::from(b.step));
+        let dot = (a.codes.len() as f64 * lo_a * lo_b
+            + lo_a * step_b * f64::from(b.sum)
+            + lo_b * step_a * f64::from(a.sum)
+            + step_a * step_b * codes) as f32;
+        match self.kernel.space() {
+            Space::Cosine => 1.0 - dot * a.inv_norm * b.inv_norm,
+            Space::Ip => 1.0 - dot,
+            Space::L2 => (a.sq_norm + b.sq_norm - 2.0 * dot).max(0.0),
         }
     }
 

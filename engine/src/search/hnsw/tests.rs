@@ -178,6 +178,77 @@ fn the_coded_walk_and_the_f32_walk_both_match_the_exact_path() {
     }
 }
 
+/// Two nodes compared through the 8-bit copy (integer codes, as the build's neighbour
+/// selection does) give the distance of the decoded rows, computed here in f64 one value at a
+/// time, and agree with the walk's distance from one decoded row to the other's codes; without
+/// the copy they give the f32 rows' distance.
+#[test]
+fn two_coded_nodes_compare_as_their_decoded_rows() {
+    let n = 300;
+    let data = mixture(n, DIM, 30, 41);
+    for space in [Space::L2, Space::Ip, Space::Cosine] {
+        let g = build(space, &data, DIM, HnswParams::default());
+        // Cached inverse norms of the f32 rows, as a collection's graph keeps them.
+        let inv_norms: Vec<f32> = data.chunks_exact(DIM).map(super::inv_norm).collect();
+        let plain = Rows {
+            kernel: kernel(space),
+            data: &data,
+            dim: DIM,
+            inv_norms: Some(&inv_norms),
+            coded: None,
+        };
+        let rows = g.with_walk_copy(plain);
+        let coded = rows.coded.expect("the build encodes the copy");
+        let decoded = |s: usize| -> Vec<f64> {
+            let [lo, step] = coded.lo_step[s];
+            coded.codes[s * DIM..(s + 1) * DIM]
+                .iter()
+                .map(|&c| f64::from(lo) + f64::from(step) * f64::from(c))
+                .collect()
+        };
+        let f32_row = |s: usize| &data[s * DIM..(s + 1) * DIM];
+        let norm = |s: usize| {
+            f32_row(s)
+                .iter()
+                .map(|&x| f64::from(x).powi(2))
+                .sum::<f64>()
+        };
+        let mut rng = Rng(space as u64 + 7);
+        for _ in 0..500 {
+            let a = (rng.next_u64() % n as u64) as usize;
+            let b = (rng.next_u64() % n as u64) as usize;
+            let dot: f64 = decoded(a).iter().zip(decoded(b)).map(|(x, y)| x * y).sum();
+            let want = match space {
+                Space::Cosine => 1.0 - dot / (norm(a).sqrt() * norm(b).sqrt()),
+                Space::Ip => 1.0 - dot,
+                Space::L2 => (norm(a) + norm(b) - 2.0 * dot).max(0.0),
+            };
+            let (na, nb) = (rows.node(a as u32), rows.node(b as u32));
+            let got = f64::from(rows.between(&na, &nb));
+            // The terms' size, which bounds the f32 roundings of the result (cosine's are
+            // divided by the norms).
+            let scale = match space {
+                Space::Cosine => 1.0,
+                Space::Ip | Space::L2 => 1.0 + norm(a) + norm(b),
+            };
+            assert!(
+                (got - want).abs() <= 1e-5 * scale,
+                "{space:?} {a}-{b}: {got} vs {want}"
+            );
+            let mut buf = Vec::new();
+            let walk = f64::from(rows.distance_to(rows.point_in(a as u32, &mut buf), b as u32));
+            assert!(
+                (got - walk).abs() <= 1e-5 * scale,
+                "{space:?} {a}-{b}: {got} vs the walk's {walk}"
+            );
+            let exact = f64::from(plain.distance(plain.point(a as u32), plain.point(b as u32)));
+            let between_rows =
+                f64::from(plain.between(&plain.node(a as u32), &plain.node(b as u32)));
+            assert_eq!(between_rows, exact, "{space:?}: f32 rows without a copy");
+        }
+    }
+}
+
 /// The scan of the rows a graph has not linked, ranked by the 8-bit copy and re-ranked
 /// exactly (what a query pays during a build): in every space, for a tail and for an
 /// allow-list, it keeps recall against the exact scan and reports the exact path's hits; with
