@@ -15,6 +15,7 @@
 //! * `file.rs`: the on-disk format.
 //! * `walk_copy.rs`: the 8-bit copy of the rows (never saved).
 //! * `coded_scan.rs`: ranking rows by that copy alone, for the scan of the unlinked tail.
+//! * `huge_pages.rs`: 2 MiB pages asked for the copy and the layer-0 links.
 //!
 //! Tombstones are not the graph's business: a deleted record's slot stays in the graph (it is
 //! still a useful waypoint) and the query path drops it through the `ords` table, exactly as
@@ -23,6 +24,7 @@
 mod coded_scan;
 mod file;
 mod graph;
+mod huge_pages;
 mod links;
 mod search;
 #[cfg(test)]
