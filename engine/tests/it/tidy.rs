@@ -75,6 +75,10 @@ const UNSAFE_FILES: &[(&str, &str)] = &[
         "engine/src/scheduler/priority.rs",
         "libc's nice(), lowering a background thread's priority (no safe wrapper in std)",
     ),
+    (
+        "engine/src/search/hnsw/huge_pages.rs",
+        "libc's madvise(MADV_HUGEPAGE) on the graph's own vectors (no safe wrapper in std)",
+    ),
 ];
 
 /// The keyword, spelled so that this file does not hold it.

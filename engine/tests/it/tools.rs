@@ -117,13 +117,22 @@ fn a_killed_process_loses_no_recorded_tool_call() {
             }
         }
         child.kill();
-        // Lines already in the pipe when it died are acknowledgements too.
-        while let Ok(ChildEvent::Line {
-            text,
-            complete: true,
-            ..
-        }) = rx.try_recv()
-        {
+        // Lines already in the pipe when it died are acknowledgements too. They are read up
+        // to the pipe's end: the thread forwarding them may still be at it when the kill
+        // returns (stopping at the first empty moment of the channel missed some on a loaded
+        // machine, and the count below then failed).
+        loop {
+            let text = match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(ChildEvent::Line {
+                    text,
+                    complete: true,
+                    ..
+                }) => text,
+                // The last line, cut short by the kill: not an acknowledgement.
+                Ok(ChildEvent::Line { .. }) => continue,
+                Ok(ChildEvent::Eof { .. }) => break,
+                Err(e) => panic!("seed {seed}: the killed child's output never ended: {e}"),
+            };
             let parts: Vec<&str> = text.split(' ').collect();
             match parts.as_slice() {
                 ["@begin", _, id] => {
