@@ -134,22 +134,18 @@ impl<'a> Rows<'a> {
     where
         'a: 'b,
     {
-        let Some(c) = self.coded else {
+        let Node::Coded(n) = self.node(slot) else {
             return self.point(slot);
         };
-        let s = slot as usize;
-        let [lo, step] = c.lo_step[s];
-        let codes = &c.codes[s * self.dim..(s + 1) * self.dim];
         buf.resize(self.dim, 0.0);
-        decode(codes, lo, step, buf);
-        // The sum of the decoded values from the codes' integer sum: a float sum in order
-        // would be a chain of `dim` dependent additions.
-        let code_sum: u32 = codes.iter().map(|&c| u32::from(c)).sum();
+        decode(n.codes, n.lo, n.step, buf);
         Point {
             inv_norm: self.inv_norm_of(slot, buf),
             v: buf,
-            sum: self.dim as f32 * lo + step * code_sum as f32,
-            sq_norm: c.sq_norms.get(s).copied().unwrap_or(0.0),
+            // The sum of the decoded values from the codes' integer sum: a float sum in order
+            // would be a chain of `dim` dependent additions.
+            sum: self.dim as f32 * n.lo + n.step * n.sum,
+            sq_norm: n.sq_norm,
         }
     }
 
