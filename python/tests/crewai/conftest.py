@@ -5,8 +5,10 @@ Every test but the lazy-import one is skipped when crewai is not installed."""
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -18,7 +20,10 @@ os.environ["OTEL_SDK_DISABLED"] = "true"
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 # crewai creates its data directory at import (chromadb's default path is computed then): keep it
 # out of the home directory. Each test gets its own directory below (crewai_storage_dir).
-os.environ["CREWAI_STORAGE_DIR"] = tempfile.mkdtemp(prefix="mnemodb-crewai-tests-")
+# Removed when the run ends (each run otherwise left one more directory in the temp dir).
+_IMPORT_STORAGE = tempfile.mkdtemp(prefix="mnemodb-crewai-tests-")
+os.environ["CREWAI_STORAGE_DIR"] = _IMPORT_STORAGE
+atexit.register(shutil.rmtree, _IMPORT_STORAGE, ignore_errors=True)
 
 def _have_crewai() -> bool:
     """The real crewai: python/tests is on sys.path (prepend import mode), so ``crewai``
