@@ -512,7 +512,7 @@ impl CollectionShared {
         if have < to
             && let Some(g) = &mut write(&self.index.state).graph
         {
-            g.walk.reserve_rows(dim, self.kernel.space(), to as usize);
+            g.walk.reserve_rows(dim, to as usize);
         }
         while have < to {
             if ctx.cancelled() {

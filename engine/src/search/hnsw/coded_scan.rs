@@ -5,7 +5,6 @@
 //! pays a quarter of the scan it used to (and leaves the cores to the build sooner).
 
 use super::{CodedRows, Hnsw, Point, Rows};
-use crate::distance::Space;
 use crate::search::exact::{Ranker, Scan};
 
 /// Rows ranked by the 8-bit copy: see [`Hnsw::coded_ranker`].
@@ -22,9 +21,6 @@ impl Hnsw {
     pub(crate) fn coded_ranker<'a>(&'a self, scan: &Scan<'a>) -> Option<CodedRanker<'a>> {
         let n = scan.rows.len().checked_div(scan.dim)?;
         let coded = self.walk.view(scan.dim, n)?;
-        if scan.kernel.space() != Space::Ip && coded.sq_norms.len() < n {
-            return None;
-        }
         let rows = Rows {
             kernel: scan.kernel,
             data: scan.rows,
@@ -37,14 +33,10 @@ impl Hnsw {
 }
 
 impl CodedRanker<'_> {
-    /// The distance from `q` to row `slot` by the copy and its norms alone (the walk takes a
-    /// cosine row's norm from the graph's cache, which covers linked rows only).
+    /// The distance from `q` to row `slot` by the copy and its norms alone.
     #[inline]
     fn distance(&self, q: Point<'_>, slot: usize) -> f32 {
-        self.rows.coded_distance(&self.coded, q, slot as u32, || {
-            let sq = self.coded.sq_norms[slot];
-            if sq > 0.0 { 1.0 / sq.sqrt() } else { 0.0 }
-        })
+        self.rows.coded_distance(&self.coded, q, slot as u32)
     }
 }
 

@@ -34,7 +34,7 @@ mod walk_copy;
 pub(crate) use graph::{Hnsw, HnswParams};
 pub(crate) use walk_copy::WalkCopy;
 
-use crate::distance::sq8::{code_sum, decode};
+use crate::distance::sq8::decode;
 use crate::distance::{Kernel, Space, prefetch};
 
 /// How many rows ahead of the one being measured the walk asks for ([`Rows::prefetched`]).
@@ -63,13 +63,26 @@ pub(crate) struct Rows<'a> {
 }
 
 /// A [`WalkCopy`] as the walk reads it: row `s` is about `lo + step * codes[s * dim..]`
-/// with `[lo, step] = lo_step[s]`.
+/// with `lo` and `step` from `meta[s]`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CodedRows<'a> {
     codes: &'a [u8],
-    lo_step: &'a [[f32; 2]],
-    /// `|row|^2` per row, for l2 and cosine.
-    sq_norms: &'a [f32],
+    meta: &'a [RowMeta],
+}
+
+/// What a comparison with a row of the 8-bit copy needs besides its codes, per row.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[repr(C, align(16))]
+pub(crate) struct RowMeta {
+    /// The row's minimum: value `i` is about `lo + step * code_i`.
+    lo: f32,
+    /// The row's range / 255.
+    step: f32,
+    /// The sum of its codes (exact in an f32: at most 65,536 x 255 < 2^24).
+    sum: f32,
+    /// Per space: `1 / |row|` for cosine (0 for a zero row), `|row|^2` for l2, 0 for ip;
+    /// computed from the f32 row, as the graph's own cache of inverse norms is.
+    norm: f32,
 }
 
 /// A vector and, for cosine, its inverse norm; when the walk reads coded rows, the sum of
@@ -101,7 +114,7 @@ pub(super) struct CodedNode<'a> {
     sum: f32,
     /// `1 / |row|` for cosine, else 0.
     inv_norm: f32,
-    /// `|row|^2` for l2 (and cosine), else 0.
+    /// `|row|^2` for l2, else 0.
     sq_norm: f32,
 }
 
@@ -140,7 +153,7 @@ impl<'a> Rows<'a> {
         buf.resize(self.dim, 0.0);
         decode(n.codes, n.lo, n.step, buf);
         Point {
-            inv_norm: self.inv_norm_of(slot, buf),
+            inv_norm: n.inv_norm,
             v: buf,
             // The sum of the decoded values from the codes' integer sum: a float sum in order
             // would be a chain of `dim` dependent additions.
@@ -157,15 +170,19 @@ impl<'a> Rows<'a> {
             return Node::Row(self.point(slot));
         };
         let s = slot as usize;
-        let [lo, step] = c.lo_step[s];
-        let codes = &c.codes[s * self.dim..(s + 1) * self.dim];
+        let m = c.meta[s];
+        let (inv_norm, sq_norm) = match self.kernel.space() {
+            Space::Cosine => (m.norm, 0.0),
+            Space::L2 => (0.0, m.norm),
+            Space::Ip => (0.0, 0.0),
+        };
         Node::Coded(CodedNode {
-            codes,
-            lo,
-            step,
-            sum: code_sum(codes) as f32,
-            inv_norm: self.inv_norm_of(slot, self.row(slot)),
-            sq_norm: c.sq_norms.get(s).copied().unwrap_or(0.0),
+            codes: &c.codes[s * self.dim..(s + 1) * self.dim],
+            lo: m.lo,
+            step: m.step,
+            sum: m.sum,
+            inv_norm,
+            sq_norm,
         })
     }
 
@@ -234,13 +251,16 @@ impl<'a> Rows<'a> {
     fn prefetch(&self, slot: u32) {
         let start = slot as usize * self.dim;
         if let Some(c) = self.coded {
+            // The copy holds the norms too: the walk's cache of them is not read.
             if let Some(row) = c.codes.get(start..start + self.dim) {
                 prefetch(row);
             }
-            if let Some(s) = c.lo_step.get(slot as usize) {
-                prefetch(std::slice::from_ref(s));
+            if let Some(m) = c.meta.get(slot as usize) {
+                prefetch(std::slice::from_ref(m));
             }
-        } else if let Some(row) = self.data.get(start..start + self.dim) {
+            return;
+        }
+        if let Some(row) = self.data.get(start..start + self.dim) {
             prefetch(row);
         }
         if let Some(n) = self.inv_norms.and_then(|n| n.get(slot as usize)) {
@@ -296,31 +316,24 @@ impl<'a> Rows<'a> {
         let Some(c) = self.coded else {
             return self.distance(a, self.point(slot));
         };
-        self.coded_distance(&c, a, slot, || self.inv_norm_of(slot, self.row(slot)))
+        self.coded_distance(&c, a, slot)
     }
 
-    /// [`distance_to`](Rows::distance_to) through the copy `c`, with a cosine row's inverse
-    /// norm from `row_inv_norm` (the walk's cache or the f32 row; the scan of unlinked rows
-    /// takes it from the copy, `coded_scan.rs`).
+    /// [`distance_to`](Rows::distance_to) through the copy `c`, the row's norm taken from the
+    /// copy too (the scan of unlinked rows, `coded_scan.rs`, reads nothing else).
     #[inline]
-    fn coded_distance(
-        &self,
-        c: &CodedRows<'_>,
-        a: Point<'_>,
-        slot: u32,
-        row_inv_norm: impl FnOnce() -> f32,
-    ) -> f32 {
+    fn coded_distance(&self, c: &CodedRows<'_>, a: Point<'_>, slot: u32) -> f32 {
         let s = slot as usize;
-        let [lo, step] = c.lo_step[s];
-        let dot = lo * a.sum
-            + step
+        let m = c.meta[s];
+        let dot = m.lo * a.sum
+            + m.step
                 * self
                     .kernel
                     .dot_codes(a.v, &c.codes[s * self.dim..(s + 1) * self.dim]);
         match self.kernel.space() {
-            Space::Cosine => 1.0 - dot * a.inv_norm * row_inv_norm(),
+            Space::Cosine => 1.0 - dot * a.inv_norm * m.norm,
             Space::Ip => 1.0 - dot,
-            Space::L2 => (a.sq_norm + c.sq_norms[s] - 2.0 * dot).max(0.0),
+            Space::L2 => (a.sq_norm + m.norm - 2.0 * dot).max(0.0),
         }
     }
 }
@@ -353,6 +366,11 @@ fn lanes(v: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 #[inline]
 fn dot(kernel: Kernel, a: &[f32], b: &[f32]) -> f32 {
     1.0 - kernel.with_space(Space::Ip).distance(a, b)
+}
+
+/// `1 / |v|` from `|v|^2` (as [`inv_norm`] computes it), or 0 for a zero vector.
+fn inv_norm_from_sq(sq: f32) -> f32 {
+    if sq > 0.0 { 1.0 / sq.sqrt() } else { 0.0 }
 }
 
 /// `1 / |v|`, or 0 for a zero vector.

@@ -200,7 +200,7 @@ fn two_coded_nodes_compare_as_their_decoded_rows() {
         let rows = g.with_walk_copy(plain);
         let coded = rows.coded.expect("the build encodes the copy");
         let decoded = |s: usize| -> Vec<f64> {
-            let [lo, step] = coded.lo_step[s];
+            let (lo, step) = (coded.meta[s].lo, coded.meta[s].step);
             coded.codes[s * DIM..(s + 1) * DIM]
                 .iter()
                 .map(|&c| f64::from(lo) + f64::from(step) * f64::from(c))

@@ -3,8 +3,8 @@
 //!
 //! The copy is derived from the vector segment and never saved: an open maps the graph at
 //! once and answers with the f32 rows until a background task has encoded the copy
-//! (`collection/index.rs`), so a reopen stays a map. It costs `dim + 12` bytes per row (`dim + 8`
-//! for ip), 39 MB for 100k rows of 384 floats.
+//! (`collection/index.rs`), so a reopen stays a map. It costs `dim + 16` bytes per row, 40 MB
+//! for 100k rows of 384 floats.
 //!
 //! The walk ranks with it; the beam is re-ranked, and the hits' distances computed, from the
 //! f32 rows. The scan of the rows a build has not linked yet ranks with it too
@@ -12,9 +12,9 @@
 
 use rayon::prelude::*;
 
-use super::CodedRows;
+use super::{CodedRows, RowMeta, inv_norm_from_sq, sq_norm};
 use crate::distance::Space;
-use crate::distance::sq8::encode;
+use crate::distance::sq8::{code_sum, encode};
 use crate::scheduler::Share;
 
 /// Rows as bytes over each row's own range, with what each space needs to get its distance
@@ -26,22 +26,15 @@ pub(crate) struct WalkCopy {
     /// cache line ([`ROW_ALIGN`]).
     codes: Vec<u8>,
     skew: usize,
-    /// Per row: its minimum and its range / 255 (value `i` is about `lo + step * code_i`).
-    lo_step: Vec<[f32; 2]>,
-    /// `|row|^2` per row for l2 (computed as `|q|^2 + |row|^2 - 2 q.row`) and cosine (the
-    /// norm of a row the graph has not linked, whose norm it does not cache); empty for ip.
-    sq_norms: Vec<f32>,
+    /// Per row, what a comparison needs besides its codes, in one 16-byte record: a visited
+    /// node costs its codes' lines and one more.
+    meta: Vec<RowMeta>,
 }
 
 /// Where the first row starts. The allocator gives a large buffer 16 bytes past a page
 /// boundary, so a 384-byte row would span 7 cache lines instead of 6: one more line to wait
 /// for at every node a walk visits (`walk_copy_rows_start_on_a_cache_line`).
 const ROW_ALIGN: usize = 64;
-
-/// Whether rows of `space` keep their squared norms in the copy.
-fn needs_norms(space: Space) -> bool {
-    space != Space::Ip
-}
 
 impl WalkCopy {
     /// The rows of `rows` (`dim` floats each) encoded, in parallel when `share` gives the
@@ -60,28 +53,31 @@ impl WalkCopy {
         copy.make_room(n * dim);
         copy.codes.resize(copy.skew + n * dim, 0);
         let skew = copy.skew;
-        copy.lo_step = rows
+        copy.meta = rows
             .par_chunks_exact(dim)
             .zip(copy.codes[skew..].par_chunks_exact_mut(dim))
             .with_min_len(min_len)
             .map(|(row, out)| {
                 let (lo, step) = encode(row, out);
-                [lo, step]
+                let norm = match space {
+                    Space::Ip => 0.0,
+                    Space::L2 => sq_norm(row),
+                    Space::Cosine => inv_norm_from_sq(sq_norm(row)),
+                };
+                RowMeta {
+                    lo,
+                    step,
+                    sum: code_sum(out) as f32,
+                    norm,
+                }
             })
             .collect();
-        if needs_norms(space) {
-            copy.sq_norms = rows
-                .par_chunks_exact(dim)
-                .with_min_len(min_len)
-                .map(super::sq_norm)
-                .collect();
-        }
         copy
     }
 
     /// Rows held.
     pub(crate) fn len(&self) -> usize {
-        self.lo_step.len()
+        self.meta.len()
     }
 
     /// The codes of every row held, back to back, the first on a cache line.
@@ -104,16 +100,13 @@ impl WalkCopy {
     }
 
     /// Makes room for `rows` rows in all, so appending up to there copies nothing.
-    pub(crate) fn reserve_rows(&mut self, dim: usize, space: Space, rows: usize) {
+    pub(crate) fn reserve_rows(&mut self, dim: usize, rows: usize) {
         self.dim = dim;
         let more = rows.saturating_sub(self.len());
         self.make_room(more * dim);
         // The walk reads rows at random: fewer TLB misses on 2 MiB pages.
         super::huge_pages::advise(&self.codes);
-        self.lo_step.reserve(more);
-        if needs_norms(space) {
-            self.sq_norms.reserve(more);
-        }
+        self.meta.reserve(more);
     }
 
     /// Appends `more` (encoded for the same dimension and space) after the rows held.
@@ -122,8 +115,7 @@ impl WalkCopy {
         self.dim = more.dim;
         self.make_room(more.rows().len());
         self.codes.extend_from_slice(more.rows());
-        self.lo_step.extend_from_slice(&more.lo_step);
-        self.sq_norms.extend_from_slice(&more.sq_norms);
+        self.meta.extend_from_slice(&more.meta);
     }
 
     /// The copy as the walk reads it, when it covers the first `nodes` rows and was encoded
@@ -131,8 +123,7 @@ impl WalkCopy {
     pub(crate) fn view(&self, dim: usize, nodes: usize) -> Option<CodedRows<'_>> {
         (self.dim == dim && dim > 0 && self.len() >= nodes).then_some(CodedRows {
             codes: self.rows(),
-            lo_step: &self.lo_step,
-            sq_norms: &self.sq_norms,
+            meta: &self.meta,
         })
     }
 }
@@ -141,10 +132,7 @@ impl WalkCopy {
 /// the value.
 impl PartialEq for WalkCopy {
     fn eq(&self, other: &Self) -> bool {
-        self.dim == other.dim
-            && self.rows() == other.rows()
-            && self.lo_step == other.lo_step
-            && self.sq_norms == other.sq_norms
+        self.dim == other.dim && self.rows() == other.rows() && self.meta == other.meta
     }
 }
 
@@ -175,7 +163,7 @@ mod tests {
         assert_eq!(aligned(&whole), Some(0));
 
         let mut grown = WalkCopy::default();
-        grown.reserve_rows(dim, space, 50);
+        grown.reserve_rows(dim, 50);
         for piece in all.chunks(70 * dim) {
             // Pieces of 70 rows into room for 50: appends move the buffer.
             grown.append(WalkCopy::encode(piece, dim, space, Share::all()));
