@@ -217,39 +217,64 @@ pub(crate) fn anything_expired(tx: &Transaction<'_>, now_ms: i64) -> Result<bool
     Ok([calls, cached].into_iter().flatten().any(|at| at <= now_ms))
 }
 
-pub(crate) fn calls(tx: &Transaction<'_>, f: &CallFilter) -> Result<Vec<CallRecord>> {
-    // Each filter is bound (NULL: any), so one fixed statement serves every combination.
-    let mut stmt = tx.prepare_cached(
+/// The `calls` statement for the filters `f` gives: only those, so each combination is
+/// planned with the index that serves it (`tool_calls_by_run`, `_by_tool`, `_by_status`). One
+/// statement with `(?1 IS NULL OR run_id = ?1)` per filter was planned once for every case, as
+/// a scan of the whole ledger (`listing_calls_probes_an_index`).
+fn calls_sql(f: &CallFilter) -> String {
+    let mut conds = Vec::new();
+    if f.run_id.is_some() {
+        conds.push("run_id = ?");
+    }
+    if f.tool.is_some() {
+        conds.push("tool = ?");
+    }
+    if f.status.is_some() {
+        conds.push("status = ?");
+    }
+    let filter = if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    };
+    format!(
         "SELECT id, run_id, tool, args, status, result, error, depth, parent_id, started_at, \
-         duration_us FROM tool_calls WHERE (?1 IS NULL OR run_id = ?1) \
-         AND (?2 IS NULL OR tool = ?2) AND (?3 IS NULL OR status = ?3) \
-         ORDER BY id LIMIT ?4",
-    )?;
+         duration_us FROM tool_calls{filter} ORDER BY id LIMIT ?"
+    )
+}
+
+pub(crate) fn calls(tx: &Transaction<'_>, f: &CallFilter) -> Result<Vec<CallRecord>> {
+    let mut stmt = tx.prepare_cached(&calls_sql(f))?;
     let limit = f.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-    let rows = stmt.query_map(
-        params![
-            f.run_id.as_deref(),
-            f.tool.as_deref(),
-            f.status.map(CallStatus::as_str),
-            limit
-        ],
-        |r| {
-            let status: String = r.get(4)?;
-            Ok(CallRecord {
-                id: r.get(0)?,
-                run_id: r.get(1)?,
-                tool: r.get(2)?,
-                args: r.get(3)?,
-                status: CallStatus::parse(&status).unwrap_or(CallStatus::Running),
-                result: r.get(5)?,
-                error: r.get(6)?,
-                depth: r.get(7)?,
-                parent_id: r.get(8)?,
-                started_at_ms: r.get(9)?,
-                duration_us: r.get(10)?,
-            })
-        },
-    )?;
+    let status = f.status.map(CallStatus::as_str);
+    // In the order of `calls_sql`'s conditions, then the limit.
+    let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(4);
+    if let Some(run_id) = &f.run_id {
+        values.push(run_id);
+    }
+    if let Some(tool) = &f.tool {
+        values.push(tool);
+    }
+    if let Some(status) = &status {
+        values.push(status);
+    }
+    values.push(&limit);
+    let rows = stmt.query_map(values.as_slice(), |r| {
+        let status: String = r.get(4)?;
+        Ok(CallRecord {
+            id: r.get(0)?,
+            run_id: r.get(1)?,
+            tool: r.get(2)?,
+            args: r.get(3)?,
+            status: CallStatus::parse(&status).unwrap_or(CallStatus::Running),
+            result: r.get(5)?,
+            error: r.get(6)?,
+            depth: r.get(7)?,
+            parent_id: r.get(8)?,
+            started_at_ms: r.get(9)?,
+            duration_us: r.get(10)?,
+        })
+    })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
@@ -278,4 +303,60 @@ pub(crate) fn summary(tx: &Transaction<'_>) -> Result<Vec<ToolSummary>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::{CallFilter, CallStatus, calls_sql};
+
+    /// The plan of the `calls` statement for `f`, one detail line per step.
+    fn plan(f: &CallFilter) -> String {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(super::SCHEMA).unwrap();
+        let sql = calls_sql(f);
+        let n = sql.matches('?').count();
+        let values: Vec<i64> = vec![0; n];
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Listing a run's calls, a tool's or those of one status probes the index for it, never
+    /// scans the ledger, which grows with every call an agent makes.
+    #[test]
+    fn listing_calls_probes_an_index() {
+        let run = CallFilter {
+            run_id: Some("r".into()),
+            ..CallFilter::default()
+        };
+        let tool = CallFilter {
+            tool: Some("t".into()),
+            status: Some(CallStatus::Ok),
+            ..CallFilter::default()
+        };
+        let status = CallFilter {
+            status: Some(CallStatus::Running),
+            ..CallFilter::default()
+        };
+        for (f, index) in [
+            (run, "tool_calls_by_run (run_id=?)"),
+            (tool, "tool_calls_by_tool (tool=? AND status=?)"),
+            (status, "tool_calls_by_status (status=?)"),
+        ] {
+            let plan = plan(&f);
+            assert!(
+                plan.contains(&format!("USING INDEX {index}")),
+                "{f:?}: {plan}"
+            );
+        }
+        // No filter: the ledger in id order, the primary key's.
+        let all = plan(&CallFilter::default());
+        assert!(!all.contains("TEMP B-TREE"), "{all}");
+    }
 }
