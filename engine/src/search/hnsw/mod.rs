@@ -81,7 +81,7 @@ pub(crate) struct RowMeta {
     /// The sum of its codes (exact in an f32: at most 65,536 x 255 < 2^24).
     sum: f32,
     /// Per space: `1 / |row|` for cosine (0 for a zero row), `|row|^2` for l2, 0 for ip;
-    /// computed from the f32 row, as the graph's own cache of inverse norms is.
+    /// from the f32 row by [`inv_norm`] / `sq_norm`, as the graph's cache of inverse norms is.
     norm: f32,
 }
 
@@ -368,22 +368,8 @@ fn dot(kernel: Kernel, a: &[f32], b: &[f32]) -> f32 {
     1.0 - kernel.with_space(Space::Ip).distance(a, b)
 }
 
-/// `1 / |v|` from `|v|^2` (as [`inv_norm`] computes it), or 0 for a zero vector.
-fn inv_norm_from_sq(sq: f32) -> f32 {
-    if sq > 0.0 { 1.0 / sq.sqrt() } else { 0.0 }
-}
-
 /// `1 / |v|`, or 0 for a zero vector.
 pub(crate) fn inv_norm(v: &[f32]) -> f32 {
-    // Eight running sums so the loop vectorises.
-    let mut acc = [0.0f32; 8];
-    let chunks = v.chunks_exact(8);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for (a, x) in acc.iter_mut().zip(c) {
-            *a += x * x;
-        }
-    }
-    let sum: f32 = acc.iter().sum::<f32>() + tail.iter().map(|x| x * x).sum::<f32>();
-    if sum > 0.0 { 1.0 / sum.sqrt() } else { 0.0 }
+    let sq = sq_norm(v);
+    if sq > 0.0 { 1.0 / sq.sqrt() } else { 0.0 }
 }

@@ -12,7 +12,7 @@
 
 use rayon::prelude::*;
 
-use super::{CodedRows, RowMeta, inv_norm_from_sq, sq_norm};
+use super::{CodedRows, RowMeta, inv_norm, sq_norm};
 use crate::distance::Space;
 use crate::distance::sq8::{code_sum, encode};
 use crate::scheduler::Share;
@@ -62,7 +62,7 @@ impl WalkCopy {
                 let norm = match space {
                     Space::Ip => 0.0,
                     Space::L2 => sq_norm(row),
-                    Space::Cosine => inv_norm_from_sq(sq_norm(row)),
+                    Space::Cosine => inv_norm(row),
                 };
                 RowMeta {
                     lo,
