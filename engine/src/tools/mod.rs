@@ -526,13 +526,18 @@ impl ToolExecutor {
                 id,
                 result: serde_json::from_str(&text).unwrap_or(Value::String(text)),
             }),
-            Decided::Run(id) => Ok(Begin::Run(Ticket {
-                id,
-                tool: call.tool.to_owned(),
-                args,
-                policy,
-                started,
-            })),
+            Decided::Run(id) => {
+                // Best effort: without the line, a crash leaves the row `running`, as it did
+                // before journals knew of started calls; the call itself is unaffected.
+                let _ = self.shared.tool_outbox.started(&self.shared, id);
+                Ok(Begin::Run(Ticket {
+                    id,
+                    tool: call.tool.to_owned(),
+                    args,
+                    policy,
+                    started,
+                }))
+            }
         }
     }
 

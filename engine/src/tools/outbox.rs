@@ -18,7 +18,13 @@
 //! applies their outcomes and deletes them. Applying an outcome only changes a row still
 //! `running`, so applying one twice changes nothing (a success is cached only by the
 //! application that moved its row out of `running`).
+//!
+//! `begin` also journals each call it starts (`{"started": id}`), so a dead process's calls
+//! that never finished are known: whoever takes over its journal records them as `error`
+//! ([`INTERRUPTED`]) instead of leaving them `running` for ever. Only a process killed between
+//! `begin`'s commit and that line (one `write(2)`) leaves a `running` row behind.
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -42,6 +48,16 @@ const FLUSH_DELAY: Duration = Duration::from_millis(2);
 
 /// A journal whose outcomes are all applied is emptied once it is this long.
 const JOURNAL_TRUNCATE_BYTES: u64 = 1 << 20;
+
+/// The error recorded for a call whose process ended before the call did.
+pub(crate) const INTERRUPTED: &str =
+    "interrupted: the process making the call ended before the call finished";
+
+/// A journal line saying a call was started (its row is `running`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct Started {
+    pub(crate) started: i64,
+}
 
 /// One finished call's outcome, as queued and as journalled (one JSON line).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,6 +83,9 @@ struct State {
     pending: Vec<Finished>,
     journal: Option<Journal>,
     flusher: bool,
+    /// Calls this process started and has not finished: their `started` lines are written
+    /// again when the journal is emptied.
+    in_flight: BTreeSet<i64>,
 }
 
 #[derive(Debug)]
@@ -77,22 +96,24 @@ struct Journal {
 }
 
 impl Outbox {
+    /// Journals that call `id` started (a database with a directory), so that it is known
+    /// as interrupted should this process end before [`push`](Self::push) journals its
+    /// outcome.
+    pub(crate) fn started(&self, shared: &Arc<DbShared>, id: i64) -> Result<()> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(dir) = shared.sidecar.dir() {
+            journal_line(&mut s, dir, &Started { started: id })?;
+            s.in_flight.insert(id);
+        }
+        Ok(())
+    }
+
     /// Journals `f` (a database with a directory) and queues it for the next ledger write.
     pub(crate) fn push(&self, shared: &Arc<DbShared>, f: Finished) -> Result<()> {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(dir) = shared.sidecar.dir() {
-            if s.journal.is_none() {
-                s.journal = Some(Journal::create(dir)?);
-            }
-            if let Some(j) = s.journal.as_mut() {
-                let mut line = serde_json::to_vec(&f)
-                    .map_err(|e| Error::invalid(format!("a tool outcome as JSON: {e}")))?;
-                line.push(b'\n');
-                j.file
-                    .write_all(&line)
-                    .map_err(|e| Error::io("append to", &j.path, e))?;
-                j.len += line.len() as u64;
-            }
+            journal_line(&mut s, dir, &f)?;
+            s.in_flight.remove(&f.id);
         }
         s.pending.push(f);
         let start = !s.flusher;
@@ -125,18 +146,37 @@ impl Outbox {
             .is_empty()
     }
 
-    /// After a commit that applied everything queued: empties a long journal.
+    /// After a commit that applied everything queued: empties a long journal, keeping the
+    /// `started` lines of the calls still running.
     fn committed(&self) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if !s.pending.is_empty() {
             return;
         }
-        if let Some(j) = s.journal.as_mut()
+        let State {
+            journal, in_flight, ..
+        } = &mut *s;
+        if let Some(j) = journal.as_mut()
             && j.len >= JOURNAL_TRUNCATE_BYTES
             && j.file.set_len(0).is_ok()
         {
             j.len = 0;
+            for &id in in_flight.iter() {
+                // A failed line only loses the mark of a crash (the row stays `running`).
+                let _ = j.append(&Started { started: id });
+            }
         }
+    }
+}
+
+/// Appends `value` as one line to this process's journal in `dir`, made on first use.
+fn journal_line(s: &mut State, dir: &Path, value: &impl Serialize) -> Result<()> {
+    if s.journal.is_none() {
+        s.journal = Some(Journal::create(dir)?);
+    }
+    match s.journal.as_mut() {
+        Some(j) => j.append(value),
+        None => Ok(()),
     }
 }
 
@@ -161,6 +201,18 @@ impl Journal {
             .map_err(|e| Error::io("lock", &tmp, std::io::Error::other(e.to_string())))?;
         std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &tmp, e))?;
         Ok(Journal { file, path, len: 0 })
+    }
+
+    /// Appends `value` as one JSON line (one `write(2)`).
+    fn append(&mut self, value: &impl Serialize) -> Result<()> {
+        let mut line = serde_json::to_vec(value)
+            .map_err(|e| Error::invalid(format!("a tool journal line as JSON: {e}")))?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .map_err(|e| Error::io("append to", &self.path, e))?;
+        self.len += line.len() as u64;
+        Ok(())
     }
 }
 
@@ -246,16 +298,34 @@ pub(crate) fn adopt_orphans(shared: &Arc<DbShared>) -> Result<()> {
             continue; // its process lives (this one's own journal included)
         }
         let mut outcomes = Vec::new();
+        let mut started = BTreeSet::new();
         for line in BufReader::new(&file).lines() {
             let Ok(line) = line else { break };
             // A line cut short by the crash was never acknowledged: skipped.
             if let Ok(f) = serde_json::from_str::<Finished>(&line) {
                 outcomes.push(f);
+            } else if let Ok(s) = serde_json::from_str::<Started>(&line) {
+                started.insert(s.started);
             }
+        }
+        for f in &outcomes {
+            started.remove(&f.id);
         }
         shared.sidecar.write_with(Durability::Deferred, |tx| {
             for f in &outcomes {
                 apply(tx, f)?;
+            }
+            // Started there and never finished: the process died first.
+            for &id in &started {
+                ledger::finish(
+                    tx,
+                    id,
+                    CallStatus::Error,
+                    None,
+                    Some(INTERRUPTED),
+                    None,
+                    CallStatus::Running,
+                )?;
             }
             Ok(())
         })?;
@@ -304,7 +374,10 @@ fn start_flusher(shared: &Arc<DbShared>) {
     }
 }
 
-/// At the database's end: applies what is queued and deletes this process's journal.
+/// At the database's end: applies what is queued and deletes this process's journal, unless
+/// calls it started are still running (an executor can outlive the database's handles and
+/// finish them): then the journal stays, locked while this process lives, for whoever opens
+/// the database after it.
 pub(crate) fn close(shared: &Arc<DbShared>) {
     if !shared.tool_outbox.is_empty() && write(shared, |_| Ok(())).is_err() {
         return; // the journal keeps them for the next process that opens the database
@@ -315,6 +388,7 @@ pub(crate) fn close(shared: &Arc<DbShared>) {
         .lock()
         .unwrap_or_else(|p| p.into_inner());
     if s.pending.is_empty()
+        && s.in_flight.is_empty()
         && let Some(j) = s.journal.take()
     {
         let _ = std::fs::remove_file(&j.path);

@@ -441,3 +441,67 @@ fn an_outcome_is_in_the_ledger_for_every_reader_of_this_process_once_finish_retu
     };
     assert_eq!(result, json!(2));
 }
+
+/// A call its process started and never finished (the process died) is recorded as an
+/// `error` saying so by whoever takes over the dead process's journal, not left `running`;
+/// a call that journal shows finished, or whose row is already final, keeps its outcome.
+#[test]
+fn a_call_left_running_by_a_dead_process_is_recorded_as_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let tools = db.tools(ToolPolicy::default());
+    let mut begun = Vec::new();
+    for x in 0..3 {
+        let Begin::Run(t) = tools.begin(&spec("t", &json!({"x": x}), "r")).unwrap() else {
+            panic!("a first call runs");
+        };
+        begun.push(t);
+    }
+    let [a, b, c] = [&begun[0], &begun[1], &begun[2]];
+    // This process journals each call it starts (its journal is locked: it lives).
+    let jdir = dir.path().join(outbox::JOURNAL_DIR);
+    let own: String = std::fs::read_dir(&jdir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    for t in [a, b, c] {
+        assert!(own.contains(&format!("{{\"started\":{}}}", t.id)), "{own}");
+    }
+    tools.finish(c, &Outcome::Ok(json!("c's"))).unwrap();
+    tools.flush().unwrap();
+    // A dead process's journal: `a` and `b` and `c` started there, `b` finished there, then
+    // it died (a line cut short at the end).
+    let finished_b = serde_json::to_string(&outbox::Finished {
+        id: b.id,
+        status: "ok".to_owned(),
+        result: Some("\"b's\"".to_owned()),
+        error: None,
+        duration_us: 5,
+        cache: None,
+    })
+    .unwrap();
+    let orphan = jdir.join("1-1.jsonl");
+    let text = format!(
+        "{{\"started\":{}}}\n{{\"started\":{}}}\n{{\"started\":{}}}\n{finished_b}\n{{\"star",
+        a.id, b.id, c.id
+    );
+    std::fs::write(&orphan, text).unwrap();
+    let calls = db.tool_calls(&CallFilter::default()).unwrap();
+    let got: Vec<_> = calls
+        .iter()
+        .map(|k| (k.id, k.status, k.error.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                a.id,
+                CallStatus::Error,
+                Some(outbox::INTERRUPTED.to_owned())
+            ),
+            (b.id, CallStatus::Ok, None),
+            (c.id, CallStatus::Ok, None),
+        ]
+    );
+    assert!(!orphan.exists(), "an applied journal is deleted");
+}
