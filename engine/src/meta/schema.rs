@@ -1,5 +1,5 @@
-//! The sidecar's tables (format version 3) and the check that a file is one we can read;
-//! files of versions 1 and 2 are migrated when opened.
+//! The sidecar's tables (format version 4) and the check that a file is one we can read;
+//! files of versions 1 to 3 are migrated when opened.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 pub(crate) const SQLITE_FILE: &str = "mnemo.sqlite3";
 
 /// Bumped when the tables change; older versions are migrated, newer ones refused.
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 4;
 /// Written into the file so `file(1)`-style checks and other tools can tell what it is.
 const APPLICATION_ID: i32 = 0x4d4e_4d4f; // "MNMO"
 
@@ -106,6 +106,21 @@ CREATE INDEX records_by_expiry ON records(collection_id, expires_at)
     WHERE expires_at IS NOT NULL;
 ";
 
+/// Version 4: the documents' trigram index keeps no positions (`detail=none`: less than half
+/// the size at 100k short documents). `$contains` asks it for the documents holding all of the text's
+/// trigrams and checks each with `instr`, which a positional index would not spare (version
+/// 3's code asked for a phrase, which this index cannot answer: hence the new version). The
+/// index is rebuilt from `records` (the documents live there; the index is contentless).
+const SCHEMA_V4: &str = "
+DROP TABLE record_documents;
+CREATE VIRTUAL TABLE record_documents USING fts5(
+    document, content='', contentless_delete=1, tokenize='trigram case_sensitive 1',
+    detail=none
+);
+INSERT INTO record_documents (rowid, document)
+    SELECT collection_id << 40 | ord, document FROM records WHERE document IS NOT NULL;
+";
+
 /// Creates the tables in a new file, or checks that an existing file is ours and current.
 pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -123,6 +138,7 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
             tx.execute_batch(SCHEMA_V1)?;
             tx.execute_batch(SCHEMA_V2)?;
             tx.execute_batch(SCHEMA_V3)?;
+            tx.execute_batch(SCHEMA_V4)?;
             tx.execute_batch(&format!(
                 "PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={FORMAT_VERSION};"
             ))?;
@@ -138,10 +154,16 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
                 [],
             )?;
             tx.execute_batch(SCHEMA_V3)?;
+            tx.execute_batch(SCHEMA_V4)?;
             tx.execute_batch(&format!("PRAGMA user_version={FORMAT_VERSION};"))?;
         }
         (APPLICATION_ID, 2, _) => {
             tx.execute_batch(SCHEMA_V3)?;
+            tx.execute_batch(SCHEMA_V4)?;
+            tx.execute_batch(&format!("PRAGMA user_version={FORMAT_VERSION};"))?;
+        }
+        (APPLICATION_ID, 3, _) => {
+            tx.execute_batch(SCHEMA_V4)?;
             tx.execute_batch(&format!("PRAGMA user_version={FORMAT_VERSION};"))?;
         }
         (APPLICATION_ID, found, _) => {
@@ -170,20 +192,29 @@ mod tests {
 
     use super::*;
 
-    /// A version 2 file (checksums, no expiry) gains `records.expires_at` and its index on
-    /// open, keeping its rows; a version 1 file gets both steps.
+    /// A version 3 file's trigram index is rebuilt without positions from its records'
+    /// documents; a version 2 file (checksums, no expiry) also gains `records.expires_at` and
+    /// its index, keeping its rows; a version 1 file gets every step.
     #[test]
-    fn version_1_and_2_files_are_migrated_to_the_current_version() {
-        for from in [1u32, 2] {
+    fn version_1_to_3_files_are_migrated_to_the_current_version() {
+        for from in [1u32, 2, 3] {
             let mut conn = Connection::open_in_memory().unwrap();
             conn.execute_batch(SCHEMA_V1).unwrap();
-            if from == 2 {
+            if from >= 2 {
                 conn.execute_batch(SCHEMA_V2).unwrap();
+            }
+            if from >= 3 {
+                conn.execute_batch(SCHEMA_V3).unwrap();
             }
             conn.execute_batch(&format!(
                 "PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={from};
                  INSERT INTO collections (uuid, name, space) VALUES ('u', 'coll', 'l2');
-                 INSERT INTO records (collection_id, id, slot, ord, seq) VALUES (1, 'a', 0, 0, 1);"
+                 INSERT INTO collections (uuid, name, space) VALUES ('v', 'other', 'l2');
+                 INSERT INTO records (collection_id, id, slot, ord, seq) VALUES (1, 'a', 0, 0, 1);
+                 INSERT INTO records (collection_id, id, slot, ord, seq, document)
+                     VALUES (2, 'b', 0, 7, 1, 'the topic at hand');
+                 INSERT INTO record_documents (rowid, document)
+                     VALUES ((2 << 40) | 7, 'the topic at hand');"
             ))
             .unwrap();
             create_or_check(&mut conn).unwrap();
@@ -205,6 +236,22 @@ mod tests {
                 )
                 .unwrap();
             assert_eq!(indexed, 1, "from v{from}");
+            let fts: String = conn
+                .query_row(
+                    "SELECT sql FROM sqlite_master WHERE name = 'record_documents'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(fts.contains("detail=none"), "from v{from}: {fts}");
+            let found: Vec<i64> = conn
+                .prepare("SELECT rowid FROM record_documents WHERE record_documents MATCH ?1")
+                .unwrap()
+                .query_map(["\"top\" AND \"pic\""], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert_eq!(found, [2 << 40 | 7], "from v{from}");
             // Opening again changes nothing.
             create_or_check(&mut conn).unwrap();
         }

@@ -288,9 +288,8 @@ pub(super) fn document_contains(coll: i64, text: &str) -> Sql {
         );
         sql.bind(lo);
         sql.push(" FROM record_documents WHERE record_documents MATCH ");
-        // An FTS5 phrase: the text in double quotes, its own quotes doubled. A bound value,
-        // read by FTS5's query parser only.
-        sql.bind(format!("\"{}\"", text.replace('"', "\"\"")));
+        // A bound value, read by FTS5's query parser only.
+        sql.bind(trigram_query(text));
         sql.push(" AND rowid BETWEEN ");
         sql.bind(lo);
         sql.push(" AND ");
@@ -303,6 +302,35 @@ pub(super) fn document_contains(coll: i64, text: &str) -> Sql {
     sql.bind(text.to_owned());
     sql.push(") > 0");
     sql
+}
+
+/// The most trigrams a `$contains` asks the index for: enough to leave few candidates for
+/// `instr`, few enough that a long text's query stays cheap to parse and run.
+const MAX_QUERY_TRIGRAMS: usize = 32;
+
+/// An FTS5 query for the documents holding every trigram of `text` (of 3 or more
+/// characters): `"abc" AND "bcd" AND ...`, each trigram in double quotes, its own quotes
+/// doubled. Not a phrase of them: the index keeps no positions (`detail=none`, a third of the
+/// size), so it cannot say the trigrams are adjacent; the candidates are a superset of the
+/// answer, which the caller's `instr` makes exact. For the same reason a long text's query
+/// stops at [`MAX_QUERY_TRIGRAMS`] distinct trigrams.
+fn trigram_query(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut query = String::new();
+    for window in chars.windows(3) {
+        let trigram: String = window.iter().collect();
+        if seen.len() == MAX_QUERY_TRIGRAMS || !seen.insert(trigram.clone()) {
+            continue;
+        }
+        if !query.is_empty() {
+            query.push_str(" AND ");
+        }
+        query.push('"');
+        query.push_str(&trigram.replace('"', "\"\""));
+        query.push('"');
+    }
+    query
 }
 
 /// The document matches the pattern somewhere.

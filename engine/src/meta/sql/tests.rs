@@ -269,3 +269,71 @@ fn wide_or() {
     .unwrap_or_else(|e| panic!("{e}"));
     check_against_oracle(&sidecar, key, &records, &filter).unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// `$contains` through the trigram index: documents holding every trigram of the text but not
+/// the text itself (the index keeps no positions) are left out, and texts with quotes,
+/// repeated trigrams, characters outside ASCII, exactly three characters or more trigrams
+/// than one query asks for give the oracle's answer.
+#[test]
+fn contains_is_exact_though_the_trigram_index_keeps_no_positions() {
+    let long: String = (0..40).map(|i| format!("w{i} ")).collect();
+    let docs = [
+        "xx pic 3 topi yy",    // every trigram of "topic 3", never adjacent
+        "hello topic 3 world", // holds it
+        "topic 33",
+        "say \"hi\" now",
+        "say \"h\" i\" now",
+        "ababab",
+        "abab",
+        "größer als grün",
+        "grün größer",
+        &long,
+        &long.replace("w39", "w93"),
+    ];
+    let records: Vec<RecordRow> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| RecordRow {
+            id: format!("r{i}"),
+            slot: i as u64,
+            ord: i as u64,
+            document: Some((*d).to_owned()),
+            uri: None,
+            metadata: None,
+            expires_at: None,
+        })
+        .collect();
+    let sidecar = Sidecar::in_memory().unwrap_or_else(|e| panic!("{e}"));
+    let key = sidecar
+        .write(|tx| {
+            catalog::insert_collection(tx, uuid::Uuid::new_v4(), "c", &Space::L2.into(), None)?;
+            let row =
+                catalog::collection_by_name(tx, "c")?.unwrap_or_else(|| panic!("no collection"));
+            for r in &records {
+                records::insert(tx, row.key, 1, r)?;
+            }
+            Ok(row.key)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut matched = 0;
+    for text in [
+        "topic 3", "\"hi\"", "\"h", "ababa", "abab", "bab", "größer", "rün", "ößer a", &long,
+    ] {
+        let filter = parse_filter(
+            None,
+            Some(&json!({ "$contains": text })),
+            Validation::Backend,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        check_against_oracle(&sidecar, key, &records, &filter)
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        matched += records
+            .iter()
+            .filter(|r| filter.matches(None, r.document.as_deref()))
+            .count();
+    }
+    assert!(
+        matched >= 12,
+        "the texts match too little to test: {matched}"
+    );
+}
