@@ -10,7 +10,7 @@
 #   * mnemodb::distance::x86::avx512::* : `vfmadd...ps` on zmm registers and a zmm load masked
 #                                         by a k register (the tail)
 #   * the 8-bit rows' kernels (distance/sq8.rs): `vfmadd...ps` on ymm / zmm for a query against
-#     codes, `vpmaddwd` on ymm for two rows of codes
+#     codes, `vpmaddwd` on ymm and `vpdpbusd` (AVX-512 VNNI) on zmm for two rows of codes
 # It exits 1 with a message when a symbol or an instruction is missing, and prints one summary
 # line when everything is there. Needs: cargo, objdump (GNU binutils), awk, grep.
 set -euo pipefail
@@ -87,6 +87,7 @@ require() {
 require sq8-avx2 "mnemodb::distance::sq8::x86::avx2_dot" "vfmadd[0-9]{3}ps[[:space:]].*%ymm" "vfmadd on ymm"
 require sq8-avx2-pair "mnemodb::distance::sq8::x86::avx2_pair" "vpmaddwd[[:space:]].*%ymm" "vpmaddwd on ymm"
 require sq8-avx512 "mnemodb::distance::sq8::x86::avx512_dot" "vfmadd[0-9]{3}ps[[:space:]].*%zmm" "vfmadd on zmm"
+require sq8-vnni-pair "mnemodb::distance::sq8::x86::avx512_vnni_pair" "vpdpbusd[[:space:]].*%zmm" "vpdpbusd on zmm"
 
 joined=$(printf '%s; ' "${summary[@]}")
 echo "check-simd-disasm: ok: ${joined%; } ($(basename "$rlib"))"

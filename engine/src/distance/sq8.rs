@@ -101,9 +101,17 @@ impl Kernel {
                 // SAFETY: holding a Kernel on `Isa::Avx2` proves AVX2 (`Kernel::with_isa`).
                 unsafe { x86::avx2_pair(a, b) }
             }
-            // The AVX-512 path needs AVX-512BW for 16-bit lanes, which `Isa::Avx512` does not
-            // promise; every CPU with AVX-512F has AVX2, checked here all the same (a cached
-            // load and test).
+            // The 8-bit dot product instruction (`vpdpbusd`) needs AVX-512 VNNI and BW, which
+            // `Isa::Avx512` does not promise (cached loads and tests of the detected features).
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512
+                if is_x86_feature_detected!("avx512vnni")
+                    && is_x86_feature_detected!("avx512bw") =>
+            {
+                // SAFETY: AVX-512 VNNI and BW were detected on this CPU just above.
+                unsafe { x86::avx512_vnni_pair(a, b) }
+            }
+            // Without VNNI: every CPU with AVX-512F has AVX2, checked all the same.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 if is_x86_feature_detected!("avx2") => {
                 // SAFETY: AVX2 was detected on this CPU just above.
@@ -170,13 +178,16 @@ fn portable_dot(q: &[f32], c: &[u8]) -> f32 {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
-        __m128i, __m256, __m256i, __m512, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadl_epi64,
-        _mm_loadu_si128, _mm_movehdup_ps, _mm_movehl_ps, _mm256_add_epi32, _mm256_add_ps,
-        _mm256_castps256_ps128, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi16, _mm256_cvtepu8_epi32,
-        _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_madd_epi16,
-        _mm256_setzero_ps, _mm256_setzero_si256, _mm256_storeu_si256, _mm512_add_ps,
-        _mm512_cvtepi32_ps, _mm512_cvtepu8_epi32, _mm512_fmadd_ps, _mm512_loadu_ps,
-        _mm512_reduce_add_ps, _mm512_setzero_ps,
+        __m128i, __m256, __m256i, __m512, __m512i, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32,
+        _mm_loadl_epi64, _mm_loadu_si128, _mm_movehdup_ps, _mm_movehl_ps, _mm256_add_epi32,
+        _mm256_add_ps, _mm256_castps256_ps128, _mm256_cvtepi32_ps, _mm256_cvtepu8_epi16,
+        _mm256_cvtepu8_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+        _mm256_madd_epi16, _mm256_setzero_ps, _mm256_setzero_si256, _mm256_storeu_si256,
+        _mm512_add_epi64, _mm512_add_ps, _mm512_castsi512_si256, _mm512_cvtepi32_epi64,
+        _mm512_cvtepi32_ps, _mm512_cvtepu8_epi32, _mm512_dpbusd_epi32, _mm512_extracti64x4_epi64,
+        _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_loadu_si512, _mm512_reduce_add_epi64,
+        _mm512_reduce_add_ps, _mm512_sad_epu8, _mm512_set1_epi8, _mm512_setzero_ps,
+        _mm512_setzero_si512, _mm512_xor_si512,
     };
 
     use super::{PAIR_BLOCK, scalar_dot, scalar_pair};
@@ -272,6 +283,62 @@ mod x86 {
             total += scalar_pair(a_tail, b_tail);
         }
         total
+    }
+
+    /// AVX-512 VNNI: 64 codes of each row per register, four products added into each
+    /// 32-bit lane per instruction (`vpdpbusd`, unsigned bytes times signed bytes). `b`'s
+    /// codes go in as `b - 128` (its top bit flipped), so `a . b = a . (b - 128) + 128 sum(a)`,
+    /// `sum(a)` from `vpsadbw` against zero. Two accumulators, a scalar tail; lanes are summed
+    /// into 64 bits once per block of [`PAIR_BLOCK`] values, before any can overflow.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline(never)]
+    pub(super) fn avx512_vnni_pair(a: &[u8], b: &[u8]) -> u64 {
+        // 64 codes of each row: `a . (b - 128)` into `acc`, `a`'s sums into `sum`.
+        #[inline(always)]
+        fn step(x: &[u8; 64], y: &[u8; 64], acc: __m512i, sum: __m512i) -> (__m512i, __m512i) {
+            // SAFETY: `x` and `y` are 64 bytes each, one unaligned 512-bit load apiece; the
+            // caller runs only where AVX-512F, BW and VNNI are (this function's
+            // `target_feature`).
+            unsafe {
+                let x = _mm512_loadu_si512(x.as_ptr().cast::<__m512i>());
+                let y = _mm512_loadu_si512(y.as_ptr().cast::<__m512i>());
+                let y = _mm512_xor_si512(y, _mm512_set1_epi8(i8::MIN));
+                (
+                    _mm512_dpbusd_epi32(acc, x, y),
+                    _mm512_add_epi64(sum, _mm512_sad_epu8(x, _mm512_setzero_si512())),
+                )
+            }
+        }
+        let mut total = 0i64;
+        for (a, b) in a.chunks(PAIR_BLOCK).zip(b.chunks(PAIR_BLOCK)) {
+            let (a64, a_tail) = a.as_chunks::<64>();
+            let (b64, b_tail) = b.as_chunks::<64>();
+            let (a128, a_rest) = a64.as_chunks::<2>();
+            let (b128, b_rest) = b64.as_chunks::<2>();
+            let [mut s0, mut s1, mut sum] = [_mm512_setzero_si512(); 3];
+            for (x, y) in a128.iter().zip(b128) {
+                (s0, sum) = step(&x[0], &y[0], s0, sum);
+                (s1, sum) = step(&x[1], &y[1], s1, sum);
+            }
+            for (x, y) in a_rest.iter().zip(b_rest) {
+                (s0, sum) = step(x, y, s0, sum);
+            }
+            // Each 32-bit lane of `s0 + s1` holds at most 2^16 / 16 products of magnitude at
+            // most 255 * 128: below 2^28. Widened to 64 bits before the lanes are added.
+            let lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s0));
+            let hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(s0));
+            let lo1 = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(s1));
+            let hi1 = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(s1));
+            let shifted = _mm512_reduce_add_epi64(_mm512_add_epi64(
+                _mm512_add_epi64(lo, hi),
+                _mm512_add_epi64(lo1, hi1),
+            ));
+            total += shifted + 128 * _mm512_reduce_add_epi64(sum);
+            total += scalar_pair(a_tail, b_tail) as i64;
+        }
+        // `a . b` of non-negative codes, at most 2^16 * 255^2 per block: non-negative and
+        // far inside i64.
+        total as u64
     }
 
     /// AVX-512F: sixteen codes per register, four accumulators (named registers, as in
@@ -403,6 +470,12 @@ mod tests {
             assert_eq!(k.dot_code_pair(&a, &b), exact, "{isa:?}");
         }
         assert_eq!(code_sum(&a[..PAIR_BLOCK]), PAIR_BLOCK as u32 * 255);
+        // The other extreme of the VNNI path's shifted products (`255 * (0 - 128)` each).
+        let zeros = vec![0u8; n];
+        for isa in Isa::available_paths() {
+            let k = Kernel::with_isa(Space::Ip, isa).unwrap();
+            assert_eq!(k.dot_code_pair(&a, &zeros), 0, "{isa:?}");
+        }
     }
 
     #[test]
