@@ -1,11 +1,14 @@
-//! Golden database: a tiny database written by format version 1, kept under
-//! `engine/tests/data/golden-v1/`, must keep opening with the same contents.
+//! Golden databases: the same tiny database written by sidecar format versions 1 and 3, kept
+//! under `engine/tests/data/golden-v1/` and `golden-v3/`, must keep opening with the same
+//! contents (each is migrated to the current version on open).
 //!
-//! Besides records, it covers the filter indexes (metadata key/value rows, the documents' FTS
-//! table) through filtered reads.
+//! Besides records, they cover the filter indexes (metadata key/value rows, the documents' FTS
+//! table, rebuilt by the migration to version 4) through filtered reads and `Database::check`.
 //!
-//! Regenerate only when a new format version is introduced (and then keep the old directory):
-//! `MNEMODB_WRITE_GOLDEN=1 cargo test -p mnemodb --test it golden::write_golden_v1 -- --ignored`
+//! Written only when a new format version is introduced, by the code of the version before it,
+//! into a directory that does not exist yet (old directories are kept):
+//! `MNEMODB_WRITE_GOLDEN=1 cargo test -p mnemodb --test it golden::write_golden -- --ignored`
+//! writes `golden_dir(CURRENT)`.
 
 use std::path::{Path, PathBuf};
 
@@ -18,9 +21,13 @@ use serde_json::json;
 
 use crate::support::ids;
 
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden-v1")
+/// The golden directory of sidecar format `version`.
+fn golden_dir(version: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/golden-v{version}"))
 }
+
+/// The sidecar format version this code writes (`meta::schema`).
+const CURRENT: u32 = 4;
 
 fn record_meta(i: i64) -> Metadata {
     Metadata::from([
@@ -95,8 +102,8 @@ fn write(dir: &Path) {
 
 #[test]
 #[ignore = "writes the golden database; run only when introducing a new format version"]
-fn write_golden_v1() {
-    write(&new_golden_dir(golden_dir()));
+fn write_golden() {
+    write(&new_golden_dir(golden_dir(CURRENT)));
 }
 
 /// `dir`, checked to be writable as a golden directory: asked for by name
@@ -129,9 +136,18 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn golden_v1_opens_with_its_contents() {
+    opens_with_its_contents(1);
+}
+
+#[test]
+fn golden_v3_opens_with_its_contents() {
+    opens_with_its_contents(3);
+}
+
+fn opens_with_its_contents(version: u32) {
     // Work on a copy: opening recovers and may write (WAL files), never in the source tree.
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&golden_dir(), tmp.path());
+    copy_dir(&golden_dir(version), tmp.path());
     let db = Database::open(tmp.path()).unwrap();
     assert!(db.check().unwrap().is_ok());
     let names: Vec<String> = db
@@ -171,7 +187,7 @@ fn golden_v1_opens_with_its_contents() {
     );
     let stats = l2.stats().unwrap();
     assert_eq!((stats.records, stats.slots, stats.dead_slots), (3, 6, 3));
-    // The metadata key/value rows and the document index of version 1 answer filters.
+    // The metadata key/value rows and the document index of the old version answer filters.
     let filtered = |w: Option<serde_json::Value>, d: Option<serde_json::Value>| {
         l2.get(GetRequest {
             where_: w.as_ref(),
@@ -240,7 +256,7 @@ fn golden_v1_opens_with_its_contents() {
     let empty = db.get_collection("golden-empty").unwrap().info().unwrap();
     assert_eq!((empty.space, empty.dimension), (Space::Ip, None));
 
-    // Version 1 is migrated to version 2 on open: records may expire from now on.
+    // Versions 1 and 2 are migrated to version 3 on open: records may expire from now on.
     cos.add_with(
         AddBatch {
             ids: &ids(&["c2"]),
