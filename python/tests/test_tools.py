@@ -290,6 +290,45 @@ def test_the_cache_is_shared_by_processes(tmp_path: Path) -> None:
     assert sorted(statuses(ex)) == ["cache-hit", "cache-hit", "ok", "ok", "ok"]
 
 
+HANGING_CHILD = r"""
+import sys, time, mnemodb
+from mnemodb.tools import ToolExecutor
+ex = ToolExecutor(mnemodb.PersistentClient(sys.argv[1]), max_repeats=None)
+@ex.tool
+def quick(x: int) -> int:
+    return x * 2
+@ex.tool
+def slow(x: int) -> int:
+    print("running", flush=True)
+    time.sleep(600)
+    return x
+quick(1)
+slow(2)
+"""
+
+
+def test_a_call_cut_short_by_a_killed_process_is_recorded_as_interrupted(tmp_path: Path) -> None:
+    path = tmp_path / "killed"
+    child = subprocess.Popen(
+        [sys.executable, "-c", HANGING_CHILD, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line == "running\n", child.stderr.read() if child.stderr else line
+    finally:
+        child.kill()
+        child.wait(timeout=60)
+    ex = ToolExecutor(mnemodb.PersistentClient(str(path)))
+    calls = {c["tool"]: c for c in ex.calls()}
+    assert calls["quick"]["status"] == "ok"
+    assert calls["slow"]["status"] == "error"
+    assert calls["slow"]["error"].startswith("interrupted: the process making the call ended")
+
+
 def bag_of_words(texts: List[str]) -> List[List[float]]:
     """A deterministic embedding: hashed words, normalised (no model, no network)."""
     import hashlib
