@@ -111,15 +111,18 @@ CREATE INDEX records_by_expiry ON records(collection_id, expires_at)
 /// trigrams and checks each with `instr`, which a positional index would not spare (version
 /// 3's code asked for a phrase, which this index cannot answer: hence the new version). The
 /// index is rebuilt from `records` (the documents live there; the index is contentless).
-const SCHEMA_V4: &str = "
-DROP TABLE record_documents;
+fn schema_v4() -> String {
+    let shift = super::records::FTS_COLLECTION_SHIFT; // `records::fts_rowid`'s layout
+    format!(
+        "DROP TABLE record_documents;
 CREATE VIRTUAL TABLE record_documents USING fts5(
     document, content='', contentless_delete=1, tokenize='trigram case_sensitive 1',
     detail=none
 );
 INSERT INTO record_documents (rowid, document)
-    SELECT collection_id << 40 | ord, document FROM records WHERE document IS NOT NULL;
-";
+    SELECT collection_id << {shift} | ord, document FROM records WHERE document IS NOT NULL;"
+    )
+}
 
 /// Creates the tables in a new file, or checks that an existing file is ours and current.
 pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
@@ -138,7 +141,7 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
             tx.execute_batch(SCHEMA_V1)?;
             tx.execute_batch(SCHEMA_V2)?;
             tx.execute_batch(SCHEMA_V3)?;
-            tx.execute_batch(SCHEMA_V4)?;
+            tx.execute_batch(&schema_v4())?;
             tx.execute_batch(&format!(
                 "PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={FORMAT_VERSION};"
             ))?;
@@ -154,16 +157,16 @@ pub(crate) fn create_or_check(conn: &mut Connection) -> Result<()> {
                 [],
             )?;
             tx.execute_batch(SCHEMA_V3)?;
-            tx.execute_batch(SCHEMA_V4)?;
+            tx.execute_batch(&schema_v4())?;
             tx.execute_batch(&format!("PRAGMA user_version={FORMAT_VERSION};"))?;
         }
         (APPLICATION_ID, 2, _) => {
             tx.execute_batch(SCHEMA_V3)?;
-            tx.execute_batch(SCHEMA_V4)?;
+            tx.execute_batch(&schema_v4())?;
             tx.execute_batch(&format!("PRAGMA user_version={FORMAT_VERSION};"))?;
         }
         (APPLICATION_ID, 3, _) => {
-            tx.execute_batch(SCHEMA_V4)?;
+            tx.execute_batch(&schema_v4())?;
             tx.execute_batch(&format!("PRAGMA user_version={FORMAT_VERSION};"))?;
         }
         (APPLICATION_ID, found, _) => {

@@ -5,6 +5,7 @@
 //! them. Every write goes through the sidecar's write transaction, so it shares the
 //! database's write lock with every process.
 
+use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{CallFilter, CallRecord, CallStatus, ToolSummary};
@@ -217,21 +218,27 @@ pub(crate) fn anything_expired(tx: &Transaction<'_>, now_ms: i64) -> Result<bool
     Ok([calls, cached].into_iter().flatten().any(|at| at <= now_ms))
 }
 
-/// The `calls` statement for the filters `f` gives: only those, so each combination is
-/// planned with the index that serves it (`tool_calls_by_run`, `_by_tool`, `_by_status`). One
-/// statement with `(?1 IS NULL OR run_id = ?1)` per filter was planned once for every case, as
-/// a scan of the whole ledger (`listing_calls_probes_an_index`).
-fn calls_sql(f: &CallFilter) -> String {
-    let mut conds = Vec::new();
-    if f.run_id.is_some() {
-        conds.push("run_id = ?");
+/// The filters `f` gives, each as its condition and the value bound to it.
+fn filters(f: &CallFilter) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::with_capacity(3);
+    if let Some(run_id) = &f.run_id {
+        out.push(("run_id = ?", Value::Text(run_id.clone())));
     }
-    if f.tool.is_some() {
-        conds.push("tool = ?");
+    if let Some(tool) = &f.tool {
+        out.push(("tool = ?", Value::Text(tool.clone())));
     }
-    if f.status.is_some() {
-        conds.push("status = ?");
+    if let Some(status) = f.status {
+        out.push(("status = ?", Value::Text(status.as_str().to_owned())));
     }
+    out
+}
+
+/// The `calls` statement for `filters`: only those, so each combination is planned with the
+/// index that serves it (`tool_calls_by_run`, `_by_tool`, `_by_status`). One statement with
+/// `(?1 IS NULL OR run_id = ?1)` per filter was planned once for every case, as a scan of the
+/// whole ledger (`listing_calls_probes_an_index`). The limit is the last parameter.
+fn calls_sql(filters: &[(&'static str, Value)]) -> String {
+    let conds: Vec<&str> = filters.iter().map(|(cond, _)| *cond).collect();
     let filter = if conds.is_empty() {
         String::new()
     } else {
@@ -244,22 +251,14 @@ fn calls_sql(f: &CallFilter) -> String {
 }
 
 pub(crate) fn calls(tx: &Transaction<'_>, f: &CallFilter) -> Result<Vec<CallRecord>> {
-    let mut stmt = tx.prepare_cached(&calls_sql(f))?;
+    let filters = filters(f);
+    let mut stmt = tx.prepare_cached(&calls_sql(&filters))?;
     let limit = f.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-    let status = f.status.map(CallStatus::as_str);
-    // In the order of `calls_sql`'s conditions, then the limit.
-    let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(4);
-    if let Some(run_id) = &f.run_id {
-        values.push(run_id);
-    }
-    if let Some(tool) = &f.tool {
-        values.push(tool);
-    }
-    if let Some(status) = &status {
-        values.push(status);
-    }
-    values.push(&limit);
-    let rows = stmt.query_map(values.as_slice(), |r| {
+    let values = filters
+        .into_iter()
+        .map(|(_, v)| v)
+        .chain([Value::Integer(limit)]);
+    let rows = stmt.query_map(rusqlite::params_from_iter(values), |r| {
         let status: String = r.get(4)?;
         Ok(CallRecord {
             id: r.get(0)?,
@@ -309,13 +308,13 @@ pub(crate) fn summary(tx: &Transaction<'_>) -> Result<Vec<ToolSummary>> {
 mod tests {
     use rusqlite::Connection;
 
-    use super::{CallFilter, CallStatus, calls_sql};
+    use super::{CallFilter, CallStatus, calls_sql, filters};
 
     /// The plan of the `calls` statement for `f`, one detail line per step.
     fn plan(f: &CallFilter) -> String {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(super::SCHEMA).unwrap();
-        let sql = calls_sql(f);
+        let sql = calls_sql(&filters(f));
         let n = sql.matches('?').count();
         let values: Vec<i64> = vec![0; n];
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
