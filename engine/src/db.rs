@@ -373,7 +373,10 @@ impl Database {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&row.uuid);
         // Committed: the call has succeeded, and what follows is tidying that may not fail it
-        // (a failed call must change nothing, and this one has changed the catalog).
+        // (a failed call must change nothing, and this one has changed the catalog). Its
+        // background work (an index build, a save, a compaction) is stopped first, so that no
+        // file is written into the directory while or after it is removed.
+        self.inner.shared.scheduler.cancel_jobs_of(row.uuid);
         if let Some(dir) = &self.inner.dir {
             // The files are garbage now. Removing them can fail while a compaction is still
             // writing into the directory ("directory not empty"); then, as when we die before

@@ -545,19 +545,35 @@ impl Scheduler {
     /// Cancels every job not finished and waits (at most [`STOP_GRACE`]) for them to stop,
     /// without closing: jobs submitted later run.
     pub(crate) fn cancel_all(&self) {
-        let rest = self.unfinished();
-        for job in &rest {
-            job.cancel();
-        }
-        let stop_by = Instant::now() + STOP_GRACE;
-        for job in &rest {
-            job.wait(Some(stop_by.saturating_duration_since(Instant::now())));
-        }
+        cancel_and_wait(self.unfinished());
+    }
+
+    /// Cancels the unfinished jobs about `collection` and waits (at most [`STOP_GRACE`]) for
+    /// them to stop: a deleted collection's directory is removed once nothing writes into it
+    /// (a graph saved while the directory was being removed left its file behind).
+    pub(crate) fn cancel_jobs_of(&self, collection: Uuid) {
+        let theirs = self
+            .unfinished()
+            .into_iter()
+            .filter(|j| j.shared.collection == Some(collection))
+            .collect();
+        cancel_and_wait(theirs);
     }
 
     /// Whether [`close`](Self::close) was called.
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(SeqCst)
+    }
+}
+
+/// Cancels `jobs` and waits (at most [`STOP_GRACE`] in all) for them to stop.
+fn cancel_and_wait(jobs: Vec<Job>) {
+    for job in &jobs {
+        job.cancel();
+    }
+    let stop_by = Instant::now() + STOP_GRACE;
+    for job in &jobs {
+        job.wait(Some(stop_by.saturating_duration_since(Instant::now())));
     }
 }
 

@@ -200,3 +200,44 @@ fn waiting_for_the_index_during_a_background_build_never_hangs() {
         );
     }
 }
+
+#[test]
+fn deleting_a_collection_stops_its_background_work_before_removing_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let c = db.create_collection("doomed", Space::L2, None).unwrap();
+    fill(&c, 40_000, 7);
+    let id = c.id();
+    let cdir = dir.path().join("collections").join(id.to_string());
+    let its_jobs = || {
+        db.jobs()
+            .into_iter()
+            .filter(move |j| j.collection == Some(id))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        its_jobs().iter().any(|j| !j.state.is_finished()),
+        "the index is still being built when the collection is deleted: {:?}",
+        its_jobs()
+    );
+    db.delete_collection("doomed").unwrap();
+    let after = its_jobs();
+    assert!(
+        after.iter().all(|j| j.state.is_finished()),
+        "a job of the deleted collection still runs: {after:?}"
+    );
+    assert!(
+        after.iter().all(|j| j.state != JobState::Failed),
+        "a job of the deleted collection failed: {after:?}"
+    );
+    assert!(!cdir.exists(), "{} is left behind", cdir.display());
+    // Nothing comes back later either (the handle `c` still lives).
+    assert!(db.close(Duration::from_secs(60)), "every job ended in time");
+    assert!(!cdir.exists(), "{} came back", cdir.display());
+    drop(c);
+    assert!(
+        !cdir.exists(),
+        "{} came back when the handle dropped",
+        cdir.display()
+    );
+}
