@@ -22,6 +22,10 @@ use crate::validate;
 
 /// Attempts at a read that raced with a compaction removing the file it was about to map.
 const READ_ATTEMPTS: usize = 3;
+/// A scan bounds its candidates' distances by the graph's 8-bit copy (reading their f32 rows
+/// only where the bound cannot rule them out) when it asks for at most one in this many of
+/// them; asked for more, most rows would be read twice.
+const BOUNDED_SCAN_MIN_RATIO: u64 = 8;
 
 impl Collection {
     /// Number of records.
@@ -418,9 +422,17 @@ impl Collection {
             // The scans (a plan walks only a graph `index` holds; were it gone, a scan would
             // still be the exact answer).
             _ => {
-                // A scan does not hold the index's lock: a build waiting to publish would
-                // stall the queries behind it.
-                drop(index);
+                // A scan holds the index's lock only while it reads the graph's 8-bit copy
+                // (see below), and only when it asks for few of the rows it scans: a build
+                // waiting to publish stalls the queries behind it meanwhile.
+                let n_scanned = candidates.map_or(row.slot_count, |c| c.len() as u64);
+                let index =
+                    if (req.n_results as u64).saturating_mul(BOUNDED_SCAN_MIN_RATIO) <= n_scanned {
+                        index
+                    } else {
+                        IndexView::none()
+                    };
+                let graph = index.graph();
                 let candidates = match candidates {
                     Some(slots) => {
                         self.shared.verify_slots(tx, row, slots.iter().copied())?;
@@ -442,7 +454,25 @@ impl Collection {
                             dead: DEAD,
                             live: None,
                         };
-                        exact_search(&scan, req.embeddings, req.n_results, candidates, threads)
+                        // The graph's 8-bit copy, when it covers the rows, bounds every
+                        // candidate's distance, and only those that can be among the hits
+                        // are read in f32: the same answer from a quarter of the bytes.
+                        match graph.and_then(|g| g.coded_ranker(&scan)) {
+                            Some(ranker) => ranker.bounded_search(
+                                &scan,
+                                req.embeddings,
+                                req.n_results,
+                                candidates,
+                                threads,
+                            ),
+                            None => exact_search(
+                                &scan,
+                                req.embeddings,
+                                req.n_results,
+                                candidates,
+                                threads,
+                            ),
+                        }
                     })
             }
         }
