@@ -422,16 +422,21 @@ impl Collection {
             // The scans (a plan walks only a graph `index` holds; were it gone, a scan would
             // still be the exact answer).
             _ => {
-                // A scan holds the index's lock only while it reads the graph's 8-bit copy
-                // (see below), and only when it asks for few of the rows it scans: a build
-                // waiting to publish stalls the queries behind it meanwhile.
+                // A scan holds the index's lock only to read the graph's 8-bit copy (see
+                // below): when the copy covers the rows and the scan asks for few of them.
+                // Otherwise it lets go, as a build waiting to publish would stall the queries
+                // behind it.
                 let n_scanned = candidates.map_or(row.slot_count, |c| c.len() as u64);
-                let index =
-                    if (req.n_results as u64).saturating_mul(BOUNDED_SCAN_MIN_RATIO) <= n_scanned {
-                        index
-                    } else {
-                        IndexView::none()
-                    };
+                let few =
+                    (req.n_results as u64).saturating_mul(BOUNDED_SCAN_MIN_RATIO) <= n_scanned;
+                let covered = index
+                    .graph()
+                    .is_some_and(|g| g.walk.len() as u64 >= row.slot_count);
+                let index = if few && covered {
+                    index
+                } else {
+                    IndexView::none()
+                };
                 let graph = index.graph();
                 let candidates = match candidates {
                     Some(slots) => {
