@@ -431,7 +431,7 @@ impl Collection {
                     (req.n_results as u64).saturating_mul(BOUNDED_SCAN_MIN_RATIO) <= n_scanned;
                 let covered = index
                     .graph()
-                    .is_some_and(|g| g.walk.len() as u64 >= row.slot_count);
+                    .is_some_and(|g| g.coded_ranker_covers(dim, row.slot_count));
                 let index = if few && covered {
                     index
                 } else {

@@ -4,15 +4,13 @@
 //! starts, and reading it is a quarter of the bytes of the f32 rows, so a query during a build
 //! pays a quarter of the scan it used to (and leaves the cores to the build sooner).
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
 use rayon::prelude::*;
 
 use super::{CodedRows, Hnsw, PREFETCH_AHEAD, Point, Rows};
 use crate::distance::Space;
 use crate::search::Hit;
 use crate::search::exact::{Candidates, Ranker, Scan, Threads, exact_search};
+use crate::search::topk::TopK;
 
 /// Rows ranked by the 8-bit copy: see [`Hnsw::coded_ranker`].
 pub(crate) struct CodedRanker<'a> {
@@ -36,6 +34,12 @@ impl Hnsw {
             coded: Some(coded),
         };
         Some(CodedRanker { rows, coded })
+    }
+
+    /// Whether [`Hnsw::coded_ranker`] gives a ranker for `rows` rows of `dim` floats, before
+    /// they are mapped: whether the copy covers them.
+    pub(crate) fn coded_ranker_covers(&self, dim: usize, rows: u64) -> bool {
+        usize::try_from(rows).is_ok_and(|n| self.walk.view(dim, n).is_some())
     }
 }
 
@@ -88,8 +92,17 @@ impl CodedRanker<'_> {
         candidates: Candidates<'_>,
         threads: Threads,
     ) -> Vec<Vec<Hit>> {
+        let exact_one = |q: &[f32], among: Candidates<'_>| {
+            exact_search(scan, q, k, among, Threads::Caller)
+                .pop()
+                .unwrap_or_default()
+        };
+        if k == 0 {
+            return exact_search(scan, queries, k, candidates, threads);
+        }
         let dim = scan.dim;
         let n = scan.rows.len().checked_div(dim).unwrap_or(0);
+        // The candidates as a list the pieces split, once for the whole batch.
         let slots: Vec<u64> = match candidates {
             Candidates::Slots(s) => s.to_vec(),
             Candidates::All | Candidates::Tail(_) => {
@@ -103,10 +116,8 @@ impl CodedRanker<'_> {
             }
         };
         let one = |q: &[f32], parallel: bool| -> Vec<Hit> {
-            if k == 0 || !q.iter().all(|x| x.is_finite()) {
-                return exact_search(scan, q, k, Candidates::Slots(&slots), Threads::Caller)
-                    .pop()
-                    .unwrap_or_default();
+            if !q.iter().all(|x| x.is_finite()) {
+                return exact_one(q, candidates);
             }
             let point = self.rows.query(q);
             let q_l1: f32 = q.iter().map(|x| x.abs()).sum();
@@ -121,15 +132,10 @@ impl CodedRanker<'_> {
             } else {
                 vec![piece(&slots)]
             };
-            let mut uppers: Vec<f32> = pieces
+            let t = pieces
                 .iter()
-                .flat_map(|p| p.uppers.iter().copied())
-                .collect();
-            let t = if uppers.len() >= k {
-                *uppers.select_nth_unstable_by(k - 1, f32::total_cmp).1
-            } else {
-                f32::INFINITY
-            };
+                .fold(TopK::new(k), |all, p| all.merge(p.uppers.clone()))
+                .threshold();
             let mut near: Vec<u64> = pieces
                 .iter()
                 .flat_map(|p| p.near.iter())
@@ -137,9 +143,7 @@ impl CodedRanker<'_> {
                 .map(|&(_, slot)| slot)
                 .collect();
             near.sort_unstable();
-            exact_search(scan, q, k, Candidates::Slots(&near), Threads::Caller)
-                .pop()
-                .unwrap_or_default()
+            exact_one(q, Candidates::Slots(&near))
         };
         let queries: Vec<&[f32]> = queries.chunks_exact(dim).collect();
         match (threads, queries.len()) {
@@ -153,9 +157,9 @@ impl CodedRanker<'_> {
     /// does not exceed the `k`-th of them as the scan went (a superset of those that pass the
     /// final cut, which can only be lower).
     fn shortlist(&self, q: Point<'_>, q_l1: f32, k: usize, part: &[u64]) -> Shortlist {
-        let mut uppers: BinaryHeap<Upper> = BinaryHeap::with_capacity(k + 1);
+        // The upper bounds as hits (the slot for the order): the threshold is the cut.
+        let mut uppers = TopK::new(k);
         let mut near: Vec<(f32, u64)> = Vec::new();
-        let mut t = f32::INFINITY;
         for (i, &slot) in part.iter().enumerate() {
             // The candidates are scattered rows: ask for the rows ahead, as the walk does.
             if let Some(&next) = part.get(i + PREFETCH_AHEAD) {
@@ -163,36 +167,33 @@ impl CodedRanker<'_> {
             }
             let d = self.distance(q, slot as usize);
             let b = self.error_bound(q, q_l1, slot as usize, d);
-            // A NaN bound is no bound: the row is kept and does not tighten the cut (`t` is
-            // never NaN: infinity or one of the finite uppers).
+            // A NaN bound is no bound: the row is kept and does not tighten the cut (the
+            // threshold is never NaN: infinity or one of the finite uppers).
             let (lower, upper) = (d - b, d + b);
             let (lower, upper) = if lower.is_nan() || upper.is_nan() {
                 (f32::NEG_INFINITY, f32::INFINITY)
             } else {
                 (lower, upper)
             };
+            let t = uppers.threshold();
             if lower > t {
                 continue;
             }
             near.push((lower, slot));
-            if upper.is_finite() && (uppers.len() < k || upper < t) {
-                uppers.push(Upper(upper));
-                if uppers.len() > k {
-                    uppers.pop();
-                }
-                if uppers.len() == k {
-                    t = uppers.peek().map_or(f32::INFINITY, |u| u.0);
-                }
+            if upper.is_finite() && upper < t {
+                uppers.push(Hit {
+                    distance: upper,
+                    ord: slot,
+                    slot,
+                });
             }
             // Keep the list short once the cut has settled.
             if near.len() >= 4 * k + 1024 {
+                let t = uppers.threshold();
                 near.retain(|&(lower, _)| lower <= t);
             }
         }
-        Shortlist {
-            uppers: uppers.into_iter().map(|u| u.0).collect(),
-            near,
-        }
+        Shortlist { uppers, near }
     }
 
     /// How far the exact kernel's distance from `q` to row `slot` can be from the copy's `d`.
@@ -222,24 +223,9 @@ impl CodedRanker<'_> {
 
 /// One piece of a bounded scan: see [`CodedRanker::shortlist`].
 struct Shortlist {
-    uppers: Vec<f32>,
+    /// The `k` smallest upper bounds, as hits.
+    uppers: TopK,
     near: Vec<(f32, u64)>,
-}
-
-/// An upper bound, ordered for a max-heap of the `k` smallest.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Upper(f32);
-
-impl Eq for Upper {}
-impl PartialOrd for Upper {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Upper {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
-    }
 }
 
 #[cfg(test)]
